@@ -1,0 +1,78 @@
+# Billable: `make run` (demo on SQLite, tasks in-process) and `make test` (whole suite on
+# PostgreSQL + Redis). Both install what they need; `make install` is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SCALE ?= small
+PYTHON ?= python3
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billable
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+DEB_PACKAGES := libpq-dev libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils chromium postgresql-client redis-tools
+STAMP := $(VENV)/.installed
+
+# The environment every test run gets (also `make pytest ARGS=...`).
+TEST_ENV := DEBUG=1 SECRET_KEY=test-only-secret DATABASE_URL=$(TEST_DATABASE_URL) \
+	BILLABLE_TEST_REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
+	MEDIA_ROOT=$(CURDIR)/var/test-media
+
+.PHONY: help install system-packages run test pytest smoke lint worker beat bench migrations-check
+
+help:
+	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm (SQLite)"
+	@echo "make test     the whole suite on PostgreSQL and Redis, then a smoke run of 'make run'"
+	@echo "make worker   a Celery worker (needs CELERY_BROKER_URL)"
+	@echo "make beat     the Celery beat scheduler (needs CELERY_BROKER_URL)"
+	@echo "make bench    benchmarks, SCALE=small|firm|xl"
+
+install: system-packages $(STAMP)
+
+# Debian packages WeasyPrint, psycopg2 and the browser tests need; installed only when missing.
+system-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py bootstrap_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not answering on 127.0.0.1:6379"; exit 1; }
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(PY) -m pytest $(ARGS)
+	$(MAKE) --no-print-directory smoke
+
+# Run part of the suite with the test environment, without reinstalling: make pytest ARGS="tests/x -x"
+pytest:
+	$(TEST_ENV) $(PY) -m pytest $(ARGS)
+
+# The `make run` path on a throwaway SQLite file: bootstrap, serve, the login page answers 200.
+smoke:
+	$(PY) scripts/smoke_run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+worker: install
+	$(VENV)/bin/celery -A billing_site worker --loglevel=INFO
+
+beat: install
+	$(VENV)/bin/celery -A billing_site beat --loglevel=INFO
+
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/billable_bench} DEBUG=1 SECRET_KEY=bench \
+		$(PY) -m bench --scale $(SCALE)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from agreements import views
+
+app_name = "agreements"
+urlpatterns = [
+    path("", views.agreement_list, name="list"),
+]

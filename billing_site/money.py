@@ -1,0 +1,43 @@
+"""Money: Decimal amounts with an explicit currency, rounded in one place (SPEC: ROUND_HALF_UP, 2 dp)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Round a Decimal amount half-up to cents. Never pass a float."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"money must be Decimal, got {type(value).__name__}")
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_amount(value: Decimal | None) -> str:
+    """Plain decimal with 2 places, as exports write it ('1234.50')."""
+    if value is None:
+        return ""
+    return f"{round_money(value):.2f}"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be Decimal")
+        if len(self.currency) != 3:
+            raise ValueError("currency must be an ISO 4217 code")
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.currency} {round_money(self.amount):,.2f}"

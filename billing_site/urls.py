@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from billing_site import views
+
+handler403 = "billing_site.views.permission_denied"
+handler404 = "billing_site.views.page_not_found"
+handler500 = "billing_site.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("agreements/", include("agreements.urls")),
+    path("time/", include("timesheets.urls")),
+    path("invoices/", include("invoicing.urls")),
+    path("receivables/", include("receivables.urls")),
+    path("api/v1/", include("billing_site.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

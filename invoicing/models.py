@@ -1,0 +1,262 @@
+"""Invoices, their lines, what each line bills, runs, numbering and credit notes (SPEC 3)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from agreements.models import Account, Agreement, Milestone
+from timesheets.models import TimeEntry
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class InvoiceRun(models.Model):
+    """One generation run for a period, with the progress and counts the review screen polls."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    period = models.DateField(help_text="First day of the billed month.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    groups_total = models.PositiveIntegerField(default=0)
+    groups_done = models.PositiveIntegerField(default=0)
+    invoices_created = models.PositiveIntegerField(default=0)
+    invoices_updated = models.PositiveIntegerField(default=0)
+    lines_written = models.PositiveIntegerField(default=0)
+    entries_billed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Run {self.period:%Y-%m} ({self.status})"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        APPROVED = "approved"
+        SENT = "sent"
+        PARTIALLY_PAID = "partially_paid"
+        PAID = "paid"
+        REJECTED = "rejected"
+
+    FINAL_STATUSES = frozenset({"approved", "sent", "partially_paid", "paid"})
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    currency = models.CharField(max_length=3)
+    po_number = models.CharField("PO Number", max_length=64, blank=True)
+    period = models.DateField(help_text="First day of the billed month.")
+    invoice_date = models.DateField()
+    due_date = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    number = models.CharField(max_length=20, null=True, blank=True, unique=True)
+    number_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    number_seq = models.PositiveIntegerField(null=True, blank=True)
+    net = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    tax = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    billing_email = models.EmailField(blank=True)
+    run = models.ForeignKey(
+        InvoiceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
+    )
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Last user who adjusted the draft; another user must approve it.",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_to = models.EmailField(blank=True)
+    disputed = models.BooleanField(default=False)
+    dispute_reason = models.TextField(blank=True)
+    pdf = models.FileField(upload_to="invoices/", blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-invoice_date", "number", "id"]
+        constraints = [
+            # One open draft per billing group and period: re-runs add to it (SPEC 3, idempotent).
+            models.UniqueConstraint(
+                fields=["account", "currency", "po_number", "period"],
+                condition=Q(status="draft"),
+                name="invoice_one_open_draft_per_group",
+            ),
+            models.UniqueConstraint(
+                fields=["number_year", "number_seq"], name="invoice_number_unique_per_year"
+            ),
+            models.CheckConstraint(
+                name="invoice_final_has_number",
+                condition=Q(status__in=["draft", "rejected"]) | Q(number__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="invoice_total_is_net_plus_tax", condition=Q(total=models.F("net") + models.F("tax"))
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "period"], name="invoice_status_period")]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft #{self.pk}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        TIME = "time", "Time"
+        BLOCK = "block", "Prepaid block"
+        MILESTONE = "milestone", "Milestone"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_lines"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=500)
+    role = models.CharField(max_length=100, blank=True, help_text="Rate-card role; blank = default rate.")
+    minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Rounded minutes billed.")
+    hours = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    rate = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
+    adjustment_reason = models.TextField(blank=True)
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["invoice", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"
+
+
+class EntryBilling(models.Model):
+    """How one time entry was billed. One row per entry: the database refuses billing it twice.
+
+    Rounded minutes are split between the prepaid block (`block_minutes`, on no invoice line) and
+    the line (`billed_minutes`). Rejecting a draft deletes its rows: the entries go back to the pool.
+    """
+
+    entry = models.OneToOneField(TimeEntry, on_delete=models.PROTECT, related_name="billing")
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="entry_billings"
+    )
+    line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="entry_billings"
+    )
+    period = models.DateField()
+    rounded_minutes = models.PositiveIntegerField()
+    block_minutes = models.PositiveIntegerField(default=0)
+    billed_minutes = models.PositiveIntegerField(default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="entry_billing_minutes_add_up",
+                condition=Q(rounded_minutes=models.F("block_minutes") + models.F("billed_minutes")),
+            ),
+            models.CheckConstraint(
+                name="entry_billing_line_iff_billed",
+                condition=(Q(billed_minutes=0) & Q(line__isnull=True))
+                | (Q(billed_minutes__gt=0) & Q(line__isnull=False)),
+            ),
+        ]
+
+
+class MilestoneBilling(models.Model):
+    """A Fixed Fee milestone billed on a line; unique so a milestone is billed once."""
+
+    milestone = models.OneToOneField(Milestone, on_delete=models.PROTECT, related_name="billing")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="milestone_billings")
+    line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="milestone_billing")
+    history = HistoricalRecords()
+
+
+class BlockBilling(models.Model):
+    """A Prepaid Hours agreement's block, billed once."""
+
+    agreement = models.OneToOneField(Agreement, on_delete=models.PROTECT, related_name="block_billing")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="block_billings")
+    line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="block_billing")
+    history = HistoricalRecords()
+
+
+class NumberSequence(models.Model):
+    """Gapless numbering: the row for (series, year) is locked while a number is taken, inside
+    the approving transaction, so a rollback gives the number back (invoicing/numbering.py)."""
+
+    series = models.CharField(max_length=8)  # "INV" or "CN"
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "year"], name="number_sequence_unique")
+        ]
+
+
+class CreditNote(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=20, unique=True)
+    number_year = models.PositiveSmallIntegerField()
+    number_seq = models.PositiveIntegerField()
+    date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    pdf = models.FileField(upload_to="credit_notes/", blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-date", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number_year", "number_seq"], name="credit_note_number_unique_per_year"
+            ),
+            models.CheckConstraint(name="credit_note_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(name="credit_note_has_reason", condition=~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

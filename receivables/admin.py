@@ -1,0 +1,33 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from receivables.models import Allocation, Payment, Reminder
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    """Payments, allocations and reminders are recorded through services, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "date", "account", "currency", "amount", "method")
+    search_fields = ("external_id", "reference", "account__name")
+
+
+@admin.register(Allocation)
+class AllocationAdmin(ReadOnlyAdmin):
+    list_display = ("payment", "invoice", "amount", "date", "reversed_on")
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "level", "sent_on", "sent_to")

@@ -1,0 +1,192 @@
+"""Hours worked (SPEC 1.2) and the reconciliation flags raised on them (SPEC 2)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from agreements.models import Agreement
+
+MS_PER_HOUR = 3_600_000
+
+
+class Employee(models.Model):
+    external_id = models.CharField("Employee ID", max_length=64, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "external_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class TimeEntry(models.Model):
+    external_id = models.CharField("Entry ID", max_length=64, unique=True)
+    # Whole-number Entry IDs also stored as numbers: "smaller Entry ID" compares as numbers when
+    # both are whole numbers (SPEC 5). Null when the ID is not a whole number.
+    external_number = models.DecimalField(max_digits=30, decimal_places=0, null=True, blank=True)
+    date = models.DateField(db_index=True)
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="entries")
+    role = models.CharField(max_length=100, blank=True)
+    project_code = models.CharField(max_length=64, db_index=True)
+    task = models.CharField(max_length=255, blank=True)
+    # Raw duration kept exactly: decimal hours (up to 4 places) and H:MM:SS both map to whole ms.
+    duration_ms = models.PositiveIntegerField(help_text="Milliseconds worked, as exported.")
+    billable = models.BooleanField()
+    approved = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    # Set by invoicing when the entry's invoice is approved: imports never change a locked entry
+    # (they raise CHANGED_AFTER_INVOICING instead).
+    locked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date", "external_id"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            models.CheckConstraint(
+                name="entry_duration_range",
+                condition=Q(duration_ms__gt=0) & Q(duration_ms__lte=24 * MS_PER_HOUR),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project_code", "date"], name="entry_project_date"),
+            models.Index(fields=["employee", "date"], name="entry_employee_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.date} {self.project_code}"
+
+    @property
+    def hours(self) -> Decimal:
+        return Decimal(self.duration_ms) / MS_PER_HOUR
+
+
+class Flag(models.Model):
+    """A reconciliation exception. Unique per (code, subject); see timesheets/reconciliation.py."""
+
+    class Code(models.TextChoices):
+        NO_AGREEMENT = "NO_AGREEMENT"
+        AGREEMENT_NOT_SIGNED = "AGREEMENT_NOT_SIGNED"
+        OUTSIDE_AGREEMENT_DATES = "OUTSIDE_AGREEMENT_DATES"
+        MISSING_RATE = "MISSING_RATE"
+        OVER_CAP = "OVER_CAP"
+        DUPLICATE_ENTRY = "DUPLICATE_ENTRY"
+        UNAPPROVED_TIME = "UNAPPROVED_TIME"
+        CHANGED_AFTER_INVOICING = "CHANGED_AFTER_INVOICING"
+        EXCESSIVE_DAILY_HOURS = "EXCESSIVE_DAILY_HOURS"
+        NOT_STARTED = "NOT_STARTED"
+        UNDELIVERED_AT_END = "UNDELIVERED_AT_END"
+
+    # Codes whose open or written-off flag keeps an entry off invoices (SPEC 2).
+    BLOCKING_CODES = frozenset(
+        {
+            "NO_AGREEMENT",
+            "AGREEMENT_NOT_SIGNED",
+            "OUTSIDE_AGREEMENT_DATES",
+            "MISSING_RATE",
+            "OVER_CAP",
+            "DUPLICATE_ENTRY",
+        }
+    )
+    RELEASABLE_CODES = frozenset({"OVER_CAP", "DUPLICATE_ENTRY"})
+    ENTRY_CODES = frozenset(
+        {
+            "NO_AGREEMENT",
+            "AGREEMENT_NOT_SIGNED",
+            "OUTSIDE_AGREEMENT_DATES",
+            "MISSING_RATE",
+            "OVER_CAP",
+            "DUPLICATE_ENTRY",
+            "UNAPPROVED_TIME",
+            "CHANGED_AFTER_INVOICING",
+        }
+    )
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+        RELEASED = "released"
+        WRITTEN_OFF = "written_off"
+
+    code = models.CharField(max_length=32, choices=Code.choices)
+    # Entry ID, Agreement ID, or EMPLOYEE_ID@YYYY-MM-DD (as export_flags writes it).
+    subject = models.CharField(max_length=160)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    entry = models.ForeignKey(
+        TimeEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="flags"
+    )
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.CASCADE, related_name="flags"
+    )
+    employee = models.ForeignKey(
+        Employee, null=True, blank=True, on_delete=models.CASCADE, related_name="flags"
+    )
+    day = models.DateField(null=True, blank=True, help_text="EXCESSIVE_DAILY_HOURS: the day.")
+    project_code = models.CharField(max_length=64, blank=True)
+    hours = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    detail = models.TextField(help_text="Why it was raised, in words.")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    last_seen_as_of = models.DateField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    actioned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actioned_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Release or write-off reason.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code", "subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "subject"], name="flag_unique_code_subject"),
+            models.CheckConstraint(
+                name="flag_action_has_reason",
+                condition=~Q(status__in=["released", "written_off"]) | ~Q(reason=""),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "code"], name="flag_status_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.subject} ({self.status})"
+
+    @property
+    def blocks_billing(self) -> bool:
+        return self.code in self.BLOCKING_CODES and self.status in {"open", "written_off"}
+
+
+class ReconciliationRun(models.Model):
+    """One reconciliation, with progress the dashboard polls."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    as_of = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=100, blank=True)
+    steps_done = models.PositiveSmallIntegerField(default=0)
+    steps_total = models.PositiveSmallIntegerField(default=0)
+    opened = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    open_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
