@@ -54,3 +54,4 @@ def client_for():
 
 
 from tests.worker import celery_worker  # noqa: E402,F401  (fixture re-export)
+from tests.browser import browser, page  # noqa: E402,F401  (fixture re-export)
