@@ -1,0 +1,2 @@
+class BillingError(Exception):
+    """A refused action, with a message a user can read (shown on pages, API errors and stderr)."""
