@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_site import views
+from billing_site.login import RateLimitedLoginView
 
 handler403 = "billing_site.views.permission_denied"
 handler404 = "billing_site.views.page_not_found"
@@ -12,7 +13,7 @@ handler500 = "billing_site.views.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agreements/", include("agreements.urls")),
     path("time/", include("timesheets.urls")),
