@@ -17,7 +17,7 @@ COPY receivables receivables
 COPY templates templates
 COPY static static
 COPY manage.py ./
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -e . \
     && DEBUG=1 python manage.py collectstatic --noinput
 
 RUN useradd --create-home billable && mkdir -p /app/var/media && chown -R billable /app/var

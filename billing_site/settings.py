@@ -256,6 +256,7 @@ BILLING_CAPACITY_HOURS_PER_DAY = env_int("BILLING_CAPACITY_HOURS_PER_DAY", 8)
 # Production hardening; `check --deploy` is clean when DEBUG is off.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the network
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -68,10 +68,18 @@ class Allocation(models.Model):
 class Reminder(models.Model):
     """A dunning reminder; one per (invoice, level)."""
 
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        # Several levels fell due at once: only the highest is mailed, the lower ones are recorded.
+        SUPERSEDED = "superseded", "Skipped (a higher level was sent)"
+        NO_EMAIL = "no_email", "Skipped (no billing email)"
+
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
     level = models.PositiveSmallIntegerField(help_text="Days past due that triggered it.")
-    sent_on = models.DateField()
+    sent_on = models.DateField(help_text="The dunning day (firm time zone) it was recorded on.")
     sent_to = models.EmailField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
+    note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
