@@ -235,14 +235,17 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "billing_site.api.BillableAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    "EXCEPTION_HANDLER": "billing_site.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billable API",
     "DESCRIPTION": "Professional services billing: agreements, time, flags, invoices, receivables.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request/response components, so read-only fields are not demanded on input.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Business configuration.
