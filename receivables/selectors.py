@@ -1,0 +1,284 @@
+"""Reads for receivables: open amounts (now or as of a date), unapplied cash, statements, dunning.
+
+Open amount as of D = total - allocations dated <= D and not reversed as of D (reversed_on is
+null or after D) - credit notes dated <= D. Without a date: every live allocation and credit note.
+All of it is set-based (correlated subqueries on indexed foreign keys), never a loop per invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import (
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from agreements.models import Account
+from invoicing.models import CreditNote, Invoice
+from receivables.models import Allocation, Payment, Reminder
+
+ZERO = Decimal("0.00")
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+FINAL_STATUSES = sorted(Invoice.FINAL_STATUSES)
+
+
+def live_allocations(as_of: dt.date | None = None) -> QuerySet[Allocation]:
+    """Allocations that count (as of a date: made on or before it and not yet reversed then)."""
+    qs = Allocation.objects.all()
+    if as_of is None:
+        return qs.filter(reversed_on__isnull=True)
+    return qs.filter(date__lte=as_of).filter(Q(reversed_on__isnull=True) | Q(reversed_on__gt=as_of))
+
+
+def _sum_subquery(qs: QuerySet, key: str) -> Coalesce:
+    summed = qs.filter(**{key: OuterRef("pk")}).order_by().values(key).annotate(s=Sum("amount"))
+    return Coalesce(Subquery(summed.values("s")[:1], output_field=MONEY_FIELD), Value(ZERO),
+                    output_field=MONEY_FIELD)
+
+
+def annotate_open_amount(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> QuerySet[Invoice]:
+    """Adds `allocated`, `credited` and `open_amount` to an Invoice queryset."""
+    credits = CreditNote.objects.all()
+    if as_of is not None:
+        credits = credits.filter(date__lte=as_of)
+    return qs.annotate(
+        allocated=_sum_subquery(live_allocations(as_of), "invoice"),
+        credited=_sum_subquery(credits, "invoice"),
+    ).annotate(
+        open_amount=ExpressionWrapper(
+            F("total") - F("allocated") - F("credited"), output_field=MONEY_FIELD
+        )
+    )
+
+
+def annotate_unapplied(qs: QuerySet[Payment], as_of: dt.date | None = None) -> QuerySet[Payment]:
+    """Adds `applied` and `unapplied` to a Payment queryset."""
+    return qs.annotate(applied=_sum_subquery(live_allocations(as_of), "payment")).annotate(
+        unapplied=ExpressionWrapper(F("amount") - F("applied"), output_field=MONEY_FIELD)
+    )
+
+
+def final_invoices() -> QuerySet[Invoice]:
+    return Invoice.objects.filter(status__in=FINAL_STATUSES)
+
+
+def invoice_open_amount(invoice: Invoice, as_of: dt.date | None = None) -> Decimal:
+    return annotate_open_amount(Invoice.objects.filter(pk=invoice.pk), as_of).values_list(
+        "open_amount", flat=True
+    ).get()
+
+
+def payment_unapplied(payment: Payment, as_of: dt.date | None = None) -> Decimal:
+    return annotate_unapplied(Payment.objects.filter(pk=payment.pk), as_of).values_list(
+        "unapplied", flat=True
+    ).get()
+
+
+def open_invoices(*, account: Account, currency: str) -> QuerySet[Invoice]:
+    """Final invoices of an account in a currency with something open now, oldest due first."""
+    return (
+        annotate_open_amount(final_invoices().filter(account=account, currency=currency))
+        .filter(open_amount__gt=0)
+        .order_by("due_date", "number")
+    )
+
+
+def payment_list(
+    *,
+    q: str = "",
+    account: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    unapplied_only: bool = False,
+) -> QuerySet[Payment]:
+    qs = annotate_unapplied(Payment.objects.select_related("account"))
+    if q:
+        qs = qs.filter(
+            Q(external_id__icontains=q) | Q(reference__icontains=q) | Q(method__icontains=q)
+        )
+    if account:
+        qs = qs.filter(Q(account__external_id__iexact=account) | Q(account__name__icontains=account))
+    if date_from:
+        qs = qs.filter(date__gte=date_from)
+    if date_to:
+        qs = qs.filter(date__lte=date_to)
+    if unapplied_only:
+        qs = qs.filter(unapplied__gt=0)
+    return qs.order_by("-date", "-id")
+
+
+@dataclass
+class UnappliedRow:
+    account: Account
+    currency: str
+    amount: Decimal
+    payments: list[Payment] = field(default_factory=list)
+
+
+def unapplied_cash() -> list[UnappliedRow]:
+    """Unapplied cash now, per (account, currency), with the payments holding it."""
+    payments = (
+        annotate_unapplied(Payment.objects.select_related("account"))
+        .filter(unapplied__gt=0)
+        .order_by("account__name", "account__external_id", "currency", "date", "id")
+    )
+    rows: dict[tuple[int, str], UnappliedRow] = {}
+    for payment in payments:
+        key = (payment.account_id, payment.currency)
+        if key not in rows:
+            rows[key] = UnappliedRow(payment.account, payment.currency, ZERO)
+        rows[key].amount += payment.unapplied
+        rows[key].payments.append(payment)
+    return list(rows.values())
+
+
+def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[Invoice]:
+    """The drill-down of one aging row: invoices open as of D with their allocations as of D."""
+    invoices = list(
+        annotate_open_amount(
+            final_invoices().filter(account=account, currency=currency, invoice_date__lte=as_of),
+            as_of,
+        )
+        .exclude(open_amount=0)
+        .order_by("due_date", "number")
+    )
+    allocations = (
+        live_allocations(as_of)
+        .filter(invoice__in=[i.pk for i in invoices])
+        .select_related("payment")
+        .order_by("date", "id")
+    )
+    by_invoice: dict[int, list[Allocation]] = {}
+    for allocation in allocations:
+        by_invoice.setdefault(allocation.invoice_id, []).append(allocation)
+    credits = CreditNote.objects.filter(invoice__in=[i.pk for i in invoices], date__lte=as_of)
+    credits_by_invoice: dict[int, list[CreditNote]] = {}
+    for note in credits.order_by("date", "number"):
+        credits_by_invoice.setdefault(note.invoice_id, []).append(note)
+    for invoice in invoices:
+        invoice.days_past_due = (as_of - invoice.due_date).days
+        invoice.live_allocations = by_invoice.get(invoice.pk, [])
+        invoice.credit_notes_as_of = credits_by_invoice.get(invoice.pk, [])
+    return invoices
+
+
+def aging_payments(*, account: Account, currency: str, as_of: dt.date) -> list[Payment]:
+    """Payments of the row dated on or before D that still held unapplied cash on D."""
+    return list(
+        annotate_unapplied(
+            Payment.objects.filter(account=account, currency=currency, date__lte=as_of), as_of
+        )
+        .exclude(unapplied=0)
+        .order_by("date", "id")
+    )
+
+
+@dataclass
+class StatementSection:
+    currency: str
+    invoices: list[Invoice]
+    payments: list[Payment]
+    open_total: Decimal
+    unapplied_total: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.open_total - self.unapplied_total
+
+
+def customer_statement(*, account: Account, as_of: dt.date) -> list[StatementSection]:
+    """Per currency: open invoices as of D, payments dated on or before D (newest 50 shown per
+    currency by the template), and unapplied cash as of D."""
+    currencies = sorted(
+        set(final_invoices().filter(account=account, invoice_date__lte=as_of).values_list(
+            "currency", flat=True).distinct())
+        | set(Payment.objects.filter(account=account, date__lte=as_of).values_list(
+            "currency", flat=True).distinct())
+    )
+    sections = []
+    for currency in currencies:
+        invoices = aging_invoices(account=account, currency=currency, as_of=as_of)
+        payments = list(
+            annotate_unapplied(
+                Payment.objects.filter(account=account, currency=currency, date__lte=as_of), as_of
+            ).order_by("-date", "-id")
+        )
+        open_total = sum((i.open_amount for i in invoices), ZERO)
+        unapplied_total = sum((p.unapplied for p in payments), ZERO)
+        if not invoices and unapplied_total == 0 and not payments:
+            continue
+        sections.append(StatementSection(currency, invoices, payments, open_total, unapplied_total))
+    return sections
+
+
+def dunning_levels() -> list[int]:
+    return sorted({int(level) for level in settings.BILLING_DUNNING_DAYS if int(level) >= 0})
+
+
+def dunning_candidates(as_of: dt.date, invoice_ids: list[int] | None = None) -> QuerySet[Invoice]:
+    """Final, not disputed invoices open now (> 0), not fully credited, past the first level on D.
+
+    "Open now" uses every payment recorded so far: a customer who has paid is never reminded,
+    even when the run is for an earlier day.
+    """
+    levels = dunning_levels()
+    if not levels:
+        return Invoice.objects.none()
+    latest_due = as_of - dt.timedelta(days=levels[0])
+    qs = final_invoices().filter(disputed=False, due_date__lte=latest_due)
+    if invoice_ids is not None:
+        qs = qs.filter(pk__in=invoice_ids)
+    return (
+        annotate_open_amount(qs)
+        .filter(open_amount__gt=0, credited__lt=F("total"))
+        .select_related("account")
+        .order_by("due_date", "number")
+    )
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    invoice: Invoice
+    level: int  # the level that is mailed
+    skipped_levels: tuple[int, ...]  # lower levels due at the same time, recorded as superseded
+    days_past_due: int
+
+
+def dunning_due(as_of: dt.date, invoice_ids: list[int] | None = None) -> list[DueReminder]:
+    """What a dunning run on D would send: per invoice, the highest due level not yet recorded."""
+    levels = dunning_levels()
+    candidates = list(dunning_candidates(as_of, invoice_ids))
+    recorded: dict[int, set[int]] = {}
+    for invoice_id, level in Reminder.objects.filter(
+        invoice__in=[i.pk for i in candidates]
+    ).values_list("invoice_id", "level"):
+        recorded.setdefault(invoice_id, set()).add(level)
+    due = []
+    for invoice in candidates:
+        days = (as_of - invoice.due_date).days
+        done = recorded.get(invoice.pk, set())
+        pending = [lvl for lvl in levels if lvl <= days and lvl not in done]
+        # A higher level already recorded covers the lower ones (e.g. after a settings change).
+        pending = [lvl for lvl in pending if not any(d > lvl for d in done)]
+        if pending:
+            due.append(DueReminder(invoice, pending[-1], tuple(pending[:-1]), days))
+    return due
+
+
+def reminder_list(*, q: str = "") -> QuerySet[Reminder]:
+    qs = Reminder.objects.select_related("invoice", "invoice__account")
+    if q:
+        qs = qs.filter(Q(invoice__number__icontains=q) | Q(invoice__account__name__icontains=q))
+    return qs.order_by("-sent_on", "-id")

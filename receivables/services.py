@@ -1,0 +1,313 @@
+"""Writes for receivables: payments and their allocation, reversals, disputes, dunning (SPEC 4).
+
+Locking: every service that changes how much of an invoice is paid locks the invoice rows first
+(ordered by id, so two payments for the same account never deadlock), then the payment row. The
+open amount is read after the lock, so concurrent payments never over-allocate an invoice.
+Every change is saved with `_history_user` so django-simple-history records who did it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from agreements.models import Account
+from billing_site.dates import firm_today
+from billing_site.errors import BillingError
+from billing_site.money import round_money
+from invoicing.models import Invoice
+from receivables import selectors
+from receivables.allocation import (
+    OpenInvoice,
+    mask_card_numbers,
+    plan_allocation,
+    referenced_numbers,
+)
+from receivables.models import Allocation, Payment, Reminder
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def _final_statuses() -> list[str]:
+    return sorted(Invoice.FINAL_STATUSES)
+
+
+def _lock_invoices(**filters) -> list[int]:
+    """Lock final invoices matching `filters` in id order; returns their ids."""
+    return list(
+        Invoice.objects.select_for_update()
+        .filter(status__in=_final_statuses(), **filters)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _status_for(invoice: Invoice) -> str:
+    """Payment status of a final invoice from its live allocations (annotated) and credits."""
+    if invoice.allocated > 0:
+        return Invoice.Status.PAID if invoice.open_amount <= 0 else Invoice.Status.PARTIALLY_PAID
+    return Invoice.Status.SENT if invoice.sent_at else Invoice.Status.APPROVED
+
+
+def _sync_invoice_status(invoice_ids: list[int], user) -> None:
+    """`partially_paid` / `paid` follow the allocations; back to approved/sent when none remain."""
+    for invoice in selectors.annotate_open_amount(Invoice.objects.filter(pk__in=invoice_ids)):
+        if invoice.status not in Invoice.FINAL_STATUSES:
+            continue
+        status = _status_for(invoice)
+        if status != invoice.status:
+            invoice.status = status
+            invoice._history_user = user
+            invoice.save(update_fields=["status", "updated_at"])
+
+
+def _check_money(amount: Decimal) -> Decimal:
+    if not isinstance(amount, Decimal):
+        raise BillingError("Amount must be a decimal number.")
+    if amount <= 0:
+        raise BillingError("Amount must be greater than zero.")
+    if round_money(amount) != amount:
+        raise BillingError("Amount must have at most 2 decimal places.")
+    return round_money(amount)
+
+
+def _new_manual_id(date: dt.date) -> str:
+    return f"MAN-{date:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def payment_record(
+    *,
+    account: Account,
+    date: dt.date,
+    amount: Decimal,
+    currency: str,
+    reference: str = "",
+    method: str = "",
+    user=None,
+    external_id: str | None = None,
+) -> Payment:
+    """Record a payment and allocate it (SPEC 4): the invoices named in the reference first, in
+    order of appearance; then the account's other final, not disputed invoices in that currency,
+    oldest due date first (then number); the rest stays unapplied cash on the account."""
+    amount = _check_money(amount)
+    currency = (currency or "USD").strip().upper()
+    if not CURRENCY_RE.match(currency):
+        raise BillingError(f"Currency must be a 3-letter ISO code, got {currency!r}.")
+    reference = mask_card_numbers((reference or "").strip())
+    if len(reference) > 500:
+        raise BillingError("Reference is longer than 500 characters.")
+    method = (method or "").strip()
+    if len(method) > 64:
+        raise BillingError("Method is longer than 64 characters.")
+    external_id = (external_id or "").strip() or _new_manual_id(date)
+    with transaction.atomic():
+        if Payment.objects.filter(external_id=external_id).exists():
+            raise BillingError(f"Payment {external_id} is already recorded.")
+        _lock_invoices(account=account, currency=currency)
+        payment = Payment(
+            external_id=external_id, date=date, account=account, amount=amount,
+            currency=currency, reference=reference, method=method, created_by=user,
+        )
+        payment._history_user = user
+        payment.save()
+        _allocate(payment, user)
+    return payment
+
+
+def _allocate(payment: Payment, user) -> list[Allocation]:
+    """Allocate a new payment; the caller holds the locks on the account's invoices."""
+    candidates = list(
+        selectors.annotate_open_amount(
+            selectors.final_invoices().filter(
+                account_id=payment.account_id, currency=payment.currency, disputed=False
+            )
+        )
+        .filter(open_amount__gt=0)
+        .order_by("due_date", "number", "pk")
+        .values("pk", "number", "open_amount", "invoice_date")
+    )
+    by_number = {c["number"].upper(): c for c in candidates if c["number"]}
+    referenced = [
+        OpenInvoice(by_number[n]["pk"], n, by_number[n]["open_amount"])
+        for n in referenced_numbers(payment.reference)
+        if n in by_number
+    ]
+    others = [OpenInvoice(c["pk"], c["number"], c["open_amount"]) for c in candidates]
+    shares, _unapplied = plan_allocation(payment.amount, referenced, others)
+    if not shares:
+        return []
+    invoice_dates = {c["pk"]: c["invoice_date"] for c in candidates}
+    allocations = [
+        Allocation(
+            payment=payment, invoice_id=share.invoice_id, amount=share.amount,
+            # The payment's date; a payment received before the invoice was issued counts as
+            # unapplied cash until the invoice date, so the aging as of any day stays balanced.
+            date=max(payment.date, invoice_dates[share.invoice_id]),
+            created_by=user,
+        )
+        for share in shares
+    ]
+    created = bulk_create_with_history(allocations, Allocation, default_user=user)
+    _sync_invoice_status([share.invoice_id for share in shares], user)
+    return created
+
+
+def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, user) -> Allocation:
+    """Apply part of a payment's unapplied cash to an invoice by hand, dated today."""
+    amount = _check_money(amount)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if invoice.status not in Invoice.FINAL_STATUSES:
+            raise BillingError(f"Invoice {invoice} is not approved; only final invoices are paid.")
+        if invoice.disputed:
+            raise BillingError(f"Invoice {invoice} is disputed; clear the dispute first.")
+        if invoice.account_id != payment.account_id:
+            raise BillingError(f"Invoice {invoice} belongs to another account than payment "
+                               f"{payment.external_id}.")
+        if invoice.currency != payment.currency:
+            raise BillingError(f"Invoice {invoice} is in {invoice.currency}, the payment in "
+                               f"{payment.currency}.")
+        unapplied = selectors.payment_unapplied(payment)
+        if amount > unapplied:
+            raise BillingError(f"Payment {payment.external_id} has only {payment.currency} "
+                               f"{unapplied} unapplied.")
+        open_amount = selectors.invoice_open_amount(invoice)
+        if amount > open_amount:
+            raise BillingError(f"Invoice {invoice} has only {invoice.currency} {open_amount} open.")
+        allocation = Allocation(
+            payment=payment, invoice=invoice, amount=amount, date=firm_today(), created_by=user
+        )
+        allocation._history_user = user
+        allocation.save()
+        _sync_invoice_status([invoice.pk], user)
+    return allocation
+
+
+def allocation_reverse(*, allocation: Allocation, user, reason: str) -> Allocation:
+    """Reverse an allocation (recorded with who, when and why; never deleted). The amount goes
+    back to the payment's unapplied cash and the invoice is open again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("A reason is required to reverse an allocation.")
+    with transaction.atomic():
+        Invoice.objects.select_for_update().filter(pk=allocation.invoice_id).get()
+        allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
+        if allocation.reversed_on is not None:
+            raise BillingError(f"This allocation was already reversed on {allocation.reversed_on}.")
+        allocation.reversed_on = max(firm_today(), allocation.date)
+        allocation.reversed_by = user
+        allocation.reversal_reason = reason
+        allocation._history_user = user
+        allocation.save(update_fields=["reversed_on", "reversed_by", "reversal_reason"])
+        _sync_invoice_status([allocation.invoice_id], user)
+    return allocation
+
+
+def invoice_dispute(*, invoice: Invoice, user, reason: str) -> Invoice:
+    """Mark a final invoice disputed: automatic allocation and dunning skip it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("A reason is required to dispute an invoice.")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status not in Invoice.FINAL_STATUSES:
+            raise BillingError(f"Invoice {invoice} is not approved; only final invoices are disputed.")
+        if invoice.disputed:
+            raise BillingError(f"Invoice {invoice} is already disputed.")
+        invoice.disputed = True
+        invoice.dispute_reason = reason
+        invoice._history_user = user
+        invoice.save(update_fields=["disputed", "dispute_reason", "updated_at"])
+    return invoice
+
+
+def invoice_dispute_clear(*, invoice: Invoice, user) -> Invoice:
+    """Clear a dispute. The reason stays in the invoice's history."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if not invoice.disputed:
+            raise BillingError(f"Invoice {invoice} is not disputed.")
+        invoice.disputed = False
+        invoice.dispute_reason = ""
+        invoice._history_user = user
+        invoice.save(update_fields=["disputed", "dispute_reason", "updated_at"])
+    return invoice
+
+
+# --- Dunning -------------------------------------------------------------------------------------
+
+
+def dunning_run(*, as_of: dt.date, user=None) -> list[Reminder]:
+    """Send the reminders due on `as_of` (SPEC 4); returns the Reminder rows recorded.
+
+    Per invoice only the highest due level is mailed; lower levels due at the same time are
+    recorded as `superseded`, so a customer never gets several mails for one invoice in one day.
+    Idempotent: a level is recorded once per invoice (unique constraint), and the invoice row is
+    locked while its reminders are decided, so two concurrent runs never mail twice.
+    """
+    recorded: list[Reminder] = []
+    for due in selectors.dunning_due(as_of):
+        recorded.extend(_remind(due.invoice.pk, as_of, user))
+    return recorded
+
+
+def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=invoice_id)
+        )
+        # Decide again under the lock: another run, a payment or a dispute may have come first.
+        pending = selectors.dunning_due(as_of, invoice_ids=[invoice_id])
+        if not pending:
+            return []
+        due = pending[0]
+        email = invoice.billing_email or invoice.account.billing_email
+        rows = [
+            Reminder(invoice=invoice, level=level, sent_on=as_of,
+                     status=Reminder.Status.SUPERSEDED,
+                     note=f"Level {due.level} was due at the same time and was sent instead.")
+            for level in due.skipped_levels
+        ]
+        main = Reminder(invoice=invoice, level=due.level, sent_on=as_of, sent_to=email or "")
+        if email:
+            main.status = Reminder.Status.SENT
+        else:
+            main.status = Reminder.Status.NO_EMAIL
+            main.note = "No billing email on the invoice or the account; nothing was sent."
+        rows.append(main)
+        created = bulk_create_with_history(rows, Reminder, default_user=user)
+        if email:
+            open_amount = due.invoice.open_amount
+            # Sent inside the transaction: if the mail server refuses, nothing is recorded and
+            # the next run tries again (at-least-once; a commit failure after a send may repeat).
+            send_mail(
+                subject=f"Payment reminder: invoice {invoice.number} is {due.days_past_due} days "
+                        f"past due",
+                message=(
+                    f"Dear {invoice.account.name},\n\n"
+                    f"Our records show that invoice {invoice.number} dated "
+                    f"{invoice.invoice_date.isoformat()} was due on {invoice.due_date.isoformat()} "
+                    f"and has {invoice.currency} {open_amount:,.2f} open.\n"
+                    f"If you have already paid, please disregard this reminder.\n\n"
+                    f"{settings.BILLING_FIRM_NAME}\n"
+                ),
+                from_email=None,
+                recipient_list=[email],
+                fail_silently=False,
+            )
+        logger.info("dunning: invoice %s level %s (%s)", invoice.number, due.level, main.status)
+    return created
