@@ -1,0 +1,59 @@
+"""`bootstrap_demo`: what `make run` does before `runserver`.
+
+Migrates; on an empty database seeds the demo firm (scale small); brings the flags up to date and
+generates the last closed month's invoices as drafts for review (once per month: skipped when a
+finished run for that month exists); creates one demo login per role. Running it again changes
+nothing and prints the logins again. Works on SQLite with in-process tasks.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from billing_site.dates import firm_today, previous_month
+from billing_site.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, demo_users_ensure
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo firm when the database is empty, and print the demo logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default=None, help="URL to print (default from $PORT).")
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        from agreements.models import Agreement
+        from timesheets.models import TimeEntry
+
+        if not Agreement.objects.exists() and not TimeEntry.objects.exists():
+            self.stdout.write("Empty database: seeding the demo firm (scale small)...")
+            call_command("seed_demo", scale="small", stdout=self.stdout, stderr=self.stderr)
+        users = demo_users_ensure()
+        self._close_last_month(users)
+
+        url = options["url"] or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
+        lines = ["", f"Billable is ready at {url}", "Demo logins (password for all: "
+                 f"{DEMO_PASSWORD}):"]
+        for username, (role_names, superuser) in DEMO_USERS.items():
+            what = "superuser, every role" if superuser else ", ".join(role_names)
+            lines.append(f"  {username:<9} {what}")
+        self.stdout.write("\n".join(lines) + "\n")
+
+    def _close_last_month(self, users) -> None:
+        from invoicing.models import InvoiceRun
+        from invoicing.services import invoice_run_generate
+        from timesheets.services import reconciliation_run
+
+        today = firm_today()
+        period = previous_month(today)
+        if InvoiceRun.objects.filter(period=period, status=InvoiceRun.Status.DONE).exists():
+            return
+        reconciliation_run(as_of=today, user=users["manager"])
+        run = invoice_run_generate(period=period, user=users["billing"])
+        self.stdout.write(
+            f"Reconciled as of {today} and generated {period:%Y-%m}: "
+            f"{run.invoices_created} draft invoices to review."
+        )
