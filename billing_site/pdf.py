@@ -17,6 +17,8 @@ from django.template.loader import render_to_string
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from billing_site.errors import BillingError
+
 TEMPLATES_DIR = (Path(settings.BASE_DIR) / "templates").resolve()
 
 
@@ -46,7 +48,15 @@ def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
 
 
 def html_to_pdf(html: str) -> bytes:
-    document = HTML(
-        string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher()
-    )
-    return document.write_pdf()
+    try:
+        document = HTML(
+            string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher()
+        )
+        return document.write_pdf()
+    except (ArithmeticError, RecursionError) as exc:
+        # WeasyPrint crashes on out-of-range CSS (font-size: 1e8px, letter-spacing: 1e8px) and on
+        # very deep nesting; refuse with a readable message instead of a traceback.
+        raise BillingError(
+            f"The PDF could not be rendered: the document has an out-of-range value or is nested "
+            f"too deeply ({type(exc).__name__})."
+        ) from None
