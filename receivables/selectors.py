@@ -32,6 +32,7 @@ from receivables.models import Allocation, Payment, Reminder
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 FINAL_STATUSES = sorted(Invoice.FINAL_STATUSES)
+STATEMENT_PAYMENT_DAYS = 90
 
 
 def live_allocations(as_of: dt.date | None = None) -> QuerySet[Allocation]:
@@ -169,6 +170,7 @@ def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[I
         credits_by_invoice.setdefault(note.invoice_id, []).append(note)
     for invoice in invoices:
         invoice.days_past_due = (as_of - invoice.due_date).days
+        invoice.settled = invoice.allocated + invoice.credited
         invoice.live_allocations = by_invoice.get(invoice.pk, [])
         invoice.credit_notes_as_of = credits_by_invoice.get(invoice.pk, [])
     return invoices
@@ -199,8 +201,8 @@ class StatementSection:
 
 
 def customer_statement(*, account: Account, as_of: dt.date) -> list[StatementSection]:
-    """Per currency: open invoices as of D, payments dated on or before D (newest 50 shown per
-    currency by the template), and unapplied cash as of D."""
+    """Per currency: open invoices as of D, the payments of the last STATEMENT_PAYMENT_DAYS days
+    up to D plus older ones still holding unapplied cash on D, and unapplied cash as of D."""
     currencies = sorted(
         set(final_invoices().filter(account=account, invoice_date__lte=as_of).values_list(
             "currency", flat=True).distinct())
@@ -213,7 +215,9 @@ def customer_statement(*, account: Account, as_of: dt.date) -> list[StatementSec
         payments = list(
             annotate_unapplied(
                 Payment.objects.filter(account=account, currency=currency, date__lte=as_of), as_of
-            ).order_by("-date", "-id")
+            )
+            .filter(Q(date__gt=as_of - dt.timedelta(days=STATEMENT_PAYMENT_DAYS)) | ~Q(unapplied=0))
+            .order_by("-date", "-id")
         )
         open_total = sum((i.open_amount for i in invoices), ZERO)
         unapplied_total = sum((p.unapplied for p in payments), ZERO)

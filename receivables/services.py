@@ -16,15 +16,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
 from agreements.models import Account
+from billing_site import csvio
 from billing_site.dates import firm_today
 from billing_site.errors import BillingError
+from billing_site.imports import ImportResult, RowError
 from billing_site.money import round_money
 from invoicing.models import Invoice
-from receivables import selectors
+from receivables import importing, selectors
 from receivables.allocation import (
     OpenInvoice,
     mask_card_numbers,
@@ -114,15 +116,24 @@ def payment_record(
     with transaction.atomic():
         if Payment.objects.filter(external_id=external_id).exists():
             raise BillingError(f"Payment {external_id} is already recorded.")
-        _lock_invoices(account=account, currency=currency)
-        payment = Payment(
+        payment, _ = _payment_create(
             external_id=external_id, date=date, account=account, amount=amount,
-            currency=currency, reference=reference, method=method, created_by=user,
+            currency=currency, reference=reference, method=method, user=user,
         )
-        payment._history_user = user
-        payment.save()
-        _allocate(payment, user)
     return payment
+
+
+def _payment_create(*, external_id: str, date: dt.date, account: Account, amount: Decimal,
+                    currency: str, reference: str, method: str, user) -> tuple[Payment, list[Allocation]]:
+    """Insert a validated payment and allocate it. Runs inside the caller's transaction."""
+    _lock_invoices(account=account, currency=currency)
+    payment = Payment(
+        external_id=external_id, date=date, account=account, amount=amount,
+        currency=currency, reference=reference, method=method, created_by=user,
+    )
+    payment._history_user = user
+    payment.save()
+    return payment, _allocate(payment, user)
 
 
 def _allocate(payment: Payment, user) -> list[Allocation]:
@@ -159,6 +170,9 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
         for share in shares
     ]
     created = bulk_create_with_history(allocations, Allocation, default_user=user)
+    numbers = {c["pk"]: c["number"] for c in candidates}
+    for allocation in created:
+        allocation.invoice_number = numbers[allocation.invoice_id]
     _sync_invoice_status([share.invoice_id for share in shares], user)
     return created
 
@@ -244,6 +258,77 @@ def invoice_dispute_clear(*, invoice: Invoice, user) -> Invoice:
         invoice._history_user = user
         invoice.save(update_fields=["disputed", "dispute_reason", "updated_at"])
     return invoice
+
+
+# --- Import (SPEC 1.3) ----------------------------------------------------------------------------
+
+
+def payment_import(*, file, user=None, dry_run: bool = False) -> ImportResult:
+    """Import a bank remittance CSV: all or nothing, allocation in file order, idempotent by
+    Payment ID (same values = unchanged; different values = a row error, payments are never
+    edited). `file` is bytes, a path or a binary file object."""
+    reader = csvio.CsvReader(file, columns=importing.COLUMNS, required=importing.REQUIRED)
+    try:
+        rows = list(reader)
+    except csvio.CsvFileError as exc:
+        return ImportResult(errors=[*reader.errors, exc.error], dry_run=dry_run)
+    return _import(rows, list(reader.errors), user, dry_run)
+
+
+def payment_import_rows(*, rows, user=None, dry_run: bool = False) -> ImportResult:
+    """The same import from a JSON list of objects keyed by the SPEC column names."""
+    try:
+        parsed_rows = csvio.rows_from_dicts(rows, columns=importing.COLUMNS)
+    except csvio.CsvFileError as exc:
+        return ImportResult(errors=[exc.error], dry_run=dry_run)
+    return _import(parsed_rows, [], user, dry_run)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _import(rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool) -> ImportResult:
+    for attempt in range(2):
+        result = ImportResult(dry_run=dry_run)
+        result.errors = list(errors)
+        parsed = importing.parse_payments(rows, result.errors)
+        if result.errors:
+            return result
+        try:
+            with transaction.atomic():
+                for row in parsed:
+                    if row.existing is not None:
+                        result.unchanged += 1
+                        continue
+                    payment, allocations = _payment_create(
+                        external_id=row.external_id, date=row.date, account=row.account,
+                        amount=row.amount, currency=row.currency, reference=row.reference,
+                        method=row.method, user=user,
+                    )
+                    result.created += 1
+                    result.notices.append(_allocation_notice(payment, allocations))
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except IntegrityError:
+            # A concurrent import inserted the same Payment ID first: check again against it.
+            if attempt == 0:
+                continue
+            raise
+        return result
+    raise AssertionError("unreachable")
+
+
+def _allocation_notice(payment: Payment, allocations: list[Allocation]) -> str:
+    applied = sum((a.amount for a in allocations), ZERO)
+    parts = [f"{a.amount} to {a.invoice_number}" for a in allocations]
+    text = f"{payment.external_id}: {payment.currency} {payment.amount}"
+    text += f" applied {'; '.join(parts)}" if parts else " not applied to any invoice"
+    if payment.amount - applied > 0:
+        text += f"; {payment.amount - applied} unapplied"
+    return text
 
 
 # --- Dunning -------------------------------------------------------------------------------------

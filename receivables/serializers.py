@@ -1,0 +1,159 @@
+"""API representations of payments, allocations, reminders and the AR aging report."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from receivables.models import Allocation, Payment, Reminder
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    payment_id = serializers.CharField(source="payment.external_id", read_only=True)
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, allow_null=True)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True, default=None
+    )
+    reversed_by = serializers.CharField(
+        source="reversed_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Allocation
+        fields = [
+            "id",
+            "payment_id",
+            "invoice",
+            "invoice_number",
+            "amount",
+            "date",
+            "created_by",
+            "created_at",
+            "reversed_on",
+            "reversed_by",
+            "reversal_reason",
+        ]
+        read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    payment_id = serializers.CharField(source="external_id", read_only=True)
+    account_id = serializers.CharField(source="account.external_id", read_only=True)
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    applied = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, help_text="Live allocations."
+    )
+    unapplied = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, help_text="Cash not yet applied."
+    )
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "payment_id",
+            "date",
+            "account_id",
+            "account_name",
+            "amount",
+            "currency",
+            "reference",
+            "method",
+            "applied",
+            "unapplied",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentDetailSerializer(PaymentSerializer):
+    allocations = AllocationSerializer(many=True, read_only=True)
+
+    class Meta(PaymentSerializer.Meta):
+        fields = [*PaymentSerializer.Meta.fields, "allocations"]
+        read_only_fields = fields
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    """Record one payment by hand; it is allocated as an imported one would be (SPEC 4)."""
+
+    payment_id = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text="External key; generated (MAN-...) when omitted.",
+    )
+    account_id = serializers.CharField(max_length=64, help_text="Account ID; must exist.")
+    date = serializers.DateField()
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+        max_value=Decimal("999999999999.99"),
+    )
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="USD")
+    reference = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    method = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class AllocationCreateSerializer(serializers.Serializer):
+    payment_id = serializers.CharField(max_length=64, help_text="Payment ID with unapplied cash.")
+    invoice = serializers.IntegerField(min_value=1, help_text="Id of an approved invoice.")
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+        max_value=Decimal("999999999999.99"),
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, allow_null=True)
+    account_id = serializers.CharField(source="invoice.account.external_id", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "account_id",
+            "level",
+            "sent_on",
+            "sent_to",
+            "status",
+            "note",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+_AMOUNT = {"type": "string", "format": "decimal", "pattern": r"^-?\d+\.\d{2}$"}
+_BUCKETS = {k: _AMOUNT for k in ["current", "1-30", "31-60", "61-90", "91+", "unapplied", "total"]}
+AGING_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["as_of", "rows", "totals"],
+    "properties": {
+        "as_of": {"type": "string", "format": "date"},
+        "rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["account_id", "account_name", "currency", *_BUCKETS],
+                "properties": {
+                    "account_id": {"type": "string"},
+                    "account_name": {"type": "string"},
+                    "currency": {"type": "string"},
+                    **_BUCKETS,
+                },
+            },
+        },
+        "totals": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["currency", *_BUCKETS],
+                "properties": {"currency": {"type": "string"}, **_BUCKETS},
+            },
+        },
+    },
+}
