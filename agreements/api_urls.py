@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from agreements import apis
+
+router = SimpleRouter()
+router.register("accounts", apis.AccountViewSet, basename="api-account")
+router.register("agreements", apis.AgreementViewSet, basename="api-agreement")
+
+urlpatterns = router.urls

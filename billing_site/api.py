@@ -362,7 +362,7 @@ class BillableAutoSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())
-        if self.method in MUTATING_METHODS and issubclass(self.view.__class__, IdempotencyMixin):
+        if self.method in MUTATING_METHODS and isinstance(self.view, IdempotencyMixin):
             params.append(
                 OpenApiParameter(
                     IDEMPOTENCY_HEADER,
@@ -391,9 +391,10 @@ class BillableAutoSchema(AutoSchema):
             codes.pop("401")
             codes.pop("403")
         if self.method in MUTATING_METHODS:
-            codes["409"] = "Refused: the record's state does not allow this (see `detail`)."
             codes["415"] = "Unsupported request body content type."
-            codes["422"] = "The Idempotency-Key was already used with a different request."
+            if isinstance(self.view, IdempotencyMixin):
+                codes["409"] = "Refused: the record's state does not allow this (see `detail`)."
+                codes["422"] = "The Idempotency-Key was already used with a different request."
         return codes
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
@@ -561,6 +562,7 @@ class ObtainTokenView(APIView):
             429: ErrorSerializer,
         },
         auth=[],
+        tags=["auth"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         limiter = _login_limiter(request)
@@ -609,3 +611,13 @@ def _login_limiter(request: Request) -> _LoginLimiter | None:
     if not hasattr(login, "is_locked_out") or not hasattr(login, "record_failure"):
         return None
     return _LoginLimiter(login, request)
+
+
+def api_not_found(request: Any) -> Any:
+    """Unknown addresses under /api/v1/ answer JSON like every other API error."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"detail": f"No API endpoint at {request.path}. See /api/docs/ for the endpoints."},
+        status=404,
+    )

@@ -1,12 +1,15 @@
 """All REST endpoints under /api/v1/; each app contributes its routes in <app>/api_urls.py."""
 
-from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+from django.urls import include, path, re_path
+
+from billing_site import api
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api.ObtainTokenView.as_view(), name="api-token"),
     path("", include("agreements.api_urls")),
     path("", include("timesheets.api_urls")),
     path("", include("invoicing.api_urls")),
     path("", include("receivables.api_urls")),
+    # Last: anything else under /api/v1/ answers a JSON 404, not the HTML error page.
+    re_path(r"^.*$", api.api_not_found, name="api-not-found"),
 ]

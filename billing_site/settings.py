@@ -246,6 +246,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Separate request/response components, so read-only fields are not demanded on input.
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "invoicing.models.InvoiceRun.Status",
+        "InvoiceStatusEnum": "invoicing.models.Invoice.Status",
+        "FlagStatusEnum": "timesheets.models.Flag.Status",
+        "ReminderStatusEnum": "receivables.models.Reminder.Status",
+    },
 }
 
 # Business configuration.

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from invoicing import apis
+
+router = SimpleRouter()
+router.register("invoice-runs", apis.InvoiceRunViewSet, basename="api-invoice-run")
+router.register("invoices", apis.InvoiceViewSet, basename="api-invoice")
+router.register("credit-notes", apis.CreditNoteViewSet, basename="api-credit-note")
+
+urlpatterns = router.urls

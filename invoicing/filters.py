@@ -1,0 +1,66 @@
+"""Query filters of the invoicing API (django-filter)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+from billing_site.dates import parse_period
+from invoicing.models import CreditNote, Invoice, InvoiceRun
+
+
+class PeriodFilter(django_filters.CharFilter):
+    """`YYYY-MM` -> the first day of that month."""
+
+    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+        if value in (None, ""):
+            return qs
+        try:
+            period = parse_period(value.strip())
+        except ValueError:
+            raise forms.ValidationError("Must be a month as YYYY-MM, e.g. 2026-01.") from None
+        return qs.filter(**{self.field_name: period})
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    account = django_filters.CharFilter(
+        field_name="account__external_id", help_text="Account ID (exact)."
+    )
+    period = PeriodFilter(field_name="period", help_text="Billed month, YYYY-MM.")
+    currency = django_filters.CharFilter()
+    number = django_filters.CharFilter()
+    po_number = django_filters.CharFilter()
+    disputed = django_filters.BooleanFilter()
+    run = django_filters.NumberFilter(field_name="run_id")
+    invoice_date_from = django_filters.DateFilter(field_name="invoice_date", lookup_expr="gte")
+    invoice_date_to = django_filters.DateFilter(field_name="invoice_date", lookup_expr="lte")
+    due_date_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_date_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+
+    class Meta:
+        model = Invoice
+        fields = ["status", "account", "period", "currency", "number", "po_number", "disputed"]
+
+
+class InvoiceRunFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=InvoiceRun.Status.choices)
+    period = PeriodFilter(field_name="period", help_text="YYYY-MM.")
+
+    class Meta:
+        model = InvoiceRun
+        fields = ["status", "period"]
+
+
+class CreditNoteFilter(django_filters.FilterSet):
+    invoice = django_filters.NumberFilter(field_name="invoice_id")
+    account = django_filters.CharFilter(
+        field_name="invoice__account__external_id", help_text="Account ID."
+    )
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = CreditNote
+        fields = ["invoice", "account", "currency"]
