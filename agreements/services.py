@@ -1,0 +1,215 @@
+"""Writes for agreements (SPEC 1.1): the CRM import.
+
+``agreement_import(*, file, user=None, dry_run=False)`` reads a CSV (bytes, a path or a binary file
+object); ``agreement_import_rows(*, rows, user=None, dry_run=False)`` takes the same rows as a JSON
+list of objects keyed by SPEC column names (line = index + 2). Both return an ``ImportResult`` and
+are all or nothing: with any error nothing is written. Every created, changed or deleted account,
+agreement, role rate and milestone gets a history record naming ``user`` (None from a command
+without --user) with the change reason "agreement import".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import transaction
+
+from agreements import selectors
+from agreements.importing import (
+    COLUMNS,
+    REQUIRED,
+    AgreementRow,
+    lock_imports,
+    parse_and_check,
+)
+from agreements.models import Account, Agreement, Milestone, RoleRate
+from billing_site import csvio
+from billing_site.imports import ImportResult, RowError
+
+CHANGE_REASON = "agreement import"
+
+
+def agreement_import(*, file: Any, user: Any = None, dry_run: bool = False) -> ImportResult:
+    reader = csvio.CsvReader(file, columns=COLUMNS, required=REQUIRED)
+    return _run(lambda: reader, lambda: reader.errors, user=user, dry_run=dry_run)
+
+
+def agreement_import_rows(
+    *, rows: list[dict[str, Any]], user: Any = None, dry_run: bool = False
+) -> ImportResult:
+    return _run(
+        lambda: csvio.rows_from_dicts(rows, columns=COLUMNS), lambda: [], user=user, dry_run=dry_run
+    )
+
+
+def _run(
+    source: Callable[[], Iterable[csvio.Row]],
+    source_errors: Callable[[], list[RowError]],
+    *,
+    user: Any,
+    dry_run: bool,
+) -> ImportResult:
+    result = ImportResult(dry_run=dry_run)
+    errors: list[RowError] = []
+    rows: list[csvio.Row] = []
+    try:
+        for row in source():
+            rows.append(row)
+    except csvio.CsvFileError as exc:
+        result.errors = sorted([*source_errors(), exc.error], key=lambda e: e.line)
+        return result
+    errors.extend(source_errors())
+    with transaction.atomic():
+        # Checks run under the lock, so they see what a concurrent import committed.
+        lock_imports("agreements")
+        good, stored = parse_and_check(rows, errors)
+        if errors:
+            result.errors = sorted(errors, key=lambda e: e.line)
+            return result
+        _write(good, stored, user=user, dry_run=dry_run, result=result)
+    return result
+
+
+def _stamp(obj: Any, user: Any) -> Any:
+    obj._history_user = user
+    obj._change_reason = CHANGE_REASON
+    return obj
+
+
+def _save(obj: Any, user: Any, dry_run: bool) -> None:
+    if not dry_run:
+        _stamp(obj, user).save()
+
+
+def _delete(obj: Any, user: Any, dry_run: bool) -> None:
+    if not dry_run:
+        _stamp(obj, user).delete()
+
+
+def _depth(row: AgreementRow, by_id: dict[str, AgreementRow]) -> int:
+    depth, current, seen = 0, row.parent_id, {row.external_id}
+    while current in by_id and current not in seen:
+        seen.add(current)
+        depth += 1
+        current = by_id[current].parent_id
+    return depth
+
+
+def _write(
+    rows: list[AgreementRow],
+    stored: selectors.StoredAgreements,
+    *,
+    user: Any,
+    dry_run: bool,
+    result: ImportResult,
+) -> None:
+    # Accounts: one name and e-mail per Account ID (check_rows made sure the rows agree).
+    accounts = selectors.accounts_by_external_id(r.account_id for r in rows)
+    wanted_accounts: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        name, email = wanted_accounts.get(row.account_id, (row.account_name, ""))
+        wanted_accounts[row.account_id] = (name, email or row.billing_email)
+    changed_accounts: set[str] = set()
+    for account_id, (name, email) in wanted_accounts.items():
+        account = accounts.get(account_id)
+        if account is None:
+            account = Account(external_id=account_id, name=name, billing_email=email)
+            accounts[account_id] = account
+        elif (account.name, account.billing_email) != (name, email):
+            account.name, account.billing_email = name, email
+        else:
+            continue
+        changed_accounts.add(account_id)
+        _save(account, user, dry_run)
+
+    existing_pks = [a.pk for a in stored.by_id.values()]
+    rates = selectors.role_rates_by_agreement(existing_pks)
+    milestones = selectors.milestones_by_agreement(existing_pks)
+    by_id = {r.external_id: r for r in rows}
+    agreements: dict[str, Agreement] = dict(stored.by_id)
+
+    # Parents before children, so a new child can point at a new parent.
+    for row in sorted(rows, key=lambda r: (_depth(r, by_id), r.line)):
+        agreement = stored.by_id.get(row.external_id)
+        parent = agreements.get(row.parent_id) if row.parent_id else None
+        if row.parent_id and parent is None:
+            # Stored parent outside the file (check_rows made sure it exists).
+            parent = Agreement.objects.get(external_id=row.parent_id)
+            agreements[row.parent_id] = parent
+        created = agreement is None
+        if agreement is None:
+            agreement = Agreement(external_id=row.external_id)
+            changed = True
+        else:
+            # Compare keys, not pks: in a dry run new accounts and parents have no pk.
+            old_parent = agreement.parent.external_id if agreement.parent_id else ""
+            changed = agreement.account.external_id != row.account_id or old_parent != row.parent_id
+        agreement.account = accounts[row.account_id]
+        agreement.parent = parent
+        for name in AgreementRow.SCALARS:
+            new = getattr(row, name)
+            if created or getattr(agreement, name) != new:
+                setattr(agreement, name, new)
+                changed = True
+        if changed:
+            _save(agreement, user, dry_run)
+        changed |= row.account_id in changed_accounts
+        agreements[row.external_id] = agreement
+        changed |= _sync_role_rates(agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run)
+        changed |= _sync_milestones(agreement, row, milestones.get(agreement.pk, []) if not created else [], user, dry_run)
+        if created:
+            result.created += 1
+        elif changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+
+
+def _sync_role_rates(
+    agreement: Agreement, row: AgreementRow, current: list[RoleRate], user: Any, dry_run: bool
+) -> bool:
+    changed = False
+    by_key = {rr.role_key: rr for rr in current}
+    for value in row.role_rates:
+        rr = by_key.pop(value.role_key, None)
+        if rr is None:
+            rr = RoleRate(agreement=agreement, role=value.role, role_key=value.role_key, rate=value.rate)
+        elif (rr.role, rr.rate) != (value.role, value.rate):
+            rr.role, rr.rate = value.role, value.rate
+        else:
+            continue
+        changed = True
+        _save(rr, user, dry_run)
+    for rr in by_key.values():
+        changed = True
+        _delete(rr, user, dry_run)
+    return changed
+
+
+def _sync_milestones(
+    agreement: Agreement, row: AgreementRow, current: list[Milestone], user: Any, dry_run: bool
+) -> bool:
+    changed = False
+    by_position = {ms.position: ms for ms in current}
+    for value in row.milestones:
+        ms = by_position.pop(value.position, None)
+        if ms is None:
+            ms = Milestone(
+                agreement=agreement,
+                position=value.position,
+                name=value.name,
+                percent=value.percent,
+                due_date=value.due_date,
+            )
+        elif (ms.name, ms.percent, ms.due_date) != (value.name, value.percent, value.due_date):
+            # completed_on stays: marking a milestone complete is not the CRM's business.
+            ms.name, ms.percent, ms.due_date = value.name, value.percent, value.due_date
+        else:
+            continue
+        changed = True
+        _save(ms, user, dry_run)
+    for ms in by_position.values():  # never billed ones: check_rows refused removing those
+        changed = True
+        _delete(ms, user, dry_run)
+    return changed
