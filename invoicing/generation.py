@@ -1,0 +1,405 @@
+"""Pure invoice pricing (SPEC section 3): agreement terms and time entries in, lines out.
+
+Nothing here touches the database. `invoicing.services` loads frozen inputs, calls
+`price_invoice`, and writes what comes back; the review screen's preview calls the same function
+on the same inputs, so the preview equals the real run.
+
+Units: durations arrive as integer milliseconds (TimeEntry.duration_ms); every entry is rounded
+UP to its agreement's billing increment here, once (`rounded_minutes`), and everything after that
+works in whole minutes. Money is Decimal, rounded by `billing_site.money.round_money` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from billing_site.money import ZERO, round_money
+
+MS_PER_MINUTE = 60_000
+SIXTY = Decimal(60)
+HUNDRED = Decimal(100)
+TAX_RATE_PLACES = Decimal("0.001")  # InvoiceLine.tax_rate has 3 decimal places
+
+TIME_AND_MATERIALS = "time_and_materials"
+PREPAID_HOURS = "prepaid_hours"
+FIXED_FEE = "fixed_fee"
+
+# Line kinds (InvoiceLine.Kind values) and their order inside one agreement.
+TIME = "time"
+BLOCK = "block"
+MILESTONE = "milestone"
+ADJUSTMENT = "adjustment"
+_KIND_RANK = {BLOCK: 0, MILESTONE: 1, TIME: 2, ADJUSTMENT: 3}
+
+
+@dataclass(frozen=True)
+class RoleRateTerm:
+    role_key: str  # lower-cased, trimmed
+    role: str  # as written in the CRM, printed on the line
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class MilestoneTerm:
+    milestone_id: int
+    position: int
+    name: str
+    percent: Decimal
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    agreement_id: int
+    external_id: str
+    project_code: str
+    agreement_type: str
+    hourly_rate: Decimal | None = None
+    role_rates: tuple[RoleRateTerm, ...] = ()
+    billing_increment: int = 15
+    payment_terms: int = 30
+    tax_rate: Decimal = Decimal("0")
+    hours_sold: Decimal | None = None
+    amount: Decimal | None = None
+    parent_id: int | None = None
+    # Prepaid Hours: bill the block line on this invoice, and the block minutes already drawn by
+    # entries that are not on this invoice (earlier runs, other drafts).
+    bill_block: bool = False
+    block_drawn_minutes: int = 0
+    # Fixed Fee: every milestone of the agreement (the last one takes the remainder).
+    milestones: tuple[MilestoneTerm, ...] = ()
+
+    def rate_for(self, role: str) -> tuple[str, Decimal] | None:
+        """(rate-card role as written, rate) for an entry's role, ("", hourly rate), or None."""
+        key = role.strip().lower()
+        for rr in self.role_rates:
+            if rr.role_key == key:
+                return rr.role, rr.rate
+        if self.hourly_rate is not None:
+            return "", self.hourly_rate
+        return None
+
+    @property
+    def block_minutes(self) -> int:
+        """Block size in whole minutes (a fraction of a minute sold is not drawable)."""
+        if self.hours_sold is None or self.hours_sold <= 0:
+            return 0
+        return int(self.hours_sold * SIXTY)
+
+
+@dataclass(frozen=True)
+class EntryIn:
+    entry_id: int  # database id
+    external_id: str
+    date: dt.date
+    agreement_id: int
+    role: str
+    duration_ms: int
+    external_number: int | None = None
+
+
+@dataclass(frozen=True)
+class LineOut:
+    key: tuple  # identifies the line across re-runs: (kind, agreement_id, role_key, rate, milestone_id)
+    kind: str
+    agreement_id: int | None
+    agreement_external_id: str
+    description: str
+    role: str
+    minutes: int | None
+    hours: Decimal | None
+    rate: Decimal | None
+    amount: Decimal
+    tax_rate: Decimal
+    entry_ids: tuple[int, ...] = ()
+    milestone_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EntryClaim:
+    entry_id: int
+    agreement_id: int
+    rounded_minutes: int
+    block_minutes: int
+    billed_minutes: int
+    line_key: tuple | None  # None: wholly drawn from a prepaid block, on no line
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    rate: Decimal
+    base: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    taxes: tuple[TaxRow, ...]
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class AmountLine:
+    """Any line for totals: generated or a manual adjustment."""
+
+    amount: Decimal
+    tax_rate: Decimal
+
+
+@dataclass(frozen=True)
+class PricedInvoice:
+    lines: tuple[LineOut, ...]
+    claims: tuple[EntryClaim, ...]
+    milestone_ids: tuple[int, ...]
+    block_agreement_ids: tuple[int, ...]
+    totals: Totals
+    invoice_date: dt.date
+    due_date: dt.date
+    skipped_entry_ids: tuple[int, ...] = field(default=())  # no rate applies: left unbilled
+
+
+def round_up_minutes(duration_ms: int, increment: int) -> int:
+    """Minutes rounded UP to the increment: 61 min at 15 -> 75; an exact multiple stays."""
+    if duration_ms <= 0:
+        raise ValueError("duration must be positive")
+    if increment <= 0:
+        raise ValueError("billing increment must be positive")
+    step_ms = increment * MS_PER_MINUTE
+    return -(-duration_ms // step_ms) * increment
+
+
+def hours_from_minutes(minutes: int) -> Decimal:
+    return round_money(Decimal(minutes) / SIXTY)
+
+
+def amount_for(minutes: int, rate: Decimal) -> Decimal:
+    return round_money(Decimal(minutes) * rate / SIXTY)
+
+
+def entry_id_cmp(a: EntryIn, b: EntryIn) -> int:
+    """Entry IDs compare as numbers when both are whole numbers, else as text (SPEC 5)."""
+    if a.external_number is not None and b.external_number is not None:
+        x: object = a.external_number
+        y: object = b.external_number
+    else:
+        x, y = a.external_id, b.external_id
+    return (x > y) - (x < y)  # type: ignore[operator]
+
+
+def _entry_order_cmp(a: EntryIn, b: EntryIn) -> int:
+    if a.date != b.date:
+        return -1 if a.date < b.date else 1
+    return entry_id_cmp(a, b) or ((a.entry_id > b.entry_id) - (a.entry_id < b.entry_id))
+
+
+def sort_entries(entries: Iterable[EntryIn]) -> list[EntryIn]:
+    """(Date, Entry ID) order. Pre-sorted by text so the result never depends on input order."""
+    pre = sorted(entries, key=lambda e: (e.date, e.external_id, e.entry_id))
+    return sorted(pre, key=functools.cmp_to_key(_entry_order_cmp))
+
+
+def milestone_amounts(amount: Decimal, milestones: Sequence[MilestoneTerm]) -> dict[int, Decimal]:
+    """milestone_id -> amount; each round(Amount x percent / 100), the last (highest position)
+    takes the remainder so they sum to Amount exactly."""
+    ordered = sorted(milestones, key=lambda m: m.position)
+    result: dict[int, Decimal] = {}
+    running = ZERO
+    for i, m in enumerate(ordered):
+        if i == len(ordered) - 1:
+            result[m.milestone_id] = round_money(amount - running)
+        else:
+            value = round_money(amount * m.percent / HUNDRED)
+            result[m.milestone_id] = value
+            running += value
+    return result
+
+
+def compute_totals(lines: Iterable[AmountLine | LineOut]) -> Totals:
+    """Tax per rate: round(sum of line amounts at that rate x rate / 100). Total = net + tax."""
+    bases: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    net = ZERO
+    for line in lines:
+        net += line.amount
+        bases[Decimal(line.tax_rate).quantize(TAX_RATE_PLACES)] += line.amount
+    taxes = tuple(
+        TaxRow(rate=rate, base=base, tax=round_money(base * rate / HUNDRED))
+        for rate, base in sorted(bases.items())
+    )
+    tax = sum((t.tax for t in taxes), ZERO)
+    net = round_money(net)
+    return Totals(net=net, taxes=taxes, tax=tax, total=net + tax)
+
+
+def _time_description(terms: AgreementTerms, role: str, overage: bool) -> str:
+    what = role or "Professional services"
+    if overage:
+        what = f"{what}, beyond the prepaid block"
+    return f"{terms.project_code}: {what}"
+
+
+def _line_sort_key(line: LineOut, positions: Mapping[int, int]) -> tuple:
+    role_key = line.key[2] if line.kind == TIME else ""
+    rate = line.rate if line.rate is not None else ZERO
+    return (
+        line.agreement_external_id,
+        _KIND_RANK[line.kind],
+        positions.get(line.milestone_id or 0, 0),
+        role_key,
+        rate,
+    )
+
+
+def price_invoice(
+    *,
+    period_end: dt.date,
+    terms: Mapping[int, AgreementTerms],
+    entries: Iterable[EntryIn],
+    milestone_ids: Iterable[int] = (),
+    extra_lines: Iterable[AmountLine] = (),
+) -> PricedInvoice:
+    """Price one invoice (one billing group) for the period ending `period_end`.
+
+    `entries` are every entry this invoice bills (already claimed by its draft plus the newly
+    eligible ones); `terms` has every agreement they or the milestones belong to, with
+    `bill_block` set where the prepaid block goes on this invoice; `milestone_ids` are the
+    milestones due on it; `extra_lines` are kept manual adjustment lines (for the totals only).
+    """
+    time_minutes: dict[tuple, int] = defaultdict(int)
+    time_entries: dict[tuple, list[int]] = defaultdict(list)
+    time_meta: dict[tuple, tuple[AgreementTerms, str, Decimal, bool]] = {}
+    claims: list[EntryClaim] = []
+    skipped: list[int] = []
+    block_left = {
+        a.agreement_id: max(a.block_minutes - a.block_drawn_minutes, 0)
+        for a in terms.values()
+        if a.agreement_type == PREPAID_HOURS
+    }
+
+    for entry in sort_entries(entries):
+        agreement = terms[entry.agreement_id]
+        rounded = round_up_minutes(entry.duration_ms, agreement.billing_increment)
+        from_block = 0
+        if agreement.agreement_type == PREPAID_HOURS:
+            from_block = min(rounded, block_left[agreement.agreement_id])
+        billed = rounded - from_block
+        key: tuple | None = None
+        if billed:
+            priced = agreement.rate_for(entry.role)
+            if priced is None:
+                skipped.append(entry.entry_id)  # MISSING_RATE: reconciliation flags it
+                continue
+            role, rate = priced
+            key = (TIME, agreement.agreement_id, role.strip().lower(), rate, None)
+            time_minutes[key] += billed
+            time_entries[key].append(entry.entry_id)
+            time_meta[key] = (agreement, role, rate, agreement.agreement_type == PREPAID_HOURS)
+        if from_block:
+            block_left[agreement.agreement_id] -= from_block
+        claims.append(
+            EntryClaim(
+                entry_id=entry.entry_id,
+                agreement_id=agreement.agreement_id,
+                rounded_minutes=rounded,
+                block_minutes=from_block,
+                billed_minutes=billed,
+                line_key=key,
+            )
+        )
+
+    lines: list[LineOut] = []
+    for key, minutes in time_minutes.items():
+        agreement, role, rate, overage = time_meta[key]
+        lines.append(
+            LineOut(
+                key=key,
+                kind=TIME,
+                agreement_id=agreement.agreement_id,
+                agreement_external_id=agreement.external_id,
+                description=_time_description(agreement, role, overage),
+                role=role,
+                minutes=minutes,
+                hours=hours_from_minutes(minutes),
+                rate=rate,
+                amount=amount_for(minutes, rate),
+                tax_rate=agreement.tax_rate,
+                entry_ids=tuple(time_entries[key]),
+            )
+        )
+
+    block_ids: list[int] = []
+    for agreement in terms.values():
+        if agreement.agreement_type == PREPAID_HOURS and agreement.bill_block:
+            if agreement.amount is None:
+                raise ValueError(f"Prepaid Hours agreement {agreement.external_id} has no Amount")
+            block_ids.append(agreement.agreement_id)
+            sold = agreement.hours_sold if agreement.hours_sold is not None else ZERO
+            lines.append(
+                LineOut(
+                    key=(BLOCK, agreement.agreement_id, "", None, None),
+                    kind=BLOCK,
+                    agreement_id=agreement.agreement_id,
+                    agreement_external_id=agreement.external_id,
+                    description=f"{agreement.project_code}: prepaid block of {sold:f} hours",
+                    role="",
+                    minutes=None,
+                    hours=None,
+                    rate=None,
+                    amount=round_money(agreement.amount),
+                    tax_rate=agreement.tax_rate,
+                )
+            )
+
+    wanted = set(milestone_ids)
+    positions: dict[int, int] = {}
+    for agreement in terms.values():
+        if agreement.agreement_type != FIXED_FEE or not agreement.milestones:
+            continue
+        due = [m for m in agreement.milestones if m.milestone_id in wanted]
+        if not due:
+            continue
+        if agreement.amount is None:
+            raise ValueError(f"Fixed Fee agreement {agreement.external_id} has no Amount")
+        amounts = milestone_amounts(agreement.amount, agreement.milestones)
+        for m in due:
+            positions[m.milestone_id] = m.position
+            wanted.discard(m.milestone_id)
+            lines.append(
+                LineOut(
+                    key=(MILESTONE, agreement.agreement_id, "", None, m.milestone_id),
+                    kind=MILESTONE,
+                    agreement_id=agreement.agreement_id,
+                    agreement_external_id=agreement.external_id,
+                    description=f"{agreement.project_code}: milestone {m.name} ({m.percent.normalize():f}%)",
+                    role="",
+                    minutes=None,
+                    hours=None,
+                    rate=None,
+                    amount=amounts[m.milestone_id],
+                    tax_rate=agreement.tax_rate,
+                    milestone_id=m.milestone_id,
+                )
+            )
+    if wanted:
+        raise ValueError(f"milestones without terms: {sorted(wanted)}")
+
+    lines.sort(key=lambda line: _line_sort_key(line, positions))
+    on_invoice = {line.agreement_id for line in lines}
+    terms_on = [terms[a] for a in on_invoice if a is not None]
+    due_days = min((a.payment_terms for a in terms_on), default=30)
+    totals = compute_totals([*lines, *extra_lines])
+    return PricedInvoice(
+        lines=tuple(lines),
+        claims=tuple(claims),
+        milestone_ids=tuple(sorted(positions)),
+        block_agreement_ids=tuple(sorted(block_ids)),
+        totals=totals,
+        invoice_date=period_end,
+        due_date=period_end + dt.timedelta(days=due_days),
+        skipped_entry_ids=tuple(skipped),
+    )

@@ -1,0 +1,166 @@
+"""Invoice and credit note PDFs (WeasyPrint, templates/invoicing/pdf/), through the one safe
+renderer `billing_site.pdf.render_pdf`: fonts are local (DejaVu), nothing is fetched from the
+network or from outside templates/.
+
+The firm's letterhead comes from settings BILLING_FIRM_NAME / BILLING_FIRM_ADDRESS /
+BILLING_FIRM_LOGO; the logo is a path inside templates/ (relative to it, or absolute); any other
+path is ignored so the renderer never reads elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from agreements.models import Agreement
+from billing_site.pdf import TEMPLATES_DIR, render_pdf
+from invoicing import generation as gen
+from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
+from timesheets.models import MS_PER_HOUR
+
+logger = logging.getLogger(__name__)
+
+
+def firm_context() -> dict[str, Any]:
+    logo_uri = None
+    logo = (settings.BILLING_FIRM_LOGO or "").strip()
+    if logo:
+        path = Path(logo)
+        path = (path if path.is_absolute() else TEMPLATES_DIR / path).resolve()
+        if path.is_relative_to(TEMPLATES_DIR) and path.is_file():
+            logo_uri = path.as_uri()
+        else:
+            logger.warning("BILLING_FIRM_LOGO %s is not a file inside templates/: ignored", logo)
+    return {
+        "name": settings.BILLING_FIRM_NAME,
+        "address_lines": [x for x in settings.BILLING_FIRM_ADDRESS.splitlines() if x.strip()],
+        "logo": logo_uri,
+    }
+
+
+def percent(rate: Decimal) -> str:
+    """8.875 -> '8.875', 20.000 -> '20', 0 -> '0'."""
+    text = f"{rate:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass
+class LineGroup:
+    agreement: Agreement | None
+    depth: int
+    parent_external_id: str = ""
+    lines: list[InvoiceLine] = field(default_factory=list)
+
+
+def group_lines(lines: list[InvoiceLine], account_id: int) -> list[LineGroup]:
+    """Lines grouped by agreement: a parent first, its children (on this invoice) under it,
+    in Agreement ID order; manual lines without an agreement last."""
+    by_agreement: dict[int | None, list[InvoiceLine]] = defaultdict(list)
+    for line in lines:
+        by_agreement[line.agreement_id].append(line)
+    present = {a for a in by_agreement if a is not None}
+    if not present:
+        return [LineGroup(agreement=None, depth=0, lines=lines)] if lines else []
+    agreements = {a.pk: a for a in Agreement.objects.filter(account_id=account_id).only(
+        "id", "parent_id", "external_id", "project_code", "agreement_type"
+    )}
+    agreements.update({line.agreement_id: line.agreement for line in lines if line.agreement_id})
+
+    def shown_parent(a_id: int) -> int | None:
+        """Nearest ancestor that has lines on this invoice."""
+        seen = {a_id}
+        parent = agreements[a_id].parent_id
+        while parent is not None and parent in agreements and parent not in seen:
+            if parent in present:
+                return parent
+            seen.add(parent)
+            parent = agreements[parent].parent_id
+        return None
+
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for a_id in present:
+        children[shown_parent(a_id)].append(a_id)
+    groups: list[LineGroup] = []
+
+    def visit(a_id: int, depth: int, parent_ext: str) -> None:
+        agreement = agreements[a_id]
+        groups.append(LineGroup(agreement, depth, parent_ext, by_agreement[a_id]))
+        for child in sorted(children[a_id], key=lambda c: agreements[c].external_id):
+            visit(child, depth + 1, agreement.external_id)
+
+    for top in sorted(children[None], key=lambda c: agreements[c].external_id):
+        visit(top, 0, "")
+    if by_agreement.get(None):
+        groups.append(LineGroup(agreement=None, depth=0, lines=by_agreement[None]))
+    return groups
+
+
+def invoice_context(invoice: Invoice) -> dict[str, Any]:
+    lines = list(
+        InvoiceLine.objects.filter(invoice_id=invoice.pk).select_related("agreement").order_by(
+            "position", "id"
+        )
+    )
+    totals = gen.compute_totals(gen.AmountLine(amount=x.amount, tax_rate=x.tax_rate) for x in lines)
+    billings = (
+        EntryBilling.objects.filter(invoice_id=invoice.pk)
+        .select_related("entry__employee")
+        .order_by("entry__date", "entry__external_number", "entry__external_id")
+    )
+    appendix = [
+        {
+            "date": eb.entry.date,
+            "entry_id": eb.entry.external_id,
+            "employee": eb.entry.employee.name or eb.entry.employee.external_id,
+            "role": eb.entry.role,
+            "hours": (Decimal(eb.entry.duration_ms) / MS_PER_HOUR).quantize(Decimal("0.01")),
+            "rounded_hours": gen.hours_from_minutes(eb.rounded_minutes),
+            "block_hours": gen.hours_from_minutes(eb.block_minutes) if eb.block_minutes else None,
+            "notes": eb.entry.notes,
+        }
+        for eb in billings
+    ]
+    status = invoice.status
+    watermark = {"draft": "DRAFT", "rejected": "REJECTED"}.get(status, "")
+    return {
+        "firm": firm_context(),
+        "invoice": invoice,
+        "account": invoice.account,
+        "billing_email": invoice.billing_email or invoice.account.billing_email,
+        "groups": group_lines(lines, invoice.account_id),
+        "taxes": [
+            {"rate": percent(t.rate), "base": t.base, "tax": t.tax} for t in totals.taxes
+        ],
+        "net": totals.net,
+        "tax": totals.tax,
+        "total": totals.total,
+        "terms_days": (invoice.due_date - invoice.invoice_date).days,
+        "appendix": appendix,
+        "watermark": watermark,
+        "line_count": len(lines),
+    }
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice as PDF bytes: final layout for approved invoices, watermarked DRAFT before."""
+    return render_pdf("invoicing/pdf/invoice.html", invoice_context(invoice))
+
+
+def credit_note_pdf(note: CreditNote) -> bytes:
+    invoice = note.invoice
+    return render_pdf(
+        "invoicing/pdf/credit_note.html",
+        {
+            "firm": firm_context(),
+            "note": note,
+            "invoice": invoice,
+            "account": invoice.account,
+            "billing_email": invoice.billing_email or invoice.account.billing_email,
+        },
+    )

@@ -1,0 +1,485 @@
+"""Reads for invoicing: what a run would bill, review lists, open amounts, exports.
+
+The run (services.invoice_run_generate) and the preview (invoice_run_preview) both build their
+pricing inputs with `group_inputs`, so what the review screen previews is what a run writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db.models import (
+    Case,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from agreements.models import Agreement, Milestone
+from billing_site.dates import period_bounds
+from invoicing import generation as gen
+from invoicing.models import (
+    BlockBilling,
+    EntryBilling,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    MilestoneBilling,
+)
+from timesheets.models import Flag, TimeEntry
+
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+BILLED_TYPES = (Agreement.Type.TIME_AND_MATERIALS, Agreement.Type.PREPAID_HOURS)
+
+
+class GroupKey(NamedTuple):
+    """One invoice per (Account, Currency, PO Number of the agreement's root parent)."""
+
+    account_id: int
+    currency: str
+    po_number: str
+
+
+def period_end(period: dt.date) -> dt.date:
+    return period_bounds(period)[1]
+
+
+# --- eligibility (SPEC 3) -------------------------------------------------------------------
+
+
+def matched_agreement_id() -> Subquery:
+    """The Signed agreement with the entry's project code covering its date (at most one: the
+    import refuses overlaps), restricted to the types billed by time."""
+    return Subquery(
+        Agreement.objects.filter(
+            project_code=OuterRef("project_code"),
+            stage=Agreement.Stage.SIGNED,
+            agreement_type__in=BILLED_TYPES,
+            start_date__lte=OuterRef("date"),
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("date")))
+        .order_by("id")
+        .values("id")[:1]
+    )
+
+
+def blocking_flag_exists() -> Exists:
+    """An open or written-off flag with a blocking code (a released flag does not block)."""
+    return Exists(
+        Flag.objects.filter(
+            entry=OuterRef("pk"),
+            code__in=Flag.BLOCKING_CODES,
+            status__in=[Flag.Status.OPEN, Flag.Status.WRITTEN_OFF],
+        )
+    )
+
+
+def eligible_entries(last_day: dt.date) -> QuerySet[TimeEntry]:
+    """Billable, approved, not yet billed, dated on or before `last_day`, matched to a T&M or
+    Prepaid Hours agreement, without a blocking flag. Annotated with `match_id`."""
+    return (
+        TimeEntry.objects.filter(
+            billable=True, approved=True, billing__isnull=True, date__lte=last_day
+        )
+        .annotate(match_id=matched_agreement_id())
+        .filter(match_id__isnull=False)
+        .filter(~blocking_flag_exists())
+    )
+
+
+def due_milestones(last_day: dt.date) -> QuerySet[Milestone]:
+    """Unbilled milestones of Signed Fixed Fee agreements that are due by `last_day`."""
+    return Milestone.objects.filter(
+        agreement__stage=Agreement.Stage.SIGNED,
+        agreement__agreement_type=Agreement.Type.FIXED_FEE,
+        billing__isnull=True,
+    ).filter(
+        Q(due_date__isnull=False, due_date__lte=last_day)
+        | Q(due_date__isnull=True, completed_on__isnull=False, completed_on__lte=last_day)
+    )
+
+
+def due_blocks(last_day: dt.date) -> QuerySet[Agreement]:
+    """Signed Prepaid Hours agreements whose block is not billed and that started by `last_day`."""
+    return Agreement.objects.filter(
+        stage=Agreement.Stage.SIGNED,
+        agreement_type=Agreement.Type.PREPAID_HOURS,
+        start_date__lte=last_day,
+        amount__isnull=False,
+        block_billing__isnull=True,
+    )
+
+
+# --- grouping -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    agreement_id: int
+    parent_id: int | None
+    account_id: int
+    currency: str
+    po_number: str
+    external_id: str
+
+
+class AgreementTree:
+    """Every agreement's parent link (a handful of columns; agreements are few next to entries),
+    with each agreement's billing group computed once."""
+
+    def __init__(self) -> None:
+        rows = Agreement.objects.values_list(
+            "id", "parent_id", "account_id", "currency", "po_number", "external_id"
+        )
+        self.nodes = {r[0]: TreeNode(*r) for r in rows}
+        self.group_of: dict[int, GroupKey] = {}
+        self.members: dict[GroupKey, list[int]] = defaultdict(list)
+        for a in sorted(self.nodes):
+            key = GroupKey(self.nodes[a].account_id, self.nodes[a].currency, self.root_of(a).po_number)
+            self.group_of[a] = key
+            self.members[key].append(a)
+
+    def root_of(self, agreement_id: int) -> TreeNode:
+        node = self.nodes[agreement_id]
+        seen = {node.agreement_id}
+        while node.parent_id is not None and node.parent_id in self.nodes:
+            node = self.nodes[node.parent_id]
+            if node.agreement_id in seen:  # a cycle would be an import bug; stop, don't spin
+                break
+            seen.add(node.agreement_id)
+        return node
+
+
+def agreement_tree() -> AgreementTree:
+    return AgreementTree()
+
+
+def billing_groups(period: dt.date, tree: AgreementTree | None = None) -> list[GroupKey]:
+    """Groups with anything newly billable for the period (entries, milestones or blocks)."""
+    last_day = period_end(period)
+    agreement_ids = set(eligible_entries(last_day).values_list("match_id", flat=True).distinct())
+    agreement_ids |= set(due_milestones(last_day).values_list("agreement_id", flat=True).distinct())
+    agreement_ids |= set(due_blocks(last_day).values_list("id", flat=True))
+    if not agreement_ids:
+        return []
+    tree = tree if tree is not None else agreement_tree()
+    return sorted({tree.group_of[a] for a in agreement_ids})
+
+
+# --- inputs for one invoice -----------------------------------------------------------------
+
+
+@dataclass
+class GroupInputs:
+    key: GroupKey
+    period: dt.date
+    last_day: dt.date
+    draft: Invoice | None
+    terms: dict[int, gen.AgreementTerms]
+    entries: list[gen.EntryIn]
+    milestone_ids: list[int]
+    extra_lines: list[gen.AmountLine]
+    new_entry_ids: set[int] = field(default_factory=set)
+    new_milestone_ids: set[int] = field(default_factory=set)
+    new_block_ids: set[int] = field(default_factory=set)
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.new_entry_ids or self.new_milestone_ids or self.new_block_ids)
+
+    def price(self) -> gen.PricedInvoice:
+        return gen.price_invoice(
+            period_end=self.last_day,
+            terms=self.terms,
+            entries=self.entries,
+            milestone_ids=self.milestone_ids,
+            extra_lines=self.extra_lines,
+        )
+
+
+def open_draft(key: GroupKey, period: dt.date, *, lock: bool = False) -> Invoice | None:
+    qs = Invoice.objects.filter(
+        account_id=key.account_id, currency=key.currency, po_number=key.po_number,
+        period=period, status=Invoice.Status.DRAFT,
+    )
+    if lock:
+        qs = qs.select_for_update()
+    return qs.first()
+
+
+def _entry_in(row: dict, agreement_field: str) -> gen.EntryIn:
+    number = row["external_number"]
+    return gen.EntryIn(
+        entry_id=row["id"],
+        external_id=row["external_id"],
+        external_number=int(number) if number is not None else None,
+        date=row["date"],
+        agreement_id=row[agreement_field],
+        role=row["role"],
+        duration_ms=row["duration_ms"],
+    )
+
+
+ENTRY_FIELDS = ("id", "external_id", "external_number", "date", "role", "duration_ms")
+
+
+def group_inputs(
+    key: GroupKey, period: dt.date, draft: Invoice | None, tree: AgreementTree | None = None
+) -> GroupInputs:
+    """Everything `price_invoice` needs for one group: what its open draft already claims plus
+    what became billable. A fixed number of queries, whatever the number of entries."""
+    period = period.replace(day=1)
+    last_day = period_end(period)
+    tree = tree if tree is not None else agreement_tree()
+    ids = tree.members.get(key, [])
+
+    new_rows = list(
+        eligible_entries(last_day).filter(match_id__in=ids).values(*ENTRY_FIELDS, "match_id")
+    )
+    entries = [_entry_in(r, "match_id") for r in new_rows]
+    new_entry_ids = {r["id"] for r in new_rows}
+    claimed_milestones: list[int] = []
+    claimed_blocks: set[int] = set()
+    extra: list[gen.AmountLine] = []
+    if draft is not None:
+        claimed = EntryBilling.objects.filter(invoice=draft).values(
+            "agreement_id", *(f"entry__{f}" for f in ENTRY_FIELDS)
+        )
+        for r in claimed:
+            entries.append(_entry_in({f: r[f"entry__{f}"] for f in ENTRY_FIELDS} | r, "agreement_id"))
+        claimed_milestones = list(
+            MilestoneBilling.objects.filter(invoice=draft).values_list("milestone_id", flat=True)
+        )
+        claimed_blocks = set(
+            BlockBilling.objects.filter(invoice=draft).values_list("agreement_id", flat=True)
+        )
+        extra = [
+            gen.AmountLine(amount=a, tax_rate=t)
+            for a, t in draft.lines.filter(kind=InvoiceLine.Kind.ADJUSTMENT).values_list(
+                "amount", "tax_rate"
+            )
+        ]
+
+    new_milestones = list(
+        due_milestones(last_day).filter(agreement_id__in=ids).values_list("id", "agreement_id")
+    )
+    new_blocks = set(due_blocks(last_day).filter(id__in=ids).values_list("id", flat=True))
+
+    used = {e.agreement_id for e in entries} | {a for _, a in new_milestones} | new_blocks
+    used |= claimed_blocks
+    if claimed_milestones:
+        used |= set(
+            Milestone.objects.filter(id__in=claimed_milestones).values_list("agreement_id", flat=True)
+        )
+    drawn_qs = EntryBilling.objects.filter(agreement_id__in=used, block_minutes__gt=0)
+    if draft is not None:
+        drawn_qs = drawn_qs.exclude(invoice_id=draft.pk)  # null invoice rows stay counted
+    drawn = dict(
+        drawn_qs.values("agreement_id").annotate(m=Sum("block_minutes")).values_list("agreement_id", "m")
+    )
+    terms = load_terms(used, bill_block=new_blocks | claimed_blocks, drawn=drawn)
+    milestone_ids = claimed_milestones + [m for m, _ in new_milestones]
+    return GroupInputs(
+        key=key, period=period, last_day=last_day, draft=draft, terms=terms, entries=entries,
+        milestone_ids=milestone_ids, extra_lines=extra, new_entry_ids=new_entry_ids,
+        new_milestone_ids={m for m, _ in new_milestones},
+        new_block_ids=new_blocks,
+    )
+
+
+def load_terms(
+    agreement_ids: set[int],
+    *,
+    bill_block: set[int],
+    drawn: dict[int, int],
+) -> dict[int, gen.AgreementTerms]:
+    agreements = Agreement.objects.filter(id__in=agreement_ids).prefetch_related(
+        "role_rates", "milestones"
+    )
+    terms: dict[int, gen.AgreementTerms] = {}
+    for a in agreements:
+        milestones = tuple(
+            gen.MilestoneTerm(milestone_id=m.id, position=m.position, name=m.name, percent=m.percent)
+            for m in a.milestones.all()
+        )
+        terms[a.id] = gen.AgreementTerms(
+            agreement_id=a.id,
+            external_id=a.external_id,
+            project_code=a.project_code,
+            agreement_type=a.agreement_type,
+            hourly_rate=a.hourly_rate,
+            role_rates=tuple(
+                gen.RoleRateTerm(role_key=r.role.strip().lower(), role=r.role, rate=r.rate)
+                for r in a.role_rates.all()
+            ),
+            billing_increment=a.billing_increment,
+            payment_terms=a.payment_terms,
+            tax_rate=a.tax_rate,
+            hours_sold=a.hours_sold,
+            amount=a.amount,
+            parent_id=a.parent_id,
+            bill_block=a.id in bill_block,
+            block_drawn_minutes=int(drawn.get(a.id) or 0),
+            milestones=milestones,
+        )
+    return terms
+
+
+@dataclass(frozen=True)
+class PreviewInvoice:
+    key: GroupKey
+    draft_id: int | None
+    priced: gen.PricedInvoice
+
+
+def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
+    """What a run for `period` would write now (without first refreshing the flags)."""
+    period = period.replace(day=1)
+    tree = agreement_tree()
+    result = []
+    for key in billing_groups(period, tree):
+        draft = open_draft(key, period)
+        inputs = group_inputs(key, period, draft, tree)
+        if not inputs.has_news:
+            continue
+        priced = inputs.price()
+        if priced.lines:
+            result.append(PreviewInvoice(key=key, draft_id=draft.pk if draft else None, priced=priced))
+    return result
+
+
+# --- open amounts ---------------------------------------------------------------------------
+
+
+def annotate_open_amount(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Annotate `allocated`, `credited` and `open_amount` (= total - active allocations - credit
+    notes; 0 for rejected invoices). Correlated subqueries through the reverse relations
+    `allocations` (receivables, not imported: apps depend one way) and `credit_notes`, so the two
+    sums never multiply each other's rows."""
+    allocated = (
+        Invoice.objects.filter(pk=OuterRef("pk"))
+        .annotate(s=Sum("allocations__amount", filter=Q(allocations__reversed_on__isnull=True)))
+        .values("s")
+    )
+    credited = (
+        Invoice.objects.filter(pk=OuterRef("pk"))
+        .annotate(s=Sum("credit_notes__amount"))
+        .values("s")
+    )
+    zero = Value(Decimal("0.00"), output_field=MONEY_FIELD)
+    return qs.annotate(
+        allocated=Coalesce(Subquery(allocated, output_field=MONEY_FIELD), zero),
+        credited=Coalesce(Subquery(credited, output_field=MONEY_FIELD), zero),
+    ).annotate(
+        open_amount=Case(
+            When(status=Invoice.Status.REJECTED, then=zero),
+            default=F("total") - F("allocated") - F("credited"),
+            output_field=MONEY_FIELD,
+        )
+    )
+
+
+def open_amount(invoice: Invoice) -> Decimal:
+    return annotate_open_amount(Invoice.objects.filter(pk=invoice.pk)).values_list(
+        "open_amount", flat=True
+    ).get()
+
+
+# --- review screen --------------------------------------------------------------------------
+
+
+def invoices_for_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
+    return annotate_open_amount(
+        Invoice.objects.filter(period=period.replace(day=1), status__in=statuses)
+        .select_related("account", "adjusted_by", "approved_by")
+        .order_by("account__name", "account__external_id", "currency", "po_number", "id")
+    )
+
+
+def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
+    """invoice id -> flags (not resolved) on the entries it bills: warnings for the reviewer,
+    e.g. entries released over a cap."""
+    flags = (
+        Flag.objects.filter(entry__billing__invoice_id__in=invoice_ids)
+        .exclude(status=Flag.Status.RESOLVED)
+        .annotate(invoice_id=F("entry__billing__invoice_id"))
+        .order_by("code", "subject")
+    )
+    result: dict[int, list[Flag]] = defaultdict(list)
+    for f in flags:
+        result[f.invoice_id].append(f)
+    return result
+
+
+def invoice_with_lines(pk: int) -> Invoice:
+    return (
+        annotate_open_amount(Invoice.objects.filter(pk=pk))
+        .select_related("account", "adjusted_by", "approved_by", "rejected_by")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=InvoiceLine.objects.select_related("agreement", "adjusted_by").prefetch_related(
+                    Prefetch(
+                        "entry_billings",
+                        queryset=EntryBilling.objects.select_related("entry__employee").order_by(
+                            "entry__date", "entry__external_id"
+                        ),
+                    )
+                ),
+            ),
+            "credit_notes",
+        )
+        .get()
+    )
+
+
+def latest_run(period: dt.date) -> InvoiceRun | None:
+    return InvoiceRun.objects.filter(period=period.replace(day=1)).order_by("-created_at", "-id").first()
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def invoices_for_export(status: str | None = None) -> QuerySet[Invoice]:
+    """Every invoice with its lines and entry IDs, in a fixed number of queries."""
+    qs = Invoice.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    return (
+        annotate_open_amount(qs)
+        .select_related("account")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=InvoiceLine.objects.select_related("agreement").prefetch_related(
+                    Prefetch(
+                        "entry_billings",
+                        queryset=EntryBilling.objects.select_related("entry").only(
+                            "id", "line_id", "entry__external_id", "entry__external_number",
+                            "entry__date",
+                        ),
+                    )
+                ),
+            ),
+            Prefetch(
+                "entry_billings",
+                queryset=EntryBilling.objects.select_related("entry").only(
+                    "id", "invoice_id", "entry__external_id", "entry__external_number", "entry__date"
+                ),
+            ),
+        )
+        .order_by("id")
+    )

@@ -1,0 +1,40 @@
+"""Celery tasks for invoicing: thin, idempotent, ids in (STYLE: Celery)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from billing_site.dates import firm_today, previous_month
+from invoicing.models import InvoiceRun
+from invoicing.services import invoice_run_generate
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=300,
+    max_retries=5,
+)
+def generate_invoices_task(run_id: int) -> None:
+    """Run a recorded invoice run. A second delivery of a finished run is a no-op; a run that
+    died half-way is simply run again (generation is idempotent)."""
+    run = InvoiceRun.objects.filter(pk=run_id).first()
+    if run is None or run.status == InvoiceRun.Status.DONE:
+        return
+    try:
+        invoice_run_generate(period=run.period, user=run.started_by, run=run)
+    except OperationalError:
+        raise  # transient: retried
+    except Exception:  # recorded on the run (status failed, error); retrying will not help
+        logger.exception("invoice run %s failed", run_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def generate_previous_month_task() -> None:
+    """Monthly beat: invoice the previous month (twin of `generate_invoices --period`)."""
+    period = previous_month(firm_today())
+    run = InvoiceRun.objects.create(period=period)
+    generate_invoices_task(run.pk)  # in this worker, synchronously
