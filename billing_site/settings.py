@@ -205,6 +205,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis transport: an unacknowledged (acks_late) task whose worker died is delivered again after
+# this many seconds. Longer than the longest task; the reliability suite lowers it to seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TIMEZONE = BILLING_TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "billable")
 # One entry per job; each has a management-command twin (README, "Worker and beat").
