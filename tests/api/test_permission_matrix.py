@@ -1,0 +1,415 @@
+"""The permission matrix: every URL of the site (API endpoints AND pages) x every role of SPEC 7,
+plus a user with no role and an anonymous visitor.
+
+MATRIX below is the explicit table: URL name -> the requests to probe it with. For each probe
+and persona the test asserts the exact status:
+- a probe with `outcomes` lists them per persona (public and special endpoints);
+- otherwise anonymous gets 401 (API) or a redirect to the login page (pages), a persona whose
+  role holds the probe's capability (billing_site.roles.CAPABILITIES) gets `ok`, anyone else 403;
+- a refused request (401/403/302-to-login) changed nothing in the database.
+`test_every_url_has_a_matrix_entry` walks the URL resolver and fails when a pattern (page or API)
+has no entry, so a new endpoint cannot ship without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.cache import cache
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from billing_site import roles
+from tests.api.conftest import PERSONAS, World, make_world, token_client
+
+# URL prefixes left out of the matrix: the Django admin (its own permission system) and files.
+EXCLUDED_PREFIXES = ("admin/", "static/", "media/", "__debug__/", "__bench__/")
+
+PERSONA_ROLE = {
+    "billing_admin": roles.BILLING_ADMIN,
+    "services_manager": roles.SERVICES_MANAGER,
+    "finance": roles.FINANCE,
+    "auditor": roles.AUDITOR,
+    "outsider": None,
+    "anonymous": None,
+}
+
+NONE: Callable[[World], dict[str, Any]] = lambda w: {}  # noqa: E731
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    capability: str | None = None
+    ok: int = 200
+    kwargs: Callable[[World], dict[str, Any]] = NONE
+    body: Callable[[World], Any] | None = None
+    # Explicit status per persona (public and special endpoints); overrides capability.
+    outcomes: dict[str, int] | None = None
+    # Pages only: an expected redirect target for allowed personas, by persona.
+    fmt: str = "json"
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def everyone(status: int, **overrides: int) -> dict[str, int]:
+    return {p: overrides.get(p, status) for p in PERSONAS}
+
+
+def pk(attr: str, name: str = "pk") -> Callable[[World], dict[str, Any]]:
+    return lambda w: {name: getattr(w, attr).pk}
+
+
+AGREEMENT_ROW = {
+    "Agreement ID": "AGR-NEW",
+    "Account ID": "ACC-2",
+    "Account Name": "New Co",
+    "Project Code": "NEWCO",
+    "Agreement Type": "Time and Materials",
+    "Stage": "Signed",
+    "Start Date": "2026-01-01",
+    "Hourly Rate": "100",
+}
+ENTRY_ROW = {
+    "Entry ID": "9001",
+    "Date": "2026-01-20",
+    "Employee ID": "E1",
+    "Project Code": "ACME",
+    "Hours": "1.5",
+    "Billable": "yes",
+}
+PAYMENT_ROW = {"Payment ID": "PAY-NEW", "Date": "2026-02-01", "Account ID": "ACC-1", "Amount": "10.00"}
+
+# ---------------------------------------------------------------------------------------------
+# The table. Keys are URL names as `reverse()` takes them.
+
+MATRIX: dict[str, list[Probe]] = {
+    # --- API: auth, schema, docs ---------------------------------------------------------------
+    "api-token": [
+        # Each persona logs in with its own password; the anonymous visitor with a wrong one.
+        Probe("POST", outcomes=everyone(200, anonymous=400), label="own credentials"),
+    ],
+    "api-not-found": [
+        Probe("GET", kwargs=lambda w: {}, outcomes=everyone(404), label="unknown address"),
+    ],
+    "schema": [Probe("GET", outcomes=everyone(200))],
+    "api-docs": [Probe("GET", outcomes=everyone(200))],
+    # --- API: agreements ------------------------------------------------------------------------
+    "api-account-list": [Probe("GET", "agreements.view")],
+    "api-account-detail": [
+        Probe("GET", "agreements.view", kwargs=lambda w: {"account_id": w.account.external_id})
+    ],
+    "api-agreement-list": [Probe("GET", "agreements.view")],
+    "api-agreement-detail": [
+        Probe("GET", "agreements.view", kwargs=lambda w: {"agreement_id": w.agreement.external_id})
+    ],
+    "api-agreement-import": [Probe("POST", "agreements.import", body=lambda w: [AGREEMENT_ROW])],
+    # --- API: time, flags, reconciliation ---------------------------------------------------------
+    "api-employee-list": [Probe("GET", "entries.view")],
+    "api-employee-detail": [
+        Probe("GET", "entries.view", kwargs=lambda w: {"employee_id": w.employee.external_id})
+    ],
+    "api-time-entry-list": [Probe("GET", "entries.view")],
+    "api-time-entry-detail": [
+        Probe("GET", "entries.view", kwargs=lambda w: {"entry_id": w.entry.external_id})
+    ],
+    "api-time-entry-import": [Probe("POST", "entries.import", body=lambda w: [ENTRY_ROW])],
+    "api-flag-list": [Probe("GET", "flags.view")],
+    "api-flag-detail": [Probe("GET", "flags.view", kwargs=pk("over_cap_flag"))],
+    "api-flag-release": [
+        Probe("POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Authorized"})
+    ],
+    "api-flag-write-off": [
+        Probe("POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Goodwill"})
+    ],
+    "api-reconciliation-run-list": [
+        Probe("GET", "flags.view"),
+        Probe("POST", "reconcile.run", ok=202, body=lambda w: {"as_of": "2026-01-31"}),
+    ],
+    "api-reconciliation-run-detail": [
+        Probe("GET", "flags.view", kwargs=pk("reconciliation_run"))
+    ],
+    # --- API: invoicing ------------------------------------------------------------------------
+    "api-invoice-run-list": [
+        Probe("GET", "invoices.view"),
+        Probe("POST", "invoices.manage", ok=202, body=lambda w: {"period": "2026-01"}),
+    ],
+    "api-invoice-run-detail": [Probe("GET", "invoices.view", kwargs=pk("invoice_run"))],
+    "api-invoice-list": [Probe("GET", "invoices.view")],
+    "api-invoice-detail": [Probe("GET", "invoices.view", kwargs=pk("draft"))],
+    "api-invoice-pdf": [Probe("GET", "invoices.view", kwargs=pk("approved"))],
+    "api-invoice-approve": [Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {})],
+    "api-invoice-reject": [
+        Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {"reason": "Wrong PO"})
+    ],
+    "api-invoice-adjust": [
+        Probe(
+            "POST",
+            "invoices.manage",
+            kwargs=pk("draft"),
+            body=lambda w: {"line": w.draft_line.pk, "amount": "150.00", "reason": "Discount"},
+        )
+    ],
+    "api-invoice-send": [Probe("POST", "invoices.manage", kwargs=pk("approved"), body=lambda w: {})],
+    "api-credit-note-list": [
+        Probe("GET", "invoices.view"),
+        Probe(
+            "POST",
+            "credit_notes.create",
+            ok=201,
+            body=lambda w: {"invoice": w.approved.pk, "amount": "50.00", "reason": "Goodwill"},
+        ),
+    ],
+    "api-credit-note-detail": [Probe("GET", "invoices.view", kwargs=pk("credit_note"))],
+    # --- API: receivables ----------------------------------------------------------------------
+    "api-payment-list": [
+        Probe("GET", "payments.view"),
+        Probe(
+            "POST",
+            "payments.manage",
+            ok=201,
+            body=lambda w: {"account_id": "ACC-1", "date": "2026-02-01", "amount": "10.00"},
+        ),
+    ],
+    "api-payment-detail": [
+        Probe("GET", "payments.view", kwargs=lambda w: {"payment_id": w.payment.external_id})
+    ],
+    "api-payment-import": [Probe("POST", "payments.manage", body=lambda w: [PAYMENT_ROW])],
+    "api-allocation-list": [
+        Probe("GET", "payments.view"),
+        Probe(
+            "POST",
+            "payments.manage",
+            ok=201,
+            body=lambda w: {"payment_id": "PAY-1", "invoice": w.approved.pk, "amount": "50.00"},
+        ),
+    ],
+    "api-allocation-detail": [Probe("GET", "payments.view", kwargs=pk("allocation"))],
+    "api-allocation-reverse": [
+        Probe("POST", "payments.manage", kwargs=pk("allocation"), body=lambda w: {"reason": "Wrong"})
+    ],
+    "api-invoice-dispute": [
+        Probe("POST", "payments.manage", kwargs=pk("approved"), body=lambda w: {"reason": "Hours"})
+    ],
+    "api-invoice-clear-dispute": [
+        Probe("POST", "payments.manage", kwargs=pk("disputed"), body=lambda w: {})
+    ],
+    "api-reminder-list": [Probe("GET", "dunning.view")],
+    "api-reminder-detail": [Probe("GET", "dunning.view", kwargs=pk("reminder"))],
+    "api-ar-aging": [
+        Probe("GET", "aging.view", extra={"query": {"as_of": "2026-02-15"}}),
+        Probe("GET", "aging.view", extra={"query": {"as_of": "2026-02-15", "format": "csv"}}),
+    ],
+    # --- Pages ---------------------------------------------------------------------------------
+    "home": [
+        # Each role is sent to its own landing page; a user without a role is told so (403).
+        Probe("GET", fmt="page", outcomes=everyone(302, outsider=403)),
+    ],
+    "healthz": [Probe("GET", fmt="page", outcomes=everyone(200))],
+    "login": [Probe("GET", fmt="page", outcomes=everyone(200))],
+    "logout": [Probe("POST", fmt="page", outcomes=everyone(302))],
+    "agreements:list": [Probe("GET", "agreements.view", fmt="page")],
+    "timesheets:dashboard": [Probe("GET", "flags.view", fmt="page")],
+    "invoicing:review": [Probe("GET", "invoices.view", fmt="page")],
+    "receivables:aging": [Probe("GET", "aging.view", fmt="page")],
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking the resolver
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    route: str
+    callback: Any
+
+
+def iter_routes(
+    patterns: list[Any] | None = None, prefix: str = "", namespace: str = ""
+) -> Iterator[Route]:
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for pattern in patterns:
+        text = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
+        if isinstance(pattern, URLResolver):
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from iter_routes(pattern.url_patterns, text, ns)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name or f"<unnamed {text}>"
+            if namespace and pattern.name:
+                name = f"{namespace}:{pattern.name}"
+            yield Route(name=name, route=text, callback=pattern.callback)
+
+
+def site_routes() -> list[Route]:
+    return [r for r in iter_routes() if not r.route.startswith(EXCLUDED_PREFIXES)]
+
+
+def test_every_url_has_a_matrix_entry():
+    names = {r.name for r in site_routes()}
+    missing = sorted(names - set(MATRIX))
+    assert not missing, (
+        "These URLs have no entry in tests/api/test_permission_matrix.py MATRIX; decide which "
+        f"capability each needs and add it: {missing}"
+    )
+    stale = sorted(set(MATRIX) - names)
+    assert not stale, f"MATRIX lists URLs that no longer exist: {stale}"
+
+
+def test_every_matrix_capability_exists():
+    for name, probes in MATRIX.items():
+        for probe in probes:
+            assert probe.capability is None or probe.capability in roles.CAPABILITIES, name
+            assert (probe.capability is None) == (probe.outcomes is not None), name
+
+
+def test_pages_declare_the_capability_the_matrix_expects():
+    """A page decorated with @require(cap) carries `required_capability`: it must be the one the
+    matrix tests, so a changed decorator is noticed here."""
+    for route in site_routes():
+        declared = getattr(route.callback, "required_capability", None)
+        probes = MATRIX.get(route.name, [])
+        if declared is not None:
+            assert {p.capability for p in probes} == {declared}, route.name
+
+
+def test_api_views_declare_the_capability_the_matrix_expects():
+    """Every API view checks HasCapability and its declared capability per method/action is the
+    one in the matrix."""
+    from rest_framework.test import APIRequestFactory
+
+    factory = APIRequestFactory()
+    for route in site_routes():
+        view_class = getattr(route.callback, "cls", None)
+        if view_class is None or not route.name.startswith("api-") or route.name == "api-token":
+            continue
+        assert roles.HasCapability in view_class.permission_classes, route.name
+        for probe in MATRIX[route.name]:
+            actions = getattr(route.callback, "actions", None)
+            view = view_class()
+            view.action = actions.get(probe.method.lower()) if actions else None
+            request = factory.generic(probe.method, "/")
+            assert roles.required_capability(view, request.method) == probe.capability, (
+                route.name,
+                probe.method,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# The behavioural matrix
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name, probes in MATRIX.items():
+        for index, probe in enumerate(probes):
+            for persona in PERSONAS:
+                label = f"{name}-{probe.method}{index}-{persona}"
+                cases.append(pytest.param(name, index, persona, id=label))
+    return cases
+
+
+def expected_status(name: str, probe: Probe, persona: str) -> int:
+    if probe.outcomes is not None:
+        return probe.outcomes[persona]
+    if persona == "anonymous":
+        return 302 if probe.fmt == "page" else 401
+    role = PERSONA_ROLE[persona]
+    return probe.ok if role in roles.CAPABILITIES[probe.capability] else 403
+
+
+SNAPSHOT_APPS = ("agreements", "timesheets", "invoicing", "receivables", "billing_site", "authtoken")
+
+
+def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every billing model (and its history table), for "nothing changed"."""
+    state = {}
+    for label in SNAPSHOT_APPS:
+        for model in apps.get_app_config(label).get_models():
+            state[model._meta.label] = list(model.objects.order_by("pk").values_list())
+    return state
+
+
+def _request(name: str, probe: Probe, persona: str, user: Any, world: World) -> Any:
+    kwargs = probe.kwargs(world)
+    url = reverse(name, kwargs=kwargs) if name != "api-not-found" else "/api/v1/no-such-endpoint/"
+    query = probe.extra.get("query")
+    body = probe.body(world) if probe.body else None
+    if probe.fmt == "page":
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client.generic(probe.method, url + ("?" + _qs(query) if query else ""))
+    if name == "api-token":
+        username = user.username if user is not None else "nobody"
+        password = "pw-Billable-2026" if user is not None else "wrong"
+        return token_client(None).post(url, {"username": username, "password": password}, format="json")
+    client = token_client(user)
+    if probe.method == "GET":
+        return client.get(url, query or {})
+    return client.generic(
+        probe.method, url, data=_json(body if body is not None else {}), content_type="application/json"
+    )
+
+
+def _qs(query: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(query)
+
+
+def _json(body: Any) -> str:
+    import json
+
+    return json.dumps(body)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "index", "persona"), _cases())
+def test_permission_matrix(name, index, persona, persona_user, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    cache.clear()  # login failure counters
+    probe = MATRIX[name][index]
+    user = persona_user(persona)
+    world = make_world()
+    expected = expected_status(name, probe, persona)
+    before = snapshot()
+    response = _request(name, probe, persona, user, world)
+    detail = getattr(response, "content", b"")[:300]
+    assert response.status_code == expected, (name, probe.method, persona, detail)
+    refused = expected in (401, 403) or (
+        probe.fmt == "page" and persona == "anonymous" and expected == 302
+    )
+    if probe.fmt == "page" and persona == "anonymous" and probe.outcomes is None:
+        assert response["Location"].startswith(reverse("login")), response["Location"]
+    if probe.fmt != "page" and expected in (401, 403):
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["detail"]
+    if refused or probe.method in ("GET", "HEAD"):
+        assert snapshot() == before, f"{name} {probe.method} as {persona} changed the database"
+
+
+def test_matrix_covers_every_role_and_anonymous():
+    assert set(PERSONAS) == {"billing_admin", "services_manager", "finance", "auditor", "outsider",
+                             "anonymous"}
+    assert {PERSONA_ROLE[p] for p in PERSONAS} - {None} == set(roles.ROLES)
+
+
+def test_refused_write_really_changes_nothing_detects_changes(db):
+    """The snapshot used above notices a change (so the matrix's assertion can fail)."""
+    world = make_world()
+    before = snapshot()
+    world.over_cap_flag.reason = "x"
+    world.over_cap_flag.status = "released"
+    world.over_cap_flag.save()
+    assert snapshot() != before
+    assert dt.date.today()  # keep the import used
