@@ -115,7 +115,7 @@ def _run(statements):
         if schema_editor.connection.vendor != "postgresql":
             return
         for sql in statements:
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, None)  # None: no %-parameter parsing (RAISE uses %)
 
     return run
 
