@@ -1,9 +1,222 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The services manager's exception dashboard (issue 4): thin views over selectors and services."""
 
-from billing_site.roles import require
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from billing_site.dates import firm_today
+from billing_site.errors import BillingError
+from billing_site.roles import has_capability, require
+from timesheets import exports, selectors, services
+from timesheets.forms import (
+    BacklogForm,
+    BulkActionForm,
+    FlagActionForm,
+    FlagFilterForm,
+    MonthForm,
+    RunForm,
+)
+from timesheets.models import Flag, ReconciliationRun
+
+PAGE_SIZE = 50
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 @require("flags.view")
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "timesheets/dashboard.html", {})
+    form = FlagFilterForm(request.GET or None)
+    filters = form.filters()
+    flags = selectors.flags_filtered(filters)
+    page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
+    month_form = MonthForm(request.GET or None)
+    month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
+        firm_today().replace(day=1)
+    )
+    run = selectors.latest_run()
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "summary": selectors.flag_summary(filters),
+        "kpis": selectors.kpis(month),
+        "month_value": month.strftime("%Y-%m"),
+        "month_form": month_form,
+        "run": run,
+        "run_active": run is not None and run.status in ("queued", "running"),
+        "run_form": RunForm(initial={"as_of": firm_today()}),
+        "any_flag": Flag.objects.exists(),
+        "filtered": bool(
+            filters.code or filters.customer or filters.agreement or filters.employee
+            or filters.date_from or filters.date_to or filters.status != "open"
+        ),
+        "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
+        "sort": filters.sort,
+        "can_act": has_capability(request.user, "flags.act"),
+        "codes": Flag.Code.choices,
+        "releasable": sorted(Flag.RELEASABLE_CODES),
+    }
+    return render(request, "timesheets/dashboard.html", context)
+
+
+@require("flags.view")
+@require_GET
+def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        flag = selectors.flag_detail(pk)
+    except Flag.DoesNotExist:
+        raise Http404("No such flag") from None
+    entries = Paginator(selectors.flag_entries(flag), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "timesheets/flag_detail.html",
+        {
+            "flag": flag,
+            "page": entries,
+            "history": selectors.flag_history(flag)[:50],
+            "can_act": has_capability(request.user, "flags.act"),
+            "can_release": flag.status == "open" and flag.code in Flag.RELEASABLE_CODES,
+            "can_write_off": flag.status == "open" and flag.code in Flag.ENTRY_CODES,
+            "action_form": FlagActionForm(),
+            "next": request.GET.get("next", ""),
+        },
+    )
+
+
+@require("flags.act")
+@require_POST
+def flag_action(request: HttpRequest, pk: int) -> HttpResponse:
+    flag = get_object_or_404(Flag, pk=pk)
+    form = FlagActionForm(request.POST)
+    back = _next_url(request, reverse("timesheets:flag_detail", args=[pk]))
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    action = form.cleaned_data["action"]
+    service = services.flag_release if action == "release" else services.flag_write_off
+    try:
+        service(flag=flag, user=request.user, reason=form.cleaned_data["reason"])
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"{flag.code} {flag.subject} {services.ACTION_WORDS[action]}."
+        )
+    return redirect(back)
+
+
+@require("flags.act")
+@require_POST
+def flags_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkActionForm(request.POST)
+    back = _next_url(request, reverse("timesheets:dashboard"))
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    action = form.cleaned_data["action"]
+    try:
+        done = services.flags_bulk_action(
+            flag_ids=form.cleaned_data["flag"],
+            action=action,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        noun = "flag" if len(done) == 1 else "flags"
+        messages.success(request, f"{len(done)} {noun} {services.ACTION_WORDS[action]}.")
+    return redirect(back)
+
+
+@require("reconcile.run")
+@require_POST
+def reconcile_start(request: HttpRequest) -> HttpResponse:
+    form = RunForm(request.POST)
+    back = _next_url(request, reverse("timesheets:dashboard"))
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    as_of = form.cleaned_data.get("as_of") or firm_today()
+    run = services.reconciliation_start(as_of=as_of, user=request.user)
+    run.refresh_from_db()
+    if run.status == ReconciliationRun.Status.DONE:
+        messages.success(
+            request,
+            f"Reconciliation as of {run.as_of:%Y-%m-%d}: {run.opened} opened, "
+            f"{run.resolved} resolved, {run.open_total} open.",
+        )
+    else:
+        messages.info(request, f"Reconciliation as of {run.as_of:%Y-%m-%d} started.")
+    return redirect(back)
+
+
+@require("flags.view")
+@require_GET
+@never_cache
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(ReconciliationRun, pk=pk)
+    return JsonResponse(selectors.run_progress(run))
+
+
+@require("flags.view")
+@require_GET
+def flags_export(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status and status not in Flag.Status.values:
+        status = ""
+    fmt = "json" if request.GET.get("format") == "json" else "csv"
+    buffer = io.StringIO()
+    writer = exports.write_json if fmt == "json" else exports.write_csv
+    writer(exports.flag_rows(status=status or None), buffer)
+    content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+    response = HttpResponse(buffer.getvalue(), content_type=content_type)
+    name = f"flags-{status or 'all'}-{firm_today():%Y-%m-%d}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require("flags.view")
+@require_GET
+def backlog(request: HttpRequest) -> HttpResponse:
+    form = BacklogForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    qs = selectors.backlog(
+        include_delivered=bool(data.get("all")), customer=data.get("customer") or ""
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "timesheets/backlog.html",
+        {"form": form, "page": page, "rows": selectors.backlog_rows(list(page.object_list))},
+    )
+
+
+def _form_errors(form) -> str:
+    parts = []
+    for name, errors in form.errors.items():
+        label = "" if name == "__all__" else f"{form.fields[name].label or name.capitalize()}: "
+        parts.append(label + " ".join(errors))
+    return "; ".join(parts)

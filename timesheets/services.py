@@ -1,0 +1,218 @@
+"""Writes for reconciliation and flags (SPEC 2). Views, the command, the task and the API call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from billing_site.errors import BillingError
+from timesheets import reconciliation
+from timesheets.models import Flag, ReconciliationRun
+
+ACTIONS = {"release": Flag.Status.RELEASED, "write_off": Flag.Status.WRITTEN_OFF}
+ACTION_WORDS = {"release": "released", "write_off": "written off"}
+# A queued or running run younger than this is reused by reconciliation_start (double clicks,
+# two managers pressing "run now"); an older one is assumed dead and a new run is queued.
+ACTIVE_RUN_WINDOW = dt.timedelta(minutes=30)
+
+
+# -- reconciliation ---------------------------------------------------------------------------
+
+
+def reconciliation_run(
+    *, as_of: dt.date, user: Any = None, run: ReconciliationRun | None = None
+) -> ReconciliationRun:
+    """Run reconciliation as of `as_of` now, in this process. Idempotent.
+
+    `run` is the row to report progress on (created when None). A run already `done` is returned
+    as it is, so a task delivered twice does the work once. History rows carry `user` (None for
+    the nightly job)."""
+    if run is None:
+        run = ReconciliationRun.objects.create(
+            as_of=as_of, started_by=user if _is_user(user) else None
+        )
+    if run.status == ReconciliationRun.Status.DONE:
+        return run
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        status=ReconciliationRun.Status.RUNNING,
+        started_at=timezone.now(),
+        finished_at=None,
+        error="",
+        steps_done=0,
+        steps_total=reconciliation.STEPS_TOTAL,
+    )
+
+    def progress(step: str, done: int, total: int) -> None:
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            step=step, steps_done=done, steps_total=total
+        )
+
+    try:
+        result = reconciliation.reconcile(
+            as_of=as_of, user_id=user.pk if _is_user(user) else None, progress=progress
+        )
+    except Exception as exc:
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            status=ReconciliationRun.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        status=ReconciliationRun.Status.DONE,
+        step="Done",
+        steps_done=reconciliation.STEPS_TOTAL,
+        opened=result.opened,
+        resolved=result.resolved,
+        open_total=result.open_total,
+        finished_at=timezone.now(),
+    )
+    run.refresh_from_db()
+    run.result = result  # type: ignore[attr-defined]  # open counts by code, for the command
+    return run
+
+
+def reconciliation_start(*, as_of: dt.date, user: Any) -> ReconciliationRun:
+    """Queue a run for the worker ("run now" on the dashboard and the API).
+
+    Reuses a recent queued or running run for the same date instead of queueing a second one."""
+    from timesheets.tasks import reconcile_task
+
+    with transaction.atomic():
+        active = (
+            ReconciliationRun.objects.select_for_update()
+            .filter(
+                as_of=as_of,
+                status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING],
+                created_at__gte=timezone.now() - ACTIVE_RUN_WINDOW,
+            )
+            .first()
+        )
+        if active is not None:
+            return active
+        run = ReconciliationRun.objects.create(
+            as_of=as_of,
+            started_by=user if _is_user(user) else None,
+            steps_total=reconciliation.STEPS_TOTAL,
+            step="Queued",
+        )
+        run_id = run.pk
+        transaction.on_commit(lambda: reconcile_task.delay(run_id=run_id))
+    return run
+
+
+# -- flag actions -----------------------------------------------------------------------------
+
+
+def flag_release(*, flag: Flag, user: Any, reason: str) -> Flag:
+    """Customer authorized the hours, or not a duplicate: the entry is billed (OVER_CAP and
+    DUPLICATE_ENTRY only)."""
+    return _flag_act(flag=flag, user=user, reason=reason, action="release")
+
+
+def flag_write_off(*, flag: Flag, user: Any, reason: str) -> Flag:
+    """The entry is never billed (any entry flag)."""
+    return _flag_act(flag=flag, user=user, reason=reason, action="write_off")
+
+
+def flags_bulk_action(
+    *, flag_ids: Iterable[int], action: str, user: Any, reason: str
+) -> list[Flag]:
+    """Release or write off several flags with one reason: all of them, or none (the error
+    names every flag that cannot take the action)."""
+    if action not in ACTIONS:
+        raise BillingError(f"Unknown action {action!r}: use release or write_off")
+    reason = _clean_reason(reason)
+    ids = sorted({int(i) for i in flag_ids})
+    if not ids:
+        raise BillingError("Select at least one flag")
+    now = timezone.now()
+    with transaction.atomic():
+        reconciliation.advisory_lock(shared=True)
+        flags = list(Flag.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        problems = [f"flag {i} does not exist" for i in sorted(set(ids) - {f.pk for f in flags})]
+        for flag in flags:
+            refusal = _refusal(flag, action)
+            if refusal:
+                problems.append(f"{flag.code} {flag.subject}: {refusal}")
+        if problems:
+            shown = "; ".join(problems[:10])
+            more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise BillingError(
+                f"Nothing was {ACTION_WORDS[action]}: {len(problems)} of {len(ids)} selected "
+                f"flags cannot be: {shown}{more}"
+            )
+        for flag in flags:
+            _apply_action(flag, action=action, user=user, reason=reason, now=now)
+        bulk_update_with_history(
+            flags,
+            Flag,
+            ["status", "actioned_by", "actioned_at", "reason"],
+            default_user=user if _is_user(user) else None,
+            default_change_reason=_change_reason(action, reason),
+            default_date=now,
+        )
+    return flags
+
+
+def _flag_act(*, flag: Flag, user: Any, reason: str, action: str) -> Flag:
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        # Shared advisory lock: never interleave with a reconciliation applying its flags.
+        reconciliation.advisory_lock(shared=True)
+        locked = Flag.objects.select_for_update().get(pk=flag.pk)
+        refusal = _refusal(locked, action)
+        if refusal:
+            raise BillingError(refusal)
+        _apply_action(locked, action=action, user=user, reason=reason, now=timezone.now())
+        locked._history_user = user if _is_user(user) else None  # type: ignore[attr-defined]
+        locked._change_reason = _change_reason(action, reason)  # type: ignore[attr-defined]
+        locked.save(update_fields=["status", "actioned_by", "actioned_at", "reason"])
+    return locked
+
+
+def _refusal(flag: Flag, action: str) -> str:
+    """Why `action` is not allowed on `flag` ('' when it is)."""
+    if flag.status == Flag.Status.WRITTEN_OFF:
+        return "Flag is already written off"
+    if flag.status == Flag.Status.RELEASED:
+        return "Flag is already released"
+    if flag.status == Flag.Status.RESOLVED:
+        return "Flag is resolved (its cause is gone); there is nothing to " + (
+            "release" if action == "release" else "write off"
+        )
+    if action == "release" and flag.code not in Flag.RELEASABLE_CODES:
+        return "Only OVER_CAP and DUPLICATE_ENTRY flags can be released"
+    if action == "write_off" and flag.code not in Flag.ENTRY_CODES:
+        return (
+            f"Only entry flags can be written off; a {flag.code} flag closes by itself "
+            "once its cause is gone"
+        )
+    return ""
+
+
+def _apply_action(flag: Flag, *, action: str, user: Any, reason: str, now: dt.datetime) -> None:
+    flag.status = ACTIONS[action]
+    flag.actioned_by = user if _is_user(user) else None
+    flag.actioned_at = now
+    flag.reason = reason
+
+
+def _clean_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("A reason is required")
+    return reason
+
+
+def _change_reason(action: str, reason: str) -> str:
+    return f"{ACTION_WORDS[action].capitalize()}: {reason}"[:100]
+
+
+def _is_user(user: Any) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.pk is not None

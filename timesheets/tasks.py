@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers over timesheets.services (twin command: `reconcile`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.db import OperationalError
+
+from billing_site.dates import firm_today
+
+
+@shared_task(
+    acks_late=True,  # idempotent: a redelivered run re-applies the same flags
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    max_retries=5,
+)
+def reconcile_task(run_id: int | None = None, as_of: str | None = None) -> int | None:
+    """Reconcile (beat: reconcile-nightly, without arguments = as of the firm's today, history
+    user None), or carry out a run queued by reconciliation_start. Returns the run id."""
+    from timesheets.models import ReconciliationRun
+    from timesheets.services import reconciliation_run
+
+    if run_id is not None:
+        run = ReconciliationRun.objects.select_related("started_by").filter(pk=run_id).first()
+        if run is None:  # deleted meanwhile: nothing to do
+            return None
+        return reconciliation_run(as_of=run.as_of, user=run.started_by, run=run).pk
+    day = dt.date.fromisoformat(as_of) if as_of else firm_today()
+    return reconciliation_run(as_of=day, user=None).pk
