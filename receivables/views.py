@@ -1,9 +1,349 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Finance pages (finance acts, auditor reads). Thin: forms validate, services write, selectors read."""
 
-from billing_site.roles import require
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from agreements.models import Account
+from billing_site import csvio
+from billing_site.dates import firm_today
+from billing_site.errors import BillingError
+from billing_site.roles import has_capability, require
+from invoicing.models import CreditNote, Invoice
+from receivables import selectors, services
+from receivables.aging import BUCKETS, aging_report
+from receivables.exports import aging_pdf, statement_pdf
+from receivables.forms import ApplyForm, AsOfForm, PaymentForm, ReasonForm, UploadForm
+from receivables.models import Allocation, Payment
+
+UPLOAD_DIR = "imports/payments"
+
+
+def _as_of(request: HttpRequest) -> tuple[AsOfForm, dt.date]:
+    form = AsOfForm(request.GET if "as_of" in request.GET else None,
+                    initial={"as_of": firm_today()})
+    return form, form.as_of_or_today()
+
+
+# --- AR aging -------------------------------------------------------------------------------------
 
 
 @require("aging.view")
 def aging(request: HttpRequest) -> HttpResponse:
-    return render(request, "receivables/aging.html", {})
+    form, as_of = _as_of(request)
+    report = aging_report(as_of=as_of)
+    return render(request, "receivables/aging.html",
+                  {"form": form, "as_of": as_of, "report": report, "buckets": BUCKETS})
+
+
+@require("aging.view")
+def aging_export(request: HttpRequest) -> HttpResponse:
+    _form, as_of = _as_of(request)
+    fmt = request.GET.get("format", "csv")
+    report = aging_report(as_of=as_of)
+    name = f"ar-aging-{as_of.isoformat()}"
+    if fmt == "csv":
+        response = HttpResponse(report.to_csv(), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        response = HttpResponse(
+            report.to_xlsx(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    elif fmt == "pdf":
+        response = HttpResponse(aging_pdf(report), content_type="application/pdf")
+    elif fmt == "json":
+        response = HttpResponse(report.to_json(), content_type="application/json")
+    else:
+        raise Http404("Unknown format")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@require("aging.view")
+def aging_detail(request: HttpRequest, account_pk: int, currency: str) -> HttpResponse:
+    account = get_object_or_404(Account, pk=account_pk)
+    _form, as_of = _as_of(request)
+    invoices = selectors.aging_invoices(account=account, currency=currency, as_of=as_of)
+    payments = selectors.aging_payments(account=account, currency=currency, as_of=as_of)
+    return render(request, "receivables/aging_detail.html", {
+        "account": account, "currency": currency, "as_of": as_of, "invoices": invoices,
+        "payments": payments,
+    })
+
+
+@require("aging.view")
+def statement(request: HttpRequest, account_pk: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=account_pk)
+    _form, as_of = _as_of(request)
+    response = HttpResponse(statement_pdf(account=account, as_of=as_of),
+                            content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statement-{account.pk}-{as_of.isoformat()}.pdf"'
+    )
+    return response
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+
+@require("payments.view")
+def payments(request: HttpRequest) -> HttpResponse:
+    get = request.GET
+    date_from = _date_or_none(get.get("from"))
+    date_to = _date_or_none(get.get("to"))
+    qs = selectors.payment_list(q=get.get("q", "").strip(), account=get.get("account", "").strip(),
+                                date_from=date_from, date_to=date_to,
+                                unapplied_only=get.get("unapplied") == "1")
+    page = Paginator(qs, 50).get_page(get.get("page"))
+    return render(request, "receivables/payments.html", {"page": page, "filters": get})
+
+
+def _date_or_none(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return csvio.parse_date(text.strip())
+    except csvio.FieldError:
+        return None
+
+
+@require("payments.manage")
+def payment_new(request: HttpRequest) -> HttpResponse:
+    form = PaymentForm(request.POST or None, initial={"date": firm_today(), "currency": "USD"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            payment = services.payment_record(
+                account=data["account"], date=data["date"], amount=data["amount"],
+                currency=data["currency"], reference=data["reference"], method=data["method"],
+                user=request.user, external_id=data["external_id"] or None,
+            )
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Payment {payment.external_id} recorded.")
+            return redirect("receivables:payment", pk=payment.pk)
+    return render(request, "receivables/payment_form.html", {"form": form})
+
+
+@require("payments.view")
+def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    payment = get_object_or_404(
+        selectors.annotate_unapplied(Payment.objects.select_related("account", "created_by")), pk=pk
+    )
+    allocations = payment.allocations.select_related("invoice", "created_by", "reversed_by")
+    open_invoices = []
+    if payment.unapplied > 0 and has_capability(request.user, "payments.manage"):
+        open_invoices = list(
+            selectors.open_invoices(account=payment.account, currency=payment.currency)
+            .filter(disputed=False)[:100]
+        )
+    return render(request, "receivables/payment_detail.html", {
+        "payment": payment, "allocations": allocations, "open_invoices": open_invoices,
+    })
+
+
+@require_POST
+@require("payments.manage")
+def payment_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    payment = get_object_or_404(Payment, pk=pk)
+    form = ApplyForm(request.POST)
+    if form.is_valid():
+        invoice = get_object_or_404(Invoice, pk=form.cleaned_data["invoice"])
+        try:
+            services.allocation_apply(payment=payment, invoice=invoice,
+                                      amount=form.cleaned_data["amount"], user=request.user)
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Applied {payment.currency} {form.cleaned_data['amount']} "
+                                      f"to {invoice.number}.")
+    else:
+        messages.error(request, "Enter an amount greater than zero with at most 2 decimals.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("receivables:payment", args=[pk])
+    return redirect(target)
+
+
+@require_POST
+@require("payments.manage")
+def allocation_reverse(request: HttpRequest, pk: int) -> HttpResponse:
+    allocation = get_object_or_404(Allocation, pk=pk)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.allocation_reverse(allocation=allocation, user=request.user,
+                                        reason=form.cleaned_data["reason"])
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Allocation reversed; the amount is unapplied cash again.")
+    else:
+        messages.error(request, "A reason is required to reverse an allocation.")
+    return redirect("receivables:payment", pk=allocation.payment_id)
+
+
+@require("payments.view")
+def unapplied(request: HttpRequest) -> HttpResponse:
+    rows = selectors.unapplied_cash()
+    can_manage = has_capability(request.user, "payments.manage")
+    if can_manage:
+        for row in rows:
+            row.open_invoices = list(
+                selectors.open_invoices(account=row.account, currency=row.currency)
+                .filter(disputed=False)[:50]
+            )
+    return render(request, "receivables/unapplied.html", {"rows": rows})
+
+
+@require("payments.manage")
+def payment_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a payments CSV: a dry run is shown first; "Import" then runs it for real."""
+    if request.method == "POST" and "token" in request.POST:
+        path = _upload_path(request, request.POST["token"])
+        if path is None:
+            messages.error(request, "That upload has expired; upload the file again.")
+            return redirect("receivables:payment_upload")
+        result = services.payment_import(file=path, user=request.user)
+        if result.ok:
+            path.unlink(missing_ok=True)
+            request.session.pop(f"payment_upload_{request.POST['token']}", None)
+            messages.success(request, f"Payments imported: {result.created} created, "
+                                      f"{result.unchanged} unchanged.")
+            return redirect("receivables:payments")
+        return render(request, "receivables/payment_upload.html",
+                      {"form": UploadForm(), "result": result})
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        result = services.payment_import(file=upload, user=request.user, dry_run=True)
+        token = None
+        if result.ok:
+            token = uuid.uuid4().hex
+            target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as handle:
+                for chunk in upload.chunks():
+                    handle.write(chunk)
+            request.session[f"payment_upload_{token}"] = str(target)
+        return render(request, "receivables/payment_upload.html",
+                      {"form": form, "result": result, "token": token,
+                       "filename": upload.name})
+    return render(request, "receivables/payment_upload.html", {"form": form})
+
+
+def _upload_path(request: HttpRequest, token: str) -> Path | None:
+    stored = request.session.get(f"payment_upload_{token}")
+    if not stored:
+        return None
+    path = Path(stored)
+    return path if path.is_file() else None
+
+
+# --- invoices: receivables view and disputes ------------------------------------------------------
+
+
+@require("payments.view")
+def invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    inv = get_object_or_404(
+        selectors.annotate_open_amount(Invoice.objects.select_related("account")), pk=pk
+    )
+    return render(request, "receivables/invoice.html", {
+        "invoice": inv,
+        "allocations": inv.allocations.select_related("payment", "reversed_by").order_by("date", "id"),
+        "credit_notes": CreditNote.objects.filter(invoice=inv).order_by("date", "number"),
+        "reminders": inv.reminders.order_by("sent_on", "level"),
+    })
+
+
+@require_POST
+@require("payments.manage")
+def invoice_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+    inv = get_object_or_404(Invoice, pk=pk)
+    form = ReasonForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise BillingError("A reason is required to dispute an invoice.")
+        services.invoice_dispute(invoice=inv, user=request.user, reason=form.cleaned_data["reason"])
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{inv.number} is disputed: no reminders, no automatic allocation.")
+    return redirect("receivables:invoice", pk=pk)
+
+
+@require_POST
+@require("payments.manage")
+def invoice_dispute_clear(request: HttpRequest, pk: int) -> HttpResponse:
+    inv = get_object_or_404(Invoice, pk=pk)
+    try:
+        services.invoice_dispute_clear(invoice=inv, user=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Dispute on {inv.number} cleared.")
+    return redirect("receivables:invoice", pk=pk)
+
+
+@require("payments.view")
+def disputes(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    found = None
+    if q:
+        found = (
+            selectors.annotate_open_amount(selectors.final_invoices().select_related("account"))
+            .filter(number__icontains=q)
+            .order_by("number")[:20]
+        )
+    disputed = (
+        selectors.annotate_open_amount(
+            selectors.final_invoices().filter(disputed=True).select_related("account")
+        ).order_by("due_date", "number")
+    )
+    return render(request, "receivables/disputes.html", {
+        "page": Paginator(disputed, 50).get_page(request.GET.get("page")), "found": found, "q": q,
+    })
+
+
+# --- dunning --------------------------------------------------------------------------------------
+
+
+@require("dunning.view")
+def dunning(request: HttpRequest) -> HttpResponse:
+    today = firm_today()
+    return render(request, "receivables/dunning.html", {
+        "today": today,
+        "due_today": selectors.dunning_due(today),
+        "due_tomorrow": selectors.dunning_due(today + dt.timedelta(days=1)),
+        "page": Paginator(selectors.reminder_list(q=request.GET.get("q", "").strip()), 50)
+        .get_page(request.GET.get("page")),
+        "levels": selectors.dunning_levels(),
+    })
+
+
+@require_POST
+@require("dunning.run")
+def dunning_run(request: HttpRequest) -> HttpResponse:
+    try:
+        reminders = services.dunning_run(as_of=firm_today(), user=request.user)
+    except OSError as exc:
+        messages.error(request, f"Mail could not be sent ({exc}); nothing was recorded for the "
+                                "invoice that failed. Try again later.")
+    else:
+        sent = sum(1 for r in reminders if r.status == "sent")
+        messages.success(request, f"Dunning run: {sent} reminders sent, "
+                                  f"{len(reminders) - sent} recorded as skipped.")
+    return redirect("receivables:dunning")

@@ -1,0 +1,159 @@
+"""Dunning (SPEC 4): each level once per invoice, never disputed or fully credited invoices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from receivables import selectors
+from receivables.models import Reminder
+from receivables.services import dunning_run, invoice_dispute, payment_record
+from receivables.tasks import dunning_task
+from tests.factories import AccountFactory, CreditNoteFactory
+from tests.receivables.helpers import final_invoice
+from tests.worker import wait_for
+
+D = Decimal
+DUE = dt.date(2026, 3, 2)
+
+
+def day(n):
+    """The day n days past DUE."""
+    return DUE + dt.timedelta(days=n)
+
+
+def reminders():
+    return list(Reminder.objects.order_by("invoice__number", "level").values_list(
+        "invoice__number", "level", "status", "sent_on"))
+
+
+@pytest.fixture(autouse=True)
+def _locmem(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.BILLING_DUNNING_DAYS = [7, 30, 60]
+
+
+@pytest.mark.django_db
+def test_each_level_is_sent_once():
+    acc = AccountFactory(billing_email="ap@acme.example")
+    inv = final_invoice(acc, "500.00", due=DUE, seq=1)
+    assert dunning_run(as_of=day(6)) == []
+    sent = dunning_run(as_of=day(7))
+    assert [(r.level, r.status, r.sent_to) for r in sent] == [(7, "sent", "ap@acme.example")]
+    assert dunning_run(as_of=day(7)) == []  # same day again: nothing
+    assert dunning_run(as_of=day(8)) == []
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ap@acme.example"]
+    assert inv.number in mail.outbox[0].subject and "7 days past due" in mail.outbox[0].subject
+    assert "USD 500.00" in mail.outbox[0].body
+    dunning_run(as_of=day(30))
+    dunning_run(as_of=day(61))
+    dunning_run(as_of=day(200))
+    assert reminders() == [(inv.number, 7, "sent", day(7)), (inv.number, 30, "sent", day(30)),
+                           (inv.number, 60, "sent", day(61))]
+    assert len(mail.outbox) == 3
+
+
+@pytest.mark.django_db
+def test_several_levels_due_at_once_send_only_the_highest():
+    acc = AccountFactory(billing_email="ap@late.example")
+    inv = final_invoice(acc, "100.00", due=DUE, seq=1)
+    dunning_run(as_of=day(45))
+    assert reminders() == [(inv.number, 7, "superseded", day(45)), (inv.number, 30, "sent", day(45))]
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_disputed_paid_and_fully_credited_invoices_are_skipped(finance):
+    acc = AccountFactory(billing_email="ap@x.example")
+    disputed = final_invoice(acc, "100.00", due=DUE, seq=1)
+    invoice_dispute(invoice=disputed, user=finance, reason="contested")
+    credited = final_invoice(acc, "100.00", due=DUE, seq=2)
+    CreditNoteFactory(invoice=credited, amount=D("100.00"), date=DUE)
+    paid = final_invoice(acc, "100.00", due=DUE, seq=3)
+    payment_record(account=acc, date=DUE, amount=D("100.00"), currency="USD",
+                   reference=paid.number, user=finance)
+    draft = final_invoice(acc, "100.00", due=DUE, seq=4, status="draft")
+    partly_credited = final_invoice(acc, "100.00", due=DUE, seq=5)
+    CreditNoteFactory(invoice=partly_credited, amount=D("40.00"), date=DUE)
+    dunning_run(as_of=day(10))
+    assert reminders() == [(partly_credited.number, 7, "sent", day(10))]
+    assert "USD 60.00" in mail.outbox[0].body
+    assert draft.reminders.count() == 0
+
+
+@pytest.mark.django_db
+def test_no_billing_email_is_recorded_not_sent():
+    acc = AccountFactory(billing_email="")
+    inv = final_invoice(acc, "100.00", due=DUE, seq=1, billing_email="")
+    [reminder] = dunning_run(as_of=day(7))
+    assert (reminder.status, reminder.sent_to) == ("no_email", "")
+    assert "No billing email" in reminder.note
+    assert mail.outbox == []
+    assert dunning_run(as_of=day(8)) == []
+    assert inv.reminders.count() == 1
+
+
+@pytest.mark.django_db
+def test_configured_levels(settings):
+    settings.BILLING_DUNNING_DAYS = [3, 14]
+    acc = AccountFactory(billing_email="ap@x.example")
+    final_invoice(acc, "100.00", due=DUE, seq=1)
+    assert [r.level for r in dunning_run(as_of=day(3))] == [3]
+    assert [r.level for r in dunning_run(as_of=day(14))] == [14]
+
+
+@pytest.mark.django_db
+def test_due_tomorrow_and_command():
+    acc = AccountFactory(billing_email="ap@x.example")
+    inv = final_invoice(acc, "100.00", due=DUE, seq=1)
+    [due] = selectors.dunning_due(day(7))
+    assert (due.invoice.pk, due.level, due.days_past_due) == (inv.pk, 7, 7)
+    assert selectors.dunning_due(day(6)) == []
+    out = io.StringIO()
+    call_command("dunning", "--as-of", day(7).isoformat(), stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"{inv.number} level 7: Sent to ap@x.example",
+        "2026-03-09: 1 reminders sent, 0 recorded as skipped",
+    ]
+    assert selectors.dunning_due(day(7)) == []
+
+
+@pytest.mark.django_db
+def test_mail_failure_records_nothing_so_a_retry_sends(monkeypatch):
+    acc = AccountFactory(billing_email="ap@x.example")
+    final_invoice(acc, "100.00", due=DUE, seq=1)
+
+    def broken(*args, **kwargs):
+        raise OSError("mail server down")
+
+    monkeypatch.setattr("receivables.services.send_mail", broken)
+    with pytest.raises(OSError):
+        dunning_run(as_of=day(7))
+    assert Reminder.objects.count() == 0
+    monkeypatch.undo()
+    assert len(dunning_run(as_of=day(7))) == 1
+
+
+@pytest.mark.django_db
+def test_task_runs_the_same_service():
+    acc = AccountFactory(billing_email="ap@x.example")
+    final_invoice(acc, "100.00", due=DUE, seq=1)
+    assert dunning_task.delay(day(7).isoformat()).get() == 1
+    assert dunning_task.delay(day(7).isoformat()).get() == 0
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_dunning_task_on_a_real_worker(celery_worker):
+    acc = AccountFactory(billing_email="ap@x.example")
+    inv = final_invoice(acc, "100.00", due=DUE, seq=1)
+    dunning_task.delay(day(31).isoformat())
+    wait_for(lambda: Reminder.objects.filter(invoice=inv, level=30).exists())
+    assert sorted(Reminder.objects.values_list("level", "status")) == [(7, "superseded"),
+                                                                        (30, "sent")]
