@@ -1,53 +1,78 @@
-from django.contrib import admin
+"""Operator console for invoicing: read-only. Invoices change only through the services (the
+review screen, the commands, the API), which check the transitions, keep the totals right and
+record who did what; an approved invoice is frozen (and a PostgreSQL trigger refuses edits).
+The one action calls the approval service."""
+
+from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing_site.errors import BillingError
+from billing_site.roles import has_capability
+from invoicing import services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 
 
-class ReadOnlyWhenFinal:
-    """Approved (or later) invoices and their lines are frozen: read-only in the operator console."""
-
-    def _final(self, obj) -> bool:
-        invoice = getattr(obj, "invoice", obj)
-        return invoice is not None and getattr(invoice, "status", "draft") not in ("draft",)
+class ReadOnlyAdmin:
+    def has_add_permission(self, request, obj=None):
+        return False
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and self._final(obj):
-            return False
-        return super().has_change_permission(request, obj)
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._final(obj):
-            return False
-        return super().has_delete_permission(request, obj)
+        return False
 
 
-class InvoiceLineInline(ReadOnlyWhenFinal, admin.TabularInline):
+class InvoiceLineInline(ReadOnlyAdmin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
-    raw_id_fields = ("agreement",)
+    fields = ("position", "agreement", "kind", "description", "role", "hours", "rate", "amount",
+              "tax_rate", "adjustment_reason", "adjusted_by")
+    readonly_fields = fields
+
+
+@admin.action(description="Approve selected drafts (numbers them and renders the final PDF)")
+def approve_selected(modeladmin, request, queryset):
+    if not has_capability(request.user, "invoices.manage"):
+        modeladmin.message_user(request, "Your role may not approve invoices.", messages.ERROR)
+        return
+    for invoice in queryset.order_by("id"):
+        try:
+            done = services.invoice_approve(invoice=invoice, user=request.user)
+        except BillingError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"Approved {done.number}.", messages.SUCCESS)
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyWhenFinal, SimpleHistoryAdmin):
+class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ("__str__", "account", "status", "period", "invoice_date", "due_date", "currency", "total")
     list_filter = ("status", "currency", "disputed")
     search_fields = ("number", "account__name", "po_number")
-    raw_id_fields = ("account", "run")
+    list_select_related = ("account",)
     inlines = [InvoiceLineInline]
+    actions = [approve_selected]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Invoice._meta.fields]
+
+    def revert_view(self, request, object_id, version_id, extra_context=None):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("History of an invoice is read-only.")
 
 
 @admin.register(InvoiceRun)
-class InvoiceRunAdmin(admin.ModelAdmin):
+class InvoiceRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("period", "status", "groups_done", "groups_total", "invoices_created", "created_at")
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(SimpleHistoryAdmin):
+class CreditNoteAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ("number", "invoice", "date", "amount", "currency")
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def revert_view(self, request, object_id, version_id, extra_context=None):
+        from django.core.exceptions import PermissionDenied
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+        raise PermissionDenied("History of a credit note is read-only.")
