@@ -80,6 +80,7 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     queue = f"test-{uuid.uuid4().hex[:10]}"
     saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=REDIS_URL, task_default_queue=queue)
+    _reset_broker_pools()
     worker = WorkerProcess(queue)
     worker.start()
     try:
@@ -87,7 +88,16 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     finally:
         worker.stop()
         app.conf.update(**saved)
+        _reset_broker_pools()
+
+
+def _reset_broker_pools() -> None:
+    """An earlier eager `.delay()` leaves connection and producer pools bound to the old (empty)
+    broker URL; drop them so the next publish connects to the broker configured now."""
+    if app.__dict__.get("_pool") is not None:
         app.pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
