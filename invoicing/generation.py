@@ -345,7 +345,7 @@ def price_invoice(
                     kind=BLOCK,
                     agreement_id=agreement.agreement_id,
                     agreement_external_id=agreement.external_id,
-                    description=f"{agreement.project_code}: prepaid block of {sold:f} hours",
+                    description=f"{agreement.project_code}: prepaid block of {sold.normalize():f} hours",
                     role="",
                     minutes=None,
                     hours=None,
