@@ -23,7 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/billable_bench"
 REPS = {"small": 3, "firm": 3, "xl": 1}
-PAGE_REQUESTS = {"small": 15, "firm": 40, "xl": 40}
+PAGE_REQUESTS = {"small": 10, "firm": 40, "xl": 40}
+# Lines of the many-page invoice whose extra pages are timed (issue 8: 1,000 at firm scale).
+BIG_INVOICE_LINES = {"small": 200, "firm": 1000, "xl": 1000}
 GOALS = {"import": 3.0, "reconciliation": 1.5, "invoice_run": 5.0, "pdf": 2.0, "aging": 2.0}
 TITLES = {
     "import": "1. Time-entry CSV import",
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("SECRET_KEY", "bench")
     os.environ.pop("CELERY_BROKER_URL", None)  # tasks in-process: the bench measures the code
+    # The upload limit (50 MB by default) guards the web form; a firm's 800,000-row export is
+    # ~77 MB, so the bench lifts it for the command-line import it measures.
+    os.environ.setdefault("BILLING_IMPORT_MAX_BYTES", str(1 << 34))
 
     from bench import db
 
@@ -469,7 +474,8 @@ def case_pdf(ctx: Context):
     except ImportError as exc:
         unavailable(cand, exc)
         invoice_pdf = None
-    one, big = fixtures.pdf_invoices(1000)
+    big_lines = BIG_INVOICE_LINES[ctx.args.scale]
+    one, big = fixtures.pdf_invoices(big_lines)
     out: dict[str, Any] = {}
 
     def run_base() -> harness.Sample:
@@ -496,12 +502,12 @@ def case_pdf(ctx: Context):
     if cand.status == "ok" and cand.median:
         try:
             times, pages = [], 0
-            for _ in range(2 if ctx.args.scale == "small" else 3):
+            for _ in range(1 if ctx.args.scale == "small" else 3):
                 sample, data = harness.measure(lambda: invoice_pdf(big))
                 times.append(sample.seconds)
                 pages = pdf_pages(data)
             big_s = statistics.median(times)
-            extra.update(big_invoice_lines=1000, big_invoice_pages=pages,
+            extra.update(big_invoice_lines=big_lines, big_invoice_pages=pages,
                          big_invoice_s=round(big_s, 3), big_invoice_peak_rss_mb=sample.peak_rss_mb)
             if pages > (out.get("candidate_pages") or 1):
                 extra["ms_per_extra_page"] = round(
