@@ -97,16 +97,17 @@ def max_import_bytes() -> int:
     return int(getattr(settings, "BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
 
 
-def _size_text(n: int) -> str:
+def size_text(n: int) -> str:
+    """Bytes as a short human size ("50 MB")."""
     if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.0f} MB".replace(".0 ", " ")
+        return f"{n // (1024 * 1024)} MB"
     if n >= 1024:
         return f"{n // 1024} KB"
     return f"{n} bytes"
 
 
 def too_large_error(limit: int) -> RowError:
-    return RowError(0, FILE, f"the file is larger than the import limit of {_size_text(limit)}")
+    return RowError(0, FILE, f"the file is larger than the import limit of {size_text(limit)}")
 
 
 def _known_size(file: Any) -> int | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from timesheets import views
+from timesheets import import_views, views
 
 app_name = "timesheets"
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     path("reconcile/", views.reconcile_start, name="reconcile"),
     path("runs/<int:pk>/", views.run_status, name="run_status"),
     path("backlog/", views.backlog, name="backlog"),
+    path("import/", import_views.time_entry_import_page, name="import"),
 ]
