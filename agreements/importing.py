@@ -261,7 +261,9 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
     terms = f.whole("Payment Terms", default=30, maximum=3650)
     po_number = f.text("PO Number", max_length=64)
     tax_rate = f.decimal("Tax Rate", places=3, minimum=Decimal(0), maximum=Decimal(100))
-    milestones = _milestones(f) if f.raw("Milestones") else []
+    milestones = []
+    if f.raw("Milestones") and agreement_type in (None, Agreement.Type.FIXED_FEE):
+        milestones = _milestones(f)
 
     if agreement_type in (Agreement.Type.TIME_AND_MATERIALS, Agreement.Type.PREPAID_HOURS):
         if not f.raw("Hourly Rate") and not f.raw("Role Rates"):

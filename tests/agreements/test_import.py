@@ -1,0 +1,513 @@
+"""Agreement import (SPEC 1.1, issue 3): every validation rule names its line and column and leaves
+the database unchanged; re-imports are idempotent; changes are written with history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from agreements.models import Account, Agreement, Milestone, RoleRate
+from agreements.services import agreement_import, agreement_import_rows
+from invoicing.models import MilestoneBilling
+from tests.factories import (
+    AccountFactory,
+    AgreementFactory,
+    InvoiceLineFactory,
+    MilestoneFactory,
+)
+from tests.imports.data import agreement, agreements_csv, snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+def where(result):
+    return [(e.line, e.column) for e in result.errors]
+
+
+def rejected(data: bytes, line: int, column: str, message: str | None = None):
+    """Import `data`: exactly one error at (line, column), and nothing in the database changed."""
+    before = snapshot()
+    result = agreement_import(file=data)
+    assert where(result) == [(line, column)], result.errors
+    if message is not None:
+        assert result.errors[0].message == message
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 0)
+    assert snapshot() == before
+    return result
+
+
+# --- a good file -------------------------------------------------------------------------------
+
+
+def test_import_creates_agreements_with_every_field(billing_admin):
+    data = agreements_csv(
+        agreement(
+            **{
+                "Hours Sold": "100",
+                "Not To Exceed Hours": "120.5",
+                "Role Rates": "Engineer=150; Project Manager = 175.50;",
+                "Billing Increment": "6",
+                "Currency": "EUR",
+                "Payment Terms": "45",
+                "PO Number": "PO-9",
+                "Tax Rate": "8.25",
+                "End Date": "12/31/2026",
+            }
+        ),
+        agreement(
+            **{
+                "Agreement ID": "AGR-2",
+                "Parent Agreement ID": "AGR-1",
+                "Project Code": "PRJ-2",
+                "Agreement Type": "Fixed Fee",
+                "Stage": "Closed Won",
+                "Start Date": "01/15/2026",
+                "Amount": "10000",
+                "Hourly Rate": "",
+                "Currency": "EUR",
+                "Milestones": "Design:40:2026-02-28; Build:60",
+            }
+        ),
+        agreement(
+            **{
+                "Agreement ID": "AGR-3",
+                "Account ID": "ACC-2",
+                "Account Name": "Globex",
+                "Billing Email": "",
+                "Project Code": "PRJ-3",
+                "Agreement Type": "prepaid hours",
+                "Stage": "Closed Lost",
+                "Amount": "7500.00",
+                "Hours Sold": "50",
+            }
+        ),
+    )
+    result = agreement_import(file=data, user=billing_admin)
+    assert result.ok, result.errors
+    assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
+
+    a1 = Agreement.objects.get(external_id="AGR-1")
+    assert a1.account.external_id == "ACC-1"
+    assert a1.account.name == "Acme Ltd"
+    assert a1.account.billing_email == "ap@acme.example"
+    assert a1.agreement_type == Agreement.Type.TIME_AND_MATERIALS
+    assert a1.stage == Agreement.Stage.SIGNED
+    assert (a1.start_date, a1.end_date) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    assert a1.hours_sold == Decimal("100.00")
+    assert a1.not_to_exceed_hours == Decimal("120.50")
+    assert a1.hourly_rate == Decimal("150.00")
+    assert (a1.billing_increment, a1.currency, a1.payment_terms) == (6, "EUR", 45)
+    assert (a1.po_number, a1.tax_rate) == ("PO-9", Decimal("8.250"))
+    assert sorted(a1.role_rates.values_list("role", "role_key", "rate")) == [
+        ("Engineer", "engineer", Decimal("150.00")),
+        ("Project Manager", "project manager", Decimal("175.50")),
+    ]
+    assert not a1.milestones.exists()
+
+    a2 = Agreement.objects.get(external_id="AGR-2")
+    assert a2.parent == a1
+    assert a2.stage == Agreement.Stage.SIGNED
+    assert a2.start_date == dt.date(2026, 1, 15)
+    assert list(a2.milestones.values_list("position", "name", "percent", "due_date")) == [
+        (1, "Design", Decimal("40.000"), dt.date(2026, 2, 28)),
+        (2, "Build", Decimal("60.000"), None),
+    ]
+
+    a3 = Agreement.objects.get(external_id="AGR-3")
+    assert a3.stage == Agreement.Stage.CANCELLED
+    assert a3.agreement_type == Agreement.Type.PREPAID_HOURS
+    # Defaults of SPEC 1.1.
+    assert (a3.billing_increment, a3.currency, a3.payment_terms, a3.tax_rate) == (15, "USD", 30, 0)
+    assert a3.account.billing_email == ""
+
+    # History names the user.
+    for model in (Account, Agreement, RoleRate, Milestone):
+        records = model.history.all()
+        assert records.exists()
+        assert {h.history_user for h in records} == {billing_admin}
+        assert {h.history_type for h in records} == {"+"}
+
+
+def test_fixed_fee_without_milestones_stores_one_full_milestone_on_start_date():
+    data = agreements_csv(
+        agreement(**{"Agreement Type": "Fixed Fee", "Amount": "5000", "Hourly Rate": "", "Start Date": "2026-03-01"})
+    )
+    assert agreement_import(file=data).ok
+    ms = Milestone.objects.get()
+    assert (ms.position, ms.name, ms.percent, ms.due_date) == (1, "Fixed fee", Decimal("100"), dt.date(2026, 3, 1))
+
+
+def test_reimport_of_the_same_file_changes_nothing(billing_admin):
+    data = agreements_csv(
+        agreement(**{"Role Rates": "Engineer=150"}),
+        agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Agreement Type": "Fixed Fee", "Amount": "900", "Milestones": "A:50;B:50:2026-05-01"}),
+    )
+    first = agreement_import(file=data, user=billing_admin)
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    before = snapshot()
+    again = agreement_import(file=data, user=billing_admin)
+    assert again.ok
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert snapshot() == before  # no history rows either
+
+
+def test_changed_row_is_updated_with_history(billing_admin, services_manager):
+    agreement_import(file=agreements_csv(agreement(**{"Role Rates": "Engineer=150"}), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2"})), user=billing_admin)
+    result = agreement_import(
+        file=agreements_csv(
+            agreement(**{"Hourly Rate": "160", "Role Rates": "Engineer=155; Architect=200"}),
+            agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2"}),
+        ),
+        user=services_manager,
+    )
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    a1 = Agreement.objects.get(external_id="AGR-1")
+    assert a1.hourly_rate == Decimal("160.00")
+    latest = a1.history.first()
+    assert (latest.history_type, latest.history_user, latest.hourly_rate) == ("~", services_manager, Decimal("160.00"))
+    assert latest.prev_record.hourly_rate == Decimal("150.00")
+    assert sorted(a1.role_rates.values_list("role_key", "rate")) == [
+        ("architect", Decimal("200.00")),
+        ("engineer", Decimal("155.00")),
+    ]
+    assert RoleRate.history.filter(history_user=services_manager).count() == 2
+    assert Agreement.objects.get(external_id="AGR-2").history.count() == 1
+
+
+def test_removed_role_rate_and_type_change_delete_with_history(billing_admin):
+    agreement_import(file=agreements_csv(agreement(**{"Role Rates": "Engineer=150"})))
+    result = agreement_import(file=agreements_csv(agreement(**{"Role Rates": ""})), user=billing_admin)
+    assert (result.updated, result.unchanged) == (1, 0)
+    assert not RoleRate.objects.exists()
+    assert RoleRate.history.filter(history_type="-", history_user=billing_admin).count() == 1
+
+
+def test_dry_run_counts_but_writes_nothing():
+    agreement_import(file=agreements_csv(agreement()))
+    before = snapshot()
+    result = agreement_import(
+        file=agreements_csv(agreement(**{"Hourly Rate": "175"}), agreement(**{"Agreement ID": "AGR-9", "Project Code": "PRJ-9", "Account ID": "ACC-9", "Account Name": "New Co"})),
+        dry_run=True,
+    )
+    assert result.ok and result.dry_run
+    assert (result.created, result.updated, result.unchanged) == (1, 1, 0)
+    assert snapshot() == before
+
+
+def test_json_rows_variant_uses_index_plus_two_as_line():
+    rows = [agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Start Date": "2026-13-01"})]
+    before = snapshot()
+    result = agreement_import_rows(rows=rows)
+    assert where(result) == [(3, "Start Date")]
+    assert snapshot() == before
+    rows[1]["Start Date"] = "2026-02-01"
+    rows[1]["hourly rate"] = 175  # keys match case-insensitively; numbers are accepted
+    del rows[1]["Hourly Rate"]
+    result = agreement_import_rows(rows=rows)
+    assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
+    assert Agreement.objects.get(external_id="AGR-2").hourly_rate == Decimal("175.00")
+
+
+# --- one test per validation rule --------------------------------------------------------------
+
+
+def test_missing_required_column_rejects_the_file():
+    data = b"Agreement ID,Account ID,Account Name,Agreement Type,Stage,Start Date\nAGR-1,ACC-1,Acme,Fixed Fee,Signed,2026-01-01\n"
+    rejected(data, 1, "Project Code", "required column is missing from the header")
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["Agreement ID", "Account ID", "Account Name", "Project Code", "Agreement Type", "Stage", "Start Date"],
+)
+def test_required_value_missing(column):
+    rejected(agreements_csv(agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", column: ""})), 3, column, "is required")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("Start Date", "2026/01/05", "must be a date as YYYY-MM-DD or MM/DD/YYYY, got '2026/01/05'"),
+        ("Start Date", "02/30/2026", "is not a real date, got '02/30/2026'"),
+        ("End Date", "2025-12-31", "must not be before Start Date (2026-01-01)"),
+        ("Agreement Type", "Retainer", "must be Time and Materials, Fixed Fee or Prepaid Hours, got 'Retainer'"),
+        ("Stage", "Won", "must be Signed (or Closed Won), Draft, or Cancelled (or Closed Lost), got 'Won'"),
+        ("Hours Sold", "-5", "must be greater than 0, got '-5'"),
+        ("Hours Sold", "ten", "must be a number, got 'ten'"),
+        ("Not To Exceed Hours", "1,200", "must be a number (no thousands separators or decimal commas), got '1,200'"),
+        ("Hourly Rate", "$150", "must be a number (no currency or percent signs), got '$150'"),
+        ("Hourly Rate", "150.125", "must have at most 2 decimal places, got '150.125'"),
+        ("Billing Increment", "7", "must be one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60 minutes, got 7"),
+        ("Billing Increment", "quarter", "must be a whole number, got 'quarter'"),
+        ("Currency", "usd", "must be a 3-letter ISO 4217 code in capitals such as USD, got 'usd'"),
+        ("Currency", "ABC", "is not an ISO 4217 currency code, got 'ABC'"),
+        ("Payment Terms", "30 days", "must be a whole number, got '30 days'"),
+        ("Tax Rate", "101", "must be at most 100, got '101'"),
+        ("Billing Email", "accounts at acme", "is not an e-mail address, got 'accounts at acme'"),
+        ("Role Rates", "Engineer:150", "each entry must be Role=Rate (e.g. Engineer=150), got 'Engineer:150'"),
+        ("Role Rates", "Engineer=150; engineer=160", "role 'engineer' appears twice"),
+        ("Role Rates", "Engineer=lots", "rate for 'Engineer' must be a number, got 'lots'"),
+        ("Milestones", "Design:40", "only a Fixed Fee agreement has milestones"),
+    ],
+)
+def test_field_format_rules(column, value, message):
+    rejected(agreements_csv(agreement(**{column: value})), 2, column, message)
+
+
+def test_time_and_materials_needs_a_rate():
+    rejected(
+        agreements_csv(agreement(**{"Hourly Rate": "", "Role Rates": ""})),
+        2,
+        "Hourly Rate",
+        "a Time and Materials or Prepaid Hours agreement needs an Hourly Rate or Role Rates",
+    )
+
+
+def test_prepaid_hours_needs_a_rate_amount_and_hours():
+    before = snapshot()
+    result = agreement_import(file=agreements_csv(agreement(**{"Agreement Type": "Prepaid Hours", "Hourly Rate": ""})))
+    assert where(result) == [(2, "Hourly Rate"), (2, "Amount"), (2, "Hours Sold")]
+    assert snapshot() == before
+
+
+def fixed_fee(**values):
+    return agreement(**{"Agreement Type": "Fixed Fee", "Amount": "10000", "Hourly Rate": "", **values})
+
+
+def test_fixed_fee_needs_an_amount():
+    rejected(agreements_csv(fixed_fee(Amount="")), 2, "Amount", "is required for a Fixed Fee agreement")
+
+
+def test_amount_must_be_positive_money():
+    rejected(agreements_csv(fixed_fee(Amount="0")), 2, "Amount", "must be greater than 0, got '0'")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Design-40; Build-60", "each milestone must be Name:Percent[:YYYY-MM-DD], got 'Design-40'"),
+        ("Design:40; Build:50", "percents must sum to 100, they sum to 90"),
+        ("Design:forty; Build:60", "percent of 'Design' must be a number, got 'forty'"),
+        ("Design:0; Build:100", "percent of 'Design' must be greater than 0, got '0'"),
+        ("Design:40:2026-02-30; Build:60", "date of 'Design' is not a real date, got '2026-02-30'"),
+    ],
+)
+def test_milestone_syntax_and_sum(value, message):
+    rejected(agreements_csv(fixed_fee(Milestones=value)), 2, "Milestones", message)
+
+
+def test_repeated_agreement_id_in_one_file():
+    rejected(
+        agreements_csv(agreement(), agreement(**{"Project Code": "PRJ-2"})),
+        3,
+        "Agreement ID",
+        "AGR-1 repeats line 2",
+    )
+
+
+def test_overlapping_signed_agreements_in_the_file():
+    rejected(
+        agreements_csv(
+            agreement(**{"End Date": "2026-06-30"}),
+            agreement(**{"Agreement ID": "AGR-2", "Start Date": "2026-06-30"}),
+        ),
+        3,
+        "Project Code",
+        "signed agreement AGR-1 (line 2, 2026-01-01 to 2026-06-30) already covers PRJ-1 on overlapping dates",
+    )
+
+
+def test_adjacent_and_unsigned_agreements_do_not_overlap():
+    result = agreement_import(
+        file=agreements_csv(
+            agreement(**{"End Date": "2026-06-30"}),
+            agreement(**{"Agreement ID": "AGR-2", "Start Date": "2026-07-01"}),
+            agreement(**{"Agreement ID": "AGR-3", "Stage": "Draft"}),
+        )
+    )
+    assert result.ok, result.errors
+
+
+def test_overlap_with_an_agreement_already_imported():
+    AgreementFactory(external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None)
+    rejected(
+        agreements_csv(agreement(**{"Start Date": "2026-01-01"})),
+        2,
+        "Project Code",
+        "signed agreement AGR-OLD (already imported, 2025-01-01 to open end) already covers PRJ-1 on overlapping dates",
+    )
+
+
+def test_overlap_is_judged_on_the_file_version_of_a_stored_agreement():
+    AgreementFactory(external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None)
+    result = agreement_import(
+        file=agreements_csv(
+            agreement(**{"Agreement ID": "AGR-OLD", "Start Date": "2025-01-01", "End Date": "2025-12-31"}),
+            agreement(**{"Start Date": "2026-01-01"}),
+        )
+    )
+    assert result.ok, result.errors
+    assert (result.created, result.updated) == (1, 1)
+
+
+def test_parent_must_exist():
+    rejected(
+        agreements_csv(agreement(**{"Parent Agreement ID": "AGR-404"})),
+        2,
+        "Parent Agreement ID",
+        "agreement AGR-404 does not exist (not in this file and not imported before)",
+    )
+
+
+def test_parent_must_be_on_the_same_account():
+    AgreementFactory(external_id="AGR-P", account=AccountFactory(external_id="ACC-OTHER"), project_code="PRJ-P")
+    rejected(
+        agreements_csv(agreement(**{"Parent Agreement ID": "AGR-P"})),
+        2,
+        "Parent Agreement ID",
+        "agreement AGR-P belongs to account ACC-OTHER, not ACC-1",
+    )
+
+
+def test_parent_must_be_in_the_same_currency():
+    rejected(
+        agreements_csv(
+            agreement(**{"Agreement ID": "AGR-P", "Project Code": "PRJ-P", "Currency": "EUR"}),
+            agreement(**{"Parent Agreement ID": "AGR-P"}),
+        ),
+        3,
+        "Parent Agreement ID",
+        "agreement AGR-P is in EUR, not USD",
+    )
+
+
+def test_parent_cannot_be_itself_or_loop():
+    rejected(agreements_csv(agreement(**{"Parent Agreement ID": "AGR-1"})), 2, "Parent Agreement ID", "an agreement cannot be its own parent")
+    before = snapshot()
+    result = agreement_import(
+        file=agreements_csv(
+            agreement(**{"Parent Agreement ID": "AGR-2"}),
+            agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Parent Agreement ID": "AGR-1"}),
+        )
+    )
+    assert where(result) == [(2, "Parent Agreement ID"), (3, "Parent Agreement ID")]
+    assert result.errors[0].message == "the parent chain loops back to AGR-1"
+    assert snapshot() == before
+
+
+def test_account_name_must_agree_within_a_file():
+    rejected(
+        agreements_csv(agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Account Name": "ACME Limited"})),
+        3,
+        "Account Name",
+        "differs from line 2 for account ACC-1 ('Acme Ltd')",
+    )
+
+
+def billed_fixed_fee():
+    ag = AgreementFactory(
+        external_id="AGR-1",
+        account=AccountFactory(external_id="ACC-1", name="Acme Ltd", billing_email="ap@acme.example"),
+        project_code="PRJ-1",
+        agreement_type=Agreement.Type.FIXED_FEE,
+        amount=Decimal("10000.00"),
+        hourly_rate=None,
+    )
+    design = MilestoneFactory(agreement=ag, position=1, name="Design", percent=Decimal("40"), due_date=dt.date(2026, 2, 28))
+    MilestoneFactory(agreement=ag, position=2, name="Build", percent=Decimal("60"), due_date=None)
+    line = InvoiceLineFactory(agreement=ag, kind="milestone", amount=Decimal("4000.00"))
+    MilestoneBilling.objects.create(milestone=design, invoice=line.invoice, line=line)
+    return ag
+
+
+def test_billed_milestone_cannot_change():
+    billed_fixed_fee()
+    rejected(
+        agreements_csv(fixed_fee(Milestones="Design:50:2026-02-28; Build:50")),
+        2,
+        "Milestones",
+        "milestone 'Design' is already billed and cannot change (percent 40 -> 50)",
+    )
+
+
+def test_billed_milestone_allows_changes_to_unbilled_ones():
+    billed_fixed_fee()
+    result = agreement_import(file=agreements_csv(fixed_fee(Milestones="Design:40:2026-02-28; Build:60:2026-09-30")))
+    assert (result.updated, result.errors) == (1, [])
+    assert Milestone.objects.get(position=2).due_date == dt.date(2026, 9, 30)
+
+
+def test_fixed_fee_amount_cannot_change_once_a_milestone_is_billed():
+    billed_fixed_fee()
+    rejected(
+        agreements_csv(fixed_fee(Amount="12000", Milestones="Design:40:2026-02-28; Build:60")),
+        2,
+        "Amount",
+        "cannot change from 10000.00 because milestones of this agreement are already billed",
+    )
+
+
+def test_every_problem_is_listed_in_line_order():
+    data = agreements_csv(
+        agreement(**{"Currency": "usd", "Billing Increment": "7"}),
+        agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Stage": "?"}),
+        agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-3"}),
+    )
+    result = agreement_import(file=data)
+    assert where(result) == [(2, "Billing Increment"), (2, "Currency"), (3, "Stage")]
+    assert not Agreement.objects.exists()
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def test_command_exit_codes_and_json(tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_bytes(agreements_csv(agreement()))
+    call_command("import_agreements", str(good), "--json")
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"created": 1, "updated": 0, "unchanged": 0, "errors": []}
+
+    call_command("import_agreements", str(good))
+    assert capsys.readouterr().out.strip() == "Imported agreements: 0 created, 0 updated, 1 unchanged"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(agreements_csv(agreement(**{"Hourly Rate": "x"}), agreement(**{"Agreement ID": "AGR-2", "Stage": ""})))
+    before = snapshot()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_agreements", str(bad), "--json")
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [
+            {"line": 2, "column": "Hourly Rate", "message": "must be a number, got 'x'"},
+            {"line": 3, "column": "Stage", "message": "is required"},
+        ],
+    }
+    assert captured.err.splitlines() == [
+        "line 2: Hourly Rate: must be a number, got 'x'",
+        "line 3: Stage: is required",
+    ]
+    assert snapshot() == before
+
+
+def test_command_usage_errors_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "import_agreements", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "no such file" in proc.stderr
+    proc = subprocess.run([sys.executable, "manage.py", "import_agreements"], capture_output=True, text=True)
+    assert proc.returncode == 2
