@@ -5,4 +5,16 @@ from invoicing import views
 app_name = "invoicing"
 urlpatterns = [
     path("", views.review, name="review"),
+    path("approve/", views.approve_many, name="approve_many"),
+    path("runs/", views.run_start, name="run_start"),
+    path("runs/<int:pk>/", views.run_status, name="run_status"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/pdf/", views.invoice_pdf_view, name="pdf"),
+    path("<int:pk>/approve/", views.approve, name="approve"),
+    path("<int:pk>/reject/", views.reject, name="reject"),
+    path("<int:pk>/lines/", views.add_line, name="add_line"),
+    path("<int:pk>/send/", views.send, name="send"),
+    path("<int:pk>/credit-notes/", views.credit_note, name="credit_note"),
+    path("lines/<int:pk>/adjust/", views.adjust_line, name="adjust_line"),
+    path("credit-notes/<int:pk>/pdf/", views.credit_note_pdf_view, name="credit_note_pdf"),
 ]

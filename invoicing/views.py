@@ -1,11 +1,291 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Invoice review pages: thin views over invoicing.selectors and invoicing.services.
 
-from billing_site.roles import require
-from invoicing.models import Invoice
+Every view checks a capability on the server (billing_site.roles.require); changes are POST
+only. Auditors see everything read-only; finance views invoices and creates credit notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from agreements.models import Agreement
+from billing_site.dates import firm_today, parse_period, previous_month
+from billing_site.errors import BillingError
+from billing_site.roles import has_capability, require
+from invoicing import forms, selectors, services
+from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
+from invoicing.pdf import invoice_pdf
 
 
+def _period_from(request: HttpRequest) -> dt.date:
+    text = (request.GET.get("period") or request.POST.get("period") or "").strip()
+    if text:
+        try:
+            return parse_period(text)
+        except ValueError:
+            messages.error(request, f"Period must be YYYY-MM, got {text[:20]!r}; showing the default.")
+    latest = (
+        Invoice.objects.filter(status=Invoice.Status.DRAFT).order_by("-period")
+        .values_list("period", flat=True).first()
+    )
+    return latest or previous_month(firm_today())
+
+
+def _review_url(period: dt.date) -> str:
+    return f"{reverse('invoicing:review')}?period={period:%Y-%m}"
+
+
+def _run_json(run: InvoiceRun) -> dict:
+    return {
+        "id": run.pk, "period": f"{run.period:%Y-%m}", "status": run.status,
+        "groups_done": run.groups_done, "groups_total": run.groups_total,
+        "invoices_created": run.invoices_created, "invoices_updated": run.invoices_updated,
+        "entries_billed": run.entries_billed, "error": run.error,
+    }
+
+
+@require_GET
 @require("invoices.view")
 def review(request: HttpRequest) -> HttpResponse:
-    drafts = Invoice.objects.filter(status="draft").select_related("account")[:200]
-    return render(request, "invoicing/review.html", {"invoices": drafts})
+    period = _period_from(request)
+    drafts = list(
+        selectors.invoices_for_period(period, [Invoice.Status.DRAFT]).annotate(line_count=Count("lines"))
+    )
+    final = list(selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)))
+    rejected = list(selectors.invoices_for_period(period, [Invoice.Status.REJECTED]))
+    warnings = selectors.flagged_entries([d.pk for d in drafts])
+    for d in drafts:
+        d.warnings = warnings.get(d.pk, [])
+    run = selectors.latest_run(period)
+    return render(request, "invoicing/review.html", {
+        "period": period,
+        "period_label": f"{period:%B %Y}",
+        "drafts": drafts,
+        "final": final,
+        "rejected": rejected,
+        "run": run,
+        "run_json": _run_json(run) if run else None,
+    })
+
+
+def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
+    lines = list(invoice.lines.all())
+    warnings = selectors.flagged_entries([invoice.pk]).get(invoice.pk, [])
+    agreements = Agreement.objects.filter(account_id=invoice.account_id, currency=invoice.currency).order_by(
+        "external_id"
+    )
+    return {
+        "invoice": invoice,
+        "lines": lines,
+        "warnings": warnings,
+        "credit_notes": list(invoice.credit_notes.all()),
+        "can_manage": has_capability(request.user, "invoices.manage") and invoice.is_editable,
+        "can_send": has_capability(request.user, "invoices.manage") and invoice.is_final,
+        "can_credit": has_capability(request.user, "credit_notes.create") and invoice.is_final
+        and invoice.open_amount > 0,
+        "self_adjusted": invoice.adjusted_by_id is not None and invoice.adjusted_by_id == request.user.pk,
+        "add_form": forms_in.get("add_form") or forms.LineAddForm(agreements=agreements),
+        "reject_form": forms_in.get("reject_form") or forms.RejectForm(),
+        "credit_form": forms_in.get("credit_form") or forms.CreditNoteForm(),
+    }
+
+
+@require_GET
+@require("invoices.view")
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        invoice = selectors.invoice_with_lines(pk)
+    except Invoice.DoesNotExist:
+        raise Http404("No such invoice.") from None
+    return render(request, "invoicing/detail.html", _detail_context(request, invoice))
+
+
+@require_GET
+@require("invoices.view")
+@xframe_options_sameorigin  # shown inline in the review screen's <iframe>
+def invoice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice.objects.select_related("account"), pk=pk)
+    if invoice.is_final and invoice.pdf:
+        response = FileResponse(invoice.pdf.open("rb"), content_type="application/pdf")
+        name = f"{invoice.number}.pdf"
+    else:  # a draft (or rejected) invoice: rendered now, watermarked
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        name = f"draft-{invoice.pk}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@require("invoices.view")
+@xframe_options_sameorigin
+def credit_note_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(CreditNote, pk=pk)
+    if not note.pdf:
+        raise Http404("This credit note has no PDF.")
+    response = FileResponse(note.pdf.open("rb"), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{note.number}.pdf"'
+    return response
+
+
+def _done(request: HttpRequest, invoice: Invoice) -> HttpResponse:
+    return redirect("invoicing:detail", pk=invoice.pk)
+
+
+@require_POST
+@require("invoices.manage")
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    try:
+        invoice = services.invoice_approve(invoice=invoice, user=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Approved as {invoice.number}.")
+    return _done(request, invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def approve_many(request: HttpRequest) -> HttpResponse:
+    period = _period_from(request)
+    ids = sorted({int(x) for x in request.POST.getlist("ids") if x.isdigit()})
+    if not ids:
+        messages.error(request, "Select the drafts to approve.")
+    for invoice in Invoice.objects.filter(pk__in=ids).order_by("id"):
+        try:
+            done = services.invoice_approve(invoice=invoice, user=request.user)
+        except BillingError as exc:
+            messages.error(request, f"Draft #{invoice.pk}: {exc}")
+        else:
+            messages.success(request, f"Draft #{invoice.pk} approved as {done.number}.")
+    return redirect(_review_url(period))
+
+
+@require_POST
+@require("invoices.manage")
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    form = forms.RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A reason is required to reject a draft.")
+        return _done(request, invoice)
+    try:
+        services.invoice_reject(invoice=invoice, user=request.user, reason=form.cleaned_data["reason"])
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Draft #{invoice.pk} rejected; its entries are back in the pool.")
+    return _done(request, invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def adjust_line(request: HttpRequest, pk: int) -> HttpResponse:
+    line = get_object_or_404(InvoiceLine.objects.select_related("invoice"), pk=pk)
+    form = forms.LineAdjustForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invoice_line_adjust(
+                line=line, user=request.user, reason=form.cleaned_data["reason"],
+                amount=form.cleaned_data["amount"],
+                description=form.cleaned_data["description"] or None,
+            )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Line adjusted. Another billing admin must approve this draft.")
+            return _done(request, line.invoice)
+    else:
+        messages.error(request, "Not adjusted: " + "; ".join(
+            f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in form.errors.items()
+        ))
+    return _done(request, line.invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def add_line(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    agreements = Agreement.objects.filter(account_id=invoice.account_id, currency=invoice.currency)
+    form = forms.LineAddForm(request.POST, agreements=agreements)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.invoice_line_add(
+                invoice=invoice, user=request.user, reason=data["reason"], description=data["description"],
+                amount=data["amount"], tax_rate=data["tax_rate"],
+                agreement=agreements.get(pk=data["agreement"]) if data["agreement"] else None,
+            )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Line added. Another billing admin must approve this draft.")
+    else:
+        messages.error(request, "Not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return _done(request, invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def send(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    try:
+        invoice = services.invoice_send(invoice=invoice, user=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{invoice.number} sent to {invoice.sent_to}.")
+    if request.POST.get("next") == "review":
+        return redirect(_review_url(invoice.period))
+    return _done(request, invoice)
+
+
+@require_POST
+@require("credit_notes.create")
+def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    form = forms.CreditNoteForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            note = services.credit_note_create(
+                invoice=invoice, amount=data["amount"], reason=data["reason"], user=request.user,
+                date=data["date"],
+            )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Credit note {note.number} created for {note.currency} {note.amount}.")
+    else:
+        messages.error(request, "No credit note: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return _done(request, invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def run_start(request: HttpRequest) -> HttpResponse:
+    period = _period_from(request)
+    run = services.invoice_run_start(period=period, user=request.user)
+    run.refresh_from_db()  # in-process (no broker) the run has finished already
+    if run.status == InvoiceRun.Status.FAILED:
+        messages.error(request, f"The invoice run failed: {run.error}")
+    else:
+        messages.success(request, f"Invoice run for {period:%B %Y} started.")
+    return redirect(_review_url(period))
+
+
+@require_GET
+@require("invoices.view")
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(InvoiceRun, pk=pk)
+    return JsonResponse(_run_json(run))
+

@@ -1,0 +1,193 @@
+"""The invoice review screen: who may see and do what, and that every change goes through the
+services (server-side checks, POST only, refused changes change nothing)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from invoicing import services
+from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
+from tests.factories import InvoiceFactory, InvoiceLineFactory
+from tests.invoicing.helpers import JAN, build_firm
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, settings, tmp_path):
+    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    settings.MEDIA_ROOT = tmp_path
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def drafts():
+    build_firm()
+    services.invoice_run_generate(period=JAN)
+    return {i.po_number or i.currency: i for i in Invoice.objects.all()}
+
+
+def test_review_lists_drafts_with_totals_and_flag_warnings(client_for, billing_admin, drafts):
+    response = client_for(billing_admin).get(reverse("invoicing:review") + "?period=2026-01")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Invoice review</h1>" in html
+    assert "Generate invoices for January 2026" in html
+    assert f"Draft #{drafts['PO-1'].pk}" in html and "USD 4,145.63" in html and "EUR 88.00" in html
+    assert "OVER_CAP 12 (released)" in html  # an entry released over a cap is billed: warned
+    assert 'name="ids"' in html and "Approve selected" in html
+
+
+@pytest.mark.parametrize("persona", ["auditor", "finance"])
+def test_auditor_and_finance_see_invoices_read_only(request, client_for, persona, drafts):
+    client = client_for(request.getfixturevalue(persona))
+    invoice = drafts["PO-1"]
+    html = client.get(reverse("invoicing:review") + "?period=2026-01").content.decode()
+    assert "USD 4,145.63" in html
+    assert "Approve selected" not in html and "Generate invoices" not in html
+    detail = client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "P100: Engineer" in detail and 'id="approve"' not in detail and "Add a line" not in detail
+    for name, data in [("invoicing:approve", {}), ("invoicing:reject", {"reason": "x"})]:
+        assert client.post(reverse(name, args=[invoice.pk]), data).status_code == 403
+    assert client.post(reverse("invoicing:approve_many"), {"ids": [invoice.pk]}).status_code == 403
+    assert client.post(reverse("invoicing:run_start"), {"period": "2026-01"}).status_code == 403
+    line = invoice.lines.first()
+    assert client.post(reverse("invoicing:adjust_line", args=[line.pk]),
+                       {"amount": "1.00", "reason": "x"}).status_code == 403
+    invoice.refresh_from_db()
+    line.refresh_from_db()
+    assert (invoice.status, invoice.total, line.amount) == ("draft", D("4145.63"), line.amount)
+    assert not InvoiceRun.objects.filter(status="queued").exists()
+
+
+@pytest.mark.parametrize("persona", ["services_manager", "outsider"])
+def test_other_roles_cannot_open_invoices(request, client_for, persona, drafts):
+    client = client_for(request.getfixturevalue(persona))
+    invoice = drafts["PO-1"]
+    for url in [reverse("invoicing:review"), reverse("invoicing:detail", args=[invoice.pk]),
+                reverse("invoicing:pdf", args=[invoice.pk])]:
+        assert client.get(url).status_code == 403
+
+
+def test_detail_shows_lines_with_entries_and_inline_pdf(client_for, billing_admin, drafts):
+    client = client_for(billing_admin)
+    invoice = drafts["PO-1"]
+    html = client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "Wireframes" in html and "Ben Baker" in html.replace("Employee 0", "")  # entries under lines
+    assert f'src="{reverse("invoicing:pdf", args=[invoice.pk])}"' in html
+    pdf = client.get(reverse("invoicing:pdf", args=[invoice.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf["X-Frame-Options"] == "SAMEORIGIN"
+    assert pdf.content.startswith(b"%PDF")
+
+
+def test_changes_are_post_only(client_for, billing_admin, drafts):
+    client = client_for(billing_admin)
+    invoice = drafts["PO-1"]
+    assert client.get(reverse("invoicing:approve", args=[invoice.pk])).status_code == 405
+    invoice.refresh_from_db()
+    assert invoice.status == "draft"
+
+
+def test_adjust_then_another_admin_approves(client_for, billing_admin, second_billing_admin, drafts):
+    invoice = drafts["PO-2"]
+    line = invoice.lines.get()
+    bella = client_for(billing_admin)
+    bella.post(reverse("invoicing:adjust_line", args=[line.pk]), {"amount": "70.00", "reason": "Rounded down"})
+    line.refresh_from_db()
+    assert (line.amount, line.adjustment_reason, line.adjusted_by) == (D("70.00"), "Rounded down", billing_admin)
+
+    response = bella.post(reverse("invoicing:approve", args=[invoice.pk]), follow=True)
+    assert "another billing admin must approve it" in response.content.decode()
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.total) == ("draft", D("70.00"))
+
+    response = client_for(second_billing_admin).post(reverse("invoicing:approve", args=[invoice.pk]), follow=True)
+    assert "Approved as INV-2026-00001" in response.content.decode()
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.number) == ("approved", "INV-2026-00001")
+    assert invoice.history.first().history_user == second_billing_admin
+
+
+def test_adjust_without_reason_and_reject_without_reason_change_nothing(client_for, billing_admin, drafts):
+    client = client_for(billing_admin)
+    invoice = drafts["PO-1"]
+    line = invoice.lines.first()
+    client.post(reverse("invoicing:adjust_line", args=[line.pk]), {"amount": "1.00", "reason": ""})
+    client.post(reverse("invoicing:reject", args=[invoice.pk]), {"reason": ""})
+    invoice.refresh_from_db()
+    line.refresh_from_db()
+    assert (invoice.status, invoice.total, invoice.adjusted_by) == ("draft", D("4145.63"), None)
+    assert line.adjusted_by is None
+    assert EntryBilling.objects.filter(invoice=invoice).count() == 5
+
+
+def test_add_line_and_reject_with_reason(client_for, billing_admin, drafts):
+    client = client_for(billing_admin)
+    invoice = drafts["PO-1"]
+    client.post(reverse("invoicing:add_line", args=[invoice.pk]), {
+        "description": "Travel", "amount": "120.00", "tax_rate": "10", "agreement": str(drafts["PO-1"].lines.first().agreement_id),
+        "reason": "Agreed travel costs"})
+    invoice.refresh_from_db()
+    assert invoice.lines.filter(kind="adjustment", amount=D("120.00")).exists()
+    assert (invoice.net, invoice.tax, invoice.total) == (D("4188.75"), D("88.88"), D("4277.63"))
+    client.post(reverse("invoicing:reject", args=[invoice.pk]), {"reason": "Customer asked to wait"})
+    invoice.refresh_from_db()
+    assert invoice.status == "rejected" and not EntryBilling.objects.filter(invoice=invoice).exists()
+
+
+def test_bulk_approve_numbers_in_id_order(client_for, billing_admin, drafts):
+    ids = sorted(i.pk for i in drafts.values())
+    response = client_for(billing_admin).post(reverse("invoicing:approve_many"),
+                                              {"ids": [str(i) for i in ids], "period": "2026-01"})
+    assert response.status_code == 302 and response["Location"].endswith("?period=2026-01")
+    numbers = list(Invoice.objects.order_by("id").values_list("number", flat=True))
+    assert numbers == ["INV-2026-00001", "INV-2026-00002", "INV-2026-00003"]
+
+
+def test_send_and_credit_note_from_the_page(client_for, billing_admin, finance, drafts):
+    invoice = services.invoice_approve(invoice=drafts["PO-2"], user=billing_admin)
+    client_for(billing_admin).post(reverse("invoicing:send", args=[invoice.pk]))
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.sent_to) == ("sent", "ap@acme.example")
+    fiona = client_for(finance)
+    assert fiona.post(reverse("invoicing:send", args=[invoice.pk])).status_code == 403
+    fiona.post(reverse("invoicing:credit_note", args=[invoice.pk]), {"amount": "25.00", "reason": "Goodwill"})
+    note = CreditNote.objects.get()
+    assert (note.number, note.amount, note.created_by) == ("CN-2026-00001", D("25.00"), finance)
+    fiona.post(reverse("invoicing:credit_note", args=[invoice.pk]), {"amount": "50.01", "reason": "Too much"})
+    assert CreditNote.objects.count() == 1
+    html = fiona.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "CN-2026-00001" in html and "USD 50.00" in html  # open amount after the credit
+    assert fiona.get(reverse("invoicing:credit_note_pdf", args=[note.pk]))["Content-Type"] == "application/pdf"
+
+
+def test_generate_button_runs_and_reports_progress(client_for, billing_admin, django_capture_on_commit_callbacks):
+    build_firm()
+    client = client_for(billing_admin)
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        response = client.post(reverse("invoicing:run_start"), {"period": "2026-01"})
+    assert len(enqueued) == 1  # the task is enqueued after the run row commits (eager here)
+    assert response.status_code == 302
+    run = InvoiceRun.objects.get()
+    assert (run.status, run.started_by, run.invoices_created) == ("done", billing_admin, 3)
+    status = client.get(reverse("invoicing:run_status", args=[run.pk])).json()
+    assert status | {"id": 0} == {"id": 0, "period": "2026-01", "status": "done", "groups_done": 3,
+                                  "groups_total": 3, "invoices_created": 3, "invoices_updated": 0,
+                                  "entries_billed": 8, "error": ""}
+    assert Invoice.objects.filter(status="draft").count() == 3
+    assert Invoice.history.filter(history_type="+").first().history_user == billing_admin
+
+
+def test_review_queries_do_not_grow_with_drafts(client_for, billing_admin, django_assert_max_num_queries):
+    for _ in range(30):
+        InvoiceLineFactory(invoice=InvoiceFactory())
+    client = client_for(billing_admin)
+    client.get(reverse("invoicing:review") + "?period=2026-01")  # warm the session
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("invoicing:review") + "?period=2026-01")
+    assert response.content.decode().count("Draft #") == 30
