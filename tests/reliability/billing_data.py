@@ -97,9 +97,9 @@ def invoice_state() -> dict:
     for inv in Invoice.objects.select_related("account").order_by("id"):
         key = (inv.account.external_id, inv.currency, inv.po_number, inv.period.isoformat(), inv.status)
         lines = sorted(
-            (l.agreement.external_id if l.agreement else "", l.kind, l.position, l.description, l.role,
-             l.minutes, str(l.hours), str(l.rate), str(l.amount), str(l.tax_rate))
-            for l in inv.lines.select_related("agreement")
+            (ln.agreement.external_id if ln.agreement else "", ln.kind, ln.position, ln.description, ln.role,
+             ln.minutes, str(ln.hours), str(ln.rate), str(ln.amount), str(ln.tax_rate))
+            for ln in inv.lines.select_related("agreement")
         )
         entry_ids = sorted(
             EntryBilling.objects.filter(invoice=inv).values_list("entry__external_id", "billed_minutes", "block_minutes")
@@ -128,7 +128,7 @@ def half_built() -> list[str]:
         if not lines:
             problems.append(f"invoice #{inv.pk} has no lines")
             continue
-        net = sum((l.amount for l in lines), Decimal("0.00"))
+        net = sum((ln.amount for ln in lines), Decimal("0.00"))
         if net != inv.net:
             problems.append(f"invoice #{inv.pk}: net {inv.net} but lines sum to {net}")
         if inv.total != inv.net + inv.tax:

@@ -143,7 +143,7 @@ def _file_cases(kind: str, tmp_dir: Path) -> list[Case]:
         Case("PNG image", "binary", 1, FILE, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rnd.randrange(256) for _ in range(2000))),
         Case("XLSX workbook", "binary", 1, FILE, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(rnd.randrange(256) for _ in range(4000))),
         Case("random bytes", "binary", None, FILE, bytes(rnd.randrange(256) for _ in range(10_000))),
-        Case("PDF file", "binary", None, FILE, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n"),
+        Case("PDF file", "binary", 1, None, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n"),
         Case("latin-1 encoding", "UTF-8", 3, FILE, _mutate(kind, 3, **{text_col: "caf\u00e9"}).replace("café".encode(), "café".encode("latin-1"))),
         Case("UTF-16 with BOM", "UTF-8", None, FILE, good.decode().encode("utf-16")),
         Case("cp1252 smart quote", "UTF-8", 2, FILE, good.replace(lines[1], lines[1] + b"\x93", 1)),

@@ -1,0 +1,99 @@
+"""Killed worker (issue 9): SIGKILL the Celery worker at a random point of an invoice run, start
+it again, and the run ends exactly as one clean run.
+
+Setup: a small firm (tests/reliability/billing_data.py), one clean run through the real worker as
+the reference (its wall time T sets the kill window), then N trials. Each trial forgets the drafts,
+starts a run with `invoice_run_start` (enqueued after commit), SIGKILLs the worker's process group
+after a random delay in [0, T], checks what is in the database at that instant (no half-built
+invoice), starts a new worker and waits: the broker delivers the unacknowledged task again
+(acks_late, visibility timeout lowered to seconds for the test) and the run finishes.
+
+Violations: a half-built invoice after the kill; the run not DONE; invoices, lines, amounts or
+billed entries different from the reference; an entry on two lines.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from invoicing.models import InvoiceRun
+from invoicing.services import invoice_run_start
+from tests.reliability.billing_data import (
+    PERIOD,
+    build_firm,
+    half_built,
+    invoice_state,
+    reset_invoicing,
+)
+from tests.reliability.conftest import trial_count
+from tests.reliability.workers import VISIBILITY_TIMEOUT, private_worker
+from tests.worker import wait_for
+
+pytestmark = [pytest.mark.worker]
+
+
+def run_status(run_id: int) -> str:
+    return InvoiceRun.objects.values_list("status", flat=True).get(pk=run_id)
+
+
+def finished(run_id: int):
+    status = run_status(run_id)
+    return status if status in (InvoiceRun.Status.DONE, InvoiceRun.Status.FAILED) else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_run_ends_as_one_clean_run(trial_log, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    build_firm(groups=6, entries_per_group=6)
+    trials = trial_count(20, 200)
+    rnd = random.Random(20260109)
+    with private_worker() as worker:
+        worker.prepare()
+        # The reference: one clean run through the same worker.
+        started = time.monotonic()
+        run = invoice_run_start(period=PERIOD, user=None)
+        assert wait_for(lambda: finished(run.pk), timeout=120) == InvoiceRun.Status.DONE
+        typical = time.monotonic() - started
+        reference = invoice_state()
+        assert reference["invoices"], "the reference run billed nothing"
+        assert not half_built()
+        at_kill: dict[str, int] = {}
+
+        for _ in range(trials):
+            reset_invoicing()
+            trial_log.trial()
+            run = invoice_run_start(period=PERIOD, user=None)
+            delay = rnd.uniform(0, typical)
+            time.sleep(delay)
+            worker.kill()
+            status = run_status(run.pk)
+            at_kill[status] = at_kill.get(status, 0) + 1
+            # PostgreSQL rolls back the dead worker's open transaction once it notices the
+            # closed socket; what is committed must already be whole.
+            problems = half_built()
+            trial_log.check(not problems, f"half-built after kill at {delay:.2f}s: {problems[:3]}")
+            # The broker hands an unacknowledged task to a new consumer once it has been out for
+            # the visibility timeout; a warm worker starts faster than that.
+            time.sleep(VISIBILITY_TIMEOUT + 0.2)
+            worker.start()
+            worker.prepare()  # warm the next trial's worker while this one works
+            outcome = None
+            try:
+                outcome = wait_for(lambda run_id=run.pk: finished(run_id), timeout=90)
+            except pytest.fail.Exception:
+                trial_log.violation(f"run not finished 90 s after restart (killed at {delay:.2f}s, was {status})")
+            if outcome is None:
+                continue
+            trial_log.check(outcome == InvoiceRun.Status.DONE, f"run ended {outcome} (killed at {delay:.2f}s)")
+            trial_log.check(not half_built(), f"inconsistent after restart: {half_built()[:3]}")
+            state = invoice_state()
+            if not trial_log.check(state == reference, f"result differs from a clean run (killed at {delay:.2f}s, was {status})"):
+                diff = sorted(set(state["invoices"]) ^ set(reference["invoices"]))
+                trial_log.notes.setdefault("diffs", []).append(str(diff)[:500])
+        trial_log.notes.update(typical_run_seconds=round(typical, 2), status_at_kill=at_kill,
+                               worker_starts=worker.starts,
+                               invoices=len(reference["invoices"]))
+    trial_log.assert_clean()

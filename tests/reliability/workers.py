@@ -1,0 +1,168 @@
+"""Real Celery workers for the reliability tests, built on tests/worker.py's WorkerProcess.
+
+`private_worker(...)` starts one `celery worker` process on its own queue, against the PostgreSQL
+test database, with a short Redis visibility timeout so a task whose worker was SIGKILLed is
+delivered again seconds after a new worker starts (production keeps one hour:
+CELERY_VISIBILITY_TIMEOUT). `broker_url` may point at a private redis-server (RedisServer) that a
+test restarts; the machine's shared Redis on 6379 is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from billing_site.celery import app
+from tests.worker import REDIS_URL, ROOT, WorkerProcess, worker_env
+
+VISIBILITY_TIMEOUT = 1  # seconds
+
+
+class Worker(WorkerProcess):
+    def __init__(self, queue: str, broker_url: str, extra_env: dict[str, str]) -> None:
+        super().__init__(queue)
+        self.broker_url = broker_url
+        self.extra_env = extra_env
+        self.starts = 0
+        self.warm: subprocess.Popen[bytes] | None = None
+        self.log.write_bytes(b"")
+
+    ARGS = ["--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "--loglevel=INFO"]
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = worker_env(self.queue)
+        env.update(self.extra_env, CELERY_BROKER_URL=self.broker_url)
+        return subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("warm_worker.py")), *self.ARGS, "-Q", self.queue],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def prepare(self) -> None:
+        """Spawn the next worker process and let it import everything (it waits for start())."""
+        if self.warm is None or self.warm.poll() is not None:
+            self.warm = self._spawn()
+
+    def start(self) -> None:
+        self.prepare()
+        self.proc, self.warm = self.warm, None
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+        self.starts += 1
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+            if self.log.read_text(errors="replace").count("ready.") >= self.starts:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"worker not ready in 90 s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        super().stop()
+        if self.warm is not None and self.warm.poll() is None:
+            os.killpg(self.warm.pid, signal.SIGKILL)
+            self.warm.wait(timeout=30)
+        self.warm = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def reset_producer_pools() -> None:
+    """Drop this process's broker connections so the next publish connects afresh (to a new
+    broker URL, or after the broker restarted). kombu keeps closed pools in a global registry
+    keyed by URL, so closing alone is not enough."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    try:
+        app.__dict__["amqp"]._producer_pool = None
+    except (AttributeError, KeyError):
+        pass
+
+
+@contextmanager
+def private_worker(broker_url: str = REDIS_URL, visibility_timeout: int = VISIBILITY_TIMEOUT,
+                   extra_env: dict[str, str] | None = None):
+    queue = f"rel-{uuid.uuid4().hex[:10]}"
+    keys = ("task_always_eager", "broker_url", "task_default_queue", "broker_transport_options")
+    saved = {k: app.conf.get(k) for k in keys}
+    options = {"visibility_timeout": visibility_timeout}
+    app.conf.update(task_always_eager=False, broker_url=broker_url, task_default_queue=queue,
+                    broker_transport_options=options)
+    reset_producer_pools()
+    env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout), **(extra_env or {})}
+    worker = Worker(queue, broker_url, env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.update(**saved)
+        reset_producer_pools()
+        try:
+            client = redis.Redis.from_url(broker_url, socket_timeout=2)
+            client.delete(queue)
+        except redis.RedisError:
+            pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A private, throwaway redis-server (no persistence) that a test may stop and restart."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.dir = Path(f"/tmp/billable-redis-{self.port}")
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--bind", "127.0.0.1", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()  # as a crash would: no save, everything in memory is gone
+            self.proc.wait(timeout=10)
+
+    def restart(self, down_seconds: float = 0.5) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+        self.restarts += 1
