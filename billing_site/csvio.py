@@ -146,13 +146,30 @@ def open_binary(file: Any) -> Iterator[IO[bytes]]:
         raise TypeError(f"cannot import from {type(file).__name__}; pass bytes, a path or a file")
 
 
+SNIFF_BYTES = 8192
+
+
 def _physical_lines(stream: IO[bytes], limit: int) -> Iterator[str]:
     """Decoded physical lines, with their line ends, checking size, UTF-8 and binary content."""
+    head = stream.read(SNIFF_BYTES)
+    if b"\x00" in head:
+        # Spreadsheets, PDFs, images and zip files all have NUL bytes near the start.
+        raise CsvFileError(
+            RowError(0, FILE, "the file contains binary data (NUL bytes); upload the CSV export")
+        )
+    first = io.BytesIO(head)
+
+    def readline(size: int) -> bytes:
+        line = first.readline(size)
+        if line.endswith(b"\n") or len(line) >= size:
+            return line
+        return line + stream.readline(size - len(line))  # head ended mid-line
+
     total = 0
     number = 0
     while True:
         # readline with a cap so a binary file with no newlines cannot be read into memory whole.
-        raw = stream.readline(limit + 1 - total if limit + 1 - total > 0 else 1)
+        raw = readline(limit + 1 - total if limit + 1 - total > 0 else 1)
         if not raw:
             return
         number += 1

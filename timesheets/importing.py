@@ -580,14 +580,14 @@ _BILLING_DIFFER = (
 _HISTORY_INSERT = f"""
 INSERT INTO timesheets_historicaltimeentry
     ({_ENTRY_COLUMNS}, history_date, history_change_reason, history_type, history_user_id)
-SELECT {_ENTRY_COLUMNS}, now(), %(reason)s, %(kind)s, %(user)s FROM changed
+SELECT {_ENTRY_COLUMNS}, statement_timestamp(), %(reason)s, %(kind)s, %(user)s FROM changed
 """
 _UPDATE = f"""
 WITH changed AS (
     UPDATE timesheets_timeentry t SET
         date = s.date, employee_id = e.id, role = s.role, project_code = s.project_code,
         task = s.task, duration_ms = s.duration_ms, billable = s.billable,
-        approved = s.approved, notes = s.notes, updated_at = now()
+        approved = s.approved, notes = s.notes, updated_at = statement_timestamp()
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext
     WHERE t.external_id = s.external_id AND NOT t.locked AND {_ALL_DIFFER}
     RETURNING t.*
@@ -602,7 +602,7 @@ WITH changed AS (
     SELECT s.external_id,
            CASE WHEN s.external_id ~ '^[0-9]{{1,30}}$' THEN s.external_id::numeric END,
            s.date, e.id, s.role, s.project_code, s.task, s.duration_ms, s.billable,
-           s.approved, s.notes, false, now(), now()
+           s.approved, s.notes, false, statement_timestamp(), statement_timestamp()
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext
     WHERE NOT EXISTS (SELECT 1 FROM timesheets_timeentry t WHERE t.external_id = s.external_id)
     ORDER BY s.line
