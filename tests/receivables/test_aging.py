@@ -157,7 +157,9 @@ def test_aging_is_one_query():
         final_invoice(acc, "10.00", due=days_ago(n * 20))
     with CaptureQueriesContext(connection) as queries:
         report = aging_report(as_of=AS_OF)
-    assert len(queries) == 1
+    reads = [q["sql"] for q in queries if "FROM" in q["sql"]]
+    assert len(reads) == 1  # plus SAVEPOINT / SET LOCAL work_mem, jit around it
+    assert len(queries) <= 5
     assert report.rows[0].open_invoices == 5
 
 
