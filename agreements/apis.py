@@ -59,6 +59,7 @@ class AgreementViewSet(BillableReadOnlyViewSet):
         detail=False,
         methods=["post"],
         url_path="import",
+        url_name="import",
         parser_classes=IMPORT_PARSERS,
         filter_backends=[],
         pagination_class=None,

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
 
 from billing_site.dates import parse_period
 from invoicing.models import CreditNote, Invoice, InvoiceRun
 
 
-class PeriodFilter(django_filters.CharFilter):
-    """`YYYY-MM` -> the first day of that month."""
+class PeriodFormField(forms.CharField):
+    """`YYYY-MM` -> the first day of that month (a field error otherwise)."""
 
-    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+    def clean(self, value):  # type: ignore[no-untyped-def]
+        value = super().clean(value)
         if value in (None, ""):
-            return qs
+            return None
         try:
-            period = parse_period(value.strip())
+            return parse_period(value.strip())
         except ValueError:
             raise forms.ValidationError("Must be a month as YYYY-MM, e.g. 2026-01.") from None
-        return qs.filter(**{self.field_name: period})
+
+
+class PeriodFilter(django_filters.Filter):
+    field_class = PeriodFormField
 
 
 class InvoiceFilter(django_filters.FilterSet):

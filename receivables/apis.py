@@ -106,6 +106,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableV
         detail=False,
         methods=["post"],
         url_path="import",
+        url_name="import",
         parser_classes=IMPORT_PARSERS,
         filter_backends=[],
         pagination_class=None,

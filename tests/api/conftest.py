@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -30,6 +33,23 @@ from tests.factories import (
 from timesheets.models import Flag, ReconciliationRun
 
 PERSONAS = ("billing_admin", "services_manager", "finance", "auditor", "outsider", "anonymous")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The matrix creates a persona per case: a fast hasher keeps ~400 cases quick. (Passwords
+    are still checked: the token endpoint tests log in with them.)"""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Login-failure counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def token_client(user: Any | None) -> APIClient:
@@ -84,8 +104,12 @@ def _final_invoice(*, account, agreement, number, seq, total, **fields) -> Invoi
         **{k: v for k, v in fields.items() if k not in {"disputed", "dispute_reason"}},
     )
     InvoiceLineFactory(invoice=invoice, agreement=agreement, amount=total)
+    pdf = b"%PDF-1.4 test invoice " + number.encode()
+    path = default_storage.save(f"invoices/{number}.pdf", ContentFile(pdf))
     Invoice.objects.filter(pk=invoice.pk).update(
         status=Invoice.Status.APPROVED,
+        pdf=path,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         disputed=fields.get("disputed", False),
         dispute_reason=fields.get("dispute_reason", ""),
     )
@@ -134,8 +158,9 @@ def make_world() -> World:
         disputed=True, dispute_reason="Hours questioned",
     )
     credit_note = CreditNoteFactory(
-        invoice=approved, number="CN-2026-00001", number_year=2026, number_seq=1,
-        date=dt.date(2026, 1, 10), amount=Decimal("100.00"),
+        invoice=approved, number="CN-2025-00001", number_year=2025, number_seq=1,
+        date=dt.date(2025, 12, 31), amount=Decimal("100.00"),
+        pdf=default_storage.save("credit_notes/CN-2025-00001.pdf", ContentFile(b"%PDF-1.4 cn")),
     )
     payment = PaymentFactory(
         external_id="PAY-1", account=account, date=dt.date(2026, 1, 20), amount=Decimal("600.00")
