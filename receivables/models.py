@@ -64,6 +64,10 @@ class Allocation(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        state = f" (reversed {self.reversed_on})" if self.reversed_on else ""
+        return f"{self.amount} of payment #{self.payment_id} to invoice #{self.invoice_id}{state}"
+
 
 class Reminder(models.Model):
     """A dunning reminder; one per (invoice, level)."""
@@ -88,3 +92,6 @@ class Reminder(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["invoice", "level"], name="reminder_once_per_level")
         ]
+
+    def __str__(self) -> str:
+        return f"Invoice #{self.invoice_id} level {self.level} ({self.status}, {self.sent_on})"

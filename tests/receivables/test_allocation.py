@@ -11,8 +11,12 @@ import time_machine
 from billing_site.errors import BillingError
 from invoicing.models import Invoice
 from receivables import selectors
-from receivables.allocation import mask_card_numbers, plan_allocation, referenced_numbers
-from receivables.allocation import OpenInvoice
+from receivables.allocation import (
+    OpenInvoice,
+    mask_card_numbers,
+    plan_allocation,
+    referenced_numbers,
+)
 from receivables.models import Allocation, Payment
 from receivables.services import (
     allocation_apply,

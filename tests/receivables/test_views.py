@@ -13,7 +13,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from invoicing.models import Invoice
 from receivables.models import Allocation, Payment, Reminder
 from receivables.services import payment_record
 from tests.factories import AccountFactory
