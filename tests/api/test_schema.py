@@ -1,0 +1,145 @@
+"""The OpenAPI schema is served, valid, and true: schemathesis drives every operation through the
+WSGI app with a billing admin's token (and an anonymous pass for the auth checks); no answer may
+be a 5xx or disagree with the schema (status code, content type, headers, body)."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.api.conftest import make_world
+from tests.factories import UserFactory
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def _in_test_transaction():
+    """Requests run in the test's transaction, as Django's test client arranges: the WSGI
+    handler must not close the connection between requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _load(mode: GenerationMode, max_examples: int):
+    from rest_framework.authtoken.models import Token
+
+    from billing_site.wsgi import application
+    from billing_site import roles
+
+    admin = UserFactory(username="schema.admin", roles=[roles.BILLING_ADMIN])
+    token, _ = Token.objects.get_or_create(user=admin)
+    make_world()
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    schema.config.update(
+        headers={"Authorization": f"Token {token.key}"},
+        suppress_health_check=list(HealthCheck),
+    )
+    schema.config.generation.update(
+        modes=[mode], max_examples=max_examples, deterministic=True, no_shrink=True
+    )
+    return schema
+
+
+@pytest.fixture
+def positive_schema(db, settings, tmp_path, _in_test_transaction):
+    settings.MEDIA_ROOT = str(tmp_path)
+    return _load(GenerationMode.POSITIVE, 25)
+
+
+@pytest.fixture
+def negative_schema(db, settings, tmp_path, _in_test_transaction):
+    settings.MEDIA_ROOT = str(tmp_path)
+    return _load(GenerationMode.NEGATIVE, 15)
+
+
+positive = schemathesis.pytest.from_fixture("positive_schema")
+negative = schemathesis.pytest.from_fixture("negative_schema")
+
+
+@positive.parametrize()
+def test_api_conforms_to_schema_with_valid_input(case):
+    case.call_and_validate(checks=CHECKS)
+
+
+@negative.parametrize()
+def test_api_never_fails_on_invalid_input(case):
+    case.call_and_validate(checks=CHECKS)
+
+
+def test_schema_is_served_and_lists_every_endpoint(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    paths = set(schema["paths"])
+    assert {
+        "/api/v1/auth/token/",
+        "/api/v1/agreements/",
+        "/api/v1/agreements/import/",
+        "/api/v1/time-entries/import/",
+        "/api/v1/flags/{id}/release/",
+        "/api/v1/flags/{id}/write-off/",
+        "/api/v1/invoice-runs/",
+        "/api/v1/invoice-runs/{id}/",
+        "/api/v1/invoices/{id}/approve/",
+        "/api/v1/invoices/{id}/reject/",
+        "/api/v1/invoices/{id}/adjust/",
+        "/api/v1/invoices/{id}/pdf/",
+        "/api/v1/credit-notes/",
+        "/api/v1/payments/",
+        "/api/v1/payments/import/",
+        "/api/v1/allocations/{id}/reverse/",
+        "/api/v1/reports/ar-aging/",
+    } <= paths
+
+
+def test_schema_documents_decimals_enums_errors_and_idempotency(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    total = components["Invoice"]["properties"]["total"]
+    assert total["type"] == "string"
+    assert total["format"] == "decimal"
+    assert components["InvoiceStatusEnum"]["enum"] == [
+        "draft", "approved", "sent", "partially_paid", "paid", "rejected"
+    ]
+    assert set(components["Error"]["properties"]) == {"detail", "errors"}
+    approve = schema["paths"]["/api/v1/invoices/{id}/approve/"]["post"]
+    assert {"400", "401", "403", "404", "409", "422"} <= set(approve["responses"])
+    assert approve["responses"]["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    headers = [p["name"] for p in approve["parameters"] if p["in"] == "header"]
+    assert headers == ["Idempotency-Key"]
+    aging = schema["paths"]["/api/v1/reports/ar-aging/"]["get"]
+    assert set(aging["responses"]["200"]["content"]) == {
+        "application/json",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+
+
+def test_docs_page_is_served(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
