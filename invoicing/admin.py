@@ -26,8 +26,19 @@ class ReadOnlyAdmin:
 class InvoiceLineInline(ReadOnlyAdmin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
-    fields = ("position", "agreement", "kind", "description", "role", "hours", "rate", "amount",
-              "tax_rate", "adjustment_reason", "adjusted_by")
+    fields = (
+        "position",
+        "agreement",
+        "kind",
+        "description",
+        "role",
+        "hours",
+        "rate",
+        "amount",
+        "tax_rate",
+        "adjustment_reason",
+        "adjusted_by",
+    )
     readonly_fields = fields
 
 
@@ -47,7 +58,16 @@ def approve_selected(modeladmin, request, queryset):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
-    list_display = ("__str__", "account", "status", "period", "invoice_date", "due_date", "currency", "total")
+    list_display = (
+        "__str__",
+        "account",
+        "status",
+        "period",
+        "invoice_date",
+        "due_date",
+        "currency",
+        "total",
+    )
     list_filter = ("status", "currency", "disputed")
     search_fields = ("number", "account__name", "po_number")
     list_select_related = ("account",)
@@ -65,7 +85,14 @@ class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 
 @admin.register(InvoiceRun)
 class InvoiceRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
-    list_display = ("period", "status", "groups_done", "groups_total", "invoices_created", "created_at")
+    list_display = (
+        "period",
+        "status",
+        "groups_done",
+        "groups_total",
+        "invoices_created",
+        "created_at",
+    )
 
 
 @admin.register(CreditNote)

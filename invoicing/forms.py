@@ -24,8 +24,13 @@ class LineAdjustForm(forms.Form):
 class LineAddForm(forms.Form):
     description = forms.CharField(max_length=500)
     amount = forms.DecimalField(**MONEY)
-    tax_rate = forms.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal("0"),
-                                  max_value=Decimal("100"), initial=Decimal("0"))
+    tax_rate = forms.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        initial=Decimal("0"),
+    )
     agreement = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, choices=())
     reason = forms.CharField(max_length=1000, widget=forms.TextInput)
 
@@ -43,5 +48,6 @@ class RejectForm(forms.Form):
 class CreditNoteForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
     reason = forms.CharField(max_length=1000, widget=forms.TextInput)
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                           help_text="Empty: today.")
+    date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: today."
+    )

@@ -67,9 +67,12 @@ def group_lines(lines: list[InvoiceLine], account_id: int) -> list[LineGroup]:
     present = {a for a in by_agreement if a is not None}
     if not present:
         return [LineGroup(agreement=None, depth=0, lines=lines)] if lines else []
-    agreements = {a.pk: a for a in Agreement.objects.filter(account_id=account_id).only(
-        "id", "parent_id", "external_id", "project_code", "agreement_type"
-    )}
+    agreements = {
+        a.pk: a
+        for a in Agreement.objects.filter(account_id=account_id).only(
+            "id", "parent_id", "external_id", "project_code", "agreement_type"
+        )
+    }
     agreements.update({line.agreement_id: line.agreement for line in lines if line.agreement_id})
 
     def shown_parent(a_id: int) -> int | None:
@@ -103,9 +106,9 @@ def group_lines(lines: list[InvoiceLine], account_id: int) -> list[LineGroup]:
 
 def invoice_context(invoice: Invoice) -> dict[str, Any]:
     lines = list(
-        InvoiceLine.objects.filter(invoice_id=invoice.pk).select_related("agreement").order_by(
-            "position", "id"
-        )
+        InvoiceLine.objects.filter(invoice_id=invoice.pk)
+        .select_related("agreement")
+        .order_by("position", "id")
     )
     totals = gen.compute_totals(gen.AmountLine(amount=x.amount, tax_rate=x.tax_rate) for x in lines)
     billings = (
@@ -134,9 +137,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "account": invoice.account,
         "billing_email": invoice.billing_email or invoice.account.billing_email,
         "groups": group_lines(lines, invoice.account_id),
-        "taxes": [
-            {"rate": percent(t.rate), "base": t.base, "tax": t.tax} for t in totals.taxes
-        ],
+        "taxes": [{"rate": percent(t.rate), "base": t.base, "tax": t.tax} for t in totals.taxes],
         "net": totals.net,
         "tax": totals.tax,
         "total": totals.total,

@@ -148,7 +148,9 @@ class AgreementTree:
         self.group_of: dict[int, GroupKey] = {}
         self.members: dict[GroupKey, list[int]] = defaultdict(list)
         for a in sorted(self.nodes):
-            key = GroupKey(self.nodes[a].account_id, self.nodes[a].currency, self.root_of(a).po_number)
+            key = GroupKey(
+                self.nodes[a].account_id, self.nodes[a].currency, self.root_of(a).po_number
+            )
             self.group_of[a] = key
             self.members[key].append(a)
 
@@ -212,8 +214,11 @@ class GroupInputs:
 
 def open_draft(key: GroupKey, period: dt.date, *, lock: bool = False) -> Invoice | None:
     qs = Invoice.objects.filter(
-        account_id=key.account_id, currency=key.currency, po_number=key.po_number,
-        period=period, status=Invoice.Status.DRAFT,
+        account_id=key.account_id,
+        currency=key.currency,
+        po_number=key.po_number,
+        period=period,
+        status=Invoice.Status.DRAFT,
     )
     if lock:
         qs = qs.select_for_update()
@@ -259,7 +264,9 @@ def group_inputs(
             "agreement_id", *(f"entry__{f}" for f in ENTRY_FIELDS)
         )
         for r in claimed:
-            entries.append(_entry_in({f: r[f"entry__{f}"] for f in ENTRY_FIELDS} | r, "agreement_id"))
+            entries.append(
+                _entry_in({f: r[f"entry__{f}"] for f in ENTRY_FIELDS} | r, "agreement_id")
+            )
         claimed_milestones = list(
             MilestoneBilling.objects.filter(invoice=draft).values_list("milestone_id", flat=True)
         )
@@ -282,19 +289,30 @@ def group_inputs(
     used |= claimed_blocks
     if claimed_milestones:
         used |= set(
-            Milestone.objects.filter(id__in=claimed_milestones).values_list("agreement_id", flat=True)
+            Milestone.objects.filter(id__in=claimed_milestones).values_list(
+                "agreement_id", flat=True
+            )
         )
     drawn_qs = EntryBilling.objects.filter(agreement_id__in=used, block_minutes__gt=0)
     if draft is not None:
         drawn_qs = drawn_qs.exclude(invoice_id=draft.pk)  # null invoice rows stay counted
     drawn = dict(
-        drawn_qs.values("agreement_id").annotate(m=Sum("block_minutes")).values_list("agreement_id", "m")
+        drawn_qs.values("agreement_id")
+        .annotate(m=Sum("block_minutes"))
+        .values_list("agreement_id", "m")
     )
     terms = load_terms(used, bill_block=new_blocks | claimed_blocks, drawn=drawn)
     milestone_ids = claimed_milestones + [m for m, _ in new_milestones]
     return GroupInputs(
-        key=key, period=period, last_day=last_day, draft=draft, terms=terms, entries=entries,
-        milestone_ids=milestone_ids, extra_lines=extra, new_entry_ids=new_entry_ids,
+        key=key,
+        period=period,
+        last_day=last_day,
+        draft=draft,
+        terms=terms,
+        entries=entries,
+        milestone_ids=milestone_ids,
+        extra_lines=extra,
+        new_entry_ids=new_entry_ids,
         new_milestone_ids={m for m, _ in new_milestones},
         new_block_ids=new_blocks,
     )
@@ -312,7 +330,9 @@ def load_terms(
     terms: dict[int, gen.AgreementTerms] = {}
     for a in agreements:
         milestones = tuple(
-            gen.MilestoneTerm(milestone_id=m.id, position=m.position, name=m.name, percent=m.percent)
+            gen.MilestoneTerm(
+                milestone_id=m.id, position=m.position, name=m.name, percent=m.percent
+            )
             for m in a.milestones.all()
         )
         terms[a.id] = gen.AgreementTerms(
@@ -357,7 +377,9 @@ def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
             continue
         priced = inputs.price()
         if priced.lines:
-            result.append(PreviewInvoice(key=key, draft_id=draft.pk if draft else None, priced=priced))
+            result.append(
+                PreviewInvoice(key=key, draft_id=draft.pk if draft else None, priced=priced)
+            )
     return result
 
 
@@ -393,9 +415,11 @@ def annotate_open_amount(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
 
 
 def open_amount(invoice: Invoice) -> Decimal:
-    return annotate_open_amount(Invoice.objects.filter(pk=invoice.pk)).values_list(
-        "open_amount", flat=True
-    ).get()
+    return (
+        annotate_open_amount(Invoice.objects.filter(pk=invoice.pk))
+        .values_list("open_amount", flat=True)
+        .get()
+    )
 
 
 # --- review screen --------------------------------------------------------------------------
@@ -431,7 +455,9 @@ def invoice_with_lines(pk: int) -> Invoice:
         .prefetch_related(
             Prefetch(
                 "lines",
-                queryset=InvoiceLine.objects.select_related("agreement", "adjusted_by").prefetch_related(
+                queryset=InvoiceLine.objects.select_related(
+                    "agreement", "adjusted_by"
+                ).prefetch_related(
                     Prefetch(
                         "entry_billings",
                         queryset=EntryBilling.objects.select_related("entry__employee").order_by(
@@ -447,7 +473,11 @@ def invoice_with_lines(pk: int) -> Invoice:
 
 
 def latest_run(period: dt.date) -> InvoiceRun | None:
-    return InvoiceRun.objects.filter(period=period.replace(day=1)).order_by("-created_at", "-id").first()
+    return (
+        InvoiceRun.objects.filter(period=period.replace(day=1))
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -468,7 +498,10 @@ def invoices_for_export(status: str | None = None) -> QuerySet[Invoice]:
                     Prefetch(
                         "entry_billings",
                         queryset=EntryBilling.objects.select_related("entry").only(
-                            "id", "line_id", "entry__external_id", "entry__external_number",
+                            "id",
+                            "line_id",
+                            "entry__external_id",
+                            "entry__external_number",
                             "entry__date",
                         ),
                     )
@@ -477,7 +510,11 @@ def invoices_for_export(status: str | None = None) -> QuerySet[Invoice]:
             Prefetch(
                 "entry_billings",
                 queryset=EntryBilling.objects.select_related("entry").only(
-                    "id", "invoice_id", "entry__external_id", "entry__external_number", "entry__date"
+                    "id",
+                    "invoice_id",
+                    "entry__external_id",
+                    "entry__external_number",
+                    "entry__date",
                 ),
             ),
         )
@@ -502,31 +539,41 @@ def invoice_export_rows(status: str | None = None) -> list[dict]:
         lines = []
         for line in inv.lines.all():
             timed = line.kind in (InvoiceLine.Kind.TIME,)
-            lines.append({
-                "agreement_id": line.agreement.external_id if line.agreement else None,
-                "description": line.description,
-                "role": line.role,
-                "hours": _dec(line.hours) if timed else None,
-                "rate": _dec(line.rate) if timed else None,
-                "amount": _dec(line.amount),
-                "tax_rate": _dec(line.tax_rate),
-                "entry_ids": [eb.entry.external_id for eb in sorted(line.entry_billings.all(), key=_entry_sort_key)],
-            })
-        rows.append({
-            "id": inv.pk,
-            "number": inv.number,
-            "status": inv.status,
-            "account_id": inv.account.external_id,
-            "currency": inv.currency,
-            "po_number": inv.po_number,
-            "period": f"{inv.period:%Y-%m}",
-            "invoice_date": inv.invoice_date.isoformat(),
-            "due_date": inv.due_date.isoformat(),
-            "net": _dec(inv.net),
-            "tax": _dec(inv.tax),
-            "total": _dec(inv.total),
-            "open_amount": _dec(inv.open_amount),
-            "lines": lines,
-            "entry_ids": [eb.entry.external_id for eb in sorted(inv.entry_billings.all(), key=_entry_sort_key)],
-        })
+            lines.append(
+                {
+                    "agreement_id": line.agreement.external_id if line.agreement else None,
+                    "description": line.description,
+                    "role": line.role,
+                    "hours": _dec(line.hours) if timed else None,
+                    "rate": _dec(line.rate) if timed else None,
+                    "amount": _dec(line.amount),
+                    "tax_rate": _dec(line.tax_rate),
+                    "entry_ids": [
+                        eb.entry.external_id
+                        for eb in sorted(line.entry_billings.all(), key=_entry_sort_key)
+                    ],
+                }
+            )
+        rows.append(
+            {
+                "id": inv.pk,
+                "number": inv.number,
+                "status": inv.status,
+                "account_id": inv.account.external_id,
+                "currency": inv.currency,
+                "po_number": inv.po_number,
+                "period": f"{inv.period:%Y-%m}",
+                "invoice_date": inv.invoice_date.isoformat(),
+                "due_date": inv.due_date.isoformat(),
+                "net": _dec(inv.net),
+                "tax": _dec(inv.tax),
+                "total": _dec(inv.total),
+                "open_amount": _dec(inv.open_amount),
+                "lines": lines,
+                "entry_ids": [
+                    eb.entry.external_id
+                    for eb in sorted(inv.entry_billings.all(), key=_entry_sort_key)
+                ],
+            }
+        )
     return rows

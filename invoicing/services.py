@@ -48,8 +48,15 @@ logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key shared by every invoice-run group transaction ("BILL" in ASCII).
 RUN_LOCK_KEY = 0x42494C4C
-CLAIM_FIELDS = ["agreement", "invoice", "line", "period", "rounded_minutes", "block_minutes",
-                "billed_minutes"]
+CLAIM_FIELDS = [
+    "agreement",
+    "invoice",
+    "line",
+    "period",
+    "rounded_minutes",
+    "block_minutes",
+    "billed_minutes",
+]
 
 
 def _with_user(obj, user):
@@ -182,8 +189,10 @@ def _write_group(
         if invoice is None:
             account = Account.objects.only("billing_email").get(pk=inputs.key.account_id)
             invoice = Invoice(
-                account_id=inputs.key.account_id, currency=inputs.key.currency,
-                po_number=inputs.key.po_number, period=inputs.period,
+                account_id=inputs.key.account_id,
+                currency=inputs.key.currency,
+                po_number=inputs.key.po_number,
+                period=inputs.period,
                 billing_email=account.billing_email,
             )
             outcome.created = 1
@@ -198,7 +207,9 @@ def _write_group(
         adjustments: list[InvoiceLine] = []
         if draft is not None:
             milestone_of_line = dict(
-                MilestoneBilling.objects.filter(invoice=draft).values_list("line_id", "milestone_id")
+                MilestoneBilling.objects.filter(invoice=draft).values_list(
+                    "line_id", "milestone_id"
+                )
             )
             for line in draft.lines.order_by("position", "id"):
                 if line.kind == InvoiceLine.Kind.ADJUSTMENT:
@@ -209,9 +220,17 @@ def _write_group(
             line = existing.pop(pl.key, None)
             if line is None:
                 line = InvoiceLine(
-                    invoice=invoice, agreement_id=pl.agreement_id, kind=pl.kind, position=position,
-                    description=pl.description, role=pl.role, minutes=pl.minutes, hours=pl.hours,
-                    rate=pl.rate, amount=pl.amount, tax_rate=pl.tax_rate,
+                    invoice=invoice,
+                    agreement_id=pl.agreement_id,
+                    kind=pl.kind,
+                    position=position,
+                    description=pl.description,
+                    role=pl.role,
+                    minutes=pl.minutes,
+                    hours=pl.hours,
+                    rate=pl.rate,
+                    amount=pl.amount,
+                    tax_rate=pl.tax_rate,
                 )
                 _with_user(line, user).save()
                 outcome.lines += 1
@@ -258,13 +277,18 @@ def _write_group(
                 setattr(row, k, v)
             to_update.append(row)
     if claimed:  # claimed before but no longer priceable (e.g. its rate was removed)
-        _bulk_delete_with_history(EntryBilling.objects.filter(pk__in=[r.pk for r in claimed.values()]), user)
+        _bulk_delete_with_history(
+            EntryBilling.objects.filter(pk__in=[r.pk for r in claimed.values()]), user
+        )
     if to_create:
         bulk_create_with_history(to_create, EntryBilling, batch_size=1000, default_user=user)
     if to_update:
         bulk_update_with_history(
-            to_update, EntryBilling, [f for f in CLAIM_FIELDS if f != "period"],
-            batch_size=1000, default_user=user,
+            to_update,
+            EntryBilling,
+            [f for f in CLAIM_FIELDS if f != "period"],
+            batch_size=1000,
+            default_user=user,
         )
     outcome.entries = len(to_create)
 
@@ -275,7 +299,9 @@ def _write_group(
         for pl in priced.lines:
             if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones:
                 _with_user(
-                    MilestoneBilling(milestone_id=pl.milestone_id, invoice=invoice, line=lines_by_key[pl.key]),
+                    MilestoneBilling(
+                        milestone_id=pl.milestone_id, invoice=invoice, line=lines_by_key[pl.key]
+                    ),
                     user,
                 ).save()
         done_blocks = set(
@@ -284,7 +310,9 @@ def _write_group(
         for pl in priced.lines:
             if pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks:
                 _with_user(
-                    BlockBilling(agreement_id=pl.agreement_id, invoice=invoice, line=lines_by_key[pl.key]),
+                    BlockBilling(
+                        agreement_id=pl.agreement_id, invoice=invoice, line=lines_by_key[pl.key]
+                    ),
                     user,
                 ).save()
         for line in leftovers:
@@ -294,7 +322,9 @@ def _write_group(
     return outcome
 
 
-def invoice_run_generate(*, period: dt.date, user=None, run: InvoiceRun | None = None) -> InvoiceRun:
+def invoice_run_generate(
+    *, period: dt.date, user=None, run: InvoiceRun | None = None
+) -> InvoiceRun:
     """Run generation for the month containing `period`, synchronously. Idempotent: a re-run,
     or a run after one that died half-way, ends exactly as one clean run would."""
     period = period.replace(day=1)
@@ -312,7 +342,8 @@ def invoice_run_generate(*, period: dt.date, user=None, run: InvoiceRun | None =
             _generate_group(run_id=run.pk, key=key, period=period, tree=tree, user=user)
     except Exception as exc:
         InvoiceRun.objects.filter(pk=run.pk).update(
-            status=InvoiceRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
+            status=InvoiceRun.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=timezone.now(),
         )
         raise
@@ -390,7 +421,13 @@ def invoice_line_adjust(
 
 
 def invoice_line_add(
-    *, invoice: Invoice, user, reason: str, description: str, amount, tax_rate=Decimal("0"),
+    *,
+    invoice: Invoice,
+    user,
+    reason: str,
+    description: str,
+    amount,
+    tax_rate=Decimal("0"),
     agreement: Agreement | None = None,
 ) -> InvoiceLine:
     """Add a manual adjustment line (e.g. a discount, negative) to a draft, with a reason."""
@@ -413,9 +450,15 @@ def invoice_line_add(
             raise BillingError(f"Agreement {agreement.external_id} is not this invoice's customer.")
         last = invoice.lines.aggregate(m=Max("position"))["m"] or 0
         line = InvoiceLine(
-            invoice=invoice, agreement=agreement, kind=InvoiceLine.Kind.ADJUSTMENT,
-            position=last + 1, description=description[:500], amount=value, tax_rate=rate,
-            adjustment_reason=reason, adjusted_by=user,
+            invoice=invoice,
+            agreement=agreement,
+            kind=InvoiceLine.Kind.ADJUSTMENT,
+            position=last + 1,
+            description=description[:500],
+            amount=value,
+            tax_rate=rate,
+            adjustment_reason=reason,
+            adjusted_by=user,
         )
         _with_user(line, user).save()
         invoice.adjusted_by = user
@@ -453,7 +496,9 @@ def invoice_approve(*, invoice: Invoice, user) -> Invoice:
         for entry in entries:
             entry.locked = True
         if entries:
-            bulk_update_with_history(entries, TimeEntry, ["locked"], batch_size=1000, default_user=user)
+            bulk_update_with_history(
+                entries, TimeEntry, ["locked"], batch_size=1000, default_user=user
+            )
     return invoice
 
 
@@ -465,7 +510,9 @@ def invoice_send(*, invoice: Invoice, user) -> Invoice:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if invoice.status not in Invoice.FINAL_STATUSES:
-            raise BillingError(f"Invoice {invoice} is not approved; only an approved invoice is sent.")
+            raise BillingError(
+                f"Invoice {invoice} is not approved; only an approved invoice is sent."
+            )
         to = invoice.billing_email or invoice.account.billing_email
         if not to:
             raise BillingError(f"Invoice {invoice} has no billing e-mail; set it on the account.")
@@ -509,7 +556,9 @@ def credit_note_create(
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if invoice.status not in Invoice.FINAL_STATUSES:
-            raise BillingError(f"Invoice {invoice} is not approved; only an approved invoice is credited.")
+            raise BillingError(
+                f"Invoice {invoice} is not approved; only an approved invoice is credited."
+            )
         open_amount = selectors.open_amount(invoice)
         if value > open_amount:
             raise BillingError(
@@ -518,11 +567,20 @@ def credit_note_create(
             )
         date = date or firm_today()
         if date < invoice.invoice_date:
-            raise BillingError(f"A credit note cannot be dated before its invoice ({invoice.invoice_date}).")
+            raise BillingError(
+                f"A credit note cannot be dated before its invoice ({invoice.invoice_date})."
+            )
         seq, number = numbering.take_number(series=numbering.CREDIT_NOTE, year=date.year)
         note = CreditNote(
-            invoice=invoice, number=number, number_year=date.year, number_seq=seq, date=date,
-            amount=value, currency=invoice.currency, reason=reason, created_by=user,
+            invoice=invoice,
+            number=number,
+            number_year=date.year,
+            number_seq=seq,
+            date=date,
+            amount=value,
+            currency=invoice.currency,
+            reason=reason,
+            created_by=user,
         )
         note.pdf.save(f"{number}.pdf", ContentFile(credit_note_pdf(note)), save=False)
         _with_user(note, user).save()

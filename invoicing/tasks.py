@@ -15,7 +15,10 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=300,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
     max_retries=5,
 )
 def generate_invoices_task(run_id: int) -> None:

@@ -31,10 +31,14 @@ def _period_from(request: HttpRequest) -> dt.date:
         try:
             return parse_period(text)
         except ValueError:
-            messages.error(request, f"Period must be YYYY-MM, got {text[:20]!r}; showing the default.")
+            messages.error(
+                request, f"Period must be YYYY-MM, got {text[:20]!r}; showing the default."
+            )
     latest = (
-        Invoice.objects.filter(status=Invoice.Status.DRAFT).order_by("-period")
-        .values_list("period", flat=True).first()
+        Invoice.objects.filter(status=Invoice.Status.DRAFT)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .first()
     )
     return latest or previous_month(firm_today())
 
@@ -45,10 +49,15 @@ def _review_url(period: dt.date) -> str:
 
 def _run_json(run: InvoiceRun) -> dict:
     return {
-        "id": run.pk, "period": f"{run.period:%Y-%m}", "status": run.status,
-        "groups_done": run.groups_done, "groups_total": run.groups_total,
-        "invoices_created": run.invoices_created, "invoices_updated": run.invoices_updated,
-        "entries_billed": run.entries_billed, "error": run.error,
+        "id": run.pk,
+        "period": f"{run.period:%Y-%m}",
+        "status": run.status,
+        "groups_done": run.groups_done,
+        "groups_total": run.groups_total,
+        "invoices_created": run.invoices_created,
+        "invoices_updated": run.invoices_updated,
+        "entries_billed": run.entries_billed,
+        "error": run.error,
     }
 
 
@@ -57,7 +66,9 @@ def _run_json(run: InvoiceRun) -> dict:
 def review(request: HttpRequest) -> HttpResponse:
     period = _period_from(request)
     drafts = list(
-        selectors.invoices_for_period(period, [Invoice.Status.DRAFT]).annotate(line_count=Count("lines"))
+        selectors.invoices_for_period(period, [Invoice.Status.DRAFT]).annotate(
+            line_count=Count("lines")
+        )
     )
     final = list(selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)))
     rejected = list(selectors.invoices_for_period(period, [Invoice.Status.REJECTED]))
@@ -65,23 +76,27 @@ def review(request: HttpRequest) -> HttpResponse:
     for d in drafts:
         d.warnings = warnings.get(d.pk, [])
     run = selectors.latest_run(period)
-    return render(request, "invoicing/review.html", {
-        "period": period,
-        "period_label": f"{period:%B %Y}",
-        "drafts": drafts,
-        "final": final,
-        "rejected": rejected,
-        "run": run,
-        "run_json": _run_json(run) if run else None,
-    })
+    return render(
+        request,
+        "invoicing/review.html",
+        {
+            "period": period,
+            "period_label": f"{period:%B %Y}",
+            "drafts": drafts,
+            "final": final,
+            "rejected": rejected,
+            "run": run,
+            "run_json": _run_json(run) if run else None,
+        },
+    )
 
 
 def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
     lines = list(invoice.lines.all())
     warnings = selectors.flagged_entries([invoice.pk]).get(invoice.pk, [])
-    agreements = Agreement.objects.filter(account_id=invoice.account_id, currency=invoice.currency).order_by(
-        "external_id"
-    )
+    agreements = Agreement.objects.filter(
+        account_id=invoice.account_id, currency=invoice.currency
+    ).order_by("external_id")
     return {
         "invoice": invoice,
         "lines": lines,
@@ -89,9 +104,11 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
         "credit_notes": list(invoice.credit_notes.all()),
         "can_manage": has_capability(request.user, "invoices.manage") and invoice.is_editable,
         "can_send": has_capability(request.user, "invoices.manage") and invoice.is_final,
-        "can_credit": has_capability(request.user, "credit_notes.create") and invoice.is_final
+        "can_credit": has_capability(request.user, "credit_notes.create")
+        and invoice.is_final
         and invoice.open_amount > 0,
-        "self_adjusted": invoice.adjusted_by_id is not None and invoice.adjusted_by_id == request.user.pk,
+        "self_adjusted": invoice.adjusted_by_id is not None
+        and invoice.adjusted_by_id == request.user.pk,
         "add_form": forms_in.get("add_form") or forms.LineAddForm(agreements=agreements),
         "reject_form": forms_in.get("reject_form") or forms.RejectForm(),
         "credit_form": forms_in.get("credit_form") or forms.CreditNoteForm(),
@@ -179,11 +196,15 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "A reason is required to reject a draft.")
         return _done(request, invoice)
     try:
-        services.invoice_reject(invoice=invoice, user=request.user, reason=form.cleaned_data["reason"])
+        services.invoice_reject(
+            invoice=invoice, user=request.user, reason=form.cleaned_data["reason"]
+        )
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Draft #{invoice.pk} rejected; its entries are back in the pool.")
+        messages.success(
+            request, f"Draft #{invoice.pk} rejected; its entries are back in the pool."
+        )
     return _done(request, invoice)
 
 
@@ -195,19 +216,28 @@ def adjust_line(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.invoice_line_adjust(
-                line=line, user=request.user, reason=form.cleaned_data["reason"],
+                line=line,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
                 amount=form.cleaned_data["amount"],
                 description=form.cleaned_data["description"] or None,
             )
         except BillingError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Line adjusted. Another billing admin must approve this draft.")
+            messages.success(
+                request, "Line adjusted. Another billing admin must approve this draft."
+            )
             return _done(request, line.invoice)
     else:
-        messages.error(request, "Not adjusted: " + "; ".join(
-            f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in form.errors.items()
-        ))
+        messages.error(
+            request,
+            "Not adjusted: "
+            + "; ".join(
+                f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v)
+                for k, v in form.errors.items()
+            ),
+        )
     return _done(request, line.invoice)
 
 
@@ -221,8 +251,12 @@ def add_line(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.invoice_line_add(
-                invoice=invoice, user=request.user, reason=data["reason"], description=data["description"],
-                amount=data["amount"], tax_rate=data["tax_rate"],
+                invoice=invoice,
+                user=request.user,
+                reason=data["reason"],
+                description=data["description"],
+                amount=data["amount"],
+                tax_rate=data["tax_rate"],
                 agreement=agreements.get(pk=data["agreement"]) if data["agreement"] else None,
             )
         except BillingError as exc:
@@ -230,7 +264,10 @@ def add_line(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Line added. Another billing admin must approve this draft.")
     else:
-        messages.error(request, "Not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request,
+            "Not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+        )
     return _done(request, invoice)
 
 
@@ -258,15 +295,23 @@ def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             note = services.credit_note_create(
-                invoice=invoice, amount=data["amount"], reason=data["reason"], user=request.user,
+                invoice=invoice,
+                amount=data["amount"],
+                reason=data["reason"],
+                user=request.user,
                 date=data["date"],
             )
         except BillingError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Credit note {note.number} created for {note.currency} {note.amount}.")
+            messages.success(
+                request, f"Credit note {note.number} created for {note.currency} {note.amount}."
+            )
     else:
-        messages.error(request, "No credit note: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request,
+            "No credit note: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+        )
     return _done(request, invoice)
 
 
@@ -288,4 +333,3 @@ def run_start(request: HttpRequest) -> HttpResponse:
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(InvoiceRun, pk=pk)
     return JsonResponse(_run_json(run))
-

@@ -30,7 +30,9 @@ def no_flag_refresh(monkeypatch, settings, tmp_path):
 
 def draft(amount="1000.00", **kw) -> Invoice:
     invoice = InvoiceFactory(net=D(amount), total=D(amount), **kw)
-    InvoiceLineFactory(invoice=invoice, amount=D(amount), description="Consulting, January", position=1)
+    InvoiceLineFactory(
+        invoice=invoice, amount=D(amount), description="Consulting, January", position=1
+    )
     return invoice
 
 
@@ -52,7 +54,11 @@ def test_approval_numbers_renders_stores_hash_and_locks_entries(billing_admin):
 
     approved.refresh_from_db()
     assert (approved.status, approved.number, approved.number_year, approved.number_seq) == (
-        "approved", "INV-2026-00001", 2026, 1)
+        "approved",
+        "INV-2026-00001",
+        2026,
+        1,
+    )
     assert approved.approved_by == billing_admin and approved.approved_at is not None
     data = approved.pdf.read()
     assert data.startswith(b"%PDF") and hashlib.sha256(data).hexdigest() == approved.pdf_sha256
@@ -68,8 +74,10 @@ def test_approval_numbers_renders_stores_hash_and_locks_entries(billing_admin):
 
 
 def test_numbers_are_per_year_of_the_invoice_date(billing_admin):
-    a = services.invoice_approve(invoice=draft(invoice_date=dt.date(2025, 12, 31), period=dt.date(2025, 12, 1)),
-                                 user=billing_admin)
+    a = services.invoice_approve(
+        invoice=draft(invoice_date=dt.date(2025, 12, 31), period=dt.date(2025, 12, 1)),
+        user=billing_admin,
+    )
     b = services.invoice_approve(invoice=draft(), user=billing_admin)
     assert (a.number, b.number) == ("INV-2025-00001", "INV-2026-00001")
 
@@ -94,7 +102,9 @@ def test_failed_approval_gives_its_number_back(billing_admin, monkeypatch):
 def test_adjusted_draft_must_be_approved_by_another_admin(billing_admin, second_billing_admin):
     invoice = generated_draft()
     line = invoice.lines.get(kind="block")
-    services.invoice_line_adjust(line=line, user=billing_admin, reason="Block discounted 10%", amount="225.00")
+    services.invoice_line_adjust(
+        line=line, user=billing_admin, reason="Block discounted 10%", amount="225.00"
+    )
     invoice.refresh_from_db()
     assert (invoice.net, invoice.tax, invoice.total) == (D("4043.75"), D("74.38"), D("4118.13"))
     assert invoice.adjusted_by == billing_admin
@@ -111,8 +121,14 @@ def test_adjusted_draft_must_be_approved_by_another_admin(billing_admin, second_
 
 def test_add_line_with_reason_and_refusals(billing_admin):
     invoice = draft()
-    line = services.invoice_line_add(invoice=invoice, user=billing_admin, reason="Loyalty discount",
-                                     description="Discount", amount="-100.00", tax_rate="0")
+    line = services.invoice_line_add(
+        invoice=invoice,
+        user=billing_admin,
+        reason="Loyalty discount",
+        description="Discount",
+        amount="-100.00",
+        tax_rate="0",
+    )
     invoice.refresh_from_db()
     assert (line.kind, line.position, line.amount) == ("adjustment", 2, D("-100.00"))
     assert invoice.total == D("900.00")
@@ -123,21 +139,33 @@ def test_add_line_with_reason_and_refusals(billing_admin):
         ({"tax_rate": "101"}, "Tax rate"),
         ({"description": ""}, "description"),
     ]:
-        args = {"invoice": invoice, "user": billing_admin, "reason": "x", "description": "d",
-                "amount": "1.00", "tax_rate": "0"} | kwargs
+        args = {
+            "invoice": invoice,
+            "user": billing_admin,
+            "reason": "x",
+            "description": "d",
+            "amount": "1.00",
+            "tax_rate": "0",
+        } | kwargs
         with pytest.raises(BillingError, match=message):
             services.invoice_line_add(**args)
     assert invoice.lines.count() == 2
 
 
-def test_approved_invoice_cannot_be_changed_through_the_services(billing_admin, second_billing_admin):
+def test_approved_invoice_cannot_be_changed_through_the_services(
+    billing_admin, second_billing_admin
+):
     invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
     line = invoice.lines.get()
     before = (invoice.total, line.amount, line.description)
     with pytest.raises(BillingError, match="only a draft can be adjusted"):
-        services.invoice_line_adjust(line=line, user=second_billing_admin, reason="x", amount="1.00")
+        services.invoice_line_adjust(
+            line=line, user=second_billing_admin, reason="x", amount="1.00"
+        )
     with pytest.raises(BillingError, match="only a draft can be adjusted"):
-        services.invoice_line_add(invoice=invoice, user=second_billing_admin, reason="x", description="d", amount="1")
+        services.invoice_line_add(
+            invoice=invoice, user=second_billing_admin, reason="x", description="d", amount="1"
+        )
     with pytest.raises(BillingError, match="only a draft can be rejected"):
         services.invoice_reject(invoice=invoice, user=second_billing_admin, reason="x")
     with pytest.raises(BillingError, match="only a draft can be approved"):
@@ -158,25 +186,36 @@ def test_postgresql_trigger_refuses_changes_to_an_approved_invoice(billing_admin
         lambda: Invoice.objects.filter(pk=invoice.pk).update(due_date=dt.date(2030, 1, 1)),
         lambda: InvoiceLine.objects.filter(invoice=invoice).update(amount=D("0.00")),
         lambda: raw_delete(InvoiceLine.objects.filter(invoice=invoice, kind="block")),
-        lambda: InvoiceLine.objects.create(invoice=invoice, kind="adjustment", description="x", amount=D("1")),
-        lambda: EntryBilling.objects.filter(invoice=invoice).update(billed_minutes=0, rounded_minutes=0, line=None),
+        lambda: InvoiceLine.objects.create(
+            invoice=invoice, kind="adjustment", description="x", amount=D("1")
+        ),
+        lambda: EntryBilling.objects.filter(invoice=invoice).update(
+            billed_minutes=0, rounded_minutes=0, line=None
+        ),
         lambda: EntryBilling.objects.filter(invoice=invoice).delete(),
         lambda: raw_delete(Invoice.objects.filter(pk=invoice.pk)),
     ]
     for attempt in attempts:
-        with pytest.raises(IntegrityError, match="frozen|cannot be deleted|no rows can be added"), transaction.atomic():
+        with (
+            pytest.raises(IntegrityError, match="frozen|cannot be deleted|no rows can be added"),
+            transaction.atomic(),
+        ):
             attempt()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.total, invoice.lines.count()) == ("approved", D("4145.63"), 5)
     # What may still move: forward status, sending, disputes.
-    Invoice.objects.filter(pk=invoice.pk).update(status="sent", sent_to="ap@acme.example", disputed=True)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status="sent", sent_to="ap@acme.example", disputed=True
+    )
     invoice.refresh_from_db()
     assert (invoice.status, invoice.disputed) == ("sent", True)
 
 
 def test_admin_is_read_only_for_invoices(client, billing_admin, django_user_model):
     invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
-    root = django_user_model.objects.create_superuser("root", "root@firm.example", "pw-Billable-2026")
+    root = django_user_model.objects.create_superuser(
+        "root", "root@firm.example", "pw-Billable-2026"
+    )
     client.force_login(root)
     url = f"/admin/invoicing/invoice/{invoice.pk}/change/"
     page = client.get(url)
@@ -185,7 +224,10 @@ def test_admin_is_read_only_for_invoices(client, billing_admin, django_user_mode
     response = client.post(url, {"total": "1.00", "status": "draft"})
     assert response.status_code == 403
     line = invoice.lines.get()
-    assert client.post(f"/admin/invoicing/invoice/{invoice.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(f"/admin/invoicing/invoice/{invoice.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert client.get("/admin/invoicing/invoice/add/").status_code == 403
     invoice.refresh_from_db()
     line.refresh_from_db()
@@ -198,8 +240,10 @@ def test_admin_action_approves_through_the_service(client, billing_admin):
     billing_admin.is_staff = True
     billing_admin.is_superuser = True
     billing_admin.save()
-    response = client.post("/admin/invoicing/invoice/", {
-        "action": "approve_selected", "_selected_action": [invoice.pk]})
+    response = client.post(
+        "/admin/invoicing/invoice/",
+        {"action": "approve_selected", "_selected_action": [invoice.pk]},
+    )
     assert response.status_code == 302
     invoice.refresh_from_db()
     assert (invoice.status, invoice.number) == ("approved", "INV-2026-00001")
@@ -207,7 +251,9 @@ def test_admin_action_approves_through_the_service(client, billing_admin):
 
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_admin, monkeypatch):
-    monkeypatch.setattr(services, "invoice_pdf", lambda invoice: b"%PDF-1.7 " + invoice.number.encode())
+    monkeypatch.setattr(
+        services, "invoice_pdf", lambda invoice: b"%PDF-1.7 " + invoice.number.encode()
+    )
     drafts = [draft() for _ in range(16)]
     barrier = threading.Barrier(16)
     numbers, errors = {}, []
@@ -215,7 +261,9 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
     def approve(invoice):
         try:
             barrier.wait(timeout=30)
-            numbers[invoice.pk] = services.invoice_approve(invoice=invoice, user=billing_admin).number
+            numbers[invoice.pk] = services.invoice_approve(
+                invoice=invoice, user=billing_admin
+            ).number
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -235,7 +283,9 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
 
 
 def test_send_emails_the_stored_pdf_and_records_it(billing_admin):
-    invoice = services.invoice_approve(invoice=draft(billing_email="ap@customer.example"), user=billing_admin)
+    invoice = services.invoice_approve(
+        invoice=draft(billing_email="ap@customer.example"), user=billing_admin
+    )
     sent = services.invoice_send(invoice=invoice, user=billing_admin)
     assert (sent.status, sent.sent_to) == ("sent", "ap@customer.example") and sent.sent_at
     (message,) = mail.outbox
@@ -265,18 +315,35 @@ def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, f
     payment = PaymentFactory(account=invoice.account, amount=D("300.00"))
     AllocationFactory(payment=payment, invoice=invoice, amount=D("300.00"))
     reversed_payment = PaymentFactory(account=invoice.account, amount=D("50.00"))
-    AllocationFactory(payment=reversed_payment, invoice=invoice, amount=D("50.00"),
-                      reversed_on=dt.date(2026, 2, 20), reversal_reason="Bounced")
+    AllocationFactory(
+        payment=reversed_payment,
+        invoice=invoice,
+        amount=D("50.00"),
+        reversed_on=dt.date(2026, 2, 20),
+        reversal_reason="Bounced",
+    )
     assert selectors.open_amount(invoice) == D("700.00")
 
-    note = services.credit_note_create(invoice=invoice, amount="200.00", reason="Hours disputed", user=finance,
-                                       date=dt.date(2026, 2, 10))
-    assert (note.number, note.amount, note.currency, note.created_by) == ("CN-2026-00001", D("200.00"), "USD", finance)
+    note = services.credit_note_create(
+        invoice=invoice,
+        amount="200.00",
+        reason="Hours disputed",
+        user=finance,
+        date=dt.date(2026, 2, 10),
+    )
+    assert (note.number, note.amount, note.currency, note.created_by) == (
+        "CN-2026-00001",
+        D("200.00"),
+        "USD",
+        finance,
+    )
     assert note.pdf.read().startswith(b"%PDF")
     assert selectors.open_amount(invoice) == D("500.00")
 
     with pytest.raises(BillingError, match="has USD 500.00 open"):
-        services.credit_note_create(invoice=invoice, amount="500.01", reason="Too much", user=finance)
+        services.credit_note_create(
+            invoice=invoice, amount="500.01", reason="Too much", user=finance
+        )
     with pytest.raises(BillingError, match="reason is required"):
         services.credit_note_create(invoice=invoice, amount="1.00", reason="", user=finance)
     with pytest.raises(BillingError, match="positive"):
@@ -285,8 +352,13 @@ def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, f
         services.credit_note_create(invoice=draft(), amount="1.00", reason="x", user=finance)
     assert CreditNote.objects.count() == 1
 
-    rest = services.credit_note_create(invoice=invoice, amount="500.00", reason="Settled", user=finance,
-                                       date=dt.date(2026, 3, 1))
+    rest = services.credit_note_create(
+        invoice=invoice, amount="500.00", reason="Settled", user=finance, date=dt.date(2026, 3, 1)
+    )
     assert rest.number == "CN-2026-00002"
     annotated = selectors.annotate_open_amount(Invoice.objects.filter(pk=invoice.pk)).get()
-    assert (annotated.allocated, annotated.credited, annotated.open_amount) == (D("300.00"), D("700.00"), D("0.00"))
+    assert (annotated.allocated, annotated.credited, annotated.open_amount) == (
+        D("300.00"),
+        D("700.00"),
+        D("0.00"),
+    )

@@ -44,8 +44,14 @@ def test_generate_invoices_runs_the_period_and_reports_counts():
     assert code == 0
     summary = json.loads(out)
     assert summary | {"run_id": 0} == {
-        "run_id": 0, "period": "2026-01", "status": "done", "groups": 3, "invoices_created": 3,
-        "invoices_updated": 0, "lines_written": 7, "entries_billed": 8,
+        "run_id": 0,
+        "period": "2026-01",
+        "status": "done",
+        "groups": 3,
+        "invoices_created": 3,
+        "invoices_updated": 0,
+        "lines_written": 7,
+        "entries_billed": 8,
     }
     assert Invoice.objects.filter(status="draft").count() == 3
 
@@ -58,26 +64,50 @@ def test_generate_invoices_bad_period_is_a_usage_error(period):
 
 
 def test_generate_invoices_without_period_exits_2_from_the_command_line():
-    done = subprocess.run([sys.executable, "manage.py", "generate_invoices"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "generate_invoices"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "--period" in done.stderr
 
 
-def test_approve_invoices_by_period_reports_refusals_and_exits_1(billing_admin, second_billing_admin):
+def test_approve_invoices_by_period_reports_refusals_and_exits_1(
+    billing_admin, second_billing_admin
+):
     build_firm()
     services.invoice_run_generate(period=JAN)
     drafts = list(Invoice.objects.order_by("id"))
-    services.invoice_line_add(invoice=drafts[1], user=billing_admin, reason="Goodwill", description="Discount",
-                              amount="-5.00")
-    code, out, err = run("approve_invoices", "--user", billing_admin.username, "--period", "2026-01")
+    services.invoice_line_add(
+        invoice=drafts[1],
+        user=billing_admin,
+        reason="Goodwill",
+        description="Discount",
+        amount="-5.00",
+    )
+    code, out, err = run(
+        "approve_invoices", "--user", billing_admin.username, "--period", "2026-01"
+    )
     assert code == 1
     assert out.splitlines() == [
         f"invoice {drafts[0].pk}: approved as INV-2026-00001",
         f"invoice {drafts[2].pk}: approved as INV-2026-00002",
     ]
-    assert f"invoice {drafts[1].pk}: You adjusted draft #{drafts[1].pk}; another billing admin must approve it." in err
-    code, out, _ = run("approve_invoices", "--user", second_billing_admin.username, "--id", str(drafts[1].pk), "--json")
+    assert (
+        f"invoice {drafts[1].pk}: You adjusted draft #{drafts[1].pk}; another billing admin must approve it."
+        in err
+    )
+    code, out, _ = run(
+        "approve_invoices",
+        "--user",
+        second_billing_admin.username,
+        "--id",
+        str(drafts[1].pk),
+        "--json",
+    )
     assert code == 0
-    assert json.loads(out) == {"approved": [{"id": drafts[1].pk, "number": "INV-2026-00003"}], "refused": []}
+    assert json.loads(out) == {
+        "approved": [{"id": drafts[1].pk, "number": "INV-2026-00003"}],
+        "refused": [],
+    }
 
 
 def test_approve_invoices_usage_errors(billing_admin, finance):
@@ -101,11 +131,30 @@ def test_export_invoices_json_has_exactly_specs_fields(billing_admin):
     data = {i["po_number"] or i["currency"]: i for i in json.loads(out)}
     po2 = Invoice.objects.get(po_number="PO-2")
     assert data["PO-2"] == {
-        "id": po2.pk, "number": "INV-2026-00001", "status": "approved", "account_id": "ACC-A",
-        "currency": "USD", "po_number": "PO-2", "period": "2026-01", "invoice_date": "2026-01-31",
-        "due_date": "2026-03-02", "net": "75.00", "tax": "0.00", "total": "75.00", "open_amount": "75.00",
-        "lines": [{"agreement_id": "AGR-200", "description": "P200: Professional services", "role": "",
-                   "hours": "0.75", "rate": "100.00", "amount": "75.00", "tax_rate": "0.000"}],
+        "id": po2.pk,
+        "number": "INV-2026-00001",
+        "status": "approved",
+        "account_id": "ACC-A",
+        "currency": "USD",
+        "po_number": "PO-2",
+        "period": "2026-01",
+        "invoice_date": "2026-01-31",
+        "due_date": "2026-03-02",
+        "net": "75.00",
+        "tax": "0.00",
+        "total": "75.00",
+        "open_amount": "75.00",
+        "lines": [
+            {
+                "agreement_id": "AGR-200",
+                "description": "P200: Professional services",
+                "role": "",
+                "hours": "0.75",
+                "rate": "100.00",
+                "amount": "75.00",
+                "tax_rate": "0.000",
+            }
+        ],
         "entry_ids": ["6"],
     }
     po1 = data["PO-1"]
@@ -121,19 +170,49 @@ def test_export_invoices_json_has_exactly_specs_fields(billing_admin):
 
 
 def test_export_invoices_csv_one_row_per_line_and_neutralised_cells(billing_admin):
-    invoice = InvoiceFactory(po_number="=HYPERLINK(\"http://x\")", net=D("-100.00"), total=D("-100.00"))
-    InvoiceLineFactory(invoice=invoice, kind="adjustment", description="@SUM(A1)", amount=D("-100.00"),
-                       hours=None, rate=None, minutes=None, role="+cmd")
+    invoice = InvoiceFactory(
+        po_number='=HYPERLINK("http://x")', net=D("-100.00"), total=D("-100.00")
+    )
+    InvoiceLineFactory(
+        invoice=invoice,
+        kind="adjustment",
+        description="@SUM(A1)",
+        amount=D("-100.00"),
+        hours=None,
+        rate=None,
+        minutes=None,
+        role="+cmd",
+    )
     empty = InvoiceFactory(account=invoice.account)
     code, out, _ = run("export_invoices", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["id", "number", "status", "account_id", "currency", "po_number", "period",
-                       "invoice_date", "due_date", "net", "tax", "total", "open_amount", "line_no",
-                       "agreement_id", "description", "role", "hours", "rate", "amount", "tax_rate",
-                       "entry_ids"]
+    assert rows[0] == [
+        "id",
+        "number",
+        "status",
+        "account_id",
+        "currency",
+        "po_number",
+        "period",
+        "invoice_date",
+        "due_date",
+        "net",
+        "tax",
+        "total",
+        "open_amount",
+        "line_no",
+        "agreement_id",
+        "description",
+        "role",
+        "hours",
+        "rate",
+        "amount",
+        "tax_rate",
+        "entry_ids",
+    ]
     first = dict(zip(rows[0], rows[1], strict=True))
-    assert first["po_number"] == "'=HYPERLINK(\"http://x\")"
+    assert first["po_number"] == '\'=HYPERLINK("http://x")'
     assert (first["description"], first["role"]) == ("'@SUM(A1)", "'+cmd")
     assert (first["amount"], first["net"], first["total"]) == ("-100.00", "-100.00", "-100.00")
     assert (first["hours"], first["rate"], first["line_no"]) == ("", "", "1")

@@ -21,31 +21,72 @@ MIN_MS = 60_000
 def tm(agreement_id=1, external_id="AGR-1", **kw) -> gen.AgreementTerms:
     kw.setdefault("hourly_rate", D("150.00"))
     return gen.AgreementTerms(
-        agreement_id=agreement_id, external_id=external_id, project_code=f"P{agreement_id}",
-        agreement_type=gen.TIME_AND_MATERIALS, **kw,
+        agreement_id=agreement_id,
+        external_id=external_id,
+        project_code=f"P{agreement_id}",
+        agreement_type=gen.TIME_AND_MATERIALS,
+        **kw,
     )
 
 
-def entry(entry_id, minutes=60, *, agreement_id=1, role="Engineer", date=dt.date(2026, 1, 10),
-          external_id=None, ms=None) -> gen.EntryIn:
+def entry(
+    entry_id,
+    minutes=60,
+    *,
+    agreement_id=1,
+    role="Engineer",
+    date=dt.date(2026, 1, 10),
+    external_id=None,
+    ms=None,
+) -> gen.EntryIn:
     ext = external_id if external_id is not None else str(entry_id)
     return gen.EntryIn(
-        entry_id=entry_id, external_id=ext, date=date, agreement_id=agreement_id, role=role,
+        entry_id=entry_id,
+        external_id=ext,
+        date=date,
+        agreement_id=agreement_id,
+        role=role,
         duration_ms=ms if ms is not None else minutes * MIN_MS,
         external_number=int(ext) if ext.isdigit() else None,
     )
 
 
 def price(terms, entries, **kw):
-    return gen.price_invoice(period_end=END, terms={t.agreement_id: t for t in terms},
-                             entries=entries, **kw)
+    return gen.price_invoice(
+        period_end=END, terms={t.agreement_id: t for t in terms}, entries=entries, **kw
+    )
 
 
 # --- rounding ---------------------------------------------------------------------------------
 
-ROUNDED_61 = {1: 61, 2: 62, 3: 63, 4: 64, 5: 65, 6: 66, 10: 70, 12: 72, 15: 75, 20: 80, 30: 90, 60: 120}
-AMOUNT_61_AT_150 = {1: "152.50", 2: "155.00", 3: "157.50", 4: "160.00", 5: "162.50", 6: "165.00",
-                    10: "175.00", 12: "180.00", 15: "187.50", 20: "200.00", 30: "225.00", 60: "300.00"}
+ROUNDED_61 = {
+    1: 61,
+    2: 62,
+    3: 63,
+    4: 64,
+    5: 65,
+    6: 66,
+    10: 70,
+    12: 72,
+    15: 75,
+    20: 80,
+    30: 90,
+    60: 120,
+}
+AMOUNT_61_AT_150 = {
+    1: "152.50",
+    2: "155.00",
+    3: "157.50",
+    4: "160.00",
+    5: "162.50",
+    6: "165.00",
+    10: "175.00",
+    12: "180.00",
+    15: "187.50",
+    20: "200.00",
+    30: "225.00",
+    60: "300.00",
+}
 
 
 @pytest.mark.parametrize("increment", sorted(ROUNDED_61))
@@ -75,10 +116,16 @@ def test_h_mm_ss_durations_round_from_milliseconds():
 
 def test_amount_rounds_half_up_once_per_line():
     # 1 minute at 0.30/h = 0.005 -> 0.01 (half up); 7 minutes at 175.55 = 20.4808.. -> 20.48.
-    assert price([tm(hourly_rate=D("0.30"), billing_increment=1)], [entry(1, 1)]).lines[0].amount == D("0.01")
-    assert price([tm(hourly_rate=D("175.55"), billing_increment=1)], [entry(1, 7)]).lines[0].amount == D("20.48")
+    assert price([tm(hourly_rate=D("0.30"), billing_increment=1)], [entry(1, 1)]).lines[
+        0
+    ].amount == D("0.01")
+    assert price([tm(hourly_rate=D("175.55"), billing_increment=1)], [entry(1, 7)]).lines[
+        0
+    ].amount == D("20.48")
     # Three entries of 7 min at 175.55 on one line: round(21 x 175.55 / 60) = 61.44, not 3 x 20.48.
-    three = price([tm(hourly_rate=D("175.55"), billing_increment=1)], [entry(i, 7) for i in (1, 2, 3)])
+    three = price(
+        [tm(hourly_rate=D("175.55"), billing_increment=1)], [entry(i, 7) for i in (1, 2, 3)]
+    )
     assert three.lines[0].amount == D("61.44")
 
 
@@ -86,8 +133,10 @@ def test_amount_rounds_half_up_once_per_line():
 
 
 def test_rate_card_matches_role_case_insensitively_and_default_rate_shares_a_line():
-    card = (gen.RoleRateTerm("project manager", "Project Manager", D("175.00")),
-            gen.RoleRateTerm("engineer", "Engineer", D("160.00")))
+    card = (
+        gen.RoleRateTerm("project manager", "Project Manager", D("175.00")),
+        gen.RoleRateTerm("engineer", "Engineer", D("160.00")),
+    )
     result = price(
         [tm(role_rates=card, hourly_rate=D("120.00"))],
         [
@@ -109,20 +158,32 @@ def test_rate_card_matches_role_case_insensitively_and_default_rate_shares_a_lin
 
 def test_entry_without_any_rate_is_left_unbilled():
     card = (gen.RoleRateTerm("engineer", "Engineer", D("160.00")),)
-    result = price([tm(role_rates=card, hourly_rate=None)], [entry(1, 60), entry(2, 60, role="Chef")])
+    result = price(
+        [tm(role_rates=card, hourly_rate=None)], [entry(1, 60), entry(2, 60, role="Chef")]
+    )
     assert result.skipped_entry_ids == (2,)
     assert [c.entry_id for c in result.claims] == [1]
 
 
 def test_lines_are_ordered_by_agreement_id_then_role():
-    card = (gen.RoleRateTerm("zeta", "Zeta", D("10.00")), gen.RoleRateTerm("alpha", "Alpha", D("20.00")))
+    card = (
+        gen.RoleRateTerm("zeta", "Zeta", D("10.00")),
+        gen.RoleRateTerm("alpha", "Alpha", D("20.00")),
+    )
     result = price(
         [tm(2, "AGR-2", role_rates=card), tm(1, "AGR-10", role_rates=card)],
-        [entry(1, 60, agreement_id=1, role="zeta"), entry(2, 60, agreement_id=2, role="zeta"),
-         entry(3, 60, agreement_id=2, role="alpha"), entry(4, 60, agreement_id=1, role="x")],
+        [
+            entry(1, 60, agreement_id=1, role="zeta"),
+            entry(2, 60, agreement_id=2, role="zeta"),
+            entry(3, 60, agreement_id=2, role="alpha"),
+            entry(4, 60, agreement_id=1, role="x"),
+        ],
     )
     assert [(x.agreement_external_id, x.role) for x in result.lines] == [
-        ("AGR-10", ""), ("AGR-10", "Zeta"), ("AGR-2", "Alpha"), ("AGR-2", "Zeta"),
+        ("AGR-10", ""),
+        ("AGR-10", "Zeta"),
+        ("AGR-2", "Alpha"),
+        ("AGR-2", "Zeta"),
     ]
 
 
@@ -131,8 +192,14 @@ def test_lines_are_ordered_by_agreement_id_then_role():
 
 def prepaid(**kw):
     base = dict(
-        agreement_id=7, external_id="AGR-7", project_code="PRE", agreement_type=gen.PREPAID_HOURS,
-        hourly_rate=D("200.00"), hours_sold=D("10"), amount=D("1500.00"), billing_increment=15,
+        agreement_id=7,
+        external_id="AGR-7",
+        project_code="PRE",
+        agreement_type=gen.PREPAID_HOURS,
+        hourly_rate=D("200.00"),
+        hours_sold=D("10"),
+        amount=D("1500.00"),
+        billing_increment=15,
     )
     base.update(kw)
     return gen.AgreementTerms(**base)
@@ -148,7 +215,9 @@ def test_prepaid_block_drawdown_bills_the_crossing_entry_for_minutes_past_the_ba
         entry(11, 60, agreement_id=7, external_id="9", date=day),  # "9" < "10" as numbers: first
     ]
     result = price([terms], entries)
-    claims = {c.entry_id: (c.rounded_minutes, c.block_minutes, c.billed_minutes) for c in result.claims}
+    claims = {
+        c.entry_id: (c.rounded_minutes, c.block_minutes, c.billed_minutes) for c in result.claims
+    }
     assert claims == {11: (60, 60, 0), 12: (90, 60, 30), 13: (45, 0, 45)}
     assert [c.line_key for c in result.claims if c.entry_id == 11] == [None]  # on no line
     got = [(x.kind, x.minutes, x.rate, x.amount, x.entry_ids) for x in result.lines]
@@ -163,7 +232,9 @@ def test_prepaid_block_drawdown_bills_the_crossing_entry_for_minutes_past_the_ba
 def test_prepaid_entries_wholly_inside_the_block_make_no_line():
     result = price([prepaid(bill_block=False)], [entry(1, 60, agreement_id=7)])
     assert result.lines == ()
-    assert [(c.block_minutes, c.billed_minutes, c.line_key) for c in result.claims] == [(60, 0, None)]
+    assert [(c.block_minutes, c.billed_minutes, c.line_key) for c in result.claims] == [
+        (60, 0, None)
+    ]
 
 
 def test_prepaid_block_already_used_up_bills_everything_as_overage():
@@ -176,20 +247,33 @@ def test_prepaid_block_already_used_up_bills_everything_as_overage():
 
 def fixed(milestones, amount="9999.99"):
     return gen.AgreementTerms(
-        agreement_id=3, external_id="AGR-3", project_code="FIX", agreement_type=gen.FIXED_FEE,
-        amount=D(amount), milestones=tuple(milestones),
+        agreement_id=3,
+        external_id="AGR-3",
+        project_code="FIX",
+        agreement_type=gen.FIXED_FEE,
+        amount=D(amount),
+        milestones=tuple(milestones),
     )
 
 
-THIRDS = [gen.MilestoneTerm(31, 1, "Kick-off", D("33")), gen.MilestoneTerm(32, 2, "Build", D("33")),
-          gen.MilestoneTerm(33, 3, "Go-live", D("34"))]
+THIRDS = [
+    gen.MilestoneTerm(31, 1, "Kick-off", D("33")),
+    gen.MilestoneTerm(32, 2, "Build", D("33")),
+    gen.MilestoneTerm(33, 3, "Go-live", D("34")),
+]
 
 
 def test_milestones_33_33_34_of_9999_99_last_takes_the_remainder():
-    assert gen.milestone_amounts(D("9999.99"), THIRDS) == {31: D("3300.00"), 32: D("3300.00"), 33: D("3399.99")}
+    assert gen.milestone_amounts(D("9999.99"), THIRDS) == {
+        31: D("3300.00"),
+        32: D("3300.00"),
+        33: D("3399.99"),
+    }
     result = price([fixed(THIRDS)], [], milestone_ids=[33, 31, 32])
     assert [(x.milestone_id, x.amount) for x in result.lines] == [
-        (31, D("3300.00")), (32, D("3300.00")), (33, D("3399.99")),
+        (31, D("3300.00")),
+        (32, D("3300.00")),
+        (33, D("3399.99")),
     ]
     assert result.totals.net == D("9999.99")
 
@@ -211,12 +295,21 @@ def test_several_tax_rates_on_one_invoice_tax_per_rate():
         tm(2, "AGR-2", hourly_rate=D("133.33"), tax_rate=D("20"), payment_terms=14),
         tm(3, "AGR-3", hourly_rate=D("50.00"), tax_rate=D("0"), payment_terms=45),
     ]
-    result = price(terms, [entry(1, 600, agreement_id=1), entry(2, 150, agreement_id=2),
-                           entry(3, 60, agreement_id=3)])
+    result = price(
+        terms,
+        [
+            entry(1, 600, agreement_id=1),
+            entry(2, 150, agreement_id=2),
+            entry(3, 60, agreement_id=3),
+        ],
+    )
     assert [x.amount for x in result.lines] == [D("1000.00"), D("333.33"), D("50.00")]
     taxes = [(t.rate, t.base, t.tax) for t in result.totals.taxes]
-    assert taxes == [(D("0.000"), D("50.00"), D("0.00")), (D("8.875"), D("1000.00"), D("88.75")),
-                     (D("20.000"), D("333.33"), D("66.67"))]
+    assert taxes == [
+        (D("0.000"), D("50.00"), D("0.00")),
+        (D("8.875"), D("1000.00"), D("88.75")),
+        (D("20.000"), D("333.33"), D("66.67")),
+    ]
     assert result.totals.net == D("1383.33")
     assert result.totals.tax == D("155.42")
     assert result.totals.total == D("1538.75")
@@ -238,9 +331,14 @@ def test_manual_lines_count_in_the_totals():
 
 def test_entry_id_order_numeric_when_both_are_whole_numbers_else_text():
     day = dt.date(2026, 1, 5)
-    ordered = gen.sort_entries([entry(1, external_id="10", date=day), entry(2, external_id="9", date=day),
-                                entry(3, external_id="A-1", date=day),
-                                entry(4, external_id="1", date=dt.date(2026, 1, 6))])
+    ordered = gen.sort_entries(
+        [
+            entry(1, external_id="10", date=day),
+            entry(2, external_id="9", date=day),
+            entry(3, external_id="A-1", date=day),
+            entry(4, external_id="1", date=dt.date(2026, 1, 6)),
+        ]
+    )
     assert [e.external_id for e in ordered] == ["9", "10", "A-1", "1"]
 
 
@@ -257,20 +355,26 @@ def invoices(draw):
     for a in range(1, n_agreements + 1):
         kind = draw(st.sampled_from([gen.TIME_AND_MATERIALS, gen.PREPAID_HOURS]))
         roles = draw(st.lists(st.sampled_from(["engineer", "pm", "qa"]), unique=True, max_size=2))
-        terms.append(gen.AgreementTerms(
-            agreement_id=a, external_id=f"AGR-{a}", project_code=f"P{a}", agreement_type=kind,
-            hourly_rate=draw(st.one_of(st.none(), RATES)),
-            role_rates=tuple(gen.RoleRateTerm(r, r.title(), draw(RATES)) for r in roles),
-            billing_increment=draw(INCREMENTS),
-            tax_rate=draw(st.decimals(min_value=D("0"), max_value=D("25"), places=3)),
-            hours_sold=draw(st.decimals(min_value=D("0"), max_value=D("40"), places=2)),
-            amount=draw(st.decimals(min_value=D("0"), max_value=D("50000"), places=2)),
-            bill_block=draw(st.booleans()),
-            block_drawn_minutes=draw(st.integers(0, 3000)),
-        ))
+        terms.append(
+            gen.AgreementTerms(
+                agreement_id=a,
+                external_id=f"AGR-{a}",
+                project_code=f"P{a}",
+                agreement_type=kind,
+                hourly_rate=draw(st.one_of(st.none(), RATES)),
+                role_rates=tuple(gen.RoleRateTerm(r, r.title(), draw(RATES)) for r in roles),
+                billing_increment=draw(INCREMENTS),
+                tax_rate=draw(st.decimals(min_value=D("0"), max_value=D("25"), places=3)),
+                hours_sold=draw(st.decimals(min_value=D("0"), max_value=D("40"), places=2)),
+                amount=draw(st.decimals(min_value=D("0"), max_value=D("50000"), places=2)),
+                bill_block=draw(st.booleans()),
+                block_drawn_minutes=draw(st.integers(0, 3000)),
+            )
+        )
     entries = [
         gen.EntryIn(
-            entry_id=i, external_id=str(draw(st.integers(1, 10_000))) + ("" if draw(st.booleans()) else "x"),
+            entry_id=i,
+            external_id=str(draw(st.integers(1, 10_000))) + ("" if draw(st.booleans()) else "x"),
             date=dt.date(2026, 1, draw(st.integers(1, 31))),
             agreement_id=draw(st.integers(1, n_agreements)),
             role=draw(st.sampled_from(["Engineer", " PM ", "qa", "Designer", ""])),
@@ -313,7 +417,9 @@ def test_property_total_is_lines_plus_tax_and_each_entry_billed_at_most_once(cas
 @st.composite
 def milestone_plans(draw):
     n = draw(st.integers(1, 8))
-    cuts = sorted(draw(st.lists(st.integers(1, 99_999), min_size=n - 1, max_size=n - 1, unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.integers(1, 99_999), min_size=n - 1, max_size=n - 1, unique=True))
+    )
     bounds = [0, *cuts, 100_000]
     percents = [D(b - a) / 1000 for a, b in zip(bounds, bounds[1:], strict=False)]  # 3 places
     milestones = [gen.MilestoneTerm(100 + i, i + 1, f"M{i}", p) for i, p in enumerate(percents)]
@@ -328,6 +434,10 @@ def test_property_milestones_sum_to_the_fee(plan):
     amounts = gen.milestone_amounts(amount, milestones)
     assert sum(amounts.values(), D("0")) == amount
     for m in milestones[:-1]:
-        assert amounts[m.milestone_id] == (amount * m.percent / 100).quantize(D("0.01"), rounding="ROUND_HALF_UP")
-    result = price([fixed(milestones, str(amount))], [], milestone_ids=[m.milestone_id for m in milestones])
+        assert amounts[m.milestone_id] == (amount * m.percent / 100).quantize(
+            D("0.01"), rounding="ROUND_HALF_UP"
+        )
+    result = price(
+        [fixed(milestones, str(amount))], [], milestone_ids=[m.milestone_id for m in milestones]
+    )
     assert result.totals.net == amount

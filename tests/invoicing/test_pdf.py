@@ -43,24 +43,46 @@ def test_draft_pdf_has_letterhead_customer_lines_taxes_total_appendix_and_waterm
     t = flat(text)
     assert "DRAFT" in t
     for expected in [
-        "Northwind IT Services", "1 Harbour Street", "Springfield",
-        "Acme Corp", "ACC-A", "ap@acme.example", "PO-1", "2026-01-31", "2026-02-15",
-        "P100: Professional services", "P100: Engineer", "P101: prepaid block of 2 hours",
-        "P101: Professional services, beyond the prepaid block", "P102: milestone Kick-off (33%)",
-        "393.75", "3,300.00", "Tax 10% on 768.75", "USD 76.88", "USD 4,145.63",
-        "Payable within 15 days", "Appendix: time entries billed", "Wireframes", "Ben Baker",
+        "Northwind IT Services",
+        "1 Harbour Street",
+        "Springfield",
+        "Acme Corp",
+        "ACC-A",
+        "ap@acme.example",
+        "PO-1",
+        "2026-01-31",
+        "2026-02-15",
+        "P100: Professional services",
+        "P100: Engineer",
+        "P101: prepaid block of 2 hours",
+        "P101: Professional services, beyond the prepaid block",
+        "P102: milestone Kick-off (33%)",
+        "393.75",
+        "3,300.00",
+        "Tax 10% on 768.75",
+        "USD 76.88",
+        "USD 4,145.63",
+        "Payable within 15 days",
+        "Appendix: time entries billed",
+        "Wireframes",
+        "Ben Baker",
     ]:
         assert expected in t, expected
     # Children listed under their parent, in Agreement ID order.
-    assert t.index("AGR-100 · P100") < t.index("AGR-101 · P101 (under AGR-100)") < t.index(
-        "AGR-102 · P102 (under AGR-100)")
+    assert (
+        t.index("AGR-100 · P100")
+        < t.index("AGR-101 · P101 (under AGR-100)")
+        < t.index("AGR-102 · P102 (under AGR-100)")
+    )
     assert pages >= 2  # the appendix starts on its own page
 
 
 def test_approved_pdf_has_the_number_and_no_watermark(billing_admin):
     build_firm()
     services.invoice_run_generate(period=JAN)
-    invoice = services.invoice_approve(invoice=Invoice.objects.get(po_number="PO-1"), user=billing_admin)
+    invoice = services.invoice_approve(
+        invoice=Invoice.objects.get(po_number="PO-1"), user=billing_admin
+    )
     with invoice.pdf.open("rb") as fh:
         t = flat(text_of(fh.read())[0])
     assert "Invoice INV-2026-00001" in t and "DRAFT" not in t
@@ -72,8 +94,13 @@ def test_approved_pdf_has_the_number_and_no_watermark(billing_admin):
 def test_a_thousand_line_invoice_renders():
     invoice = InvoiceFactory(net=D("100000.00"), total=D("100000.00"))
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(invoice=invoice, kind="adjustment", position=i, description=f"Line number {i:04d}",
-                    amount=D("100.00"))
+        InvoiceLine(
+            invoice=invoice,
+            kind="adjustment",
+            position=i,
+            description=f"Line number {i:04d}",
+            amount=D("100.00"),
+        )
         for i in range(1, 1001)
     )
     started = time.monotonic()
@@ -91,7 +118,9 @@ def test_a_thousand_line_invoice_renders():
 def test_customer_text_cannot_fetch_files_or_urls(tmp_path):
     invoice = InvoiceFactory()
     InvoiceLine.objects.create(
-        invoice=invoice, kind="adjustment", amount=D("1.00"),
+        invoice=invoice,
+        kind="adjustment",
+        amount=D("1.00"),
         description='<img src="file:///etc/passwd"><link rel=stylesheet href="http://127.0.0.1:9/x.css">',
     )
     t = flat(text_of(pdf.invoice_pdf(invoice))[0])
@@ -108,10 +137,19 @@ def test_logo_only_from_inside_templates(settings):
 def test_credit_note_pdf(billing_admin, finance):
     build_firm()
     services.invoice_run_generate(period=JAN)
-    invoice = services.invoice_approve(invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin)
-    note = services.credit_note_create(invoice=invoice, amount="25.50", reason="Travel time not billable",
-                                       user=finance)
+    invoice = services.invoice_approve(
+        invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin
+    )
+    note = services.credit_note_create(
+        invoice=invoice, amount="25.50", reason="Travel time not billable", user=finance
+    )
     with note.pdf.open("rb") as fh:
         t = flat(text_of(fh.read())[0])
-    for expected in ["Credit note CN-", "INV-2026-00001", "Travel time not billable", "USD 25.50", "Acme Corp"]:
+    for expected in [
+        "Credit note CN-",
+        "INV-2026-00001",
+        "Travel time not billable",
+        "USD 25.50",
+        "Acme Corp",
+    ]:
         assert expected in t, expected

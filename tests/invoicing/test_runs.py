@@ -48,22 +48,34 @@ def test_january_run_bills_exactly_what_spec_3_says():
     assert po1.status == "draft" and po1.number is None and po1.billing_email == "ap@acme.example"
 
     po2 = Invoice.objects.get(account=firm["acme"], po_number="PO-2")
-    assert line_rows(po2) == [("AGR-200", "time", "", 45, D("0.75"), D("100.00"), D("75.00"), D("0.000"))]
+    assert line_rows(po2) == [
+        ("AGR-200", "time", "", 45, D("0.75"), D("100.00"), D("75.00"), D("0.000"))
+    ]
     assert (po2.total, po2.due_date) == (D("75.00"), dt.date(2026, 3, 2))
     eur = Invoice.objects.get(account=firm["bolt"])
     assert eur.currency == "EUR"
-    assert line_rows(eur) == [("AGR-300", "time", "", 66, D("1.10"), D("80.00"), D("88.00"), D("0.000"))]
+    assert line_rows(eur) == [
+        ("AGR-300", "time", "", 66, D("1.10"), D("80.00"), D("88.00"), D("0.000"))
+    ]
 
     claims = {
-        eb.entry.external_id: (eb.rounded_minutes, eb.block_minutes, eb.billed_minutes, eb.invoice_id)
+        eb.entry.external_id: (
+            eb.rounded_minutes,
+            eb.block_minutes,
+            eb.billed_minutes,
+            eb.invoice_id,
+        )
         for eb in EntryBilling.objects.select_related("entry")
     }
     assert claims == {
-        "1": (60, 0, 60, po1.pk), "2": (60, 0, 60, po1.pk), "3": (30, 0, 30, po1.pk),
+        "1": (60, 0, 60, po1.pk),
+        "2": (60, 0, 60, po1.pk),
+        "3": (30, 0, 30, po1.pk),
         "12": (15, 0, 15, po1.pk),
         "4": (90, 90, 0, None),  # wholly drawn from the block: on no invoice
         "5": (60, 30, 30, po1.pk),  # crosses the balance: 30 minutes billed
-        "6": (45, 0, 45, po2.pk), "7": (66, 0, 66, eur.pk),
+        "6": (45, 0, 45, po2.pk),
+        "7": (66, 0, 66, eur.pk),
     }
     assert MilestoneBilling.objects.get().milestone == firm["milestones"][0]
 
@@ -72,16 +84,18 @@ def test_preview_equals_the_real_run():
     build_firm()
     preview = selectors.invoice_run_preview(period=JAN)
     services.invoice_run_generate(period=JAN)
-    stored = {
-        (i.account_id, i.currency, i.po_number): i for i in Invoice.objects.all()
-    }
+    stored = {(i.account_id, i.currency, i.po_number): i for i in Invoice.objects.all()}
     assert len(preview) == len(stored) == 3
     for p in preview:
         inv = stored[tuple(p.key)]
         assert [(x.amount, x.minutes, x.rate, x.description) for x in p.priced.lines] == [
             (x.amount, x.minutes, x.rate, x.description) for x in inv.lines.order_by("position")
         ]
-        assert (p.priced.totals.net, p.priced.totals.tax, p.priced.totals.total) == (inv.net, inv.tax, inv.total)
+        assert (p.priced.totals.net, p.priced.totals.tax, p.priced.totals.total) == (
+            inv.net,
+            inv.tax,
+            inv.total,
+        )
         assert p.priced.due_date == inv.due_date
     assert selectors.invoice_run_preview(period=JAN) == []  # nothing left to bill
 
@@ -97,8 +111,14 @@ def test_rerun_is_idempotent_and_adds_new_entries_to_the_open_draft():
     assert Invoice.history.count() + EntryBilling.history.count() == history_rows
     assert (again.invoices_created, again.invoices_updated, again.entries_billed) == (0, 0, 0)
 
-    TimeEntryFactory(external_id="18", project_code="P100", date=dt.date(2026, 1, 25),
-                     duration_ms=minutes(30), role="ENGINEER", employee=firm["ann"])
+    TimeEntryFactory(
+        external_id="18",
+        project_code="P100",
+        date=dt.date(2026, 1, 25),
+        duration_ms=minutes(30),
+        role="ENGINEER",
+        employee=firm["ann"],
+    )
     third = services.invoice_run_generate(period=JAN)
     assert (third.invoices_created, third.invoices_updated, third.entries_billed) == (0, 1, 1)
     po1 = Invoice.objects.get(po_number="PO-1")
@@ -110,7 +130,9 @@ def test_rerun_is_idempotent_and_adds_new_entries_to_the_open_draft():
 
 def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_run(monkeypatch):
     build_firm()
-    expected = [(tuple(p.key), p.priced.totals.total) for p in selectors.invoice_run_preview(period=JAN)]
+    expected = [
+        (tuple(p.key), p.priced.totals.total) for p in selectors.invoice_run_preview(period=JAN)
+    ]
     real = services._generate_group
     calls = {"n": 0}
 
@@ -144,6 +166,7 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
         EntryBilling.objects.all().delete()
         MilestoneBilling.objects.all().delete()
         from invoicing.models import BlockBilling, InvoiceLine
+
         BlockBilling.objects.all().delete()
         InvoiceLine.objects.all().delete()
         Invoice.objects.all().delete()
@@ -158,8 +181,13 @@ def test_february_bills_later_milestones_and_never_the_block_twice():
     m3 = firm["milestones"][2]
     m3.completed_on = dt.date(2026, 2, 25)
     m3.save()
-    TimeEntryFactory(external_id="20", project_code="P101", date=dt.date(2026, 2, 3),
-                     duration_ms=minutes(60), employee=firm["ann"])
+    TimeEntryFactory(
+        external_id="20",
+        project_code="P101",
+        date=dt.date(2026, 2, 3),
+        duration_ms=minutes(60),
+        employee=firm["ann"],
+    )
     services.invoice_run_generate(period=FEB)
     feb = Invoice.objects.get(period=FEB, po_number="PO-1")
     rows = line_rows(feb)
@@ -168,9 +196,22 @@ def test_february_bills_later_milestones_and_never_the_block_twice():
     assert [r[6] for r in rows if r[1] == "milestone"] == [D("3300.00"), D("3399.99")]
     # January's entry 10 (dated 1 Feb) is billed in February on the parent's default line? No:
     # it has role Engineer -> the Engineer line.
-    assert ("AGR-100", "time", "Engineer", 60, D("1.00"), D("175.00"), D("175.00"), D("10.000")) in rows
-    assert sum(MilestoneBilling.objects.filter(milestone__agreement=firm["fixed"]).values_list(
-        "line__amount", flat=True), D("0")) == D("9999.99")
+    assert (
+        "AGR-100",
+        "time",
+        "Engineer",
+        60,
+        D("1.00"),
+        D("175.00"),
+        D("175.00"),
+        D("10.000"),
+    ) in rows
+    assert sum(
+        MilestoneBilling.objects.filter(milestone__agreement=firm["fixed"]).values_list(
+            "line__amount", flat=True
+        ),
+        D("0"),
+    ) == D("9999.99")
 
 
 def test_rejected_draft_returns_entries_milestone_and_block_to_the_pool():
@@ -198,8 +239,15 @@ def test_database_refuses_billing_an_entry_twice():
     services.invoice_run_generate(period=JAN)
     eb = EntryBilling.objects.get(entry=firm["entries"]["1"])
     with pytest.raises(IntegrityError), transaction.atomic():
-        EntryBilling.objects.create(entry=eb.entry, agreement=eb.agreement, invoice=eb.invoice, line=eb.line,
-                                    period=FEB, rounded_minutes=60, billed_minutes=60)
+        EntryBilling.objects.create(
+            entry=eb.entry,
+            agreement=eb.agreement,
+            invoice=eb.invoice,
+            line=eb.line,
+            period=FEB,
+            rounded_minutes=60,
+            billed_minutes=60,
+        )
     m = MilestoneBilling.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         MilestoneBilling.objects.create(milestone=m.milestone, invoice=m.invoice, line=m.line)
@@ -214,8 +262,13 @@ def test_run_refreshes_flags_first_with_the_real_reconciliation(monkeypatch):
     real = ts.reconciliation_run
     monkeypatch.setattr(ts, "reconciliation_run", lambda **kw: seen.append(kw) or real(**kw))
     # A genuine duplicate of entry 1 (same employee, day, code, hours, notes, larger Entry ID).
-    TimeEntryFactory(external_id="99", project_code="P100", date=dt.date(2026, 1, 5),
-                     duration_ms=minutes(60), employee=firm["ann"])
+    TimeEntryFactory(
+        external_id="99",
+        project_code="P100",
+        date=dt.date(2026, 1, 5),
+        duration_ms=minutes(60),
+        employee=firm["ann"],
+    )
     services.invoice_run_generate(period=JAN)
     assert len(seen) == 1 and seen[0]["user"] is None
     assert not EntryBilling.objects.filter(entry__external_id="99").exists()

@@ -50,14 +50,20 @@ def test_auditor_and_finance_see_invoices_read_only(request, client_for, persona
     assert "USD 4,145.63" in html
     assert "Approve selected" not in html and "Generate invoices" not in html
     detail = client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
-    assert "P100: Engineer" in detail and 'id="approve"' not in detail and "Add a line" not in detail
+    assert (
+        "P100: Engineer" in detail and 'id="approve"' not in detail and "Add a line" not in detail
+    )
     for name, data in [("invoicing:approve", {}), ("invoicing:reject", {"reason": "x"})]:
         assert client.post(reverse(name, args=[invoice.pk]), data).status_code == 403
     assert client.post(reverse("invoicing:approve_many"), {"ids": [invoice.pk]}).status_code == 403
     assert client.post(reverse("invoicing:run_start"), {"period": "2026-01"}).status_code == 403
     line = invoice.lines.first()
-    assert client.post(reverse("invoicing:adjust_line", args=[line.pk]),
-                       {"amount": "1.00", "reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            reverse("invoicing:adjust_line", args=[line.pk]), {"amount": "1.00", "reason": "x"}
+        ).status_code
+        == 403
+    )
     invoice.refresh_from_db()
     line.refresh_from_db()
     assert (invoice.status, invoice.total, line.amount) == ("draft", D("4145.63"), line.amount)
@@ -68,8 +74,11 @@ def test_auditor_and_finance_see_invoices_read_only(request, client_for, persona
 def test_other_roles_cannot_open_invoices(request, client_for, persona, drafts):
     client = client_for(request.getfixturevalue(persona))
     invoice = drafts["PO-1"]
-    for url in [reverse("invoicing:review"), reverse("invoicing:detail", args=[invoice.pk]),
-                reverse("invoicing:pdf", args=[invoice.pk])]:
+    for url in [
+        reverse("invoicing:review"),
+        reverse("invoicing:detail", args=[invoice.pk]),
+        reverse("invoicing:pdf", args=[invoice.pk]),
+    ]:
         assert client.get(url).status_code == 403
 
 
@@ -77,7 +86,9 @@ def test_detail_shows_lines_with_entries_and_inline_pdf(client_for, billing_admi
     client = client_for(billing_admin)
     invoice = drafts["PO-1"]
     html = client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
-    assert "Wireframes" in html and "Ben Baker" in html.replace("Employee 0", "")  # entries under lines
+    assert "Wireframes" in html and "Ben Baker" in html.replace(
+        "Employee 0", ""
+    )  # entries under lines
     assert f'src="{reverse("invoicing:pdf", args=[invoice.pk])}"' in html
     pdf = client.get(reverse("invoicing:pdf", args=[invoice.pk]))
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
@@ -93,27 +104,40 @@ def test_changes_are_post_only(client_for, billing_admin, drafts):
     assert invoice.status == "draft"
 
 
-def test_adjust_then_another_admin_approves(client_for, billing_admin, second_billing_admin, drafts):
+def test_adjust_then_another_admin_approves(
+    client_for, billing_admin, second_billing_admin, drafts
+):
     invoice = drafts["PO-2"]
     line = invoice.lines.get()
     bella = client_for(billing_admin)
-    bella.post(reverse("invoicing:adjust_line", args=[line.pk]), {"amount": "70.00", "reason": "Rounded down"})
+    bella.post(
+        reverse("invoicing:adjust_line", args=[line.pk]),
+        {"amount": "70.00", "reason": "Rounded down"},
+    )
     line.refresh_from_db()
-    assert (line.amount, line.adjustment_reason, line.adjusted_by) == (D("70.00"), "Rounded down", billing_admin)
+    assert (line.amount, line.adjustment_reason, line.adjusted_by) == (
+        D("70.00"),
+        "Rounded down",
+        billing_admin,
+    )
 
     response = bella.post(reverse("invoicing:approve", args=[invoice.pk]), follow=True)
     assert "another billing admin must approve it" in response.content.decode()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.total) == ("draft", D("70.00"))
 
-    response = client_for(second_billing_admin).post(reverse("invoicing:approve", args=[invoice.pk]), follow=True)
+    response = client_for(second_billing_admin).post(
+        reverse("invoicing:approve", args=[invoice.pk]), follow=True
+    )
     assert "Approved as INV-2026-00001" in response.content.decode()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.number) == ("approved", "INV-2026-00001")
     assert invoice.history.first().history_user == second_billing_admin
 
 
-def test_adjust_without_reason_and_reject_without_reason_change_nothing(client_for, billing_admin, drafts):
+def test_adjust_without_reason_and_reject_without_reason_change_nothing(
+    client_for, billing_admin, drafts
+):
     client = client_for(billing_admin)
     invoice = drafts["PO-1"]
     line = invoice.lines.first()
@@ -129,21 +153,33 @@ def test_adjust_without_reason_and_reject_without_reason_change_nothing(client_f
 def test_add_line_and_reject_with_reason(client_for, billing_admin, drafts):
     client = client_for(billing_admin)
     invoice = drafts["PO-1"]
-    client.post(reverse("invoicing:add_line", args=[invoice.pk]), {
-        "description": "Travel", "amount": "120.00", "tax_rate": "10", "agreement": str(drafts["PO-1"].lines.first().agreement_id),
-        "reason": "Agreed travel costs"})
+    client.post(
+        reverse("invoicing:add_line", args=[invoice.pk]),
+        {
+            "description": "Travel",
+            "amount": "120.00",
+            "tax_rate": "10",
+            "agreement": str(drafts["PO-1"].lines.first().agreement_id),
+            "reason": "Agreed travel costs",
+        },
+    )
     invoice.refresh_from_db()
     assert invoice.lines.filter(kind="adjustment", amount=D("120.00")).exists()
     assert (invoice.net, invoice.tax, invoice.total) == (D("4188.75"), D("88.88"), D("4277.63"))
-    client.post(reverse("invoicing:reject", args=[invoice.pk]), {"reason": "Customer asked to wait"})
+    client.post(
+        reverse("invoicing:reject", args=[invoice.pk]), {"reason": "Customer asked to wait"}
+    )
     invoice.refresh_from_db()
-    assert invoice.status == "rejected" and not EntryBilling.objects.filter(invoice=invoice).exists()
+    assert (
+        invoice.status == "rejected" and not EntryBilling.objects.filter(invoice=invoice).exists()
+    )
 
 
 def test_bulk_approve_numbers_in_id_order(client_for, billing_admin, drafts):
     ids = sorted(i.pk for i in drafts.values())
-    response = client_for(billing_admin).post(reverse("invoicing:approve_many"),
-                                              {"ids": [str(i) for i in ids], "period": "2026-01"})
+    response = client_for(billing_admin).post(
+        reverse("invoicing:approve_many"), {"ids": [str(i) for i in ids], "period": "2026-01"}
+    )
     assert response.status_code == 302 and response["Location"].endswith("?period=2026-01")
     numbers = list(Invoice.objects.order_by("id").values_list("number", flat=True))
     assert numbers == ["INV-2026-00001", "INV-2026-00002", "INV-2026-00003"]
@@ -156,17 +192,28 @@ def test_send_and_credit_note_from_the_page(client_for, billing_admin, finance, 
     assert (invoice.status, invoice.sent_to) == ("sent", "ap@acme.example")
     fiona = client_for(finance)
     assert fiona.post(reverse("invoicing:send", args=[invoice.pk])).status_code == 403
-    fiona.post(reverse("invoicing:credit_note", args=[invoice.pk]), {"amount": "25.00", "reason": "Goodwill"})
+    fiona.post(
+        reverse("invoicing:credit_note", args=[invoice.pk]),
+        {"amount": "25.00", "reason": "Goodwill"},
+    )
     note = CreditNote.objects.get()
     assert (note.number, note.amount, note.created_by) == ("CN-2026-00001", D("25.00"), finance)
-    fiona.post(reverse("invoicing:credit_note", args=[invoice.pk]), {"amount": "50.01", "reason": "Too much"})
+    fiona.post(
+        reverse("invoicing:credit_note", args=[invoice.pk]),
+        {"amount": "50.01", "reason": "Too much"},
+    )
     assert CreditNote.objects.count() == 1
     html = fiona.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
     assert "CN-2026-00001" in html and "USD 50.00" in html  # open amount after the credit
-    assert fiona.get(reverse("invoicing:credit_note_pdf", args=[note.pk]))["Content-Type"] == "application/pdf"
+    assert (
+        fiona.get(reverse("invoicing:credit_note_pdf", args=[note.pk]))["Content-Type"]
+        == "application/pdf"
+    )
 
 
-def test_generate_button_runs_and_reports_progress(client_for, billing_admin, django_capture_on_commit_callbacks):
+def test_generate_button_runs_and_reports_progress(
+    client_for, billing_admin, django_capture_on_commit_callbacks
+):
     build_firm()
     client = client_for(billing_admin)
     with django_capture_on_commit_callbacks(execute=True) as enqueued:
@@ -176,14 +223,24 @@ def test_generate_button_runs_and_reports_progress(client_for, billing_admin, dj
     run = InvoiceRun.objects.get()
     assert (run.status, run.started_by, run.invoices_created) == ("done", billing_admin, 3)
     status = client.get(reverse("invoicing:run_status", args=[run.pk])).json()
-    assert status | {"id": 0} == {"id": 0, "period": "2026-01", "status": "done", "groups_done": 3,
-                                  "groups_total": 3, "invoices_created": 3, "invoices_updated": 0,
-                                  "entries_billed": 8, "error": ""}
+    assert status | {"id": 0} == {
+        "id": 0,
+        "period": "2026-01",
+        "status": "done",
+        "groups_done": 3,
+        "groups_total": 3,
+        "invoices_created": 3,
+        "invoices_updated": 0,
+        "entries_billed": 8,
+        "error": "",
+    }
     assert Invoice.objects.filter(status="draft").count() == 3
     assert Invoice.history.filter(history_type="+").first().history_user == billing_admin
 
 
-def test_review_queries_do_not_grow_with_drafts(client_for, billing_admin, django_assert_max_num_queries):
+def test_review_queries_do_not_grow_with_drafts(
+    client_for, billing_admin, django_assert_max_num_queries
+):
     for _ in range(30):
         InvoiceLineFactory(invoice=InvoiceFactory())
     client = client_for(billing_admin)

@@ -27,7 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="username of the approving billing admin")
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--period", help="every draft of this month (YYYY-MM)")
-        which.add_argument("--id", nargs="+", type=int, dest="ids", metavar="ID", help="invoice ids (as in export_invoices)")
+        which.add_argument(
+            "--id",
+            nargs="+",
+            type=int,
+            dest="ids",
+            metavar="ID",
+            help="invoice ids (as in export_invoices)",
+        )
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,8 +48,11 @@ class Command(BaseCommand):
                 period = parse_period(options["period"])
             except ValueError as exc:
                 raise CommandError(str(exc), returncode=2) from exc
-            ids = list(Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT)
-                       .order_by("id").values_list("id", flat=True))
+            ids = list(
+                Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
         else:
             ids = list(dict.fromkeys(options["ids"]))
         found = {i.pk: i for i in Invoice.objects.filter(pk__in=ids)}

@@ -19,10 +19,32 @@ from django.core.management.base import BaseCommand
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_export_rows
 
-INVOICE_COLUMNS = ["id", "number", "status", "account_id", "currency", "po_number", "period",
-                   "invoice_date", "due_date", "net", "tax", "total", "open_amount"]
-LINE_COLUMNS = ["line_no", "agreement_id", "description", "role", "hours", "rate", "amount",
-                "tax_rate", "entry_ids"]
+INVOICE_COLUMNS = [
+    "id",
+    "number",
+    "status",
+    "account_id",
+    "currency",
+    "po_number",
+    "period",
+    "invoice_date",
+    "due_date",
+    "net",
+    "tax",
+    "total",
+    "open_amount",
+]
+LINE_COLUMNS = [
+    "line_no",
+    "agreement_id",
+    "description",
+    "role",
+    "hours",
+    "rate",
+    "amount",
+    "tax_rate",
+    "entry_ids",
+]
 CSV_COLUMNS = INVOICE_COLUMNS + LINE_COLUMNS
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 

@@ -28,9 +28,13 @@ class Command(BaseCommand):
         except Exception as exc:  # recorded on the run too
             raise CommandError(f"invoice run failed: {exc}", returncode=1) from exc
         summary = {
-            "run_id": run.pk, "period": f"{run.period:%Y-%m}", "status": run.status,
-            "groups": run.groups_total, "invoices_created": run.invoices_created,
-            "invoices_updated": run.invoices_updated, "lines_written": run.lines_written,
+            "run_id": run.pk,
+            "period": f"{run.period:%Y-%m}",
+            "status": run.status,
+            "groups": run.groups_total,
+            "invoices_created": run.invoices_created,
+            "invoices_updated": run.invoices_updated,
+            "lines_written": run.lines_written,
             "entries_billed": run.entries_billed,
         }
         if options["json"]:
