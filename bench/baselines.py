@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 BLOCKING = "('NO_AGREEMENT', 'AGREEMENT_NOT_SIGNED', 'OUTSIDE_AGREEMENT_DATES', 'MISSING_RATE', 'OVER_CAP', 'DUPLICATE_ENTRY')"
-ENTRY_ORDER = "(e.external_number IS NULL), e.external_number, e.external_id COLLATE \"C\""
+ENTRY_ORDER = '(e.external_number IS NULL), e.external_number, e.external_id COLLATE "C"'
 MATCH = (
     "a.project_code = e.project_code AND a.stage = 'signed' AND a.start_date <= e.date "
     "AND (a.end_date IS NULL OR a.end_date >= e.date)"

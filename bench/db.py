@@ -25,8 +25,13 @@ def parse(url: str) -> dict[str, str]:
 def reset_database(url: str) -> None:
     """DROP and CREATE the bench database (it only ever holds generated data)."""
     p = parse(url)
-    conn = psycopg2.connect(host=p["host"], port=p["port"], user=p["user"],
-                            password=p["password"] or None, dbname="postgres")
+    conn = psycopg2.connect(
+        host=p["host"],
+        port=p["port"],
+        user=p["user"],
+        password=p["password"] or None,
+        dbname="postgres",
+    )
     conn.autocommit = True
     with conn.cursor() as cur:
         name = sql.Identifier(p["dbname"])
@@ -40,6 +45,20 @@ def psql_argv(url: str, *args: str) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     if p["password"]:
         env["PGPASSWORD"] = p["password"]
-    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", p["host"], "-p", p["port"],
-            "-U", p["user"], "-d", p["dbname"], *args]
+    argv = [
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        p["host"],
+        "-p",
+        p["port"],
+        "-U",
+        p["user"],
+        "-d",
+        p["dbname"],
+        *args,
+    ]
     return argv, env

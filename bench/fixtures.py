@@ -46,16 +46,20 @@ def write_files(out_dir: Path, scale: str) -> BenchFiles:
     # Warm-up file: the first 1% of rows (at least 200), so the warm-up costs little at scale.
     warm = out_dir / "time_entries_warmup.csv"
     keep = max(200, files.entry_count // 100)
-    with files.entries.open(encoding="utf-8", newline="") as src, warm.open(
-        "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        files.entries.open(encoding="utf-8", newline="") as src,
+        warm.open("w", encoding="utf-8", newline="") as dst,
+    ):
         for n, line in enumerate(src):
             if n > keep:
                 break
             dst.write(line)
     return BenchFiles(
-        firm=files.firm, agreements=files.agreements, entries=files.entries,
-        warmup_entries=warm, agreement_count=files.agreement_count,
+        firm=files.firm,
+        agreements=files.agreements,
+        entries=files.entries,
+        warmup_entries=warm,
+        agreement_count=files.agreement_count,
         entry_count=files.entry_count,
         sha256={p.name: sha256(p) for p in (files.agreements, files.entries)},
     )
@@ -90,13 +94,24 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
     for acc, period, inv_date, terms, net, tax in plan:
         year = inv_date.year
         seq[year] = seq.get(year, 0) + 1
-        invoices.append(Invoice(
-            account_id=ids[acc.external_id], currency=acc.currency, po_number="",
-            period=period, invoice_date=inv_date, due_date=inv_date + dt.timedelta(days=terms),
-            status=Invoice.Status.APPROVED, number=f"INV-{year}-{seq[year]:05d}",
-            number_year=year, number_seq=seq[year], net=net, tax=tax, total=net + tax,
-            billing_email=acc.email,
-        ))
+        invoices.append(
+            Invoice(
+                account_id=ids[acc.external_id],
+                currency=acc.currency,
+                po_number="",
+                period=period,
+                invoice_date=inv_date,
+                due_date=inv_date + dt.timedelta(days=terms),
+                status=Invoice.Status.APPROVED,
+                number=f"INV-{year}-{seq[year]:05d}",
+                number_year=year,
+                number_seq=seq[year],
+                net=net,
+                tax=tax,
+                total=net + tax,
+                billing_email=acc.email,
+            )
+        )
     Invoice.objects.bulk_create(invoices, batch_size=5000)
 
     payments, pending_alloc, credits = [], [], []
@@ -108,33 +123,57 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
         if r < 0.02:
             year = inv.invoice_date.year
             cn_seq[year] = cn_seq.get(year, 0) + 1
-            credits.append(CreditNote(
-                invoice=inv, number=f"CN-{year}-{cn_seq[year]:05d}", number_year=year,
-                number_seq=cn_seq[year], date=inv.invoice_date + dt.timedelta(days=10),
-                amount=(inv.total / 2).quantize(CENT), currency=inv.currency, reason="Goodwill",
-            ))
+            credits.append(
+                CreditNote(
+                    invoice=inv,
+                    number=f"CN-{year}-{cn_seq[year]:05d}",
+                    number_year=year,
+                    number_seq=cn_seq[year],
+                    date=inv.invoice_date + dt.timedelta(days=10),
+                    amount=(inv.total / 2).quantize(CENT),
+                    currency=inv.currency,
+                    reason="Goodwill",
+                )
+            )
         if r > 0.85 or paid_on > END:
             continue  # still open
         share = Decimal(1) if r < 0.75 else Decimal(rng.randrange(20, 90)) / 100
         amount = (inv.total * share).quantize(CENT)
         extra = Decimal(rng.randrange(10, 300)) if rng.random() < 0.03 else Decimal(0)
         n += 1
-        payments.append(Payment(
-            external_id=f"BP-{n:07d}", date=paid_on, account_id=inv.account_id,
-            amount=amount + extra, currency=inv.currency, reference=inv.number, method="ACH",
-        ))
+        payments.append(
+            Payment(
+                external_id=f"BP-{n:07d}",
+                date=paid_on,
+                account_id=inv.account_id,
+                amount=amount + extra,
+                currency=inv.currency,
+                reference=inv.number,
+                method="ACH",
+            )
+        )
         reversed_on = paid_on + dt.timedelta(days=5) if rng.random() < 0.01 else None
         pending_alloc.append((len(payments) - 1, inv, amount, paid_on, reversed_on))
     Payment.objects.bulk_create(payments, batch_size=5000)
     CreditNote.objects.bulk_create(credits, batch_size=5000)
     allocations = [
-        Allocation(payment=payments[i], invoice=inv, amount=amount, date=day,
-                   reversed_on=rev, reversal_reason="Bounced" if rev else "")
+        Allocation(
+            payment=payments[i],
+            invoice=inv,
+            amount=amount,
+            date=day,
+            reversed_on=rev,
+            reversal_reason="Bounced" if rev else "",
+        )
         for i, inv, amount, day, rev in pending_alloc
     ]
     Allocation.objects.bulk_create(allocations, batch_size=5000)
-    return {"invoices": len(invoices), "payments": len(payments),
-            "allocations": len(allocations), "credit_notes": len(credits)}
+    return {
+        "invoices": len(invoices),
+        "payments": len(payments),
+        "allocations": len(allocations),
+        "credit_notes": len(credits),
+    }
 
 
 def pdf_invoices(lines_big: int = 1000) -> tuple[object, object]:
@@ -144,14 +183,19 @@ def pdf_invoices(lines_big: int = 1000) -> tuple[object, object]:
 
     agreements = list(
         Agreement.objects.filter(stage="signed", agreement_type="time_and_materials")
-        .exclude(hourly_rate=None).order_by("external_id")[:50]
+        .exclude(hourly_rate=None)
+        .order_by("external_id")[:50]
     )
     first = agreements[0]
     made = []
     for po, count in (("BENCH-PDF-1", 3), (f"BENCH-PDF-{lines_big}", lines_big)):
         invoice = Invoice.objects.create(
-            account=first.account, currency=first.currency, po_number=po, period=dt.date(2030, 1, 1),
-            invoice_date=dt.date(2030, 1, 31), due_date=dt.date(2030, 3, 2),
+            account=first.account,
+            currency=first.currency,
+            po_number=po,
+            period=dt.date(2030, 1, 1),
+            invoice_date=dt.date(2030, 1, 31),
+            due_date=dt.date(2030, 3, 2),
             billing_email=first.account.billing_email,
         )
         rows = []
@@ -161,12 +205,20 @@ def pdf_invoices(lines_big: int = 1000) -> tuple[object, object]:
             minutes = 60 * (1 + k % 9)
             amount = (Decimal(minutes) * agr.hourly_rate / 60).quantize(CENT)
             net += amount
-            rows.append(InvoiceLine(
-                invoice=invoice, agreement=agr, kind=InvoiceLine.Kind.TIME, position=k + 1,
-                description=f"{agr.project_code}: Professional services", minutes=minutes,
-                hours=(Decimal(minutes) / 60).quantize(CENT), rate=agr.hourly_rate,
-                amount=amount, tax_rate=Decimal(0),
-            ))
+            rows.append(
+                InvoiceLine(
+                    invoice=invoice,
+                    agreement=agr,
+                    kind=InvoiceLine.Kind.TIME,
+                    position=k + 1,
+                    description=f"{agr.project_code}: Professional services",
+                    minutes=minutes,
+                    hours=(Decimal(minutes) / 60).quantize(CENT),
+                    rate=agr.hourly_rate,
+                    amount=amount,
+                    tax_rate=Decimal(0),
+                )
+            )
         InvoiceLine.objects.bulk_create(rows, batch_size=1000)
         invoice.net = invoice.total = net
         invoice.save(update_fields=["net", "total"])

@@ -101,8 +101,9 @@ def measure(fn: Callable[[], Any]) -> tuple[Sample, Any]:
     return Sample(seconds, counter.count, _peak_mb()), value
 
 
-def measure_process(argv: list[str], *, env: dict[str, str] | None = None,
-                    statements: int = 0) -> Sample:
+def measure_process(
+    argv: list[str], *, env: dict[str, str] | None = None, statements: int = 0
+) -> Sample:
     """Run a child process (psql); its wall time and its own peak memory (ru_maxrss)."""
     import tempfile
 
@@ -127,17 +128,28 @@ def run_pair(
     run_baseline: Callable[[], Sample],
     reset: Callable[[], None],
     log: Callable[[str], None],
+    candidate_budget_s: float | None = None,
+    warmup_s: float | None = None,
 ) -> None:
     """Alternate baseline and candidate `reps` times, resetting the state before each run.
 
     Baseline first in every round, so the candidate's state is what is left at the end. A failing
-    candidate is recorded as an error and not run again; the baseline still runs every round."""
+    candidate is recorded as an error and not run again; the baseline still runs every round.
+    A candidate whose warm-up shows that `reps` runs would exceed `candidate_budget_s` gets
+    fewer timed rounds (at least one, recorded as `candidate_rounds`), so one slow candidate
+    cannot stretch the whole bench past its time box."""
+    rounds = reps
+    if candidate_budget_s and warmup_s and warmup_s * reps > candidate_budget_s:
+        rounds = max(1, int(candidate_budget_s // warmup_s))
+        candidate.extra["candidate_rounds"] = rounds
+        log(f"    slow candidate (warm-up {warmup_s:.0f} s): {rounds} timed round(s)")
     for rep in range(reps):
         reset()
         sample = run_baseline()
         baseline.samples.append(sample)
         log(f"    round {rep + 1}/{reps}: baseline {sample.seconds:.3f} s")
-        if run_candidate is None or candidate.status != "ok":
+        # A reduced candidate runs in the last rounds: what it leaves is what later steps see.
+        if run_candidate is None or candidate.status != "ok" or rep < reps - rounds:
             continue
         reset()
         try:

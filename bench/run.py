@@ -25,6 +25,8 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/billable_bench"
 REPS = {"small": 3, "firm": 3, "xl": 1}
 PAGE_REQUESTS = {"small": 10, "firm": 40, "xl": 40}
 # Lines of the many-page invoice whose extra pages are timed (issue 8: 1,000 at firm scale).
+# Time box for one candidate's timed rounds (see harness.run_pair).
+CANDIDATE_BUDGET_S = {"small": None, "firm": 600, "xl": 1800}
 BIG_INVOICE_LINES = {"small": 200, "firm": 1000, "xl": 1000}
 GOALS = {"import": 3.0, "reconciliation": 1.5, "invoice_run": 5.0, "pdf": 2.0, "aging": 2.0}
 TITLES = {
@@ -82,17 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     log(f"writing data files to {data_dir}")
     files = fixtures.write_files(data_dir, args.scale)
     log(f"  {files.agreement_count} agreements, {files.entry_count} time entries")
-    ctx = Context(args=args, url=url, files=files, reps=args.reps or REPS[args.scale],
-                  tmp=data_dir)
+    ctx = Context(args=args, url=url, files=files, reps=args.reps or REPS[args.scale], tmp=data_dir)
     results: dict[str, Any] = {
         "scale": args.scale,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "machine": harness.machine(),
         "reps": ctx.reps,
         "data": {
-            "seed": fixtures.SEED, "end": fixtures.END.isoformat(),
-            "employees": len(files.firm.employees), "customers": len(files.firm.accounts),
-            "agreements": files.agreement_count, "time_entries": files.entry_count,
+            "seed": fixtures.SEED,
+            "end": fixtures.END.isoformat(),
+            "employees": len(files.firm.employees),
+            "customers": len(files.firm.accounts),
+            "agreements": files.agreement_count,
+            "time_entries": files.entry_count,
             "sha256": files.sha256,
         },
         "setup": {},
@@ -141,23 +145,39 @@ def sql(statement: str, params: Any = None) -> list[tuple]:
 
 
 def failed(name: str, exc: Exception) -> dict[str, Any]:
-    return {"name": name, "title": TITLES.get(name, name), "status": "error",
-            "error": f"{type(exc).__name__}: {str(exc)[:500]}", "candidate": None,
-            "baseline": None, "ratio": None, "goal": GOALS.get(name), "meets_goal": None,
-            "same_result": None, "rows": None}
+    return {
+        "name": name,
+        "title": TITLES.get(name, name),
+        "status": "error",
+        "error": f"{type(exc).__name__}: {str(exc)[:500]}",
+        "candidate": None,
+        "baseline": None,
+        "ratio": None,
+        "goal": GOALS.get(name),
+        "meets_goal": None,
+        "same_result": None,
+        "rows": None,
+    }
 
 
-def bench_result(name: str, rows: int | None, cand, base, *, same: bool | None,
-                 notes: str = "", **extra: Any) -> dict[str, Any]:
+def bench_result(
+    name: str, rows: int | None, cand, base, *, same: bool | None, notes: str = "", **extra: Any
+) -> dict[str, Any]:
     c, b = cand.median, base.median
     ratio = round(c / b, 2) if c and b else None
     goal = GOALS.get(name)
     out = {
-        "name": name, "title": TITLES.get(name, name), "status": "ok" if ratio else cand.status,
-        "rows": rows, "candidate": cand.as_dict(rows), "baseline": base.as_dict(rows),
-        "ratio": ratio, "goal": goal,
+        "name": name,
+        "title": TITLES.get(name, name),
+        "status": "ok" if ratio else cand.status,
+        "rows": rows,
+        "candidate": cand.as_dict(rows),
+        "baseline": base.as_dict(rows),
+        "ratio": ratio,
+        "goal": goal,
         "meets_goal": (ratio <= goal) if (ratio is not None and goal is not None) else None,
-        "same_result": same, "notes": notes,
+        "same_result": same,
+        "notes": notes,
     }
     out.update(extra)
     return out
@@ -170,6 +190,7 @@ def unavailable(side, exc: Exception) -> None:
 
 
 # -- setup ---------------------------------------------------------------------------------------
+
 
 def setup_agreements(ctx: Context, results: dict[str, Any]) -> None:
     from bench import harness
@@ -184,8 +205,10 @@ def setup_agreements(ctx: Context, results: dict[str, Any]) -> None:
     if result.errors:
         raise SystemExit("agreements rejected:\n" + "\n".join(map(str, result.errors[:20])))
     results["setup"]["agreement_import"] = {
-        "seconds": round(sample.seconds, 3), "created": result.created,
-        "queries": sample.queries, "peak_rss_mb": sample.peak_rss_mb,
+        "seconds": round(sample.seconds, 3),
+        "created": result.created,
+        "queries": sample.queries,
+        "peak_rss_mb": sample.peak_rss_mb,
     }
     log(f"  agreements imported in {sample.seconds:.2f} s")
 
@@ -250,9 +273,13 @@ def case_import(ctx: Context):
         except Exception as exc:  # noqa: BLE001
             cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
     harness.run_pair(
-        reps=ctx.reps, candidate=cand, baseline=base,
+        reps=ctx.reps,
+        candidate=cand,
+        baseline=base,
         run_candidate=(lambda: run_cand(ctx.files.entries)) if time_entry_import else None,
-        run_baseline=lambda: run_base(ctx.files.entries), reset=reset, log=log,
+        run_baseline=lambda: run_base(ctx.files.entries),
+        reset=reset,
+        log=log,
     )
     if cand.status != "ok":
         # Later benchmarks need the entries: leave the baseline's rows in place.
@@ -265,7 +292,11 @@ def case_import(ctx: Context):
         same = prints["candidate"] == prints["baseline"]
     ctx.data["entries_loaded"] = sql("SELECT count(*) FROM timesheets_timeentry")[0][0]
     yield bench_result(
-        "import", ctx.files.entry_count, cand, base, same=same,
+        "import",
+        ctx.files.entry_count,
+        cand,
+        base,
+        same=same,
         notes="same_result compares a fingerprint (md5 over every stored field) of the rows each "
         "side left in timesheets_timeentry.",
         file_mb=round(ctx.files.entries.stat().st_size / 1e6, 1),
@@ -280,6 +311,7 @@ def vacuum() -> None:
 
 
 # -- 2. reconciliation ---------------------------------------------------------------------------
+
 
 def open_flags() -> set[tuple[str, str]]:
     return set(sql("SELECT code, subject FROM timesheets_flag WHERE status = 'open'"))
@@ -298,8 +330,10 @@ def case_reconciliation(ctx: Context):
     seen: dict[str, set] = {}
 
     def reset() -> None:
-        sql("TRUNCATE timesheets_flag, timesheets_historicalflag, timesheets_reconciliationrun "
-            "RESTART IDENTITY CASCADE")
+        sql(
+            "TRUNCATE timesheets_flag, timesheets_historicalflag, timesheets_reconciliationrun "
+            "RESTART IDENTITY CASCADE"
+        )
 
     def run_base() -> harness.Sample:
         sample, _ = harness.measure(lambda: baselines.reconcile(ctx.as_of))
@@ -314,15 +348,24 @@ def case_reconciliation(ctx: Context):
     log("  warm-up")
     reset()
     run_base()
+    warm = None
     if reconciliation_run is not None:
         reset()
         try:
-            run_cand()
+            warm = run_cand().seconds
         except Exception as exc:  # noqa: BLE001
             cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(reps=ctx.reps, candidate=cand, baseline=base,
-                     run_candidate=run_cand if reconciliation_run else None,
-                     run_baseline=run_base, reset=reset, log=log)
+    harness.run_pair(
+        reps=ctx.reps,
+        candidate=cand,
+        baseline=base,
+        run_candidate=run_cand if reconciliation_run else None,
+        run_baseline=run_base,
+        reset=reset,
+        log=log,
+        candidate_budget_s=CANDIDATE_BUDGET_S[ctx.args.scale],
+        warmup_s=warm,
+    )
     if cand.status == "ok":
         # The nightly case: nothing changed since the last run.
         sample, _ = harness.measure(lambda: reconciliation_run(as_of=ctx.as_of, user=None))
@@ -344,10 +387,15 @@ def case_reconciliation(ctx: Context):
         by_code[code] = by_code.get(code, 0) + 1
     vacuum()
     yield bench_result(
-        "reconciliation", ctx.files.entry_count, cand, base, same=same,
+        "reconciliation",
+        ctx.files.entry_count,
+        cand,
+        base,
+        same=same,
         notes="From no flags (first run) on both sides; same_result compares the open "
         "(code, subject) sets. rows = time entries reconciled.",
-        open_flags_by_code=dict(sorted(by_code.items())), **extra,
+        open_flags_by_code=dict(sorted(by_code.items())),
+        **extra,
     )
 
 
@@ -414,35 +462,55 @@ def case_invoice_run(ctx: Context):
     log(f"  period {period:%Y-%m}; warm-up")
     reset()
     run_base()
+    warm = None
     if invoice_run_generate is not None:
         reset()
         try:
-            run_cand()
+            warm = run_cand().seconds
+            cand.extra["warmup_s"] = round(warm, 1)
         except Exception as exc:  # noqa: BLE001
             cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(reps=ctx.reps, candidate=cand, baseline=base,
-                     run_candidate=run_cand if invoice_run_generate else None,
-                     run_baseline=run_base, reset=reset, log=log)
+    harness.run_pair(
+        reps=ctx.reps,
+        candidate=cand,
+        baseline=base,
+        run_candidate=run_cand if invoice_run_generate else None,
+        run_baseline=run_base,
+        reset=reset,
+        log=log,
+        candidate_budget_s=CANDIDATE_BUDGET_S[ctx.args.scale],
+        warmup_s=warm,
+    )
     final = prints.get("candidate") or prints.get("baseline") or [(0, ""), (0, ""), (0, "")]
     same = None
     extra: dict[str, Any] = {
-        "period": f"{period:%Y-%m}", "invoices": final[0][0], "lines": final[1][0],
+        "period": f"{period:%Y-%m}",
+        "invoices": final[0][0],
+        "lines": final[1][0],
         "entries_billed": final[2][0],
     }
     if "candidate" in prints and "baseline" in prints:
         c, b = prints["candidate"], prints["baseline"]
         same = c == b
         extra["same_invoices"], extra["same_lines"], extra["same_entry_billings"] = (
-            c[0] == b[0], c[1] == b[1], c[2] == b[2])
+            c[0] == b[0],
+            c[1] == b[1],
+            c[2] == b[2],
+        )
         if not same:
             extra["counts_candidate"] = [x[0] for x in c]
             extra["counts_baseline"] = [x[0] for x in b]
     if cand.status == "ok" and ctx.recon_steady_s and base.median:
         extra["ratio_without_reconciliation"] = round(
-            (cand.median - ctx.recon_steady_s) / base.median, 2)
+            (cand.median - ctx.recon_steady_s) / base.median, 2
+        )
     ctx.data["invoice_run"] = extra
     yield bench_result(
-        "invoice_run", final[2][0], cand, base, same=same,
+        "invoice_run",
+        final[2][0],
+        cand,
+        base,
+        same=same,
         notes="The candidate first brings the flags up to date (SPEC 3), then prices and writes "
         "with history; the baseline reads the flags as they are. rows = entries billed.",
         **extra,
@@ -495,9 +563,15 @@ def case_pdf(ctx: Context):
             run_cand()
         except Exception as exc:  # noqa: BLE001
             cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(reps=max(ctx.reps, 5), candidate=cand, baseline=base,
-                     run_candidate=run_cand if invoice_pdf else None, run_baseline=run_base,
-                     reset=lambda: None, log=log)
+    harness.run_pair(
+        reps=max(ctx.reps, 5),
+        candidate=cand,
+        baseline=base,
+        run_candidate=run_cand if invoice_pdf else None,
+        run_baseline=run_base,
+        reset=lambda: None,
+        log=log,
+    )
     extra: dict[str, Any] = {"pages": out.get("candidate_pages")}
     if cand.status == "ok" and cand.median:
         try:
@@ -507,21 +581,32 @@ def case_pdf(ctx: Context):
                 times.append(sample.seconds)
                 pages = pdf_pages(data)
             big_s = statistics.median(times)
-            extra.update(big_invoice_lines=big_lines, big_invoice_pages=pages,
-                         big_invoice_s=round(big_s, 3), big_invoice_peak_rss_mb=sample.peak_rss_mb)
+            extra.update(
+                big_invoice_lines=big_lines,
+                big_invoice_pages=pages,
+                big_invoice_s=round(big_s, 3),
+                big_invoice_peak_rss_mb=sample.peak_rss_mb,
+            )
             if pages > (out.get("candidate_pages") or 1):
                 extra["ms_per_extra_page"] = round(
-                    (big_s - cand.median) * 1000 / (pages - out["candidate_pages"]), 1)
+                    (big_s - cand.median) * 1000 / (pages - out["candidate_pages"]), 1
+                )
         except Exception as exc:  # noqa: BLE001
             extra["big_invoice_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
     yield bench_result(
-        "pdf", 1, cand, base, same=(out.get("candidate_pages") == 1) if "candidate_pages" in out else None,
+        "pdf",
+        1,
+        cand,
+        base,
+        same=(out.get("candidate_pages") == 1) if "candidate_pages" in out else None,
         notes="Both in a warm process (one render of each before timing). same_result: the "
-        "candidate's PDF has exactly one page.", **extra,
+        "candidate's PDF has exactly one page.",
+        **extra,
     )
 
 
 # -- 5. AR aging ---------------------------------------------------------------------------------
+
 
 def case_aging(ctx: Context):
     from bench import baselines, fixtures, harness
@@ -542,9 +627,7 @@ def case_aging(ctx: Context):
 
     def run_base() -> harness.Sample:
         sample, rows = harness.measure(lambda: baselines.aging(as_of))
-        seen["baseline"] = [
-            (r[0], r[1], r[2], *[round(x, 2) for x in r[3:9]]) for r in rows
-        ]
+        seen["baseline"] = [(r[0], r[1], r[2], *[round(x, 2) for x in r[3:9]]) for r in rows]
         return sample
 
     def run_cand() -> harness.Sample:
@@ -567,21 +650,33 @@ def case_aging(ctx: Context):
             run_cand()
         except Exception as exc:  # noqa: BLE001
             cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(reps=max(ctx.reps, 5), candidate=cand, baseline=base,
-                     run_candidate=run_cand if aging_report else None, run_baseline=run_base,
-                     reset=lambda: None, log=log)
+    harness.run_pair(
+        reps=max(ctx.reps, 5),
+        candidate=cand,
+        baseline=base,
+        run_candidate=run_cand if aging_report else None,
+        run_baseline=run_base,
+        reset=lambda: None,
+        log=log,
+    )
     same = None
     if "candidate" in seen and "baseline" in seen:
         same = seen["candidate"] == seen["baseline"]
     yield bench_result(
-        "aging", stats["invoices"], cand, base, same=same,
+        "aging",
+        stats["invoices"],
+        cand,
+        base,
+        same=same,
         notes=f"As of {as_of}; rows = invoices. same_result compares every report row "
         "(account, currency, five buckets, unapplied).",
-        report_rows=len(seen.get("candidate") or seen.get("baseline") or []), **stats,
+        report_rows=len(seen.get("candidate") or seen.get("baseline") or []),
+        **stats,
     )
 
 
 # -- 6. pages ------------------------------------------------------------------------------------
+
 
 def case_pages(ctx: Context):
     from django.conf import settings
@@ -590,8 +685,8 @@ def case_pages(ctx: Context):
     from django.test import Client
     from django.urls import clear_url_caches, reverse
 
-    from billing_site import roles
     from bench import harness
+    from billing_site import roles
 
     settings.ROOT_URLCONF = "bench.urls"
     clear_url_caches()
@@ -599,8 +694,12 @@ def case_pages(ctx: Context):
     n = PAGE_REQUESTS[ctx.args.scale]
     for name, url_name, role, query in (
         ("page_dashboard", "timesheets:dashboard", roles.SERVICES_MANAGER, ""),
-        ("page_review", "invoicing:review", roles.BILLING_ADMIN,
-         f"?period={ctx.files.firm.start:%Y-%m}"),
+        (
+            "page_review",
+            "invoicing:review",
+            roles.BILLING_ADMIN,
+            f"?period={ctx.files.firm.start:%Y-%m}",
+        ),
     ):
         user, created = User.objects.get_or_create(username=f"bench-{name}")
         if created:
@@ -616,7 +715,7 @@ def case_pages(ctx: Context):
             url = None
         empty = reverse("bench-empty")
 
-        def get(path: str) -> Callable[[], harness.Sample]:
+        def get(path: str, client: Client = client) -> Callable[[], harness.Sample]:
             def run() -> harness.Sample:
                 sample, response = harness.measure(lambda: client.get(path))
                 if response.status_code != 200:
@@ -633,9 +732,15 @@ def case_pages(ctx: Context):
                 except Exception as exc:  # noqa: BLE001
                     cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
         quiet = lambda msg: None  # noqa: E731 - one line per request would drown the log
-        harness.run_pair(reps=n, candidate=cand, baseline=base,
-                         run_candidate=get(url) if url else None, run_baseline=get(empty),
-                         reset=lambda: None, log=quiet)
+        harness.run_pair(
+            reps=n,
+            candidate=cand,
+            baseline=base,
+            run_candidate=get(url) if url else None,
+            run_baseline=get(empty),
+            reset=lambda: None,
+            log=quiet,
+        )
         for side in (cand, base):
             if side.samples:
                 ms = [s.seconds * 1000 for s in side.samples]
@@ -643,9 +748,15 @@ def case_pages(ctx: Context):
                 side.extra["p95_ms"] = round(harness.percentile(ms, 95), 1)
                 side.extra["requests"] = len(ms)
         log(f"  {name}: p50 {cand.extra.get('p50_ms')} ms vs {base.extra.get('p50_ms')} ms")
-        yield bench_result(name, None, cand, base, same=None,
-                           notes="In-process Django test client, logged in; latency per request "
-                           "and queries per request.")
+        yield bench_result(
+            name,
+            None,
+            cand,
+            base,
+            same=None,
+            notes="In-process Django test client, logged in; latency per request "
+            "and queries per request.",
+        )
 
 
 CASES = [
@@ -659,6 +770,7 @@ CASES = [
 
 
 # -- results -------------------------------------------------------------------------------------
+
 
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
@@ -701,20 +813,35 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_fmt(c.get('peak_rss_mb'))} vs {_fmt(base.get('peak_rss_mb'))} | {same} |"
         )
     lines += ["", "Details:", ""]
-    skip = {"name", "title", "candidate", "baseline", "ratio", "goal", "rows", "same_result",
-            "status", "meets_goal"}
+    skip = {
+        "name",
+        "title",
+        "candidate",
+        "baseline",
+        "ratio",
+        "goal",
+        "rows",
+        "same_result",
+        "status",
+        "meets_goal",
+    }
     for b in results["benchmarks"]:
         detail = {k: v for k, v in b.items() if k not in skip and v not in (None, "", [], {})}
         c = b.get("candidate") or {}
         if c.get("error"):
             detail["candidate_error"] = c["error"]
         for side in ("candidate", "baseline"):
-            extra = {k: v for k, v in (b.get(side) or {}).items()
-                     if k in ("rerun_no_change_s", "copy_only_median_s")}
+            extra = {
+                k: v
+                for k, v in (b.get(side) or {}).items()
+                if k in ("rerun_no_change_s", "copy_only_median_s", "candidate_rounds", "warmup_s")
+            }
             detail.update(extra)
-        lines.append(f"- **{b['title']}**: candidate = {c.get('label', '—')}; baseline = "
-                     f"{(b.get('baseline') or {}).get('label', '—')}. "
-                     + "; ".join(f"{k}: {v}" for k, v in detail.items()))
+        lines.append(
+            f"- **{b['title']}**: candidate = {c.get('label', '—')}; baseline = "
+            f"{(b.get('baseline') or {}).get('label', '—')}. "
+            + "; ".join(f"{k}: {v}" for k, v in detail.items())
+        )
     lines.append("")
     lines.append(f"Total bench time: {results['total_seconds']} s.")
     return "\n".join(lines) + "\n"

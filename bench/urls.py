@@ -8,7 +8,8 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
 
-from billing_site.urls import handler403, handler404, handler500, urlpatterns as site_patterns
+from billing_site.urls import handler403, handler404, handler500
+from billing_site.urls import urlpatterns as site_patterns
 
 _EMPTY = engines["django"].from_string(
     '{% extends "base.html" %}{% block content %}<h1>Empty</h1>{% endblock %}'

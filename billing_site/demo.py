@@ -26,14 +26,40 @@ from decimal import Decimal
 from pathlib import Path
 
 AGREEMENT_COLUMNS = [
-    "Agreement ID", "Parent Agreement ID", "Account ID", "Account Name", "Billing Email",
-    "Project Code", "Agreement Type", "Stage", "Start Date", "End Date", "Hours Sold",
-    "Not To Exceed Hours", "Amount", "Hourly Rate", "Role Rates", "Billing Increment", "Currency",
-    "Payment Terms", "PO Number", "Tax Rate", "Milestones",
+    "Agreement ID",
+    "Parent Agreement ID",
+    "Account ID",
+    "Account Name",
+    "Billing Email",
+    "Project Code",
+    "Agreement Type",
+    "Stage",
+    "Start Date",
+    "End Date",
+    "Hours Sold",
+    "Not To Exceed Hours",
+    "Amount",
+    "Hourly Rate",
+    "Role Rates",
+    "Billing Increment",
+    "Currency",
+    "Payment Terms",
+    "PO Number",
+    "Tax Rate",
+    "Milestones",
 ]
 ENTRY_COLUMNS = [
-    "Entry ID", "Date", "Employee ID", "Employee Name", "Role", "Project Code", "Task", "Hours",
-    "Billable", "Approved", "Notes",
+    "Entry ID",
+    "Date",
+    "Employee ID",
+    "Employee Name",
+    "Role",
+    "Project Code",
+    "Task",
+    "Hours",
+    "Billable",
+    "Approved",
+    "Notes",
 ]
 PAYMENT_COLUMNS = ["Payment ID", "Date", "Account ID", "Amount", "Currency", "Reference", "Method"]
 
@@ -50,33 +76,158 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale("small", employees=16, customers=20, agreements=56, entries=4_000, months=6,
-                   invoices=400),
-    "firm": Scale("firm", employees=300, customers=500, agreements=1_500, entries=800_000,
-                  months=24, invoices=29_000),
-    "xl": Scale("xl", employees=3_000, customers=5_000, agreements=15_000, entries=8_000_000,
-                months=24, invoices=290_000),
+    "small": Scale(
+        "small", employees=16, customers=20, agreements=56, entries=4_000, months=6, invoices=400
+    ),
+    "firm": Scale(
+        "firm",
+        employees=300,
+        customers=500,
+        agreements=1_500,
+        entries=800_000,
+        months=24,
+        invoices=29_000,
+    ),
+    "xl": Scale(
+        "xl",
+        employees=3_000,
+        customers=5_000,
+        agreements=15_000,
+        entries=8_000_000,
+        months=24,
+        invoices=290_000,
+    ),
 }
 
 ROLES = ["Engineer", "Senior Engineer", "Project Manager", "Consultant", "Architect", "Analyst"]
 ROLE_WEIGHTS = [30, 20, 10, 20, 8, 12]
-FIRST = ["Ava", "Ben", "Chloé", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
-         "Liam", "Maya", "Noor", "Oskar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Viktor",
-         "Wen", "Xavier", "Yara", "Zoë"]
-LAST = ["Adams", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hughes", "Ito",
-        "Jensen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "O'Brien", "Patel", "Quist",
-        "Rossi", "Schmidt", "Tanaka", "Ueda", "Varga", "Weber", "Yilmaz", "Zimmermann"]
-NAME_A = ["Acme", "Blue", "Cedar", "Delta", "Evergreen", "Falcon", "Granite", "Harbor", "Iris",
-          "Juniper", "Kestrel", "Lumen", "Maple", "Nimbus", "Orchid", "Pioneer", "Quartz", "River",
-          "Summit", "Tidal", "Union", "Vertex", "Willow", "Zenith"]
-NAME_B = ["Logistics", "Health", "Foods", "Energy", "Bank", "Retail", "Media", "Labs", "Motors",
-          "Insurance", "Pharma", "Airlines", "Telecom", "Textiles", "Studios", "Software"]
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noor",
+    "Oskar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Xavier",
+    "Yara",
+    "Zoë",
+]
+LAST = [
+    "Adams",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "O'Brien",
+    "Patel",
+    "Quist",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zimmermann",
+]
+NAME_A = [
+    "Acme",
+    "Blue",
+    "Cedar",
+    "Delta",
+    "Evergreen",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pioneer",
+    "Quartz",
+    "River",
+    "Summit",
+    "Tidal",
+    "Union",
+    "Vertex",
+    "Willow",
+    "Zenith",
+]
+NAME_B = [
+    "Logistics",
+    "Health",
+    "Foods",
+    "Energy",
+    "Bank",
+    "Retail",
+    "Media",
+    "Labs",
+    "Motors",
+    "Insurance",
+    "Pharma",
+    "Airlines",
+    "Telecom",
+    "Textiles",
+    "Studios",
+    "Software",
+]
 NAME_C = ["Inc", "Ltd", "GmbH", "LLC", "SA", "plc", "& Co", "Group", "AG"]
-TASKS = ["Development", "Code review", "Meeting", "Design", "Testing", "Deployment", "Support",
-         "Documentation", "Analysis", "Workshop"]
-NOTES = ["", "", "", "Sprint work", "Client call, follow-up", 'Fixed "login" bug', "Weekly status",
-         "Réunion de lancement", "Data migration", "On-site support", "Release prep",
-         "Performance tuning", "Requirements review"]
+TASKS = [
+    "Development",
+    "Code review",
+    "Meeting",
+    "Design",
+    "Testing",
+    "Deployment",
+    "Support",
+    "Documentation",
+    "Analysis",
+    "Workshop",
+]
+NOTES = [
+    "",
+    "",
+    "",
+    "Sprint work",
+    "Client call, follow-up",
+    'Fixed "login" bug',
+    "Weekly status",
+    "Réunion de lancement",
+    "Data migration",
+    "On-site support",
+    "Release prep",
+    "Performance tuning",
+    "Requirements review",
+]
 INTERNAL_CODES = ["INTERNAL", "TRAINING", "PRESALES", "HOLIDAY"]
 METHODS = ["ACH", "Wire", "Check", "Card"]
 INCREMENTS = [15] * 10 + [6] * 4 + [30] * 2 + [60, 1, 10, 5]
@@ -143,8 +294,20 @@ class Firm:
 def add_months(day: dt.date, months: int) -> dt.date:
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
-    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30,
-            31, 31, 30, 31, 30, 31][month - 1]
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return dt.date(year, month, min(day.day, last))
 
 
@@ -169,10 +332,16 @@ def plan_firm(scale: str | Scale = "small", *, seed: int = 2026, end: dt.date) -
         if n % 7 == 0:
             name = f"{name}, {n}"  # a comma in a CSV cell
         currency = "EUR" if rng.random() < 0.2 else "USD"
-        accounts.append(Account(
-            f"C{n:05d}", name, f"ap{n}@customer{n}.example" if n % 11 else "",
-            currency, rng.randrange(110, 225, 5), rng.choice(TAX[currency]),
-        ))
+        accounts.append(
+            Account(
+                f"C{n:05d}",
+                name,
+                f"ap{n}@customer{n}.example" if n % 11 else "",
+                currency,
+                rng.randrange(110, 225, 5),
+                rng.choice(TAX[currency]),
+            )
+        )
 
     agreements: list[AgreementPlan] = []
     by_account: dict[str, list[AgreementPlan]] = {}
@@ -184,12 +353,24 @@ def plan_firm(scale: str | Scale = "small", *, seed: int = 2026, end: dt.date) -
         acc = accounts[i] if i < len(accounts) else accounts[int(len(accounts) * rng.random() ** 2)]
         own = by_account.setdefault(acc.external_id, [])
         kind = rng.choice(TYPES)
-        stage = rng.choices(["Signed", "Closed Won", "Draft", "Cancelled", "Closed Lost"],
-                            [84, 4, 7, 4, 1])[0]
+        stage = rng.choices(
+            ["Signed", "Closed Won", "Draft", "Cancelled", "Closed Lost"], [84, 4, 7, 4, 1]
+        )[0]
         code = f"PRJ-{i + 1:05d}"
         begin = earliest + dt.timedelta(days=rng.randrange(max(span_days, 1)))
-        renewal = next((a for a in reversed(own) if a.end and a.end < end and a.stage == "Signed"
-                        and a.type == kind and not a.parent and a.index not in renewed), None)
+        renewal = next(
+            (
+                a
+                for a in reversed(own)
+                if a.end
+                and a.end < end
+                and a.stage == "Signed"
+                and a.type == kind
+                and not a.parent
+                and a.index not in renewed
+            ),
+            None,
+        )
         if renewal is not None and renewal.end is not None and rng.random() < 0.25:
             # A renewal: same project code, starting the day after the previous one ended.
             code, begin, stage = renewal.project_code, renewal.end + dt.timedelta(days=1), "Signed"
@@ -197,13 +378,25 @@ def plan_firm(scale: str | Scale = "small", *, seed: int = 2026, end: dt.date) -
         if kind == "Fixed Fee":
             finish: dt.date | None = month_end(add_months(begin, rng.randrange(2, 10)))
         elif kind == "Prepaid Hours":
-            finish = None if rng.random() < 0.3 else month_end(add_months(begin, rng.randrange(6, 13)))
+            finish = (
+                None if rng.random() < 0.3 else month_end(add_months(begin, rng.randrange(6, 13)))
+            )
         else:
-            finish = None if rng.random() < 0.5 else month_end(add_months(begin, rng.randrange(3, 25)))
+            finish = (
+                None if rng.random() < 0.5 else month_end(add_months(begin, rng.randrange(3, 25)))
+            )
         plan = AgreementPlan(
-            index=i, external_id=f"AG-{i + 1:06d}", account=acc, project_code=code, type=kind,
-            stage=stage, start=begin, end=finish, increment=rng.choice(INCREMENTS),
-            terms=rng.choice(TERMS), tax=acc.tax if rng.random() < 0.9 else rng.choice(TAX[acc.currency]),
+            index=i,
+            external_id=f"AG-{i + 1:06d}",
+            account=acc,
+            project_code=code,
+            type=kind,
+            stage=stage,
+            start=begin,
+            end=finish,
+            increment=rng.choice(INCREMENTS),
+            terms=rng.choice(TERMS),
+            tax=acc.tax if rng.random() < 0.9 else rng.choice(TAX[acc.currency]),
             us_dates=rng.random() < 0.03,
         )
         roots = [a for a in own if not a.parent and a.stage in ("Signed", "Closed Won")]
@@ -224,8 +417,10 @@ def plan_firm(scale: str | Scale = "small", *, seed: int = 2026, end: dt.date) -
                 plan.role_rates = {role: rate + 25 * k for k, role in enumerate(ROLES[:2])}
             elif r < 0.45:
                 plan.hourly_rate = rate
-                plan.role_rates = {role: rate + rng.randrange(10, 60, 5)
-                                   for role in rng.sample(ROLES, rng.randrange(1, 4))}
+                plan.role_rates = {
+                    role: rate + rng.randrange(10, 60, 5)
+                    for role in rng.sample(ROLES, rng.randrange(1, 4))
+                }
             else:
                 plan.hourly_rate = rate
         plan.idle = plan.stage in ("Signed", "Closed Won") and rng.random() < 0.03
@@ -311,8 +506,11 @@ def time_entry_rows(firm: Firm) -> Iterator[list[str]]:
                 total = rng.randrange(13 * 60, 16 * 60, 15)  # EXCESSIVE_DAILY_HOURS
             cuts = sorted(rng.sample(range(1, total // 5), n - 1)) if n > 1 else []
             parts = [5 * (b - a) for a, b in zip([0, *cuts], [*cuts, total // 5], strict=True)]
-            active = [(i, w) for i, w in zip(emp.pool, emp.weights, strict=True)
-                      if plans[i].start <= day and (plans[i].end is None or day <= plans[i].end)]
+            active = [
+                (i, w)
+                for i, w in zip(emp.pool, emp.weights, strict=True)
+                if plans[i].start <= day and (plans[i].end is None or day <= plans[i].end)
+            ]
             cum: list[int] = []
             acc = 0
             for _, w in active:
@@ -346,9 +544,17 @@ def time_entry_rows(firm: Firm) -> Iterator[list[str]]:
                 elif q < 0.05:
                     role = ""
                 row = [
-                    str(next_id), _fmt_date(day, rng.random() < 0.02), emp.external_id, emp.name,
-                    role, code, rng.choice(TASKS), _fmt_hours(minutes, rng),
-                    _fmt_bool(billable, rng), _fmt_bool(approved, rng), rng.choice(NOTES),
+                    str(next_id),
+                    _fmt_date(day, rng.random() < 0.02),
+                    emp.external_id,
+                    emp.name,
+                    role,
+                    code,
+                    rng.choice(TASKS),
+                    _fmt_hours(minutes, rng),
+                    _fmt_bool(billable, rng),
+                    _fmt_bool(approved, rng),
+                    rng.choice(NOTES),
                 ]
                 next_id += 1
                 yield row
@@ -386,13 +592,27 @@ def agreement_rows(firm: Firm) -> Iterator[list[str]]:
             hours_sold = str(rng.randrange(50, 800, 10)) if rng.random() < 0.5 else ""
         cards = "; ".join(f"{role}={rate}" for role, rate in p.role_rates.items())
         yield [
-            p.external_id, p.parent, p.account.external_id, p.account.name, p.account.email,
-            p.project_code, p.type, p.stage, _fmt_date(p.start, p.us_dates),
-            _fmt_date(p.end, p.us_dates) if p.end else "", hours_sold, cap, amount,
-            str(p.hourly_rate) if p.hourly_rate is not None else "", cards,
+            p.external_id,
+            p.parent,
+            p.account.external_id,
+            p.account.name,
+            p.account.email,
+            p.project_code,
+            p.type,
+            p.stage,
+            _fmt_date(p.start, p.us_dates),
+            _fmt_date(p.end, p.us_dates) if p.end else "",
+            hours_sold,
+            cap,
+            amount,
+            str(p.hourly_rate) if p.hourly_rate is not None else "",
+            cards,
             str(p.increment) if p.increment != 15 or rng.random() < 0.5 else "",
             p.account.currency if p.account.currency != "USD" or rng.random() < 0.5 else "",
-            str(p.terms), p.po, p.tax if p.tax != "0" else "", p.milestones,
+            str(p.terms),
+            p.po,
+            p.tax if p.tax != "0" else "",
+            p.milestones,
         ]
 
 
@@ -441,8 +661,13 @@ def payment_rows(invoices: list[OpenInvoice], *, seed: int, as_of: dt.date) -> I
             amount = inv.total + Decimal(rng.randrange(50, 500))
         n += 1
         yield [
-            f"PAY-{n:06d}", paid_on.isoformat(), inv.account_id, f"{amount:.2f}", inv.currency,
-            reference, rng.choice(METHODS),
+            f"PAY-{n:06d}",
+            paid_on.isoformat(),
+            inv.account_id,
+            f"{amount:.2f}",
+            inv.currency,
+            reference,
+            rng.choice(METHODS),
         ]
 
 
@@ -468,8 +693,9 @@ class DemoFiles:
     entry_count: int
 
 
-def write_demo_files(out_dir: Path, *, scale: str = "small", seed: int = 2026,
-                     end: dt.date) -> DemoFiles:
+def write_demo_files(
+    out_dir: Path, *, scale: str = "small", seed: int = 2026, end: dt.date
+) -> DemoFiles:
     """Write agreements.csv and time_entries.csv for a firm whose time ends on `end`."""
     firm = plan_firm(scale, seed=seed, end=end)
     entries = out_dir / "time_entries.csv"

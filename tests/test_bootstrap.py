@@ -12,25 +12,47 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOGINS = {"admin": None, "billing": "Billing admin", "manager": "Services manager",
-          "finance": "Finance", "auditor": "Auditor"}
+LOGINS = {
+    "admin": None,
+    "billing": "Billing admin",
+    "manager": "Services manager",
+    "finance": "Finance",
+    "auditor": "Auditor",
+}
 
 
 def bootstrap(tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "TEST_DATABASE_NAME"}}
-    env.update(DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path}/demo.sqlite3",
-               MEDIA_ROOT=str(tmp_path / "media"), PORT="8765")
-    return subprocess.run([sys.executable, "manage.py", "bootstrap_demo"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "TEST_DATABASE_NAME"}
+    }
+    env.update(
+        DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path}/demo.sqlite3",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        PORT="8765",
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "bootstrap_demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def snapshot(db: Path) -> dict[str, tuple[int, str]]:
     """Every table: row count and a hash of its rows."""
     con = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         out = {}
         for table in tables:
             rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{table}"'))
@@ -65,8 +87,13 @@ def test_bootstrap_seeds_prints_logins_and_is_idempotent(tmp_path):
     # The demo firm came in through the imports, with history naming the importing user.
     assert query(db, "SELECT COUNT(*) FROM agreements_agreement") == [(56,)]
     assert query(db, "SELECT COUNT(*) FROM timesheets_timeentry")[0][0] > 3_000
-    assert query(db, "SELECT COUNT(*) FROM timesheets_historicaltimeentry "
-                     "WHERE history_user_id IS NOT NULL")[0][0] > 3_000
+    assert (
+        query(
+            db,
+            "SELECT COUNT(*) FROM timesheets_historicaltimeentry WHERE history_user_id IS NOT NULL",
+        )[0][0]
+        > 3_000
+    )
     codes = {c for (c,) in query(db, "SELECT DISTINCT code FROM timesheets_flag")}
     assert {"NO_AGREEMENT", "OVER_CAP", "DUPLICATE_ENTRY", "EXCESSIVE_DAILY_HOURS"} <= codes
     # History months are approved and partly paid; the last closed month waits as drafts.
@@ -74,9 +101,14 @@ def test_bootstrap_seeds_prints_logins_and_is_idempotent(tmp_path):
     assert query(db, "SELECT COUNT(*) FROM invoicing_invoice WHERE number IS NOT NULL")[0][0] > 0
     assert query(db, "SELECT COUNT(*) FROM receivables_allocation")[0][0] > 0
     # One login per role, each in its role's group; admin is a superuser.
-    groups = dict(query(db, """
+    groups = dict(
+        query(
+            db,
+            """
         SELECT u.username, g.name FROM auth_user u
-        JOIN auth_user_groups ug ON ug.user_id = u.id JOIN auth_group g ON g.id = ug.group_id"""))
+        JOIN auth_user_groups ug ON ug.user_id = u.id JOIN auth_group g ON g.id = ug.group_id""",
+        )
+    )
     for username, role in LOGINS.items():
         if role:
             assert groups[username] == role

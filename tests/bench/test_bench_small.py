@@ -27,9 +27,24 @@ def small_results(tmp_path_factory):
     env["DATABASE_URL"] = url._replace(path=f"/{name}_benchrun").geturl()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "--scale", "small", "--reps", "1",
-             "--output-dir", str(out), "--data-dir", str(out / "data")],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "--scale",
+                "small",
+                "--reps",
+                "1",
+                "--output-dir",
+                str(out),
+                "--data-dir",
+                str(out / "data"),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     finally:
         drop_database(env["DATABASE_URL"])
@@ -44,12 +59,18 @@ def drop_database(url: str) -> None:
     from bench.db import parse
 
     p = parse(url)
-    conn = psycopg2.connect(host=p["host"], port=p["port"], user=p["user"],
-                            password=p["password"] or None, dbname="postgres")
+    conn = psycopg2.connect(
+        host=p["host"],
+        port=p["port"],
+        user=p["user"],
+        password=p["password"] or None,
+        dbname="postgres",
+    )
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(p["dbname"])))
+        cur.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(p["dbname"]))
+        )
     conn.close()
 
 
@@ -77,8 +98,9 @@ def test_every_benchmark_ran_both_sides(small_results):
             assert s["status"] == "ok", (name, side, s.get("error"))
             assert len(s["seconds"]) >= 1 and s["median_s"] > 0
             assert s["queries"] >= 0 and s["peak_rss_mb"] > 0
-        assert b["ratio"] == pytest.approx(b["candidate"]["median_s"] / b["baseline"]["median_s"],
-                                           rel=0.02)
+        assert b["ratio"] == pytest.approx(
+            b["candidate"]["median_s"] / b["baseline"]["median_s"], rel=0.02
+        )
     for name in ("page_dashboard", "page_review"):
         for side in ("candidate", "baseline"):
             s = benches[name][side]

@@ -37,7 +37,10 @@ def test_small_firm_has_spec_columns_every_agreement_kind_and_every_exception(tm
     assert 3_600 <= len(entries) <= 4_400  # target 4,000
 
     assert {a["Agreement Type"] for a in agreements} == {
-        "Time and Materials", "Fixed Fee", "Prepaid Hours"}
+        "Time and Materials",
+        "Fixed Fee",
+        "Prepaid Hours",
+    }
     stages = Counter(a["Stage"] for a in agreements)
     assert stages["Signed"] + stages["Closed Won"] > 40
     assert stages["Draft"] + stages["Cancelled"] + stages["Closed Lost"] >= 1
@@ -68,8 +71,9 @@ def test_small_firm_has_spec_columns_every_agreement_kind_and_every_exception(tm
     day_minutes: Counter = Counter()
     for e in entries:
         h = e["Hours"]
-        minutes = (int(h.split(":")[0]) * 60 + int(h.split(":")[1])) if ":" in h else int(
-            Decimal(h) * 60)
+        minutes = (
+            (int(h.split(":")[0]) * 60 + int(h.split(":")[1])) if ":" in h else int(Decimal(h) * 60)
+        )
         assert 0 < minutes <= 24 * 60
         day_minutes[(e["Employee ID"], e["Date"])] += minutes
     assert max(day_minutes.values()) > 12 * 60
@@ -84,8 +88,14 @@ def test_small_firm_has_spec_columns_every_agreement_kind_and_every_exception(tm
 
 def test_payments_pay_part_of_the_invoices_by_reference_or_not(tmp_path):
     invoices = [
-        demo.OpenInvoice(f"INV-2026-{n:05d}", f"C{n % 5:05d}", "USD", Decimal("1000.00") + n,
-                         dt.date(2026, 1, 31), dt.date(2026, 3, 2))
+        demo.OpenInvoice(
+            f"INV-2026-{n:05d}",
+            f"C{n % 5:05d}",
+            "USD",
+            Decimal("1000.00") + n,
+            dt.date(2026, 1, 31),
+            dt.date(2026, 3, 2),
+        )
         for n in range(1, 80)
     ]
     rows = list(demo.payment_rows(invoices, seed=1, as_of=dt.date(2026, 9, 1)))

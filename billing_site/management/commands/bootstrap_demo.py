@@ -35,8 +35,11 @@ class Command(BaseCommand):
         self._close_last_month(users)
 
         url = options["url"] or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
-        lines = ["", f"Billable is ready at {url}", "Demo logins (password for all: "
-                 f"{DEMO_PASSWORD}):"]
+        lines = [
+            "",
+            f"Billable is ready at {url}",
+            f"Demo logins (password for all: {DEMO_PASSWORD}):",
+        ]
         for username, (role_names, superuser) in DEMO_USERS.items():
             what = "superuser, every role" if superuser else ", ".join(role_names)
             lines.append(f"  {username:<9} {what}")

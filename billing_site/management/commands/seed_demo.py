@@ -45,8 +45,12 @@ def demo_users_ensure() -> dict[str, Any]:
         for username, (role_names, superuser) in DEMO_USERS.items():
             user = User.objects.filter(username=username).first()
             if user is None:
-                user = User(username=username, email=f"{username}@billable.example",
-                            is_superuser=superuser, is_staff=superuser)
+                user = User(
+                    username=username,
+                    email=f"{username}@billable.example",
+                    is_superuser=superuser,
+                    is_staff=superuser,
+                )
                 user.set_password(DEMO_PASSWORD)
                 user.save()
                 for name in role_names:
@@ -70,7 +74,9 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=["small", "firm"], default="small")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
-            "--history-months", type=int, default=None,
+            "--history-months",
+            type=int,
+            default=None,
             help="Months of approved invoices and payments before the last closed month "
             "(default: all for small, 2 for firm).",
         )
@@ -107,13 +113,15 @@ class Command(BaseCommand):
             limit = options["history_months"]
             if limit is None:
                 limit = len(months) if scale == "small" else 2
-            months = months[len(months) - limit:] if limit > 0 else []
+            months = months[len(months) - limit :] if limit > 0 else []
             approved = self._invoice_history(months, users)
             if approved:
                 self._payments(approved, options["seed"], today, Path(tmp), users["finance"])
         self.stdout.write(self.style.SUCCESS("Demo firm ready."))
 
-    def _invoice_history(self, months: list[dt.date], users: dict[str, Any]) -> list[demo.OpenInvoice]:
+    def _invoice_history(
+        self, months: list[dt.date], users: dict[str, Any]
+    ) -> list[demo.OpenInvoice]:
         """Generate and approve each history month's invoices, as the billing team would have."""
         if not months:
             return []
@@ -129,18 +137,21 @@ class Command(BaseCommand):
                 invoice_approve(invoice=invoice, user=users["billing"])
             self.stdout.write(f"Invoiced {period:%Y-%m} (run {run.pk}): {len(drafts)} approved.")
         return [
-            demo.OpenInvoice(i.number, i.account.external_id, i.currency, i.total, i.invoice_date,
-                             i.due_date)
+            demo.OpenInvoice(
+                i.number, i.account.external_id, i.currency, i.total, i.invoice_date, i.due_date
+            )
             for i in Invoice.objects.filter(status__in=list(Invoice.FINAL_STATUSES))
-            .select_related("account").order_by("invoice_date", "number")
+            .select_related("account")
+            .order_by("invoice_date", "number")
         ]
 
     def _payments(self, invoices, seed, today, tmp: Path, user) -> None:
         from receivables.services import payment_import
 
         path = tmp / "payments.csv"
-        count = demo.write_csv(path, demo.PAYMENT_COLUMNS,
-                               demo.payment_rows(invoices, seed=seed, as_of=today))
+        count = demo.write_csv(
+            path, demo.PAYMENT_COLUMNS, demo.payment_rows(invoices, seed=seed, as_of=today)
+        )
         if not count:
             return
         result = payment_import(file=path, user=user)
