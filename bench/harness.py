@@ -129,27 +129,30 @@ def run_pair(
     reset: Callable[[], None],
     log: Callable[[str], None],
     candidate_budget_s: float | None = None,
-    warmup_s: float | None = None,
 ) -> None:
     """Alternate baseline and candidate `reps` times, resetting the state before each run.
 
     Baseline first in every round, so the candidate's state is what is left at the end. A failing
     candidate is recorded as an error and not run again; the baseline still runs every round.
-    A candidate whose warm-up shows that `reps` runs would exceed `candidate_budget_s` gets
-    fewer timed rounds (at least one, recorded as `candidate_rounds`), so one slow candidate
-    cannot stretch the whole bench past its time box."""
-    rounds = reps
-    if candidate_budget_s and warmup_s and warmup_s * reps > candidate_budget_s:
-        rounds = max(1, int(candidate_budget_s // warmup_s))
-        candidate.extra["candidate_rounds"] = rounds
-        log(f"    slow candidate (warm-up {warmup_s:.0f} s): {rounds} timed round(s)")
+    With `candidate_budget_s`, rounds stop early (after at least one) when another candidate run
+    would take its total past the budget, so one slow candidate cannot stretch the whole bench
+    past its time box; `rounds` records how many ran.
+    """
+    done = 0
     for rep in range(reps):
+        active = run_candidate is not None and candidate.status == "ok"
+        if active and candidate_budget_s and candidate.samples:
+            spent = sum(s.seconds for s in candidate.samples)
+            if spent + max(s.seconds for s in candidate.samples) > candidate_budget_s:
+                log(f"    time box of {candidate_budget_s:.0f} s reached after {done} round(s)")
+                candidate.extra["rounds_cut_by_time_box"] = True
+                break
         reset()
         sample = run_baseline()
         baseline.samples.append(sample)
         log(f"    round {rep + 1}/{reps}: baseline {sample.seconds:.3f} s")
-        # A reduced candidate runs in the last rounds: what it leaves is what later steps see.
-        if run_candidate is None or candidate.status != "ok" or rep < reps - rounds:
+        done += 1
+        if not active:
             continue
         reset()
         try:
