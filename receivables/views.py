@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -49,7 +49,9 @@ def aging(request: HttpRequest) -> HttpResponse:
 
 @require("aging.view")
 def aging_export(request: HttpRequest) -> HttpResponse:
-    _form, as_of = _as_of(request)
+    form, as_of = _as_of(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest("as_of must be a date as YYYY-MM-DD.")
     fmt = request.GET.get("format", "csv")
     report = aging_report(as_of=as_of)
     name = f"ar-aging-{as_of.isoformat()}"

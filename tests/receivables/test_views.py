@@ -106,6 +106,7 @@ def test_aging_exports_download(client_for, auditor, acme):
     pdf = client.get(url, {"as_of": "2026-04-15", "format": "pdf"})
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get(url, {"format": "exe"}).status_code == 404
+    assert client.get(url, {"as_of": "2026-02-30", "format": "csv"}).status_code == 400
     statement = client.get(reverse("receivables:statement", args=[acme.pk]), {"as_of": "2026-04-15"})
     assert statement.content.startswith(b"%PDF")
 
