@@ -247,9 +247,7 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
     hours_sold = f.decimal("Hours Sold", **hours)
     nte = f.decimal("Not To Exceed Hours", **hours)
     amount = f.amount("Amount")
-    hourly_rate = f.decimal(
-        "Hourly Rate", places=2, minimum=Decimal(0), max_digits=12
-    )
+    hourly_rate = f.decimal("Hourly Rate", places=2, minimum=Decimal(0), max_digits=12)
     role_rates = _role_rates(f)
     increment = f.whole("Billing Increment", default=15, maximum=60)
     if increment is not None and increment not in BILLING_INCREMENTS:
@@ -267,7 +265,10 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
 
     if agreement_type in (Agreement.Type.TIME_AND_MATERIALS, Agreement.Type.PREPAID_HOURS):
         if not f.raw("Hourly Rate") and not f.raw("Role Rates"):
-            f.error("Hourly Rate", "a Time and Materials or Prepaid Hours agreement needs an Hourly Rate or Role Rates")
+            f.error(
+                "Hourly Rate",
+                "a Time and Materials or Prepaid Hours agreement needs an Hourly Rate or Role Rates",
+            )
     if agreement_type in (Agreement.Type.FIXED_FEE, Agreement.Type.PREPAID_HOURS):
         if not f.raw("Amount"):
             label = "Fixed Fee" if agreement_type == Agreement.Type.FIXED_FEE else "Prepaid Hours"
@@ -315,7 +316,9 @@ def _range_text(start: dt.date, end: dt.date | None) -> str:
     return f"{start.isoformat()} to {end.isoformat() if end else 'open end'}"
 
 
-def _overlaps(a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: dt.date | None) -> bool:
+def _overlaps(
+    a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: dt.date | None
+) -> bool:
     return (b_end is None or a_start <= b_end) and (a_end is None or b_start <= a_end)
 
 
@@ -347,11 +350,19 @@ def check_rows(
     for row in rows:
         first = accounts.setdefault(row.account_id, row)
         if first.account_name != row.account_name:
-            reject(row, "Account Name", f"differs from line {first.line} for account {row.account_id} ({first.account_name!r})")
+            reject(
+                row,
+                "Account Name",
+                f"differs from line {first.line} for account {row.account_id} ({first.account_name!r})",
+            )
         if row.billing_email:
             first_email = emails.setdefault(row.account_id, row)
             if first_email.billing_email != row.billing_email:
-                reject(row, "Billing Email", f"differs from line {first_email.line} for account {row.account_id} ({first_email.billing_email!r})")
+                reject(
+                    row,
+                    "Billing Email",
+                    f"differs from line {first_email.line} for account {row.account_id} ({first_email.billing_email!r})",
+                )
 
     file_ids = set(by_id)
     stored = selectors.agreements_for_import(
@@ -376,12 +387,24 @@ def check_rows(
         parent = final.get(row.parent_id)
         if parent is None:
             if row.parent_id not in bad_ids:
-                reject(row, "Parent Agreement ID", f"agreement {row.parent_id} does not exist (not in this file and not imported before)")
+                reject(
+                    row,
+                    "Parent Agreement ID",
+                    f"agreement {row.parent_id} does not exist (not in this file and not imported before)",
+                )
             continue
         if parent[0] != row.account_id:
-            reject(row, "Parent Agreement ID", f"agreement {row.parent_id} belongs to account {parent[0]}, not {row.account_id}")
+            reject(
+                row,
+                "Parent Agreement ID",
+                f"agreement {row.parent_id} belongs to account {parent[0]}, not {row.account_id}",
+            )
         elif parent[1] != row.currency:
-            reject(row, "Parent Agreement ID", f"agreement {row.parent_id} is in {parent[1]}, not {row.currency}")
+            reject(
+                row,
+                "Parent Agreement ID",
+                f"agreement {row.parent_id} is in {parent[1]}, not {row.currency}",
+            )
         seen = {row.external_id}
         current = row.parent_id
         while current and current in final:
@@ -396,14 +419,24 @@ def check_rows(
         if parent_row is None or parent_row.line in rejected:
             continue
         if child.account.external_id != parent_row.account_id:
-            reject(parent_row, "Account ID", f"agreement {child.external_id} is bundled under this one and belongs to account {child.account.external_id}")
+            reject(
+                parent_row,
+                "Account ID",
+                f"agreement {child.external_id} is bundled under this one and belongs to account {child.account.external_id}",
+            )
         elif child.currency != parent_row.currency:
-            reject(parent_row, "Currency", f"agreement {child.external_id} is bundled under this one and is in {child.currency}")
+            reject(
+                parent_row,
+                "Currency",
+                f"agreement {child.external_id} is bundled under this one and is in {child.currency}",
+            )
 
     # Overlapping signed agreements on one Project Code (file and database, open end = infinity).
     signed_by_code: dict[str, list[tuple[str, dt.date, dt.date | None, int]]] = {}
     for a in stored.signed_outside(file_ids):
-        signed_by_code.setdefault(a.project_code, []).append((a.external_id, a.start_date, a.end_date, 0))
+        signed_by_code.setdefault(a.project_code, []).append(
+            (a.external_id, a.start_date, a.end_date, 0)
+        )
     for row in sorted(rows, key=lambda r: r.line):
         if row.stage != Agreement.Stage.SIGNED:
             continue
@@ -411,7 +444,11 @@ def check_rows(
         for other_id, start, end, line in others:
             if _overlaps(row.start_date, row.end_date, start, end):
                 where = f"line {line}" if line else "already imported"
-                reject(row, "Project Code", f"signed agreement {other_id} ({where}, {_range_text(start, end)}) already covers {row.project_code} on overlapping dates")
+                reject(
+                    row,
+                    "Project Code",
+                    f"signed agreement {other_id} ({where}, {_range_text(start, end)}) already covers {row.project_code} on overlapping dates",
+                )
                 break
         others.append((row.external_id, row.start_date, row.end_date, row.line))
 
@@ -425,7 +462,13 @@ def check_rows(
         for ms in billed[existing.pk]:
             new = wanted.get(ms.position)
             if new is None:
-                reject(row, "Milestones" if row.agreement_type == Agreement.Type.FIXED_FEE else "Agreement Type", f"milestone {ms.name!r} is already billed and cannot be removed")
+                reject(
+                    row,
+                    "Milestones"
+                    if row.agreement_type == Agreement.Type.FIXED_FEE
+                    else "Agreement Type",
+                    f"milestone {ms.name!r} is already billed and cannot be removed",
+                )
                 continue
             changes = []
             if new.name != ms.name:
@@ -434,11 +477,21 @@ def check_rows(
                 changes.append(f"percent {ms.percent.normalize():f} -> {new.percent.normalize():f}")
             if new.due_date != ms.due_date:
                 old = ms.due_date.isoformat() if ms.due_date else "none"
-                changes.append(f"date {old} -> {new.due_date.isoformat() if new.due_date else 'none'}")
+                changes.append(
+                    f"date {old} -> {new.due_date.isoformat() if new.due_date else 'none'}"
+                )
             if changes:
-                reject(row, "Milestones", f"milestone {ms.name!r} is already billed and cannot change ({'; '.join(changes)})")
+                reject(
+                    row,
+                    "Milestones",
+                    f"milestone {ms.name!r} is already billed and cannot change ({'; '.join(changes)})",
+                )
         if existing.amount is not None and row.amount != existing.amount:
-            reject(row, "Amount", f"cannot change from {existing.amount} because milestones of this agreement are already billed")
+            reject(
+                row,
+                "Amount",
+                f"cannot change from {existing.amount} because milestones of this agreement are already billed",
+            )
 
     return [r for r in rows if r.line not in rejected], stored
 
@@ -464,5 +517,6 @@ def lock_imports(name: str) -> None:
     so two uploads of overlapping files cannot both pass the checks and then collide."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"billable.import.{name}"])
-
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"billable.import.{name}"]
+            )

@@ -45,7 +45,9 @@ class StoredAgreements:
 def agreements_for_import(*, ids: set[str], project_codes: set[str]) -> StoredAgreements:
     by_id: dict[str, Agreement] = {}
     for chunk in _chunks(ids):
-        for a in Agreement.objects.filter(external_id__in=chunk).select_related("account", "parent"):
+        for a in Agreement.objects.filter(external_id__in=chunk).select_related(
+            "account", "parent"
+        ):
             by_id[a.external_id] = a
     signed: list[Agreement] = []
     for chunk in _chunks(project_codes):
@@ -57,9 +59,13 @@ def agreements_for_import(*, ids: set[str], project_codes: set[str]) -> StoredAg
     children: list[Agreement] = []
     for chunk in _chunks(ids):
         children.extend(
-            Agreement.objects.filter(parent__external_id__in=chunk).select_related("account", "parent")
+            Agreement.objects.filter(parent__external_id__in=chunk).select_related(
+                "account", "parent"
+            )
         )
-    return StoredAgreements(by_id=by_id, project_codes=project_codes, _signed=signed, _children=children)
+    return StoredAgreements(
+        by_id=by_id, project_codes=project_codes, _signed=signed, _children=children
+    )
 
 
 def accounts_by_external_id(ids: Iterable[str]) -> dict[str, Account]:
@@ -91,7 +97,9 @@ def milestones_by_agreement(agreement_ids: list[int]) -> dict[int, list[Mileston
 def agreement_list(*, q: str = ""):
     qs = Agreement.objects.select_related("account", "parent").order_by("external_id")
     if q:
-        qs = qs.filter(external_id__icontains=q) | qs.filter(account__name__icontains=q) | qs.filter(
-            project_code__icontains=q
+        qs = (
+            qs.filter(external_id__icontains=q)
+            | qs.filter(account__name__icontains=q)
+            | qs.filter(project_code__icontains=q)
         )
     return qs

@@ -156,8 +156,12 @@ def _write(
             _save(agreement, user, dry_run)
         changed |= row.account_id in changed_accounts
         agreements[row.external_id] = agreement
-        changed |= _sync_role_rates(agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run)
-        changed |= _sync_milestones(agreement, row, milestones.get(agreement.pk, []) if not created else [], user, dry_run)
+        changed |= _sync_role_rates(
+            agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run
+        )
+        changed |= _sync_milestones(
+            agreement, row, milestones.get(agreement.pk, []) if not created else [], user, dry_run
+        )
         if created:
             result.created += 1
         elif changed:
@@ -174,7 +178,9 @@ def _sync_role_rates(
     for value in row.role_rates:
         rr = by_key.pop(value.role_key, None)
         if rr is None:
-            rr = RoleRate(agreement=agreement, role=value.role, role_key=value.role_key, rate=value.rate)
+            rr = RoleRate(
+                agreement=agreement, role=value.role, role_key=value.role_key, rate=value.rate
+            )
         elif (rr.role, rr.rate) != (value.role, value.rate):
             rr.role, rr.rate = value.role, value.rate
         else:

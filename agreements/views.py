@@ -89,7 +89,9 @@ def import_view(request: HttpRequest, page: ImportPage) -> HttpResponse:
     if request.method == "POST" and "token" in request.POST:
         entry = _pending(request).get(page.kind)
         if not entry or not secrets.compare_digest(entry["token"], request.POST["token"]):
-            messages.error(request, "That upload has expired or was already imported; upload the file again.")
+            messages.error(
+                request, "That upload has expired or was already imported; upload the file again."
+            )
             return redirect(page.url_name)
         if "cancel" in request.POST:
             _forget(request, page.kind)

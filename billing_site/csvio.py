@@ -132,7 +132,9 @@ def open_binary(file: Any) -> Iterator[IO[bytes]]:
         try:
             handle = open(file, "rb")  # noqa: SIM115
         except OSError as exc:
-            raise CsvFileError(RowError(0, FILE, f"cannot read {os.fspath(file)}: {exc.strerror}")) from exc
+            raise CsvFileError(
+                RowError(0, FILE, f"cannot read {os.fspath(file)}: {exc.strerror}")
+            ) from exc
         with handle:
             yield handle
     elif hasattr(file, "read"):
@@ -180,7 +182,9 @@ def _physical_lines(stream: IO[bytes], limit: int) -> Iterator[str]:
             raw = raw[3:]
         if b"\x00" in raw:
             raise CsvFileError(
-                RowError(number, FILE, "the file contains binary data (NUL bytes); upload the CSV export")
+                RowError(
+                    number, FILE, "the file contains binary data (NUL bytes); upload the CSV export"
+                )
             )
         try:
             yield raw.decode("utf-8")
@@ -268,7 +272,9 @@ class CsvReader:
                 line = start
                 message = f"a quoted value that starts on line {start} is never closed"
             elif "new-line character" in text:
-                message = "has a bare carriage return (CR) outside quotes; save with standard line ends"
+                message = (
+                    "has a bare carriage return (CR) outside quotes; save with standard line ends"
+                )
             elif "field larger than" in text:
                 message = "has a value longer than 1 MB"
             else:
@@ -286,9 +292,13 @@ class CsvReader:
             if not key:
                 continue
             if key in positions:
-                raise CsvFileError(RowError(line, name.strip(), "the column appears twice in the header"))
+                raise CsvFileError(
+                    RowError(line, name.strip(), "the column appears twice in the header")
+                )
             positions[key] = index
-        missing = [c for c in self.columns if c in self.required and normalize_header(c) not in positions]
+        missing = [
+            c for c in self.columns if c in self.required and normalize_header(c) not in positions
+        ]
         if missing:
             if len(fields) == 1 and any(sep in fields[0] for sep in ";\t|"):
                 sep = next(s for s in ";\t|" if s in fields[0])
@@ -495,7 +505,9 @@ class Fields:
             self.error(column, str(exc))
             return None
 
-    def boolean(self, column: str, *, required: bool = False, default: bool | None = None) -> bool | None:
+    def boolean(
+        self, column: str, *, required: bool = False, default: bool | None = None
+    ) -> bool | None:
         value = self._parse(column, required, parse_bool)
         return default if value is None and not self._values[column] else value
 
@@ -505,7 +517,9 @@ class Fields:
     def decimal(self, column: str, *, required: bool = False, **kwargs: Any) -> Decimal | None:
         return self._parse(column, required, parse_decimal, **kwargs)
 
-    def amount(self, column: str, *, required: bool = False, allow_zero: bool = False) -> Decimal | None:
+    def amount(
+        self, column: str, *, required: bool = False, allow_zero: bool = False
+    ) -> Decimal | None:
         return self._parse(column, required, parse_amount, allow_zero=allow_zero)
 
     def currency(self, column: str, *, default: str = "USD") -> str | None:
@@ -513,7 +527,9 @@ class Fields:
             return default
         return self._parse(column, True, parse_currency)
 
-    def whole(self, column: str, *, required: bool = False, default: int | None = None, **kwargs: Any) -> int | None:
+    def whole(
+        self, column: str, *, required: bool = False, default: int | None = None, **kwargs: Any
+    ) -> int | None:
         if not self._values[column]:
             if required:
                 self.error(column, "is required")
@@ -536,7 +552,9 @@ class ImportCommand(BaseCommand):
     noun = "rows"
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("file", metavar="FILE", help="CSV file (UTF-8, comma-separated, header row)")
+        parser.add_argument(
+            "file", metavar="FILE", help="CSV file (UTF-8, comma-separated, header row)"
+        )
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--json", action="store_true", help="print the SPEC 5 JSON summary")
         parser.add_argument("--user", help="username recorded in history (default: none)")

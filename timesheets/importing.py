@@ -250,7 +250,11 @@ class _Checker:
 
 
 def import_entries(
-    source: Iterable[csvio.Row], *, user: Any = None, dry_run: bool = False, engine: str | None = None
+    source: Iterable[csvio.Row],
+    *,
+    user: Any = None,
+    dry_run: bool = False,
+    engine: str | None = None,
 ) -> ImportResult:
     """Check and write rows from ``source`` (a CsvReader or a list of Rows). ``engine`` is "sql"
     (PostgreSQL COPY + set-based SQL) or "orm" (portable); by default "sql" on PostgreSQL."""
@@ -349,7 +353,9 @@ def _show(field: str, value: Any) -> str:
     return str(value)
 
 
-def _flag_changes_after_invoicing(changes: list[LockedChange], user: Any, result: ImportResult) -> None:
+def _flag_changes_after_invoicing(
+    changes: list[LockedChange], user: Any, result: ImportResult
+) -> None:
     if not changes:
         return
     subjects = [c.external_id for c in changes]
@@ -430,7 +436,11 @@ def _resolve_agreed_flags(external_ids: list[str], user: Any) -> None:
             flags.append(flag)
     if flags:
         bulk_update_with_history(
-            flags, Flag, ["status", "resolved_at"], default_user=user, default_change_reason=CHANGE_REASON
+            flags,
+            Flag,
+            ["status", "resolved_at"],
+            default_user=user,
+            default_change_reason=CHANGE_REASON,
         )
 
 
@@ -605,7 +615,6 @@ WITH changed AS (
            s.approved, s.notes, false, statement_timestamp(), statement_timestamp()
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext
     WHERE NOT EXISTS (SELECT 1 FROM timesheets_timeentry t WHERE t.external_id = s.external_id)
-    ORDER BY s.line
     RETURNING *
 )
 {_HISTORY_INSERT}
@@ -624,6 +633,8 @@ class _SqlStage:
 
     def open(self) -> None:
         self.cursor = connection.cursor()
+        # Hash joins over a million staged rows stay in memory; reset at the end of the transaction.
+        self.cursor.execute("SET LOCAL work_mem = '64MB'")
         self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         self.cursor.execute(_STAGE_DDL)
 
@@ -673,29 +684,32 @@ class _SqlStage:
         result.unchanged = self.total - result.created - result.updated
 
     def locked_changes(self) -> list[LockedChange]:
+        # One pass over the invoiced entries in the file: those that differ (to flag) and those
+        # that agree again while a flag is open (to resolve).
         self.cursor.execute(
             f"""
             SELECT t.id, t.external_id, t.date, t.duration_ms, t.project_code, t.role, t.billable,
-                   s.date, s.duration_ms, s.project_code, s.role, s.billable
+                   s.date, s.duration_ms, s.project_code, s.role, s.billable,
+                   {_BILLING_DIFFER} AS differs
             FROM {STAGE} s JOIN timesheets_timeentry t ON t.external_id = s.external_id
-            WHERE t.locked AND {_BILLING_DIFFER}
+            WHERE t.locked AND ({_BILLING_DIFFER} OR EXISTS (
+                SELECT 1 FROM timesheets_flag f
+                WHERE f.code = 'CHANGED_AFTER_INVOICING' AND f.subject = t.external_id
+                  AND f.status = 'open'))
             ORDER BY s.line
             """
         )
-        return [
-            LockedChange(r[0], r[1], dict(zip(BILLING_FIELDS, r[2:7], strict=True)),
-                         dict(zip(BILLING_FIELDS, r[7:12], strict=True)))
-            for r in self.cursor.fetchall()
-        ]  # fmt: skip
+        changes: list[LockedChange] = []
+        self._agreeing: list[str] = []
+        for r in self.cursor.fetchall():
+            if r[12]:
+                changes.append(
+                    LockedChange(r[0], r[1], dict(zip(BILLING_FIELDS, r[2:7], strict=True)),
+                                 dict(zip(BILLING_FIELDS, r[7:12], strict=True)))
+                )  # fmt: skip
+            else:
+                self._agreeing.append(r[1])
+        return changes
 
     def locked_agreeing(self) -> list[str]:
-        self.cursor.execute(
-            f"""
-            SELECT t.external_id
-            FROM {STAGE} s JOIN timesheets_timeentry t ON t.external_id = s.external_id
-            JOIN timesheets_flag f ON f.code = 'CHANGED_AFTER_INVOICING' AND f.subject = t.external_id
-                 AND f.status = 'open'
-            WHERE t.locked AND NOT {_BILLING_DIFFER}
-            """
-        )
-        return [r[0] for r in self.cursor.fetchall()]
+        return self._agreeing

@@ -11,11 +11,17 @@ import pytest
 from django.core.management import call_command
 
 from billing_site import csvio
-from timesheets.importing import import_entries, parse_hours, time_entry_import, time_entry_import_rows
-from timesheets.importing import COLUMNS, REQUIRED
-from timesheets.models import Employee, Flag, TimeEntry
 from tests.factories import EmployeeFactory, TimeEntryFactory
 from tests.imports.data import entries_csv, entry, snapshot
+from timesheets.importing import (
+    COLUMNS,
+    REQUIRED,
+    import_entries,
+    parse_hours,
+    time_entry_import,
+    time_entry_import_rows,
+)
+from timesheets.models import Employee, Flag, TimeEntry
 
 pytestmark = pytest.mark.django_db
 ENGINES = ["sql", "orm"]

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from agreements.models import Agreement
-from timesheets.models import TimeEntry
 from tests.browser import log_in
 from tests.imports.data import agreement, agreements_csv, entries_csv, entry, snapshot
+from timesheets.models import TimeEntry
 
 pytestmark = pytest.mark.django_db
 URL = "/agreements/import/"
