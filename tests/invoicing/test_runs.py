@@ -298,3 +298,22 @@ def test_two_concurrent_runs_never_double_bill():
     assert EntryBilling.objects.count() == 8
     po1 = Invoice.objects.get(po_number="PO-1")
     assert line_rows(po1) == EXPECTED_PO1
+
+
+def test_monthly_beat_task_invoices_the_previous_month_and_redelivery_is_a_no_op():
+    import time_machine
+
+    from invoicing.tasks import generate_invoices_task, generate_previous_month_task
+
+    build_firm()
+    with time_machine.travel(dt.datetime(2026, 2, 1, 3, 0, tzinfo=dt.UTC), tick=False):
+        generate_previous_month_task()
+    run = InvoiceRun.objects.get()
+    assert (run.period, run.status, run.started_by, run.invoices_created) == (JAN, "done", None, 3)
+    before = snapshot()
+    generate_invoices_task(run.pk)  # a second delivery of the same task
+    run.refresh_from_db()
+    assert snapshot() == before and run.invoices_created == 3
+    assert (
+        Invoice.history.filter(history_type="+").first().history_user is None
+    )  # nightly system job
