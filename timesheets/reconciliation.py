@@ -32,6 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import logging
+import time
+
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -46,9 +49,12 @@ RECONCILED_CODES = tuple(sorted(c for c in Flag.Code.values if c != "CHANGED_AFT
 # A written-off flag takes its entry out of OVER_CAP running totals ("less written-off ones"),
 # except CHANGED_AFTER_INVOICING: that entry is already billed, so its hours still count.
 _NOT_EXCLUDING_WRITE_OFF = "CHANGED_AFTER_INVOICING"
+_TEMP_TABLES = ("recon_flag", "recon_dup", "recon_dupkey", "recon_change")
+_WORK_MEM = "128MB"  # per sort/hash node, for this session only while a run is going
 _LOCK_KEY = 804_211_917  # PostgreSQL advisory lock: apply step (exclusive) vs. flag actions
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,7 +101,8 @@ class _Sql:
         """A number as text with 2 decimals, for the words of `detail`."""
         if self.pg:
             return f"to_char(({expr}), 'FM9999999990.00')"
-        return f"printf('%.2f', ({expr}))"
+        # '%%': every statement is executed with a params list, so Django formats it with %.
+        return f"printf('%%.2f', ({expr}))"
 
     def dtext(self, expr: str) -> str:
         """A date as YYYY-MM-DD text (SQLite stores dates as that text already)."""
@@ -148,15 +155,23 @@ _NULL_DATE = "CAST(NULL AS date)"
 
 
 def _step_setup(cur: Any, q: _Sql) -> None:
-    for name in ("recon_flag", "recon_dup", "recon_change"):
-        cur.execute(f"DROP TABLE IF EXISTS {name}")
+    for name in _TEMP_TABLES:
+        cur.execute(f"DROP TABLE IF EXISTS {name}", [])
+    if q.pg:
+        # Session settings for the big aggregates and sorts; reset when the run ends.
+        cur.execute(f"SET work_mem = '{_WORK_MEM}'")
+        cur.execute("SET jit = off")
     cur.execute(
         "CREATE TEMP TABLE recon_flag (code varchar(32) NOT NULL, subject varchar(160) NOT NULL, "
         "entry_id bigint, agreement_id bigint, employee_id bigint, day date, "
         "project_code varchar(64) NOT NULL, hours numeric(14, 4), detail text NOT NULL, "
         "is_new boolean NOT NULL DEFAULT false, PRIMARY KEY (code, subject))"
     )
-    cur.execute("CREATE TEMP TABLE recon_dup (entry_id bigint PRIMARY KEY, first_id bigint NOT NULL)")
+    cur.execute("CREATE TEMP TABLE recon_dup (entry_id bigint PRIMARY KEY, first_id bigint NOT NULL)", [])
+    cur.execute(
+        "CREATE TEMP TABLE recon_dupkey (employee_id bigint NOT NULL, date date NOT NULL, "
+        "project_code varchar(64) NOT NULL, duration_ms integer NOT NULL, notes_key text NOT NULL)"
+    )
     cur.execute(
         "CREATE TEMP TABLE recon_change (flag_id bigint PRIMARY KEY, kind varchar(1) NOT NULL)"
     )
@@ -256,6 +271,16 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
     # Only groups with more than one entry are sorted; the first entry in Entry ID order of each
     # group is the original, every later billable one is a duplicate of it. The comparison is
     # against all entries (billable or not); only billable entries are flagged.
+    # Keys shared by more than one entry, computed once (one hash aggregate over all entries).
+    cur.execute(f"""
+        INSERT INTO recon_dupkey (employee_id, date, project_code, duration_ms, notes_key)
+        SELECT {key} FROM {t['te']} e
+        WHERE true
+        GROUP BY {key}
+        HAVING COUNT(*) > 1
+    """)
+    if q.pg:
+        cur.execute("ANALYZE recon_dupkey")
     cur.execute(f"""
         INSERT INTO recon_dup (entry_id, first_id)
         SELECT r.id, r.first_id FROM (
@@ -263,22 +288,17 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
                    ROW_NUMBER() OVER w AS rn,
                    FIRST_VALUE(e.id) OVER w AS first_id
             FROM {t['te']} e
-            JOIN (
-                SELECT e.employee_id, e.date, e.project_code, e.duration_ms,
-                       LOWER(TRIM(e.notes)) AS notes_key
-                FROM {t['te']} e
-                GROUP BY {key}
-                HAVING COUNT(*) > 1
-            ) g ON g.employee_id = e.employee_id AND g.date = e.date
-               AND g.project_code = e.project_code AND g.duration_ms = e.duration_ms
-               AND g.notes_key = LOWER(TRIM(e.notes))
+            JOIN recon_dupkey g
+              ON g.employee_id = e.employee_id AND g.date = e.date
+             AND g.project_code = e.project_code AND g.duration_ms = e.duration_ms
+             AND g.notes_key = LOWER(TRIM(e.notes))
             WINDOW w AS (PARTITION BY {key} ORDER BY {q.entry_order('e')}
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         ) r
         WHERE r.rn > 1 AND r.billable
     """)
     if q.pg:
-        cur.execute("ANALYZE recon_dup")
+        cur.execute("ANALYZE recon_dup", [])
     cur.execute(q.insert_flags(f"""
         SELECT 'DUPLICATE_ENTRY', e.external_id, e.id, a.id, e.employee_id, e.date,
                e.project_code, {q.hours('e.duration_ms')},
@@ -433,7 +453,7 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
     p_now, p_as_of = q.now(now), q.date(q.as_of)
     codes = ", ".join(f"'{c}'" for c in RECONCILED_CODES)
     if q.pg:
-        cur.execute("ANALYZE recon_flag")
+        cur.execute("ANALYZE recon_flag", [])
     advisory_lock(shared=False)
     same = "f.code = t.code AND f.subject = t.subject"
     # 1. New flags.
@@ -502,13 +522,26 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
         FROM recon_change c JOIN {t['flag']} f ON f.id = c.flag_id
         WHERE true
     """, [p_now, f"Reconciliation as of {q.as_of.isoformat()}", user_id])
-    cur.execute("SELECT kind, COUNT(*) FROM recon_change GROUP BY kind")
+    cur.execute("SELECT kind, COUNT(*) FROM recon_change GROUP BY kind", [])
     kinds = dict(cur.fetchall())
     result.opened = kinds.get("n", 0) + kinds.get("r", 0)
     result.updated = kinds.get("u", 0)
     result.resolved = kinds.get("x", 0)
-    cur.execute(f"SELECT code, COUNT(*) FROM {t['flag']} WHERE status = 'open' GROUP BY code")
+    cur.execute(f"SELECT code, COUNT(*) FROM {t['flag']} WHERE status = 'open' GROUP BY code", [])
     result.open_by_code = dict(sorted(cur.fetchall()))
+
+
+class _Cursor:
+    """Always passes a params list, so '%' in SQL is written '%%' on every backend."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        self.cursor.execute(sql, list(params or []))
+
+    def fetchall(self) -> list[Any]:
+        return self.cursor.fetchall()
 
 
 STEPS: tuple[tuple[str, Callable[[Any, _Sql], Any]], ...] = (
@@ -532,18 +565,23 @@ def reconcile(
     result = ReconciliationResult(as_of=as_of)
     report = progress or (lambda step, done, total: None)
     try:
-        with connection.cursor() as cur:
+        with connection.cursor() as raw:
+            cur = _Cursor(raw)
             for done, (name, step) in enumerate(STEPS):
                 report(name, done, STEPS_TOTAL)
+                started = time.monotonic()
                 step(cur, q)
+                log.debug("reconcile %s: %s in %.2f s", as_of, name, time.monotonic() - started)
             report("Applying flags", len(STEPS), STEPS_TOTAL)
+            started = time.monotonic()
             with transaction.atomic():
                 _step_apply(cur, q, user_id, result)
+            log.debug("reconcile %s: applied in %.2f s", as_of, time.monotonic() - started)
     finally:
         try:
             with connection.cursor() as cur:
                 for name in ("recon_flag", "recon_dup", "recon_change"):
-                    cur.execute(f"DROP TABLE IF EXISTS {name}")
+                    cur.execute(f"DROP TABLE IF EXISTS {name}", [])
         except DatabaseError:
             # Inside a caller's transaction that already failed: its rollback drops them.
             pass
