@@ -23,9 +23,10 @@ from django.core.files.base import File
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -46,6 +47,12 @@ logger = logging.getLogger(__name__)
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": r"^[!-~]([ -~]*[!-~])?$",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,9 +317,9 @@ class IdempotencyMixin:
         if key is None:
             return
         key = key.strip()
-        if not key or len(key) > 255 or not key.isprintable():
+        if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):
             raise exceptions.ValidationError(
-                {IDEMPOTENCY_HEADER: ["Must be 1 to 255 printable characters (a UUID is ideal)."]}
+                {IDEMPOTENCY_HEADER: ["Must be 1 to 255 printable ASCII characters (a UUID is ideal)."]}
             )
         self._idempotency_record = idempotency_begin(user=request.user, key=key, request=request)
 
@@ -366,7 +373,7 @@ class BillableAutoSchema(AutoSchema):
             params.append(
                 OpenApiParameter(
                     IDEMPOTENCY_HEADER,
-                    OpenApiTypes.STR,
+                    IDEMPOTENCY_KEY_SCHEMA,
                     OpenApiParameter.HEADER,
                     required=False,
                     description=(
@@ -495,7 +502,14 @@ def import_schema(kind: str, columns: str) -> Any:
             "text/csv": OpenApiTypes.STR,
             "application/json": {"type": "array", "items": {"type": "object"}},
         },
-        responses={200: ImportResultSerializer, 400: ImportRejectedSerializer},
+        responses={
+            200: ImportResultSerializer,
+            400: PolymorphicProxySerializer(
+                component_name="ImportFailure",
+                serializers=[ImportRejectedSerializer, ErrorSerializer],
+                resource_type_field_name=None,
+            ),
+        },
     )
 
 
@@ -613,6 +627,7 @@ def _login_limiter(request: Request) -> _LoginLimiter | None:
     return _LoginLimiter(login, request)
 
 
+@csrf_exempt  # any method; it changes nothing (and a CSRF page would not be JSON)
 def api_not_found(request: Any) -> Any:
     """Unknown addresses under /api/v1/ answer JSON like every other API error."""
     from django.http import JsonResponse
