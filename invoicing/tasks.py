@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from billing_site.dates import firm_today, previous_month
 from invoicing.models import InvoiceRun
 from invoicing.services import invoice_run_generate
 
 logger = logging.getLogger(__name__)
+# A dropped database connection raises OperationalError, then InterfaceError ("connection already
+# closed") on the next query, e.g. while the run records its failure: both are transient.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=TRANSIENT,
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=5,
@@ -29,13 +32,13 @@ def generate_invoices_task(run_id: int) -> None:
         return
     try:
         invoice_run_generate(period=run.period, user=run.started_by, run=run)
-    except OperationalError:
+    except TRANSIENT:
         raise  # transient: retried
     except Exception:  # recorded on the run (status failed, error); retrying will not help
         logger.exception("invoice run %s failed", run_id)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def generate_previous_month_task() -> None:
     """Monthly beat: invoice the previous month (twin of `generate_invoices --period`)."""
     period = previous_month(firm_today())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from billing_site.dates import firm_today
 from billing_site.errors import BillingError
@@ -10,7 +11,8 @@ from billing_site.errors import BillingError
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(OSError,),  # mail server or database hiccups; the run is idempotent
+    # mail server or database hiccups; the run is idempotent
+    autoretry_for=(OSError, OperationalError, InterfaceError),
     retry_backoff=60,
     max_retries=5,
     dont_autoretry_for=(BillingError,),

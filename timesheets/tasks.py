@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from billing_site.dates import firm_today
 
 
 @shared_task(
     acks_late=True,  # idempotent: a redelivered run re-applies the same flags
-    autoretry_for=(OperationalError,),
+    autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=30,
     max_retries=5,
 )
