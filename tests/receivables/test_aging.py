@@ -160,7 +160,7 @@ def test_aging_is_one_query():
     reads = [q["sql"] for q in queries if "FROM" in q["sql"]]
     assert len(reads) == 1  # plus SAVEPOINT / SET LOCAL work_mem, jit around it
     assert len(queries) <= 5
-    assert report.rows[0].open_invoices == 5
+    assert report.rows[0].buckets == [D("10.00"), D("10.00"), D("20.00"), D("10.00"), D("0.00")]
 
 
 # --- exports --------------------------------------------------------------------------------------
