@@ -37,9 +37,9 @@ FINAL_INVOICE_STATUSES = ("approved", "sent", "partially_paid", "paid")
 
 # Sort keys offered on the dashboard -> ORM ordering. Subject sorts Entry IDs numerically first.
 FLAG_SORTS: dict[str, list[Any]] = {
-    "code": ["code", "subject"],
+    "code": ["code", F("entry__external_number").asc(nulls_last=True), "subject"],
     "subject": [F("entry__external_number").asc(nulls_last=True), "subject"],
-    "status": ["status", "code", "subject"],
+    "status": ["status", "code", F("entry__external_number").asc(nulls_last=True), "subject"],
     "day": [F("day").asc(nulls_last=True), "code", "subject"],
     "hours": [F("hours").asc(nulls_last=True), "code", "subject"],
     "project": ["project_code", "code", "subject"],
