@@ -277,6 +277,16 @@ class Kpis:
     unbilled: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
 
 
+def _written_off_entries() -> QuerySet[Flag]:
+    """Entry ids that will never be billed: a written-off flag (CHANGED_AFTER_INVOICING aside,
+    whose entry is already billed)."""
+    return (
+        Flag.objects.filter(status=Flag.Status.WRITTEN_OFF, entry__isnull=False)
+        .exclude(code=Flag.Code.CHANGED_AFTER_INVOICING)
+        .values("entry_id")
+    )
+
+
 def _hours(ms: int | None) -> Decimal:
     return (Decimal(ms or 0) / MS_PER_HOUR).quantize(Decimal("0.01"))
 
@@ -296,8 +306,9 @@ def kpis(month: dt.date) -> Kpis:
     - hours: billable entered vs invoiced (on an approved/sent/paid invoice, or drawn from a
       prepaid block) vs written off (a written-off flag other than CHANGED_AFTER_INVOICING);
       pending = the rest;
-    - unbilled value: billable, approved, not yet invoiced (no billing, or only on a draft)
-      entries matched to a T&M agreement x applicable rate, minutes rounded up per entry.
+    - unbilled value: billable, approved, not yet invoiced (no billing, or only on a draft),
+      not written off entries matched to a T&M agreement x applicable rate, minutes rounded up
+      per entry.
     """
     first = month.replace(day=1)
     last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
@@ -320,11 +331,7 @@ def kpis(month: dt.date) -> Kpis:
     invoiced = Q(billing__invoice__status__in=FINAL_INVOICE_STATUSES) | Q(
         billing__isnull=False, billing__invoice__isnull=True
     )
-    written_off = Q(
-        pk__in=Flag.objects.filter(status=Flag.Status.WRITTEN_OFF, entry__isnull=False)
-        .exclude(code=Flag.Code.CHANGED_AFTER_INVOICING)
-        .values("entry_id")
-    )
+    written_off = Q(pk__in=_written_off_entries())
     split = billable.aggregate(
         entered=Sum("duration_ms"),
         invoiced=Sum("duration_ms", filter=invoiced),
@@ -351,6 +358,7 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
     qs = (
         TimeEntry.objects.filter(date__gte=first, date__lte=last, billable=True, approved=True)
         .filter(not_invoiced)
+        .exclude(pk__in=_written_off_entries())
         .annotate(
             agreement_id=Subquery(matched.values("id")[:1]),
             increment=Subquery(matched.values("billing_increment")[:1]),

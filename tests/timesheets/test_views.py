@@ -294,6 +294,6 @@ def test_kpis(settings):
     assert (k.entered_hours, k.invoiced_hours, k.written_off_hours) == (
         Decimal("15.87"), Decimal("3.00"), Decimal("1.00"))
     assert k.pending_hours == Decimal("11.87")
-    # Unbilled: Engineer 8:00 + 1:00 (the written-off entry, still unbilled by definition)
-    # = 9:00 x 200 = 1800; default rate: 1:15 + 1:15 = 2:30 x 100 = 250.
-    assert k.unbilled == {"USD": Decimal("2050.00")}
+    # Unbilled: Engineer 8:00 x 200 = 1600 (the written-off entry will never be billed: left
+    # out); default rate: 1:15 + 1:15 = 2:30 x 100 = 250.
+    assert k.unbilled == {"USD": Decimal("1850.00")}
