@@ -77,10 +77,14 @@ class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Invoice._meta.fields]
 
-    def revert_view(self, request, object_id, version_id, extra_context=None):
-        from django.core.exceptions import PermissionDenied
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple_history's "revert to this version" form checks only the view permission before
+        # saving: refuse the POST here (the page itself stays viewable).
+        if request.method == "POST":
+            from django.core.exceptions import PermissionDenied
 
-        raise PermissionDenied("History of an invoice is read-only.")
+            raise PermissionDenied("History of an invoice is read-only.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(InvoiceRun)
@@ -99,7 +103,11 @@ class InvoiceRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 class CreditNoteAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ("number", "invoice", "date", "amount", "currency")
 
-    def revert_view(self, request, object_id, version_id, extra_context=None):
-        from django.core.exceptions import PermissionDenied
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple_history's "revert to this version" form checks only the view permission before
+        # saving: refuse the POST here (the page itself stays viewable).
+        if request.method == "POST":
+            from django.core.exceptions import PermissionDenied
 
-        raise PermissionDenied("History of a credit note is read-only.")
+            raise PermissionDenied("History of a credit note is read-only.")
+        return super().history_form_view(request, object_id, version_id, extra_context)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from receivables.models import Allocation, Payment, Reminder
@@ -15,6 +16,13 @@ class ReadOnlyAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple_history's "revert to this version" form checks only the view permission before
+        # saving: refuse the POST here (the page itself stays viewable).
+        if request.method == "POST":
+            raise PermissionDenied("Payments, allocations and reminders are never edited by hand.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Payment)

@@ -233,3 +233,53 @@ def test_api_refuses_to_change_an_approved_invoice(approved, trial_log):
     trial_log.check(response.status_code == 409 and "draft" in response.json().get("detail", ""),
                     f"adjusting an approved invoice is not a clear refusal: {response.status_code} {response.content[:200]}")
     trial_log.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_only_admin_history_forms_cannot_write(approved, trial_log, client):
+    """django-simple-history's "revert to this version" form checks only the VIEW permission and
+    then saves: every read-only admin (invoices, credit notes, payments, allocations) must refuse
+    that POST itself, so nothing reaches the database trigger or, on SQLite, the table."""
+    from django.contrib import admin as django_admin
+    from django.test import RequestFactory
+    from simple_history.admin import SimpleHistoryAdmin
+
+    from receivables.models import Allocation, Payment
+
+    root = UserFactory(username="hist-root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    payment = Payment.objects.create(external_id="HIST-PAY", date=dt.date(2026, 2, 1),
+                                     account=approved.account, amount=Decimal("10.00"))
+    Allocation.objects.create(payment=payment, invoice=approved, amount=Decimal("10.00"), date=payment.date)
+    request = RequestFactory().get("/")
+    request.user = root
+    checked = []
+    for model, model_admin in django_admin.site._registry.items():
+        if not isinstance(model_admin, SimpleHistoryAdmin) or not hasattr(model, "history"):
+            continue
+        obj = model.objects.order_by("pk").first()
+        if obj is None or model_admin.has_change_permission(request, obj):
+            continue  # editable admins are out of scope here
+        version = obj.history.order_by("history_id").first()
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/{obj.pk}/history/{version.history_id}/"
+        fields = {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+        form = {f.name: ("" if getattr(obj, f.attname) is None else getattr(obj, f.attname))
+                for f in model._meta.concrete_fields}
+        for key in ("amount", "total", "net"):
+            if key in form:
+                form[key] = "0.01"
+        trial_log.trial()
+        label = f"history form POST {model.__name__}"
+        try:
+            response = client.post(url, form)
+            trial_log.check(response.status_code in (302, 403, 405) or response.status_code < 500,
+                            f"{label}: {response.status_code}")
+        except (IntegrityError, DatabaseError) as exc:
+            trial_log.violation(f"{label}: reached the database ({str(exc).splitlines()[0]})")
+        after = {f.attname: getattr(model.objects.get(pk=obj.pk), f.attname) for f in model._meta.concrete_fields}
+        changed = {k for k in fields if k not in ("updated_at",) and fields[k] != after[k]}
+        trial_log.check(not changed, f"{label}: changed {sorted(changed)}")
+        checked.append(model.__name__)
+    trial_log.notes["models"] = checked
+    assert {"Invoice", "Payment", "Allocation"} <= set(checked), checked
+    trial_log.assert_clean()
