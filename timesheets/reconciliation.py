@@ -28,12 +28,11 @@ also take (shared), so a release or write-off never interleaves with an apply.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import logging
-import time
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
