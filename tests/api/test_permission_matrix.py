@@ -311,6 +311,13 @@ def test_every_url_has_a_matrix_entry():
     assert not stale, f"MATRIX lists URLs that no longer exist: {stale}"
 
 
+def test_a_new_url_without_an_entry_is_reported(settings):
+    """The coverage test above fails when someone adds a URL without deciding who may use it."""
+    settings.ROOT_URLCONF = "tests.api.urls_with_extra"
+    missing = {r.name for r in site_routes()} - set(MATRIX)
+    assert missing == {"brand-new"}
+
+
 def test_every_matrix_capability_exists():
     for name, probes in MATRIX.items():
         for probe in probes:
