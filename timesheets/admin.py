@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
@@ -17,6 +18,25 @@ class TimeEntryAdmin(SimpleHistoryAdmin):
     search_fields = ("external_id", "project_code", "employee__name")
     raw_id_fields = ("employee",)
     date_hierarchy = "date"
+
+    # An entry on an approved invoice is frozen with it (an import raises CHANGED_AFTER_INVOICING
+    # instead): read-only here, including simple_history's revert form, which checks only the
+    # view permission before saving.
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.locked:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.locked:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        entry = self.get_object(request, object_id)
+        if request.method == "POST" and entry is not None and entry.locked:
+            raise PermissionDenied("This entry is on an approved invoice: it cannot be changed.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Flag)

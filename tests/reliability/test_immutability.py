@@ -283,3 +283,21 @@ def test_read_only_admin_history_forms_cannot_write(approved, trial_log, client)
     trial_log.notes["models"] = checked
     assert {"Invoice", "Payment", "Allocation"} <= set(checked), checked
     trial_log.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_cannot_change_or_delete_an_entry_on_an_approved_invoice(approved, trial_log, client):
+    """A billed hour stays as billed: the entries of an approved invoice are locked, and the
+    admin refuses to edit or delete them (an import raises CHANGED_AFTER_INVOICING instead)."""
+    root = UserFactory(username="entry-root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    entry = TimeEntry.objects.filter(billing__invoice=approved).first()
+    assert entry.locked
+    base = f"/admin/timesheets/timeentry/{entry.pk}/"
+    form = {"external_id": entry.external_id, "date": "2026-01-05", "employee": entry.employee_id,
+            "role": entry.role, "project_code": entry.project_code, "task": "", "duration_ms": 60_000,
+            "billable": "on", "approved": "on", "notes": "", "external_number": entry.external_number or ""}
+    attempt(trial_log, approved.pk, "admin change locked entry", lambda: client.post(base + "change/", form))
+    attempt(trial_log, approved.pk, "admin unlock entry", lambda: client.post(base + "change/", {**form, "locked": ""}))
+    attempt(trial_log, approved.pk, "admin delete locked entry", lambda: client.post(base + "delete/", {"post": "yes"}))
+    trial_log.assert_clean()
