@@ -96,6 +96,12 @@ def _reset_broker_pools() -> None:
     broker URL; drop them so the next publish connects to the broker configured now."""
     if app.__dict__.get("_pool") is not None:
         app.pool.force_close_all()
+        # Eager tasks later in this process acquire a producer from the pool (Celery 5.3+):
+        # drop the closed pool so the next use builds a fresh one.
+        from kombu import pools
+
+        pools.reset()
+        app._pool = None
         app._pool = None
     app.amqp._producer_pool = None
 
