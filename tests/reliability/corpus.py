@@ -4,7 +4,8 @@
 case is a file every import must refuse WHOLE: no row written, exit 1, every problem as
 `line N: Column: message`, never a traceback. A case says where the problem must be reported:
 `line` (the physical line, header = 1; 0 = the file as a whole, e.g. empty or too large) and
-`column` (a SPEC column name, or "File" for problems with the file itself); `None` accepts any.
+`column` (a SPEC column name, or "File" for problems with the file itself); `None` accepts any
+(binary content may be reported on its line or, when sniffed up front, as line 0).
 
 Every case starts from a small VALID file (`valid_rows(kind)`, three rows; the test checks it
 imports cleanly in a dry run) and breaks exactly one rule, so the reported line and column are
@@ -139,11 +140,11 @@ def _file_cases(kind: str, tmp_dir: Path) -> list[Case]:
         Case("only blank lines", "a header row", 0, FILE, b"\r\n\r\n   \r\n"),
         Case("only a BOM", "a header row", 0, FILE, b"\xef\xbb\xbf"),
         Case("header only", "a header row and rows", 0, FILE, header + b"\r\n"),
-        Case("NUL bytes", "binary", 2, FILE, good.replace(b"Ann" if kind == "time_entries" else b"2026-", b"\x00\x01", 1)),
-        Case("PNG image", "binary", 1, FILE, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rnd.randrange(256) for _ in range(2000))),
-        Case("XLSX workbook", "binary", 1, FILE, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(rnd.randrange(256) for _ in range(4000))),
+        Case("NUL bytes", "binary", None, FILE, good.replace(b"Ann" if kind == "time_entries" else b"2026-", b"\x00\x01", 1)),
+        Case("PNG image", "binary", None, FILE, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rnd.randrange(256) for _ in range(2000))),
+        Case("XLSX workbook", "binary", None, FILE, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(rnd.randrange(256) for _ in range(4000))),
         Case("random bytes", "binary", None, FILE, bytes(rnd.randrange(256) for _ in range(10_000))),
-        Case("PDF file", "binary", 1, None, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n"),
+        Case("PDF file", "binary", None, None, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n"),
         Case("latin-1 encoding", "UTF-8", 3, FILE, _mutate(kind, 3, **{text_col: "caf\u00e9"}).replace("café".encode(), "café".encode("latin-1"))),
         Case("UTF-16 with BOM", "UTF-8", None, FILE, good.decode().encode("utf-16")),
         Case("cp1252 smart quote", "UTF-8", 2, FILE, good.replace(lines[1], lines[1] + b"\x93", 1)),

@@ -24,11 +24,18 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from rest_framework.test import APIClient
 
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, UserFactory
 from tests.reliability import corpus
 from tests.reliability.conftest import ROOT, long_trials
 
+API_IMPORT = {
+    # kind: (import endpoint, role allowed to import)
+    "agreements": ("/api/v1/agreements/import/", "Billing admin"),
+    "time_entries": ("/api/v1/time-entries/import/", "Services manager"),
+    "payments": ("/api/v1/payments/import/", "Finance"),
+}
 IMPORTS = {
     # kind: (candidate modules for the service, service name, command)
     "agreements": (("agreements.services",), "agreement_import", "import_agreements"),
@@ -106,6 +113,8 @@ def test_every_hostile_file_is_refused_whole(kind, existing_data, trial_log, tmp
     assert control.ok, f"the valid {kind} file is refused: {shown(control.errors)}"
 
     trial_log.notes["cases"] = len(cases)
+    api = APIClient()
+    api.force_authenticate(UserFactory(username=f"importer-{kind}", roles=[API_IMPORT[kind][1]]))
     for case in cases:
         path = case.path(tmp_path)
         label = f"{kind}/{case.name}"
@@ -150,6 +159,21 @@ def test_every_hostile_file_is_refused_whole(kind, existing_data, trial_log, tmp
             trial_log.check(not bad, f"{label}: stderr lines not `line N: Column: message`: {bad[:2]}")
             trial_log.check("Traceback" not in err.getvalue() + out.getvalue(), f"{label}: traceback printed")
         trial_log.check(not changed(before, table_counts()), f"{label}: command wrote something")
+
+        # 3. The API: a multipart upload, as a client program sends it.
+        trial_log.trial()
+        with open(path, "rb") as fh:
+            response = api.post(API_IMPORT[kind][0], {"file": fh}, format="multipart")
+        trial_log.check(response.status_code == 400, f"{label}: API answered {response.status_code}")
+        if response.status_code < 500 and response.get("Content-Type", "").startswith("application/json"):
+            body = response.json()
+            errors = body.get("errors") or []
+            trial_log.check(bool(errors) and all({"line", "column", "message"} <= set(e) for e in errors),
+                            f"{label}: API errors without line/column: {str(body)[:300]}")
+            as_rows = [type("E", (), {"line": e.get("line"), "column": e.get("column") or ""}) for e in errors]
+            trial_log.check(where_ok(case, as_rows),
+                            f"{label}: API expected line {case.line} column {case.column}, got {str(errors)[:300]}")
+        trial_log.check(not changed(before, table_counts()), f"{label}: API wrote something")
     trial_log.assert_clean()
 
 
