@@ -8,6 +8,7 @@ shares them).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +18,13 @@ from django.http import HttpRequest, HttpResponse
 
 
 def _keys(request: HttpRequest) -> list[str]:
+    # Hashed so that any username (control characters included) makes a valid cache key.
     username = (request.POST.get("username") or "").strip().lower()[:150]
     address = request.META.get("REMOTE_ADDR", "")
-    return [f"login-fail:user:{username}", f"login-fail:addr:{address}"]
+    return [
+        "login-fail:user:" + hashlib.sha256(username.encode()).hexdigest(),
+        "login-fail:addr:" + hashlib.sha256(address.encode()).hexdigest(),
+    ]
 
 
 def is_locked_out(request: HttpRequest) -> bool:
