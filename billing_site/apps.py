@@ -1,4 +1,6 @@
-from django.apps import AppConfig
+from typing import Any
+
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -9,7 +11,15 @@ class BillingSiteConfig(AppConfig):
 
     def ready(self) -> None:
         # Wiring, not business logic: keep the role groups' admin permissions in step with the
-        # models after every migrate (permissions only exist once all apps have migrated).
-        from billing_site.permissions_sync import sync_group_permissions
+        # models after every migrate. post_migrate is sent once per app, in INSTALLED_APPS order,
+        # and each app's permissions are created by its own post_migrate; so sync on the last one,
+        # when every app's permissions exist (also on the very first migrate of a fresh database).
+        post_migrate.connect(_sync_after_last_app, dispatch_uid="billable-role-permissions")
 
-        post_migrate.connect(sync_group_permissions, sender=self)
+
+def _sync_after_last_app(app_config: AppConfig, **kwargs: Any) -> None:
+    if app_config.label != list(apps.get_app_configs())[-1].label:
+        return
+    from billing_site.permissions_sync import sync_group_permissions
+
+    sync_group_permissions(**kwargs)

@@ -132,3 +132,33 @@ def test_healthz_reports_broker_when_configured(client, settings):
         app.conf.broker_url = saved
         app.pool.force_close_all()
     assert body == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_first_migrate_gives_role_groups_their_admin_permissions():
+    """On a fresh database, one migrate is enough: the sync runs after every app's permissions."""
+    name = f"billable_perms_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgres://postgres@127.0.0.1:5432/{name}"
+        assert manage("migrate", "--noinput", env={"DEBUG": "1", "DATABASE_URL": url}).returncode == 0
+        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name) as conn:
+            with conn.cursor() as cur:
+                cur.execute(
+                    """SELECT g.name, p.codename FROM auth_group g
+                       JOIN auth_group_permissions gp ON gp.group_id = g.id
+                       JOIN auth_permission p ON p.id = gp.permission_id"""
+                )
+                granted = set(cur.fetchall())
+        assert ("Auditor", "view_payment") in granted
+        assert ("Auditor", "view_timeentry") in granted
+        assert ("Auditor", "change_invoice") not in granted
+        assert ("Finance", "add_payment") in granted
+        assert ("Billing admin", "change_invoice") in granted
+        assert ("Services manager", "change_flag") in granted
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -25,12 +25,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        # On a fresh database migrate's post_migrate hook syncs the role groups' admin permissions
-        # before the later apps' permissions exist; syncing again here makes the first run
-        # complete, so a second run changes nothing.
-        from billing_site.permissions_sync import sync_group_permissions
-
-        sync_group_permissions()
         from agreements.models import Agreement
         from timesheets.models import TimeEntry
 
