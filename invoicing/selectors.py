@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import (
     Case,
     DecimalField,
-    Exists,
     F,
     OuterRef,
     Prefetch,
@@ -28,7 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from agreements.models import Agreement, Milestone
+from agreements.models import Account, Agreement, Milestone
 from billing_site.dates import period_bounds
 from invoicing import generation as gen
 from invoicing.models import (
@@ -59,45 +59,85 @@ def period_end(period: dt.date) -> dt.date:
 
 # --- eligibility (SPEC 3) -------------------------------------------------------------------
 
+# The one place eligibility is written in SQL. A join of entries to their matching agreement
+# (not a correlated subquery per entry: PostgreSQL would evaluate that for every unbilled entry,
+# once per billing group) with anti-joins on billings and blocking flags. Portable SQL: the
+# `make run` demo runs it on SQLite.
+_ELIGIBLE_SQL = """
+SELECT e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id
+FROM {entry} e
+JOIN {agreement} a
+  ON a.project_code = e.project_code
+ AND a.stage = %s
+ AND a.agreement_type IN (%s, %s)
+ AND a.start_date <= e.date
+ AND (a.end_date IS NULL OR a.end_date >= e.date)
+WHERE e.billable = %s AND e.approved = %s AND e.date <= %s
+  AND NOT EXISTS (SELECT 1 FROM {billing} b WHERE b.entry_id = e.id)
+  AND NOT EXISTS (
+      SELECT 1 FROM {flag} f
+      WHERE f.entry_id = e.id AND f.code IN ({codes}) AND f.status IN (%s, %s)
+  )
+  {only_ids}
+ORDER BY e.id, a.id
+"""
 
-def matched_agreement_id() -> Subquery:
-    """The Signed agreement with the entry's project code covering its date (at most one: the
-    import refuses overlaps), restricted to the types billed by time."""
-    return Subquery(
-        Agreement.objects.filter(
-            project_code=OuterRef("project_code"),
-            stage=Agreement.Stage.SIGNED,
-            agreement_type__in=BILLED_TYPES,
-            start_date__lte=OuterRef("date"),
-        )
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("date")))
-        .order_by("id")
-        .values("id")[:1]
+
+class EntryRow(NamedTuple):
+    id: int
+    external_id: str
+    external_number: int | None
+    date: dt.date
+    role: str
+    duration_ms: int
+    match_id: int
+
+
+def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None) -> list[EntryRow]:
+    """Every entry a run for the period ending `last_day` may bill: billable, approved, not yet
+    billed, dated on or before `last_day`, matched to a Signed T&M or Prepaid Hours agreement
+    covering its date, without an open or written-off blocking flag (a released one does not
+    block). `match_id` is that agreement. `entry_ids` restricts the check to those entries (a
+    group re-checking its slice under the run lock). One query."""
+    if entry_ids is not None and not entry_ids:
+        return []
+    codes = sorted(Flag.BLOCKING_CODES)
+    only_ids = ""
+    params: list = [
+        Agreement.Stage.SIGNED,
+        *BILLED_TYPES,
+        True,
+        True,
+        last_day,
+        *codes,
+        Flag.Status.OPEN,
+        Flag.Status.WRITTEN_OFF,
+    ]
+    if entry_ids is not None:
+        only_ids = f"AND e.id IN ({', '.join(['%s'] * len(entry_ids))})"
+        params.extend(entry_ids)
+    query = _ELIGIBLE_SQL.format(
+        entry=TimeEntry._meta.db_table,
+        agreement=Agreement._meta.db_table,
+        billing=EntryBilling._meta.db_table,
+        flag=Flag._meta.db_table,
+        codes=", ".join(["%s"] * len(codes)),
+        only_ids=only_ids,
     )
-
-
-def blocking_flag_exists() -> Exists:
-    """An open or written-off flag with a blocking code (a released flag does not block)."""
-    return Exists(
-        Flag.objects.filter(
-            entry=OuterRef("pk"),
-            code__in=Flag.BLOCKING_CODES,
-            status__in=[Flag.Status.OPEN, Flag.Status.WRITTEN_OFF],
-        )
-    )
-
-
-def eligible_entries(last_day: dt.date) -> QuerySet[TimeEntry]:
-    """Billable, approved, not yet billed, dated on or before `last_day`, matched to a T&M or
-    Prepaid Hours agreement, without a blocking flag. Annotated with `match_id`."""
-    return (
-        TimeEntry.objects.filter(
-            billable=True, approved=True, billing__isnull=True, date__lte=last_day
-        )
-        .annotate(match_id=matched_agreement_id())
-        .filter(match_id__isnull=False)
-        .filter(~blocking_flag_exists())
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    result: list[EntryRow] = []
+    last_id = None
+    for row in rows:
+        if row[0] == last_id:  # two matches cannot happen (the import refuses overlaps): first wins
+            continue
+        last_id = row[0]
+        date = row[3]
+        if isinstance(date, str):  # SQLite hands raw SQL dates back as text
+            date = dt.date.fromisoformat(date)
+        result.append(EntryRow(row[0], row[1], row[2], date, row[4], row[5], row[6]))
+    return result
 
 
 def due_milestones(last_day: dt.date) -> QuerySet[Milestone]:
@@ -169,16 +209,61 @@ def agreement_tree() -> AgreementTree:
     return AgreementTree()
 
 
+@dataclass
+class RunSnapshot:
+    """What a run for one period would bill, read once for every group in a fixed number of
+    queries: eligible entries, due milestones and blocks partitioned by group, the terms of every
+    agreement involved and the accounts' billing e-mails. Each group re-checks its slice under
+    the run lock (`group_inputs`), so what it writes is eligible at write time even if another
+    run or a user changed something after the snapshot."""
+
+    period: dt.date
+    last_day: dt.date
+    tree: AgreementTree
+    groups: list[GroupKey]
+    entry_ids: dict[GroupKey, list[int]]
+    milestone_ids: dict[GroupKey, list[int]]
+    block_ids: dict[GroupKey, list[int]]
+    terms: dict[int, gen.AgreementTerms]
+    billing_emails: dict[int, str]
+
+
+def run_snapshot(period: dt.date, tree: AgreementTree | None = None) -> RunSnapshot:
+    period = period.replace(day=1)
+    last_day = period_end(period)
+    tree = tree if tree is not None else agreement_tree()
+    entry_ids: dict[GroupKey, list[int]] = defaultdict(list)
+    milestone_ids: dict[GroupKey, list[int]] = defaultdict(list)
+    block_ids: dict[GroupKey, list[int]] = defaultdict(list)
+    agreement_ids: set[int] = set()
+    for row in eligible_entry_rows(last_day):
+        entry_ids[tree.group_of[row.match_id]].append(row.id)
+        agreement_ids.add(row.match_id)
+    for m, a in due_milestones(last_day).values_list("id", "agreement_id").order_by("id"):
+        milestone_ids[tree.group_of[a]].append(m)
+        agreement_ids.add(a)
+    for a in due_blocks(last_day).values_list("id", flat=True).order_by("id"):
+        block_ids[tree.group_of[a]].append(a)
+        agreement_ids.add(a)
+    groups = sorted(set(entry_ids) | set(milestone_ids) | set(block_ids))
+    accounts = {k.account_id for k in groups}
+    emails = dict(Account.objects.filter(id__in=accounts).values_list("id", "billing_email"))
+    return RunSnapshot(
+        period=period,
+        last_day=last_day,
+        tree=tree,
+        groups=groups,
+        entry_ids=dict(entry_ids),
+        milestone_ids=dict(milestone_ids),
+        block_ids=dict(block_ids),
+        terms=load_terms(agreement_ids) if agreement_ids else {},
+        billing_emails=emails,
+    )
+
+
 def billing_groups(period: dt.date, tree: AgreementTree | None = None) -> list[GroupKey]:
     """Groups with anything newly billable for the period (entries, milestones or blocks)."""
-    last_day = period_end(period)
-    agreement_ids = set(eligible_entries(last_day).values_list("match_id", flat=True).distinct())
-    agreement_ids |= set(due_milestones(last_day).values_list("agreement_id", flat=True).distinct())
-    agreement_ids |= set(due_blocks(last_day).values_list("id", flat=True))
-    if not agreement_ids:
-        return []
-    tree = tree if tree is not None else agreement_tree()
-    return sorted({tree.group_of[a] for a in agreement_ids})
+    return run_snapshot(period, tree).groups
 
 
 # --- inputs for one invoice -----------------------------------------------------------------
@@ -241,21 +326,22 @@ def _entry_in(row: dict, agreement_field: str) -> gen.EntryIn:
 ENTRY_FIELDS = ("id", "external_id", "external_number", "date", "role", "duration_ms")
 
 
-def group_inputs(
-    key: GroupKey, period: dt.date, draft: Invoice | None, tree: AgreementTree | None = None
-) -> GroupInputs:
+def group_inputs(snapshot: RunSnapshot, key: GroupKey, draft: Invoice | None) -> GroupInputs:
     """Everything `price_invoice` needs for one group: what its open draft already claims plus
-    what became billable. A fixed number of queries, whatever the number of entries."""
-    period = period.replace(day=1)
-    last_day = period_end(period)
-    tree = tree if tree is not None else agreement_tree()
-    ids = tree.members.get(key, [])
+    what became billable. The group's slice of the snapshot is re-checked here (the run calls
+    this under its lock), so an entry, milestone or block billed or blocked since the snapshot
+    is left out. A fixed number of queries whatever the number of entries; a first run with no
+    draft and no prepaid agreement needs one or three."""
+    period, last_day = snapshot.period, snapshot.last_day
+    members = set(snapshot.tree.members.get(key, []))
 
-    new_rows = list(
-        eligible_entries(last_day).filter(match_id__in=ids).values(*ENTRY_FIELDS, "match_id")
-    )
-    entries = [_entry_in(r, "match_id") for r in new_rows]
-    new_entry_ids = {r["id"] for r in new_rows}
+    new_rows = [
+        r
+        for r in eligible_entry_rows(last_day, entry_ids=snapshot.entry_ids.get(key, []))
+        if r.match_id in members  # an agreement moved to another group since: next run
+    ]
+    entries = [_entry_in(r._asdict(), "match_id") for r in new_rows]
+    new_entry_ids = {r.id for r in new_rows}
     claimed_milestones: list[int] = []
     claimed_blocks: set[int] = set()
     extra: list[gen.AmountLine] = []
@@ -280,10 +366,21 @@ def group_inputs(
             )
         ]
 
-    new_milestones = list(
-        due_milestones(last_day).filter(agreement_id__in=ids).values_list("id", "agreement_id")
-    )
-    new_blocks = set(due_blocks(last_day).filter(id__in=ids).values_list("id", flat=True))
+    new_milestones: list[tuple[int, int]] = []
+    if snapshot.milestone_ids.get(key):
+        new_milestones = list(
+            due_milestones(last_day)
+            .filter(id__in=snapshot.milestone_ids[key], agreement_id__in=members)
+            .values_list("id", "agreement_id")
+        )
+    new_blocks: set[int] = set()
+    if snapshot.block_ids.get(key):
+        new_blocks = set(
+            due_blocks(last_day)
+            .filter(id__in=snapshot.block_ids[key])
+            .filter(id__in=members)
+            .values_list("id", flat=True)
+        )
 
     used = {e.agreement_id for e in entries} | {a for _, a in new_milestones} | new_blocks
     used |= claimed_blocks
@@ -293,15 +390,28 @@ def group_inputs(
                 "agreement_id", flat=True
             )
         )
-    drawn_qs = EntryBilling.objects.filter(agreement_id__in=used, block_minutes__gt=0)
-    if draft is not None:
-        drawn_qs = drawn_qs.exclude(invoice_id=draft.pk)  # null invoice rows stay counted
-    drawn = dict(
-        drawn_qs.values("agreement_id")
-        .annotate(m=Sum("block_minutes"))
-        .values_list("agreement_id", "m")
-    )
-    terms = load_terms(used, bill_block=new_blocks | claimed_blocks, drawn=drawn)
+    base = {a: snapshot.terms[a] for a in used if a in snapshot.terms}
+    missing = used - set(base)
+    if missing:  # only agreements a draft claims that nothing new bills
+        base |= load_terms(missing)
+    # Prepaid drawdown is read here, under the lock, not in the snapshot: a concurrent run of
+    # another period may have drawn from the same block since.
+    prepaid = {a for a, t in base.items() if t.agreement_type == gen.PREPAID_HOURS}
+    drawn: dict[int, int] = {}
+    if prepaid:
+        drawn_qs = EntryBilling.objects.filter(agreement_id__in=prepaid, block_minutes__gt=0)
+        if draft is not None:
+            drawn_qs = drawn_qs.exclude(invoice_id=draft.pk)  # null invoice rows stay counted
+        drawn = dict(
+            drawn_qs.values("agreement_id")
+            .annotate(m=Sum("block_minutes"))
+            .values_list("agreement_id", "m")
+        )
+    bill_block = new_blocks | claimed_blocks
+    terms = {
+        a: replace(t, bill_block=a in bill_block, block_drawn_minutes=int(drawn.get(a) or 0))
+        for a, t in base.items()
+    }
     milestone_ids = claimed_milestones + [m for m, _ in new_milestones]
     return GroupInputs(
         key=key,
@@ -318,12 +428,9 @@ def group_inputs(
     )
 
 
-def load_terms(
-    agreement_ids: set[int],
-    *,
-    bill_block: set[int],
-    drawn: dict[int, int],
-) -> dict[int, gen.AgreementTerms]:
+def load_terms(agreement_ids: set[int]) -> dict[int, gen.AgreementTerms]:
+    """Agreement terms with their rate cards and milestones, in three queries. `bill_block` and
+    `block_drawn_minutes` are per invoice: `group_inputs` sets them."""
     agreements = Agreement.objects.filter(id__in=agreement_ids).prefetch_related(
         "role_rates", "milestones"
     )
@@ -351,8 +458,6 @@ def load_terms(
             hours_sold=a.hours_sold,
             amount=a.amount,
             parent_id=a.parent_id,
-            bill_block=a.id in bill_block,
-            block_drawn_minutes=int(drawn.get(a.id) or 0),
             milestones=milestones,
         )
     return terms
@@ -367,12 +472,11 @@ class PreviewInvoice:
 
 def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
     """What a run for `period` would write now (without first refreshing the flags)."""
-    period = period.replace(day=1)
-    tree = agreement_tree()
+    snapshot = run_snapshot(period)
     result = []
-    for key in billing_groups(period, tree):
-        draft = open_draft(key, period)
-        inputs = group_inputs(key, period, draft, tree)
+    for key in snapshot.groups:
+        draft = open_draft(key, snapshot.period)
+        inputs = group_inputs(snapshot, key, draft)
         if not inputs.has_news:
             continue
         priced = inputs.price()

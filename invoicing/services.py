@@ -155,17 +155,23 @@ def _db_line_key(line: InvoiceLine, milestone_of_line: dict[int, int]) -> tuple:
 
 
 def _generate_group(
-    *, run_id: int, key: selectors.GroupKey, period: dt.date, tree, user
+    *, run_id: int, key: selectors.GroupKey, snapshot: selectors.RunSnapshot, user
 ) -> GroupOutcome:
     """Write one group's draft (invoice + lines + claims) in one transaction."""
     with transaction.atomic():
         _lock_runs()
-        draft = selectors.open_draft(key, period, lock=True)
-        inputs = selectors.group_inputs(key, period, draft, tree)
+        draft = selectors.open_draft(key, snapshot.period, lock=True)
+        inputs = selectors.group_inputs(snapshot, key, draft)
         outcome = GroupOutcome()
         if inputs.has_news:
             priced = inputs.price()
-            outcome = _write_group(inputs, priced, run_id=run_id, user=user)
+            outcome = _write_group(
+                inputs,
+                priced,
+                run_id=run_id,
+                user=user,
+                billing_email=snapshot.billing_emails.get(key.account_id),
+            )
         InvoiceRun.objects.filter(pk=run_id).update(
             groups_done=F("groups_done") + 1,
             invoices_created=F("invoices_created") + outcome.created,
@@ -176,9 +182,33 @@ def _generate_group(
         return outcome
 
 
+def _new_line(invoice: Invoice, pl: gen.LineOut, position: int) -> InvoiceLine:
+    return InvoiceLine(
+        invoice=invoice,
+        agreement_id=pl.agreement_id,
+        kind=pl.kind,
+        position=position,
+        description=pl.description,
+        role=pl.role,
+        minutes=pl.minutes,
+        hours=pl.hours,
+        rate=pl.rate,
+        amount=pl.amount,
+        tax_rate=pl.tax_rate,
+    )
+
+
 def _write_group(
-    inputs: selectors.GroupInputs, priced: gen.PricedInvoice, *, run_id: int, user
+    inputs: selectors.GroupInputs,
+    priced: gen.PricedInvoice,
+    *,
+    run_id: int,
+    user,
+    billing_email: str | None = None,
 ) -> GroupOutcome:
+    """Write a group's invoice, lines and claims. A new draft takes a fixed number of INSERTs
+    whatever its size (rows and their history in bulk); re-running onto an open draft updates
+    the lines whose minutes changed one by one (few) and bulk-writes the rest."""
     outcome = GroupOutcome()
     draft = inputs.draft
     invoice: Invoice | None = draft
@@ -187,21 +217,28 @@ def _write_group(
 
     if priced.lines:
         if invoice is None:
-            account = Account.objects.only("billing_email").get(pk=inputs.key.account_id)
+            if billing_email is None:
+                account = Account.objects.only("billing_email").get(pk=inputs.key.account_id)
+                billing_email = account.billing_email
             invoice = Invoice(
                 account_id=inputs.key.account_id,
                 currency=inputs.key.currency,
                 po_number=inputs.key.po_number,
                 period=inputs.period,
-                billing_email=account.billing_email,
+                billing_email=billing_email,
             )
+            # A new draft holds only these lines: its totals are the priced ones, so it is
+            # written once (the same figures `_recompute_totals` reads back for a draft).
+            invoice.net = priced.totals.net
+            invoice.tax = priced.totals.tax
+            invoice.total = priced.totals.total
             outcome.created = 1
         else:
             outcome.updated = 1
         invoice.invoice_date = priced.invoice_date
         invoice.due_date = priced.due_date
         invoice.run_id = run_id
-        _with_user(invoice, user).save()  # totals follow once the lines are written
+        _with_user(invoice, user).save()
 
         existing: dict[tuple, InvoiceLine] = {}
         adjustments: list[InvoiceLine] = []
@@ -216,37 +253,31 @@ def _write_group(
                     adjustments.append(line)
                 else:
                     existing[_db_line_key(line, milestone_of_line)] = line
+        new_lines: list[tuple[tuple, InvoiceLine]] = []
         for position, pl in enumerate(priced.lines, start=1):
             line = existing.pop(pl.key, None)
             if line is None:
-                line = InvoiceLine(
-                    invoice=invoice,
-                    agreement_id=pl.agreement_id,
-                    kind=pl.kind,
-                    position=position,
-                    description=pl.description,
-                    role=pl.role,
-                    minutes=pl.minutes,
-                    hours=pl.hours,
-                    rate=pl.rate,
-                    amount=pl.amount,
-                    tax_rate=pl.tax_rate,
-                )
+                new_lines.append((pl.key, _new_line(invoice, pl, position)))
+                continue
+            changed = line.position != position
+            line.position = position
+            if line.minutes != pl.minutes:
+                # New hours landed on the line: re-priced; a manual change to it is replaced.
+                line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
+                line.description, line.tax_rate = pl.description, pl.tax_rate
+                line.adjusted_by, line.adjustment_reason = None, ""
+                changed = True
+            if changed:
                 _with_user(line, user).save()
                 outcome.lines += 1
-            else:
-                changed = line.position != position
-                line.position = position
-                if line.minutes != pl.minutes:
-                    # New hours landed on the line: re-priced; a manual change to it is replaced.
-                    line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
-                    line.description, line.tax_rate = pl.description, pl.tax_rate
-                    line.adjusted_by, line.adjustment_reason = None, ""
-                    changed = True
-                if changed:
-                    _with_user(line, user).save()
-                    outcome.lines += 1
             lines_by_key[pl.key] = line
+        if new_lines:
+            created = bulk_create_with_history(
+                [line for _, line in new_lines], InvoiceLine, batch_size=1000, default_user=user
+            )
+            for (k, _), line in zip(new_lines, created, strict=True):
+                lines_by_key[k] = line
+            outcome.lines += len(created)
         for offset, line in enumerate(adjustments, start=len(priced.lines) + 1):
             if line.position != offset:
                 line.position = offset
@@ -293,32 +324,38 @@ def _write_group(
     outcome.entries = len(to_create)
 
     if invoice is not None:
-        done_milestones = set(
-            MilestoneBilling.objects.filter(invoice=invoice).values_list("milestone_id", flat=True)
-        )
-        for pl in priced.lines:
-            if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones:
-                _with_user(
-                    MilestoneBilling(
-                        milestone_id=pl.milestone_id, invoice=invoice, line=lines_by_key[pl.key]
-                    ),
-                    user,
-                ).save()
-        done_blocks = set(
-            BlockBilling.objects.filter(invoice=invoice).values_list("agreement_id", flat=True)
-        )
-        for pl in priced.lines:
-            if pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks:
-                _with_user(
-                    BlockBilling(
-                        agreement_id=pl.agreement_id, invoice=invoice, line=lines_by_key[pl.key]
-                    ),
-                    user,
-                ).save()
-        for line in leftovers:
-            _with_user(line, user).delete()
-        _recompute_totals(invoice)
-        _with_user(invoice, user).save()
+        done_milestones: set[int] = set()
+        done_blocks: set[int] = set()
+        if draft is not None:
+            done_milestones = set(
+                MilestoneBilling.objects.filter(invoice=invoice).values_list(
+                    "milestone_id", flat=True
+                )
+            )
+            done_blocks = set(
+                BlockBilling.objects.filter(invoice=invoice).values_list("agreement_id", flat=True)
+            )
+        milestone_rows = [
+            MilestoneBilling(
+                milestone_id=pl.milestone_id, invoice=invoice, line=lines_by_key[pl.key]
+            )
+            for pl in priced.lines
+            if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones
+        ]
+        if milestone_rows:
+            bulk_create_with_history(milestone_rows, MilestoneBilling, default_user=user)
+        block_rows = [
+            BlockBilling(agreement_id=pl.agreement_id, invoice=invoice, line=lines_by_key[pl.key])
+            for pl in priced.lines
+            if pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks
+        ]
+        if block_rows:
+            bulk_create_with_history(block_rows, BlockBilling, default_user=user)
+        if draft is not None:
+            for line in leftovers:
+                _with_user(line, user).delete()
+            _recompute_totals(invoice)
+            _with_user(invoice, user).save()
     return outcome
 
 
@@ -326,7 +363,11 @@ def invoice_run_generate(
     *, period: dt.date, user=None, run: InvoiceRun | None = None
 ) -> InvoiceRun:
     """Run generation for the month containing `period`, synchronously. Idempotent: a re-run,
-    or a run after one that died half-way, ends exactly as one clean run would."""
+    or a run after one that died half-way, ends exactly as one clean run would.
+
+    The flags are brought up to date first (SPEC 3); then one snapshot reads what every group
+    would bill (a fixed number of queries), and each group is written in its own transaction,
+    re-checking its slice under the run lock."""
     period = period.replace(day=1)
     if run is None:
         run = InvoiceRun.objects.create(period=period, started_by=user)
@@ -335,11 +376,10 @@ def invoice_run_generate(
     )
     try:
         _refresh_flags(user)
-        tree = selectors.agreement_tree()
-        groups = selectors.billing_groups(period, tree)
-        InvoiceRun.objects.filter(pk=run.pk).update(groups_total=len(groups))
-        for key in groups:
-            _generate_group(run_id=run.pk, key=key, period=period, tree=tree, user=user)
+        snapshot = selectors.run_snapshot(period)
+        InvoiceRun.objects.filter(pk=run.pk).update(groups_total=len(snapshot.groups))
+        for key in snapshot.groups:
+            _generate_group(run_id=run.pk, key=key, snapshot=snapshot, user=user)
     except Exception as exc:
         InvoiceRun.objects.filter(pk=run.pk).update(
             status=InvoiceRun.Status.FAILED,
