@@ -317,3 +317,79 @@ def test_monthly_beat_task_invoices_the_previous_month_and_redelivery_is_a_no_op
     assert (
         Invoice.history.filter(history_type="+").first().history_user is None
     )  # nightly system job
+
+
+# --- the run's shape: one snapshot, per-group re-check, bulk writes (issue 8) ----------------
+
+
+def _run_queries() -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        services.invoice_run_generate(period=JAN)
+    return len(ctx.captured_queries)
+
+
+def test_run_queries_do_not_grow_with_entries():
+    firm = build_firm()
+    with transaction.atomic():
+        sid = transaction.savepoint()
+        few = _run_queries()
+        transaction.savepoint_rollback(sid)
+    # 300 more entries on the same three groups (all three line kinds of PO-1 already exist).
+    for i in range(300):
+        TimeEntryFactory(
+            external_id=str(1000 + i),
+            project_code=("P100", "P101", "P300")[i % 3],
+            date=dt.date(2026, 1, 1 + i % 28),
+            duration_ms=minutes(15 + i % 7),
+            role="Engineer",
+            employee=firm["ben"],
+            notes=f"task {i}",
+        )
+    many = _run_queries()
+    assert EntryBilling.objects.count() == 8 + 300
+    assert many == few
+    # 3 groups: a fixed part (run record, snapshot: 12 queries) plus at most 15 per group.
+    assert few <= 56
+
+
+def test_entries_billed_or_blocked_after_the_snapshot_are_left_out():
+    firm = build_firm()
+    snap = selectors.run_snapshot(JAN)
+    assert len(snap.groups) == 3
+    # After the snapshot: a manager writes off entry 1, and another run bills everything.
+    from tests.factories import FlagFactory
+    from timesheets.models import Flag
+
+    FlagFactory(
+        code=Flag.Code.DUPLICATE_ENTRY,
+        entry=firm["entries"]["1"],
+        status=Flag.Status.WRITTEN_OFF,
+        reason="Not billable after all",
+    )
+    run = InvoiceRun.objects.create(period=JAN)
+    key = next(k for k in snap.groups if k.po_number == "PO-1")
+    services._generate_group(run_id=run.pk, key=key, snapshot=snap, user=None)
+    assert not EntryBilling.objects.filter(entry=firm["entries"]["1"]).exists()
+    billed = set(EntryBilling.objects.values_list("entry__external_id", flat=True))
+    assert billed == {"2", "3", "4", "5", "12"}
+
+    services.invoice_run_generate(period=JAN)  # bills the other two groups
+    before = snapshot()
+    for k in snap.groups:  # the stale snapshot again: nothing is billed twice, nothing fails
+        services._generate_group(run_id=run.pk, key=k, snapshot=snap, user=None)
+    assert snapshot() == before
+
+
+def test_snapshot_partitions_eligible_entries_by_group():
+    firm = build_firm()
+    snap = selectors.run_snapshot(JAN)
+    ids = {e.pk: ext for ext, e in firm["entries"].items()}
+    by_po = {
+        k.po_number or k.currency: sorted(ids[i] for i in v) for k, v in snap.entry_ids.items()
+    }
+    assert by_po == {"PO-1": ["1", "12", "2", "3", "4", "5"], "PO-2": ["6"], "EUR": ["7"]}
+    assert [len(v) for v in snap.milestone_ids.values()] == [1]
+    assert list(snap.block_ids.values()) == [[firm["prepaid"].pk]]
+    assert selectors.billing_groups(JAN) == snap.groups
