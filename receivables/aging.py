@@ -23,7 +23,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from agreements.models import Account
+from billing_site.exports import neutralize
 from billing_site.money import round_money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Payment
@@ -40,16 +40,6 @@ BUCKETS = ("Current", "1-30", "31-60", "61-90", "91+")
 HEADER = ["Account ID", "Account Name", "Currency", *BUCKETS, "Unapplied", "Total"]
 JSON_KEYS = ["current", "1-30", "31-60", "61-90", "91+"]
 
-# Text cells starting with one of these would be read as a formula by a spreadsheet.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_RE = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def neutralize(text: str) -> str:
-    """Prefix `'` to a text cell that a spreadsheet would treat as a formula (plain numbers stay)."""
-    if text and text.startswith(_FORMULA_START) and not _NUMBER_RE.match(text):
-        return "'" + text
-    return text
 
 
 @dataclass

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
+from billing_site.exports import neutralize
 from timesheets.selectors import flags_for_export
 
 COLUMNS = ("code", "status", "subject", "agreement_id", "project_code", "hours", "detail")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(text: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading quote; numbers stay numbers."""
-    if text.startswith(_RISKY) and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def plain_hours(value: Decimal | None) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from billing_site.exports import neutralize
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_export_rows
 
@@ -46,16 +46,6 @@ LINE_COLUMNS = [
     "entry_ids",
 ]
 CSV_COLUMNS = INVOICE_COLUMNS + LINE_COLUMNS
-NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def neutralize(value: Any) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not NUMBER.match(text):
-        return "'" + text
-    return text
 
 
 def csv_rows(invoices: list[dict]) -> list[list[str]]:
