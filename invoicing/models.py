@@ -203,6 +203,9 @@ class EntryBilling(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"entry {self.entry_id}: {self.block_minutes} block + {self.billed_minutes} billed min"
+
 
 class MilestoneBilling(models.Model):
     """A Fixed Fee milestone billed on a line; unique so a milestone is billed once."""
@@ -212,6 +215,9 @@ class MilestoneBilling(models.Model):
     line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="milestone_billing")
     history = HistoricalRecords()
 
+    def __str__(self) -> str:
+        return f"milestone {self.milestone_id} on invoice {self.invoice_id}"
+
 
 class BlockBilling(models.Model):
     """A Prepaid Hours agreement's block, billed once."""
@@ -220,6 +226,9 @@ class BlockBilling(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="block_billings")
     line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="block_billing")
     history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"block of agreement {self.agreement_id} on invoice {self.invoice_id}"
 
 
 class NumberSequence(models.Model):
@@ -234,6 +243,9 @@ class NumberSequence(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["series", "year"], name="number_sequence_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.series}-{self.year}: last {self.last}"
 
 
 class CreditNote(models.Model):

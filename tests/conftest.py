@@ -53,5 +53,5 @@ def client_for():
     return login_client
 
 
-from tests.worker import celery_worker  # noqa: E402,F401  (fixture re-export)
 from tests.browser import browser, page  # noqa: E402,F401  (fixture re-export)
+from tests.worker import celery_worker  # noqa: E402,F401  (fixture re-export)

@@ -190,3 +190,6 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation as of {self.as_of} ({self.status})"
