@@ -153,3 +153,17 @@ def test_credit_note_pdf(billing_admin, finance):
         "Acme Corp",
     ]:
         assert expected in t, expected
+
+
+def test_every_page_is_numbered_in_one_layout_pass():
+    """Footer "page X" without "of Y": counter(pages) would make WeasyPrint lay out twice."""
+    build_firm()
+    services.invoice_run_generate(period=JAN)
+    invoice = Invoice.objects.get(po_number="PO-1")
+    data = pdf.invoice_pdf(invoice)
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 2  # the lines, then the appendix on its own page
+    for number, page in enumerate(reader.pages, start=1):
+        footer = flat(page.extract_text())
+        assert f"DRAFT #{invoice.pk} · page {number}" in footer
+        assert f"page {number} of" not in footer
