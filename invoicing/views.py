@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -61,16 +62,25 @@ def _run_json(run: InvoiceRun) -> dict:
     }
 
 
+REVIEW_PAGE_SIZE = 50
+
+
 @require_GET
 @require("invoices.view")
 def review(request: HttpRequest) -> HttpResponse:
+    """Drafts and approved invoices of a period, 50 of each per page (`page`, `approved_page`),
+    totals only: lines are on the detail page. A fixed number of queries whatever the number of
+    invoices (annotations, and flag warnings for the shown drafts in one query)."""
     period = _period_from(request)
-    drafts = list(
+    drafts = Paginator(
         selectors.invoices_for_period(period, [Invoice.Status.DRAFT]).annotate(
             line_count=Count("lines")
-        )
-    )
-    final = list(selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)))
+        ),
+        REVIEW_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    final = Paginator(
+        selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)), REVIEW_PAGE_SIZE
+    ).get_page(request.GET.get("approved_page"))
     rejected = list(selectors.invoices_for_period(period, [Invoice.Status.REJECTED]))
     warnings = selectors.flagged_entries([d.pk for d in drafts])
     for d in drafts:
@@ -83,9 +93,10 @@ def review(request: HttpRequest) -> HttpResponse:
             "period": period,
             "period_label": f"{period:%B %Y}",
             "drafts": drafts,
+            "page": drafts,
             "final": final,
-            "rejected": rejected,
             "run": run,
+            "rejected": rejected,
             "run_json": _run_json(run) if run else None,
         },
     )

@@ -248,3 +248,62 @@ def test_review_queries_do_not_grow_with_drafts(
     with django_assert_max_num_queries(12):
         response = client.get(reverse("invoicing:review") + "?period=2026-01")
     assert response.content.decode().count("Draft #") == 30
+
+
+def test_review_paginates_drafts_and_approved_invoices_with_flat_queries(
+    client_for, billing_admin, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import AgreementFactory, FlagFactory, TimeEntryFactory
+
+    agreement = AgreementFactory()
+    drafts = []
+    for i in range(120):
+        line = InvoiceLineFactory(invoice=InvoiceFactory(), agreement=agreement)
+        drafts.append(line.invoice)
+        if i % 10 == 0:  # every tenth draft bills an entry with an open flag: a warning
+            entry = TimeEntryFactory(external_id=f"W{i}")
+            EntryBilling.objects.create(
+                entry=entry,
+                agreement=agreement,
+                invoice=line.invoice,
+                line=line,
+                period=line.invoice.period,
+                rounded_minutes=60,
+                billed_minutes=60,
+            )
+            FlagFactory(code="OVER_CAP", entry=entry, status="released", reason="OK")
+    for i in range(1, 61):
+        InvoiceFactory(
+            status="approved", number=f"INV-2026-{i:05d}", number_year=2026, number_seq=i
+        )
+    client = client_for(billing_admin)
+    url = reverse("invoicing:review") + "?period=2026-01"
+    client.get(url)  # warm the session
+
+    counts, pages = [], {}
+    for query in ("", "&page=3", "&page=2&approved_page=2"):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url + query)
+        counts.append(len(ctx.captured_queries))
+        pages[query] = response.content.decode()
+    assert len(set(counts)) == 1, counts  # the same queries on every page
+    with django_assert_max_num_queries(14):
+        client.get(url + "&page=2")
+
+    first, third, second = pages[""], pages["&page=3"], pages["&page=2&approved_page=2"]
+    ordered = sorted(drafts, key=lambda d: (d.account.name, d.account.external_id, d.pk))
+    assert first.count("Draft #") == 50 and third.count("Draft #") == 20
+    assert f"Draft #{ordered[0].pk}<" in first and f"Draft #{ordered[49].pk}<" in first
+    assert f"Draft #{ordered[50].pk}<" not in first
+    assert f"Draft #{ordered[100].pk}<" in third and f"Draft #{ordered[119].pk}<" in third
+    assert "Page 1 of 3 (120 rows)" in first and "period=2026-01&amp;page=2" in first
+    assert "Page 3 of 3 (120 rows)" in third and "Next →" not in third.split("Approved")[0]
+    assert first.count("OVER_CAP W") == 5 and third.count("OVER_CAP W") == 2  # warnings per row
+    # Approved invoices: 50 then 10, paged on their own without losing the drafts' page.
+    assert first.count("INV-2026-") == 50 and second.count("INV-2026-") == 10
+    assert "Approved page 2 of 2 (60 invoices)" in second and "Page 2 of 3" in second
+    # Lines are on the detail page only.
+    assert "Consulting" not in first
