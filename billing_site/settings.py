@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoicing.tasks.generate_previous_month_task",
         "schedule": crontab(hour=3, minute=0, day_of_month=1),
     },
+    "requeue-stale-runs": {
+        "task": "billing_site.tasks.requeue_stale_runs_task",
+        "schedule": crontab(minute="*/10"),
+    },
     "dunning-daily": {
         "task": "receivables.tasks.dunning_task",
         "schedule": crontab(hour=7, minute=0),
