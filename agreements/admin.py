@@ -22,7 +22,16 @@ class AccountAdmin(SimpleHistoryAdmin):
 
 @admin.register(Agreement)
 class AgreementAdmin(SimpleHistoryAdmin):
-    list_display = ("external_id", "account", "project_code", "agreement_type", "stage", "start_date", "end_date", "currency")
+    list_display = (
+        "external_id",
+        "account",
+        "project_code",
+        "agreement_type",
+        "stage",
+        "start_date",
+        "end_date",
+        "currency",
+    )
     list_filter = ("agreement_type", "stage", "currency")
     search_fields = ("external_id", "project_code", "account__name")
     raw_id_fields = ("parent", "account")

@@ -48,14 +48,20 @@ class Agreement(models.Model):
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Empty = open-ended.")
     hours_sold = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True,
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Hours: estimate (T&M) or block size (Prepaid Hours).",
     )
     not_to_exceed_hours = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, help_text="Hours: T&M cap."
     )
     amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True,
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Fee (Fixed Fee) or block price (Prepaid Hours), in the agreement currency.",
     )
     hourly_rate = models.DecimalField(

@@ -165,8 +165,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, exceptions.PermissionDenied):
             view = context.get("view")
             request = context.get("request")
-            capability = view is not None and request is not None and required_capability(
-                view, request.method
+            capability = (
+                view is not None
+                and request is not None
+                and required_capability(view, request.method)
             )
             message = str(exc.detail)
             if capability and request.user.is_authenticated:
@@ -319,7 +321,11 @@ class IdempotencyMixin:
         key = key.strip()
         if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):
             raise exceptions.ValidationError(
-                {IDEMPOTENCY_HEADER: ["Must be 1 to 255 printable ASCII characters (a UUID is ideal)."]}
+                {
+                    IDEMPOTENCY_HEADER: [
+                        "Must be 1 to 255 printable ASCII characters (a UUID is ideal)."
+                    ]
+                }
             )
         self._idempotency_record = idempotency_begin(user=request.user, key=key, request=request)
 
@@ -446,7 +452,9 @@ class BillableReadOnlyViewSet(
 
 
 class ImportErrorItemSerializer(serializers.Serializer):
-    line = serializers.IntegerField(help_text="Physical line in the file (header = 1); 0 = the file.")
+    line = serializers.IntegerField(
+        help_text="Physical line in the file (header = 1); 0 = the file."
+    )
     column = serializers.CharField()
     message = serializers.CharField()
 
@@ -493,7 +501,10 @@ def import_schema(kind: str, columns: str) -> Any:
         ),
         parameters=[
             OpenApiParameter(
-                "dry_run", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+                "dry_run",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                required=False,
                 description="Validate and count, write nothing.",
             )
         ],
@@ -534,7 +545,11 @@ def run_import(request: Request, *, file_fn: Any, rows_fn: Any) -> Response:
             upload.name = "upload.csv"  # type: ignore[attr-defined]
         elif upload is None or isinstance(upload, str):
             raise exceptions.ValidationError(
-                {"file": ["Send a CSV file (multipart field `file` or a text/csv body) or a JSON list."]}
+                {
+                    "file": [
+                        "Send a CSV file (multipart field `file` or a text/csv body) or a JSON list."
+                    ]
+                }
             )
         result = file_fn(file=upload, user=user, dry_run=dry_run)
     body = {**result.as_dict(), "dry_run": dry_run}

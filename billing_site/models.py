@@ -23,7 +23,9 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=2000)
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path, query and body.")
+    request_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of method, path, query and body."
+    )
     # Null while the first request is still running.
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True, help_text="The JSON body returned the first time.")

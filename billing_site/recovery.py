@@ -19,7 +19,9 @@ from invoicing.models import InvoiceRun
 from timesheets.models import ReconciliationRun
 
 
-def stale_runs_requeue(*, queued_for: dt.timedelta = dt.timedelta(minutes=10)) -> dict[str, list[int]]:
+def stale_runs_requeue(
+    *, queued_for: dt.timedelta = dt.timedelta(minutes=10)
+) -> dict[str, list[int]]:
     """Send the task of every stale run again; return the ids re-sent, per kind."""
     from invoicing.tasks import generate_invoices_task
     from timesheets.tasks import reconcile_task

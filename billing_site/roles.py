@@ -73,7 +73,9 @@ def has_capability(user: Any, capability: str) -> bool:
     return bool(user_roles(user) & CAPABILITIES[capability])
 
 
-def require(capability: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def require(
+    capability: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """View decorator: anonymous users go to login, users without the capability get 403."""
     if capability not in CAPABILITIES:
         raise KeyError(f"unknown capability {capability!r}")
@@ -124,4 +126,7 @@ def roles_context(request: HttpRequest) -> dict[str, Any]:
     if user is None:
         return {}
     caps = {name for name in CAPABILITIES if has_capability(user, name)}
-    return {"user_roles": sorted(user_roles(user)), "can": {c.replace(".", "_"): True for c in caps}}
+    return {
+        "user_roles": sorted(user_roles(user)),
+        "can": {c.replace(".", "_"): True for c in caps},
+    }

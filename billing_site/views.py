@@ -44,11 +44,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         checks["broker"] = "in-process (no CELERY_BROKER_URL)"
     healthy = all(v == "ok" or v.startswith("in-process") for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = str(exception) if exception and str(exception) else "Your role may not open this page."
+    message = (
+        str(exception) if exception and str(exception) else "Your role may not open this page."
+    )
     return render(request, "403.html", {"message": message}, status=403)
 
 

@@ -76,7 +76,11 @@ class Invoice(models.Model):
         InvoiceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
     )
     adjusted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Last user who adjusted the draft; another user must approve it.",
     )
     approved_by = models.ForeignKey(
@@ -150,8 +154,12 @@ class InvoiceLine(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     position = models.PositiveIntegerField(default=0)
     description = models.CharField(max_length=500)
-    role = models.CharField(max_length=100, blank=True, help_text="Rate-card role; blank = default rate.")
-    minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Rounded minutes billed.")
+    role = models.CharField(
+        max_length=100, blank=True, help_text="Rate-card role; blank = default rate."
+    )
+    minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rounded minutes billed."
+    )
     hours = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     rate = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     amount = models.DecimalField(**MONEY)
@@ -204,15 +212,21 @@ class EntryBilling(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"entry {self.entry_id}: {self.block_minutes} block + {self.billed_minutes} billed min"
+        return (
+            f"entry {self.entry_id}: {self.block_minutes} block + {self.billed_minutes} billed min"
+        )
 
 
 class MilestoneBilling(models.Model):
     """A Fixed Fee milestone billed on a line; unique so a milestone is billed once."""
 
     milestone = models.OneToOneField(Milestone, on_delete=models.PROTECT, related_name="billing")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="milestone_billings")
-    line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="milestone_billing")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="milestone_billings"
+    )
+    line = models.OneToOneField(
+        InvoiceLine, on_delete=models.PROTECT, related_name="milestone_billing"
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -222,7 +236,9 @@ class MilestoneBilling(models.Model):
 class BlockBilling(models.Model):
     """A Prepaid Hours agreement's block, billed once."""
 
-    agreement = models.OneToOneField(Agreement, on_delete=models.PROTECT, related_name="block_billing")
+    agreement = models.OneToOneField(
+        Agreement, on_delete=models.PROTECT, related_name="block_billing"
+    )
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="block_billings")
     line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="block_billing")
     history = HistoricalRecords()

@@ -115,7 +115,9 @@ class InvoiceSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
     period = PeriodField(read_only=True)
     open_amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, read_only=True,
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
         help_text="Total less live allocations and credit notes (0 for rejected invoices).",
     )
 
@@ -186,18 +188,27 @@ class InvoiceAdjustSerializer(serializers.Serializer):
     """Change one line of a draft (give `line`), or add a line (omit `line`)."""
 
     line = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1,
+        required=False,
+        allow_null=True,
+        min_value=1,
         help_text="Id of the line to change; omit to add a new line.",
     )
     reason = serializers.CharField(max_length=2000, help_text="Why; shown in the history.")
     description = serializers.CharField(max_length=500, required=False)
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, min_value=Decimal("-999999999999.99"),
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        min_value=Decimal("-999999999999.99"),
         max_value=Decimal("999999999999.99"),
     )
     tax_rate = serializers.DecimalField(
-        max_digits=6, decimal_places=3, required=False, min_value=Decimal("0"),
-        max_value=Decimal("100"), help_text="Percent; new lines only (default 0).",
+        max_digits=6,
+        decimal_places=3,
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        help_text="Percent; new lines only (default 0).",
     )
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]
@@ -242,7 +253,9 @@ class CreditNoteSerializer(serializers.ModelSerializer):
 class CreditNoteCreateSerializer(serializers.Serializer):
     invoice = serializers.IntegerField(min_value=1, help_text="Id of an approved invoice.")
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
         max_value=Decimal("999999999999.99"),
     )
     reason = serializers.CharField(max_length=2000)

@@ -41,7 +41,6 @@ HEADER = ["Account ID", "Account Name", "Currency", *BUCKETS, "Unapplied", "Tota
 JSON_KEYS = ["current", "1-30", "31-60", "61-90", "91+"]
 
 
-
 @dataclass
 class AgingRow:
     account_id: int
@@ -86,8 +85,14 @@ class AgingReport:
         neutralized; amounts stay Decimal."""
         out: list[list[str | Decimal]] = [list(HEADER)]
         for row in self.rows:
-            out.append([neutralize(row.account_external_id), neutralize(row.account_name),
-                        neutralize(row.currency), *row.amounts()])
+            out.append(
+                [
+                    neutralize(row.account_external_id),
+                    neutralize(row.account_name),
+                    neutralize(row.currency),
+                    *row.amounts(),
+                ]
+            )
         for total in self.totals:
             out.append(["TOTAL", "", neutralize(total.currency), *total.amounts()])
         return out
@@ -119,7 +124,9 @@ class AgingReport:
                 if is_label:
                     cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
-        for column, width in zip("ABCDEFGHIJ", (14, 36, 9, 13, 13, 13, 13, 13, 13, 14), strict=True):
+        for column, width in zip(
+            "ABCDEFGHIJ", (14, 36, 9, 13, 13, 13, 13, 13, 13, 14), strict=True
+        ):
             sheet.column_dimensions[column].width = width
         buffer = io.BytesIO()
         workbook.save(buffer)
@@ -134,8 +141,12 @@ class AgingReport:
         return {
             "as_of": self.as_of.isoformat(),
             "rows": [
-                {"account_id": r.account_external_id, "account_name": r.account_name,
-                 "currency": r.currency, **amounts(r)}
+                {
+                    "account_id": r.account_external_id,
+                    "account_name": r.account_name,
+                    "currency": r.currency,
+                    **amounts(r),
+                }
                 for r in self.rows
             ],
             "totals": [{"currency": t.currency, **amounts(t)} for t in self.totals],
@@ -233,8 +244,12 @@ def aging_report(*, as_of: dt.date) -> AgingReport:
         raw = cursor.fetchall()
     rows = [
         AgingRow(
-            account_id=r[0], account_external_id=r[1], account_name=r[2], currency=r[3],
-            buckets=[_dec(v) for v in r[4:9]], unapplied=_dec(r[9]),
+            account_id=r[0],
+            account_external_id=r[1],
+            account_name=r[2],
+            currency=r[3],
+            buckets=[_dec(v) for v in r[4:9]],
+            unapplied=_dec(r[9]),
         )
         for r in raw
     ]

@@ -231,7 +231,9 @@ class ReminderViewSet(BillableReadOnlyViewSet):
 
 class AgingQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="Default: today (firm time zone).")
-    format = serializers.ChoiceField(choices=["json", "csv", "xlsx"], required=False, default="json")
+    format = serializers.ChoiceField(
+        choices=["json", "csv", "xlsx"], required=False, default="json"
+    )
 
 
 @extend_schema(tags=["receivables"])

@@ -28,6 +28,11 @@ def statement_pdf(*, account: Account, as_of: dt.date) -> bytes:
     sections = selectors.customer_statement(account=account, as_of=as_of)
     return render_pdf(
         "receivables/pdf/statement.html",
-        {"account": account, "as_of": as_of, "sections": sections, "firm": _firm(),
-         "generated_at": timezone.now()},
+        {
+            "account": account,
+            "as_of": as_of,
+            "sections": sections,
+            "firm": _firm(),
+            "generated_at": timezone.now(),
+        },
     )

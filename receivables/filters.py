@@ -29,7 +29,9 @@ class PaymentFilter(django_filters.FilterSet):
 class AllocationFilter(django_filters.FilterSet):
     payment = django_filters.CharFilter(field_name="payment__external_id", help_text="Payment ID.")
     invoice = django_filters.NumberFilter(field_name="invoice_id")
-    reversed = django_filters.BooleanFilter(field_name="reversed_on", lookup_expr="isnull", exclude=True)
+    reversed = django_filters.BooleanFilter(
+        field_name="reversed_on", lookup_expr="isnull", exclude=True
+    )
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
 

@@ -15,8 +15,9 @@ class DateInput(forms.DateInput):
 
 
 class AsOfForm(forms.Form):
-    as_of = forms.DateField(label="As of", widget=DateInput(format="%Y-%m-%d"),
-                            input_formats=["%Y-%m-%d", "%m/%d/%Y"])
+    as_of = forms.DateField(
+        label="As of", widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d", "%m/%d/%Y"]
+    )
 
     def as_of_or_today(self):
         if self.is_bound and self.is_valid():
@@ -26,14 +27,23 @@ class AsOfForm(forms.Form):
 
 class PaymentForm(forms.Form):
     account = forms.CharField(label="Account ID", max_length=64)
-    date = forms.DateField(widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d", "%m/%d/%Y"])
+    date = forms.DateField(
+        widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d", "%m/%d/%Y"]
+    )
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     currency = forms.CharField(max_length=3, initial="USD")
-    reference = forms.CharField(max_length=500, required=False,
-                                help_text="Invoice numbers in it (INV-YYYY-NNNNN) are paid first.")
+    reference = forms.CharField(
+        max_length=500,
+        required=False,
+        help_text="Invoice numbers in it (INV-YYYY-NNNNN) are paid first.",
+    )
     method = forms.CharField(max_length=64, required=False)
-    external_id = forms.CharField(label="Payment ID", max_length=64, required=False,
-                                  help_text="The bank's ID; left empty, one is made up (MAN-…).")
+    external_id = forms.CharField(
+        label="Payment ID",
+        max_length=64,
+        required=False,
+        help_text="The bank's ID; left empty, one is made up (MAN-…).",
+    )
 
     def clean_account(self):
         key = self.cleaned_data["account"].strip()

@@ -60,24 +60,31 @@ def parse_payments(rows: Iterable[csvio.Row], errors: list[RowError]) -> list[Pa
         if len(reference) > 500:
             f.error("Reference", f"must be at most 500 characters (it has {len(reference)})")
         method = f.text("Method", max_length=64)
-        parsed.append((row.line, f.ok, external_id, date, account_id, amount, currency, reference,
-                       method))
+        parsed.append(
+            (row.line, f.ok, external_id, date, account_id, amount, currency, reference, method)
+        )
 
     accounts = {
         a.external_id: a
         for a in Account.objects.filter(external_id__in={p[4] for p in parsed if p[4]})
     }
     existing = {
-        p.external_id: p for p in Payment.objects.filter(external_id__in={p[2] for p in parsed if p[2]})
+        p.external_id: p
+        for p in Payment.objects.filter(external_id__in={p[2] for p in parsed if p[2]})
     }
     first_line: dict[str, int] = {}
     out: list[PaymentRow] = []
     for line, ok, external_id, date, account_id, amount, currency, reference, method in parsed:
         if external_id:
             if external_id in first_line:
-                errors.append(RowError(line, "Payment ID",
-                                       f"{external_id} appears more than once in this file "
-                                       f"(first on line {first_line[external_id]})"))
+                errors.append(
+                    RowError(
+                        line,
+                        "Payment ID",
+                        f"{external_id} appears more than once in this file "
+                        f"(first on line {first_line[external_id]})",
+                    )
+                )
                 ok = False
             else:
                 first_line[external_id] = line
@@ -87,8 +94,17 @@ def parse_payments(rows: Iterable[csvio.Row], errors: list[RowError]) -> list[Pa
             ok = False
         if not ok:
             continue
-        payment_row = PaymentRow(line, external_id, date, account, amount, currency, reference,
-                                 method, existing.get(external_id))
+        payment_row = PaymentRow(
+            line,
+            external_id,
+            date,
+            account,
+            amount,
+            currency,
+            reference,
+            method,
+            existing.get(external_id),
+        )
         if payment_row.existing is not None and not payment_row.same_as(payment_row.existing):
             errors.append(RowError(line, "Payment ID", DIFFERENT))
             continue

@@ -45,8 +45,11 @@ def live_allocations(as_of: dt.date | None = None) -> QuerySet[Allocation]:
 
 def _sum_subquery(qs: QuerySet, key: str) -> Coalesce:
     summed = qs.filter(**{key: OuterRef("pk")}).order_by().values(key).annotate(s=Sum("amount"))
-    return Coalesce(Subquery(summed.values("s")[:1], output_field=MONEY_FIELD), Value(ZERO),
-                    output_field=MONEY_FIELD)
+    return Coalesce(
+        Subquery(summed.values("s")[:1], output_field=MONEY_FIELD),
+        Value(ZERO),
+        output_field=MONEY_FIELD,
+    )
 
 
 def annotate_open_amount(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> QuerySet[Invoice]:
@@ -76,15 +79,19 @@ def final_invoices() -> QuerySet[Invoice]:
 
 
 def invoice_open_amount(invoice: Invoice, as_of: dt.date | None = None) -> Decimal:
-    return annotate_open_amount(Invoice.objects.filter(pk=invoice.pk), as_of).values_list(
-        "open_amount", flat=True
-    ).get()
+    return (
+        annotate_open_amount(Invoice.objects.filter(pk=invoice.pk), as_of)
+        .values_list("open_amount", flat=True)
+        .get()
+    )
 
 
 def payment_unapplied(payment: Payment, as_of: dt.date | None = None) -> Decimal:
-    return annotate_unapplied(Payment.objects.filter(pk=payment.pk), as_of).values_list(
-        "unapplied", flat=True
-    ).get()
+    return (
+        annotate_unapplied(Payment.objects.filter(pk=payment.pk), as_of)
+        .values_list("unapplied", flat=True)
+        .get()
+    )
 
 
 def open_invoices(*, account: Account, currency: str) -> QuerySet[Invoice]:
@@ -110,7 +117,9 @@ def payment_list(
             Q(external_id__icontains=q) | Q(reference__icontains=q) | Q(method__icontains=q)
         )
     if account:
-        qs = qs.filter(Q(account__external_id__iexact=account) | Q(account__name__icontains=account))
+        qs = qs.filter(
+            Q(account__external_id__iexact=account) | Q(account__name__icontains=account)
+        )
     if date_from:
         qs = qs.filter(date__gte=date_from)
     if date_to:
@@ -204,10 +213,17 @@ def customer_statement(*, account: Account, as_of: dt.date) -> list[StatementSec
     """Per currency: open invoices as of D, the payments of the last STATEMENT_PAYMENT_DAYS days
     up to D plus older ones still holding unapplied cash on D, and unapplied cash as of D."""
     currencies = sorted(
-        set(final_invoices().filter(account=account, invoice_date__lte=as_of).values_list(
-            "currency", flat=True).distinct())
-        | set(Payment.objects.filter(account=account, date__lte=as_of).values_list(
-            "currency", flat=True).distinct())
+        set(
+            final_invoices()
+            .filter(account=account, invoice_date__lte=as_of)
+            .values_list("currency", flat=True)
+            .distinct()
+        )
+        | set(
+            Payment.objects.filter(account=account, date__lte=as_of)
+            .values_list("currency", flat=True)
+            .distinct()
+        )
     )
     sections = []
     for currency in currencies:

@@ -79,13 +79,17 @@ class PaymentCreateSerializer(serializers.Serializer):
     """Record one payment by hand; it is allocated as an imported one would be (SPEC 4)."""
 
     payment_id = serializers.CharField(
-        max_length=64, required=False, allow_blank=True,
+        max_length=64,
+        required=False,
+        allow_blank=True,
         help_text="External key; generated (MAN-...) when omitted.",
     )
     account_id = serializers.CharField(max_length=64, help_text="Account ID; must exist.")
     date = serializers.DateField()
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
         max_value=Decimal("999999999999.99"),
     )
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="USD")
@@ -97,7 +101,9 @@ class AllocationCreateSerializer(serializers.Serializer):
     payment_id = serializers.CharField(max_length=64, help_text="Payment ID with unapplied cash.")
     invoice = serializers.IntegerField(min_value=1, help_text="Id of an approved invoice.")
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
         max_value=Decimal("999999999999.99"),
     )
 

@@ -117,19 +117,40 @@ def payment_record(
         if Payment.objects.filter(external_id=external_id).exists():
             raise BillingError(f"Payment {external_id} is already recorded.")
         payment, _ = _payment_create(
-            external_id=external_id, date=date, account=account, amount=amount,
-            currency=currency, reference=reference, method=method, user=user,
+            external_id=external_id,
+            date=date,
+            account=account,
+            amount=amount,
+            currency=currency,
+            reference=reference,
+            method=method,
+            user=user,
         )
     return payment
 
 
-def _payment_create(*, external_id: str, date: dt.date, account: Account, amount: Decimal,
-                    currency: str, reference: str, method: str, user) -> tuple[Payment, list[Allocation]]:
+def _payment_create(
+    *,
+    external_id: str,
+    date: dt.date,
+    account: Account,
+    amount: Decimal,
+    currency: str,
+    reference: str,
+    method: str,
+    user,
+) -> tuple[Payment, list[Allocation]]:
     """Insert a validated payment and allocate it. Runs inside the caller's transaction."""
     _lock_invoices(account=account, currency=currency)
     payment = Payment(
-        external_id=external_id, date=date, account=account, amount=amount,
-        currency=currency, reference=reference, method=method, created_by=user,
+        external_id=external_id,
+        date=date,
+        account=account,
+        amount=amount,
+        currency=currency,
+        reference=reference,
+        method=method,
+        created_by=user,
     )
     payment._history_user = user
     payment.save()
@@ -161,7 +182,9 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
     invoice_dates = {c["pk"]: c["invoice_date"] for c in candidates}
     allocations = [
         Allocation(
-            payment=payment, invoice_id=share.invoice_id, amount=share.amount,
+            payment=payment,
+            invoice_id=share.invoice_id,
+            amount=share.amount,
             # The payment's date; a payment received before the invoice was issued counts as
             # unapplied cash until the invoice date, so the aging as of any day stays balanced.
             date=max(payment.date, invoice_dates[share.invoice_id]),
@@ -188,15 +211,18 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
         if invoice.disputed:
             raise BillingError(f"Invoice {invoice} is disputed; clear the dispute first.")
         if invoice.account_id != payment.account_id:
-            raise BillingError(f"Invoice {invoice} belongs to another account than payment "
-                               f"{payment.external_id}.")
+            raise BillingError(
+                f"Invoice {invoice} belongs to another account than payment {payment.external_id}."
+            )
         if invoice.currency != payment.currency:
-            raise BillingError(f"Invoice {invoice} is in {invoice.currency}, the payment in "
-                               f"{payment.currency}.")
+            raise BillingError(
+                f"Invoice {invoice} is in {invoice.currency}, the payment in {payment.currency}."
+            )
         unapplied = selectors.payment_unapplied(payment)
         if amount > unapplied:
-            raise BillingError(f"Payment {payment.external_id} has only {payment.currency} "
-                               f"{unapplied} unapplied.")
+            raise BillingError(
+                f"Payment {payment.external_id} has only {payment.currency} {unapplied} unapplied."
+            )
         open_amount = selectors.invoice_open_amount(invoice)
         if amount > open_amount:
             raise BillingError(f"Invoice {invoice} has only {invoice.currency} {open_amount} open.")
@@ -237,7 +263,9 @@ def invoice_dispute(*, invoice: Invoice, user, reason: str) -> Invoice:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status not in Invoice.FINAL_STATUSES:
-            raise BillingError(f"Invoice {invoice} is not approved; only final invoices are disputed.")
+            raise BillingError(
+                f"Invoice {invoice} is not approved; only final invoices are disputed."
+            )
         if invoice.disputed:
             raise BillingError(f"Invoice {invoice} is already disputed.")
         invoice.disputed = True
@@ -302,9 +330,14 @@ def _import(rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool) 
                         result.unchanged += 1
                         continue
                     payment, allocations = _payment_create(
-                        external_id=row.external_id, date=row.date, account=row.account,
-                        amount=row.amount, currency=row.currency, reference=row.reference,
-                        method=row.method, user=user,
+                        external_id=row.external_id,
+                        date=row.date,
+                        account=row.account,
+                        amount=row.amount,
+                        currency=row.currency,
+                        reference=row.reference,
+                        method=row.method,
+                        user=user,
                     )
                     result.created += 1
                     result.notices.append(_allocation_notice(payment, allocations))
@@ -362,9 +395,13 @@ def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
         due = pending[0]
         email = invoice.billing_email or invoice.account.billing_email
         rows = [
-            Reminder(invoice=invoice, level=level, sent_on=as_of,
-                     status=Reminder.Status.SUPERSEDED,
-                     note=f"Level {due.level} was due at the same time and was sent instead.")
+            Reminder(
+                invoice=invoice,
+                level=level,
+                sent_on=as_of,
+                status=Reminder.Status.SUPERSEDED,
+                note=f"Level {due.level} was due at the same time and was sent instead.",
+            )
             for level in due.skipped_levels
         ]
         main = Reminder(invoice=invoice, level=due.level, sent_on=as_of, sent_to=email or "")
@@ -381,7 +418,7 @@ def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
             # the next run tries again (at-least-once; a commit failure after a send may repeat).
             send_mail(
                 subject=f"Payment reminder: invoice {invoice.number} is {due.days_past_due} days "
-                        f"past due",
+                f"past due",
                 message=(
                     f"Dear {invoice.account.name},\n\n"
                     f"Our records show that invoice {invoice.number} dated "

@@ -17,7 +17,11 @@ urlpatterns = [
     path("unapplied/", views.unapplied, name="unapplied"),
     path("invoices/<int:pk>/", views.invoice, name="invoice"),
     path("invoices/<int:pk>/dispute/", views.invoice_dispute, name="invoice_dispute"),
-    path("invoices/<int:pk>/clear-dispute/", views.invoice_dispute_clear, name="invoice_dispute_clear"),
+    path(
+        "invoices/<int:pk>/clear-dispute/",
+        views.invoice_dispute_clear,
+        name="invoice_dispute_clear",
+    ),
     path("disputes/", views.disputes, name="disputes"),
     path("dunning/", views.dunning, name="dunning"),
     path("dunning/run/", views.dunning_run, name="dunning_run"),

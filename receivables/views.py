@@ -31,8 +31,9 @@ UPLOAD_DIR = "imports/payments"
 
 
 def _as_of(request: HttpRequest) -> tuple[AsOfForm, dt.date]:
-    form = AsOfForm(request.GET if "as_of" in request.GET else None,
-                    initial={"as_of": firm_today()})
+    form = AsOfForm(
+        request.GET if "as_of" in request.GET else None, initial={"as_of": firm_today()}
+    )
     return form, form.as_of_or_today()
 
 
@@ -43,8 +44,11 @@ def _as_of(request: HttpRequest) -> tuple[AsOfForm, dt.date]:
 def aging(request: HttpRequest) -> HttpResponse:
     form, as_of = _as_of(request)
     report = aging_report(as_of=as_of)
-    return render(request, "receivables/aging.html",
-                  {"form": form, "as_of": as_of, "report": report, "buckets": BUCKETS})
+    return render(
+        request,
+        "receivables/aging.html",
+        {"form": form, "as_of": as_of, "report": report, "buckets": BUCKETS},
+    )
 
 
 @require("aging.view")
@@ -78,18 +82,26 @@ def aging_detail(request: HttpRequest, account_pk: int, currency: str) -> HttpRe
     _form, as_of = _as_of(request)
     invoices = selectors.aging_invoices(account=account, currency=currency, as_of=as_of)
     payments = selectors.aging_payments(account=account, currency=currency, as_of=as_of)
-    return render(request, "receivables/aging_detail.html", {
-        "account": account, "currency": currency, "as_of": as_of, "invoices": invoices,
-        "payments": payments,
-    })
+    return render(
+        request,
+        "receivables/aging_detail.html",
+        {
+            "account": account,
+            "currency": currency,
+            "as_of": as_of,
+            "invoices": invoices,
+            "payments": payments,
+        },
+    )
 
 
 @require("aging.view")
 def statement(request: HttpRequest, account_pk: int) -> HttpResponse:
     account = get_object_or_404(Account, pk=account_pk)
     _form, as_of = _as_of(request)
-    response = HttpResponse(statement_pdf(account=account, as_of=as_of),
-                            content_type="application/pdf")
+    response = HttpResponse(
+        statement_pdf(account=account, as_of=as_of), content_type="application/pdf"
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="statement-{account.pk}-{as_of.isoformat()}.pdf"'
     )
@@ -104,9 +116,13 @@ def payments(request: HttpRequest) -> HttpResponse:
     get = request.GET
     date_from = _date_or_none(get.get("from"))
     date_to = _date_or_none(get.get("to"))
-    qs = selectors.payment_list(q=get.get("q", "").strip(), account=get.get("account", "").strip(),
-                                date_from=date_from, date_to=date_to,
-                                unapplied_only=get.get("unapplied") == "1")
+    qs = selectors.payment_list(
+        q=get.get("q", "").strip(),
+        account=get.get("account", "").strip(),
+        date_from=date_from,
+        date_to=date_to,
+        unapplied_only=get.get("unapplied") == "1",
+    )
     page = Paginator(qs, 50).get_page(get.get("page"))
     return render(request, "receivables/payments.html", {"page": page, "filters": get})
 
@@ -127,9 +143,14 @@ def payment_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             payment = services.payment_record(
-                account=data["account"], date=data["date"], amount=data["amount"],
-                currency=data["currency"], reference=data["reference"], method=data["method"],
-                user=request.user, external_id=data["external_id"] or None,
+                account=data["account"],
+                date=data["date"],
+                amount=data["amount"],
+                currency=data["currency"],
+                reference=data["reference"],
+                method=data["method"],
+                user=request.user,
+                external_id=data["external_id"] or None,
             )
         except BillingError as exc:
             form.add_error(None, str(exc))
@@ -148,12 +169,19 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     open_invoices = []
     if payment.unapplied > 0 and has_capability(request.user, "payments.manage"):
         open_invoices = list(
-            selectors.open_invoices(account=payment.account, currency=payment.currency)
-            .filter(disputed=False)[:100]
+            selectors.open_invoices(account=payment.account, currency=payment.currency).filter(
+                disputed=False
+            )[:100]
         )
-    return render(request, "receivables/payment_detail.html", {
-        "payment": payment, "allocations": allocations, "open_invoices": open_invoices,
-    })
+    return render(
+        request,
+        "receivables/payment_detail.html",
+        {
+            "payment": payment,
+            "allocations": allocations,
+            "open_invoices": open_invoices,
+        },
+    )
 
 
 @require_POST
@@ -164,18 +192,25 @@ def payment_apply(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         invoice = get_object_or_404(Invoice, pk=form.cleaned_data["invoice"])
         try:
-            services.allocation_apply(payment=payment, invoice=invoice,
-                                      amount=form.cleaned_data["amount"], user=request.user)
+            services.allocation_apply(
+                payment=payment,
+                invoice=invoice,
+                amount=form.cleaned_data["amount"],
+                user=request.user,
+            )
         except BillingError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Applied {payment.currency} {form.cleaned_data['amount']} "
-                                      f"to {invoice.number}.")
+            messages.success(
+                request,
+                f"Applied {payment.currency} {form.cleaned_data['amount']} to {invoice.number}.",
+            )
     else:
         messages.error(request, "Enter an amount greater than zero with at most 2 decimals.")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = reverse("receivables:payment", args=[pk])
     return redirect(target)
 
@@ -187,8 +222,9 @@ def allocation_reverse(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST)
     if form.is_valid():
         try:
-            services.allocation_reverse(allocation=allocation, user=request.user,
-                                        reason=form.cleaned_data["reason"])
+            services.allocation_reverse(
+                allocation=allocation, user=request.user, reason=form.cleaned_data["reason"]
+            )
         except BillingError as exc:
             messages.error(request, str(exc))
         else:
@@ -205,8 +241,9 @@ def unapplied(request: HttpRequest) -> HttpResponse:
     if can_manage:
         for row in rows:
             row.open_invoices = list(
-                selectors.open_invoices(account=row.account, currency=row.currency)
-                .filter(disputed=False)[:50]
+                selectors.open_invoices(account=row.account, currency=row.currency).filter(
+                    disputed=False
+                )[:50]
             )
     return render(request, "receivables/unapplied.html", {"rows": rows})
 
@@ -223,11 +260,14 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
         if result.ok:
             path.unlink(missing_ok=True)
             request.session.pop(f"payment_upload_{request.POST['token']}", None)
-            messages.success(request, f"Payments imported: {result.created} created, "
-                                      f"{result.unchanged} unchanged.")
+            messages.success(
+                request,
+                f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
+            )
             return redirect("receivables:payments")
-        return render(request, "receivables/payment_upload.html",
-                      {"form": UploadForm(), "result": result})
+        return render(
+            request, "receivables/payment_upload.html", {"form": UploadForm(), "result": result}
+        )
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -241,9 +281,11 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
                 for chunk in upload.chunks():
                     handle.write(chunk)
             request.session[f"payment_upload_{token}"] = str(target)
-        return render(request, "receivables/payment_upload.html",
-                      {"form": form, "result": result, "token": token,
-                       "filename": upload.name})
+        return render(
+            request,
+            "receivables/payment_upload.html",
+            {"form": form, "result": result, "token": token, "filename": upload.name},
+        )
     return render(request, "receivables/payment_upload.html", {"form": form})
 
 
@@ -263,12 +305,18 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
     inv = get_object_or_404(
         selectors.annotate_open_amount(Invoice.objects.select_related("account")), pk=pk
     )
-    return render(request, "receivables/invoice.html", {
-        "invoice": inv,
-        "allocations": inv.allocations.select_related("payment", "reversed_by").order_by("date", "id"),
-        "credit_notes": CreditNote.objects.filter(invoice=inv).order_by("date", "number"),
-        "reminders": inv.reminders.order_by("sent_on", "level"),
-    })
+    return render(
+        request,
+        "receivables/invoice.html",
+        {
+            "invoice": inv,
+            "allocations": inv.allocations.select_related("payment", "reversed_by").order_by(
+                "date", "id"
+            ),
+            "credit_notes": CreditNote.objects.filter(invoice=inv).order_by("date", "number"),
+            "reminders": inv.reminders.order_by("sent_on", "level"),
+        },
+    )
 
 
 @require_POST
@@ -283,7 +331,9 @@ def invoice_dispute(request: HttpRequest, pk: int) -> HttpResponse:
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{inv.number} is disputed: no reminders, no automatic allocation.")
+        messages.success(
+            request, f"{inv.number} is disputed: no reminders, no automatic allocation."
+        )
     return redirect("receivables:invoice", pk=pk)
 
 
@@ -310,14 +360,18 @@ def disputes(request: HttpRequest) -> HttpResponse:
             .filter(number__icontains=q)
             .order_by("number")[:20]
         )
-    disputed = (
-        selectors.annotate_open_amount(
-            selectors.final_invoices().filter(disputed=True).select_related("account")
-        ).order_by("due_date", "number")
+    disputed = selectors.annotate_open_amount(
+        selectors.final_invoices().filter(disputed=True).select_related("account")
+    ).order_by("due_date", "number")
+    return render(
+        request,
+        "receivables/disputes.html",
+        {
+            "page": Paginator(disputed, 50).get_page(request.GET.get("page")),
+            "found": found,
+            "q": q,
+        },
     )
-    return render(request, "receivables/disputes.html", {
-        "page": Paginator(disputed, 50).get_page(request.GET.get("page")), "found": found, "q": q,
-    })
 
 
 # --- dunning --------------------------------------------------------------------------------------
@@ -326,14 +380,19 @@ def disputes(request: HttpRequest) -> HttpResponse:
 @require("dunning.view")
 def dunning(request: HttpRequest) -> HttpResponse:
     today = firm_today()
-    return render(request, "receivables/dunning.html", {
-        "today": today,
-        "due_today": selectors.dunning_due(today),
-        "due_tomorrow": selectors.dunning_due(today + dt.timedelta(days=1)),
-        "page": Paginator(selectors.reminder_list(q=request.GET.get("q", "").strip()), 50)
-        .get_page(request.GET.get("page")),
-        "levels": selectors.dunning_levels(),
-    })
+    return render(
+        request,
+        "receivables/dunning.html",
+        {
+            "today": today,
+            "due_today": selectors.dunning_due(today),
+            "due_tomorrow": selectors.dunning_due(today + dt.timedelta(days=1)),
+            "page": Paginator(
+                selectors.reminder_list(q=request.GET.get("q", "").strip()), 50
+            ).get_page(request.GET.get("page")),
+            "levels": selectors.dunning_levels(),
+        },
+    )
 
 
 @require_POST
@@ -342,10 +401,15 @@ def dunning_run(request: HttpRequest) -> HttpResponse:
     try:
         reminders = services.dunning_run(as_of=firm_today(), user=request.user)
     except OSError as exc:
-        messages.error(request, f"Mail could not be sent ({exc}); nothing was recorded for the "
-                                "invoice that failed. Try again later.")
+        messages.error(
+            request,
+            f"Mail could not be sent ({exc}); nothing was recorded for the "
+            "invoice that failed. Try again later.",
+        )
     else:
         sent = sum(1 for r in reminders if r.status == "sent")
-        messages.success(request, f"Dunning run: {sent} reminders sent, "
-                                  f"{len(reminders) - sent} recorded as skipped.")
+        messages.success(
+            request,
+            f"Dunning run: {sent} reminders sent, {len(reminders) - sent} recorded as skipped.",
+        )
     return redirect("receivables:dunning")

@@ -31,10 +31,16 @@ def main() -> int:
             for k, v in os.environ.items()
             if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
         }
-        env.update(DEBUG="1", DATABASE_URL=f"sqlite:///{tmp}/smoke.sqlite3", MEDIA_ROOT=f"{tmp}/media")
+        env.update(
+            DEBUG="1", DATABASE_URL=f"sqlite:///{tmp}/smoke.sqlite3", MEDIA_ROOT=f"{tmp}/media"
+        )
         python = sys.executable
         boot = subprocess.run(
-            [python, "manage.py", "bootstrap_demo"], cwd=ROOT, env=env, capture_output=True, text=True
+            [python, "manage.py", "bootstrap_demo"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         print(boot.stdout)
         if boot.returncode != 0:
@@ -44,13 +50,18 @@ def main() -> int:
         port = free_port()
         server = subprocess.Popen(
             [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as r:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/accounts/login/", timeout=5
+                    ) as r:
                         status = r.status
                         body = r.read().decode()
                     break

@@ -23,13 +23,18 @@ PROD_ENV = {
 
 def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -51,7 +56,10 @@ def test_migrations_apply_on_an_empty_postgresql_database():
             with conn.cursor() as cur:
                 cur.execute("SELECT name FROM auth_group ORDER BY name")
                 assert [r[0] for r in cur.fetchall()] == [
-                    "Auditor", "Billing admin", "Finance", "Services manager",
+                    "Auditor",
+                    "Billing admin",
+                    "Finance",
+                    "Services manager",
                 ]
     finally:
         with admin.cursor() as cur:
@@ -85,7 +93,9 @@ def test_production_cookies_are_secure():
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
     env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="billing_site.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.stdout.split() == ["True", "True", "True", "False"], result.stderr
 
 
@@ -93,7 +103,9 @@ def test_default_database_is_sqlite_under_var():
     code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.CELERY_TASK_ALWAYS_EAGER)"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     env.update(DEBUG="1", DJANGO_SETTINGS_MODULE="billing_site.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     engine, name, eager = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
     assert name == str(ROOT / "var" / "billable.sqlite3")
@@ -109,19 +121,25 @@ def test_login_is_rate_limited_per_username(client, settings, billing_admin):
         response = client.post(url, {"username": billing_admin.username, "password": "wrong"})
         assert response.status_code == 200
     # Locked out now: even the right password is refused, with a message.
-    response = client.post(url, {"username": billing_admin.username, "password": "pw-Billable-2026"})
+    response = client.post(
+        url, {"username": billing_admin.username, "password": "pw-Billable-2026"}
+    )
     assert response.status_code == 429
     assert b"Too many failed log-ins" in response.content
     assert "_auth_user_id" not in client.session
     cache.clear()
-    response = client.post(url, {"username": billing_admin.username, "password": "pw-Billable-2026"})
+    response = client.post(
+        url, {"username": billing_admin.username, "password": "pw-Billable-2026"}
+    )
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(billing_admin.pk)
 
 
 @pytest.mark.django_db
 def test_healthz_reports_broker_when_configured(client, settings):
-    settings.CELERY_BROKER_URL = os.environ.get("BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings.CELERY_BROKER_URL = os.environ.get(
+        "BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
+    )
     from billing_site.celery import app
 
     saved = app.conf.broker_url
@@ -143,7 +161,9 @@ def test_first_migrate_gives_role_groups_their_admin_permissions():
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
         url = f"postgres://postgres@127.0.0.1:5432/{name}"
-        assert manage("migrate", "--noinput", env={"DEBUG": "1", "DATABASE_URL": url}).returncode == 0
+        assert (
+            manage("migrate", "--noinput", env={"DEBUG": "1", "DATABASE_URL": url}).returncode == 0
+        )
         with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name) as conn:
             with conn.cursor() as cur:
                 cur.execute(

@@ -13,7 +13,17 @@ class EmployeeAdmin(SimpleHistoryAdmin):
 
 @admin.register(TimeEntry)
 class TimeEntryAdmin(SimpleHistoryAdmin):
-    list_display = ("external_id", "date", "employee", "project_code", "role", "duration_ms", "billable", "approved", "locked")
+    list_display = (
+        "external_id",
+        "date",
+        "employee",
+        "project_code",
+        "role",
+        "duration_ms",
+        "billable",
+        "approved",
+        "locked",
+    )
     list_filter = ("billable", "approved", "locked")
     search_fields = ("external_id", "project_code", "employee__name")
     raw_id_fields = ("employee",)
@@ -41,7 +51,15 @@ class TimeEntryAdmin(SimpleHistoryAdmin):
 
 @admin.register(Flag)
 class FlagAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "subject", "status", "project_code", "hours", "actioned_by", "actioned_at")
+    list_display = (
+        "code",
+        "subject",
+        "status",
+        "project_code",
+        "hours",
+        "actioned_by",
+        "actioned_at",
+    )
     list_filter = ("code", "status")
     search_fields = ("subject", "project_code")
     raw_id_fields = ("entry", "agreement", "employee")

@@ -6,6 +6,8 @@ router = SimpleRouter()
 router.register("employees", apis.EmployeeViewSet, basename="api-employee")
 router.register("time-entries", apis.TimeEntryViewSet, basename="api-time-entry")
 router.register("flags", apis.FlagViewSet, basename="api-flag")
-router.register("reconciliation-runs", apis.ReconciliationRunViewSet, basename="api-reconciliation-run")
+router.register(
+    "reconciliation-runs", apis.ReconciliationRunViewSet, basename="api-reconciliation-run"
+)
 
 urlpatterns = router.urls

@@ -23,15 +23,22 @@ SORT_CHOICES = [(k, k) for k in FLAG_SORTS] + [(f"-{k}", f"-{k}") for k in FLAG_
 class FlagFilterForm(forms.Form):
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     code = forms.ChoiceField(choices=[("", "All codes"), *Flag.Code.choices], required=False)
-    customer = forms.CharField(required=False, max_length=255, label="Customer",
-                               help_text="Account ID or part of the name")
+    customer = forms.CharField(
+        required=False, max_length=255, label="Customer", help_text="Account ID or part of the name"
+    )
     agreement = forms.CharField(required=False, max_length=64, label="Agreement ID")
-    employee = forms.CharField(required=False, max_length=255, label="Employee",
-                               help_text="Employee ID or part of the name")
-    date_from = forms.DateField(required=False, label="From",
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To",
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    employee = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Employee",
+        help_text="Employee ID or part of the name",
+    )
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
@@ -60,13 +67,20 @@ class FlagFilterForm(forms.Form):
 
 class FlagActionForm(forms.Form):
     action = forms.ChoiceField(choices=[("release", "Release"), ("write_off", "Write off")])
-    reason = forms.CharField(max_length=2000, widget=forms.TextInput(attrs={"size": 40}),
-                             error_messages={"required": "A reason is required"})
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.TextInput(attrs={"size": 40}),
+        error_messages={"required": "A reason is required"},
+    )
 
 
 class BulkActionForm(FlagActionForm):
-    flag = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True,
-                                          error_messages={"required": "Select at least one flag"})
+    flag = forms.TypedMultipleChoiceField(
+        coerce=int,
+        choices=(),
+        required=True,
+        error_messages={"required": "Select at least one flag"},
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,8 +90,9 @@ class BulkActionForm(FlagActionForm):
 
 
 class RunForm(forms.Form):
-    as_of = forms.DateField(required=False, label="As of",
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    as_of = forms.DateField(
+        required=False, label="As of", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class MonthField(forms.CharField):
@@ -96,6 +111,7 @@ class MonthForm(forms.Form):
 
 
 class BacklogForm(forms.Form):
-    customer = forms.CharField(required=False, max_length=255,
-                               help_text="Account ID or part of the name")
+    customer = forms.CharField(
+        required=False, max_length=255, help_text="Account ID or part of the name"
+    )
     all = forms.BooleanField(required=False, label="Include fully delivered")

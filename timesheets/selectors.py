@@ -214,7 +214,8 @@ def backlog(*, include_delivered: bool = False, customer: str = "") -> QuerySet[
     )
     if not include_delivered:
         sold_ms = ExpressionWrapper(
-            F("hours_sold") * MS_PER_HOUR, output_field=DecimalField(max_digits=20, decimal_places=2)
+            F("hours_sold") * MS_PER_HOUR,
+            output_field=DecimalField(max_digits=20, decimal_places=2),
         )
         qs = qs.filter(delivered_ms__lt=sold_ms)
     if customer:
@@ -324,7 +325,9 @@ def kpis(month: dt.date) -> Kpis:
     k.billable_percent = _percent(k.billable_hours, k.total_hours)
     k.employees = totals["employees"] or 0
     k.working_days = working_days(first, last)
-    k.capacity_hours = Decimal(settings.BILLING_CAPACITY_HOURS_PER_DAY * k.working_days * k.employees)
+    k.capacity_hours = Decimal(
+        settings.BILLING_CAPACITY_HOURS_PER_DAY * k.working_days * k.employees
+    )
     k.utilization_percent = _percent(k.billable_hours, k.capacity_hours)
 
     billable = entries.filter(billable=True)
@@ -386,7 +389,9 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
     }
     rates = {
         (r.agreement_id, r.role_key): r.rate
-        for r in RoleRate.objects.filter(agreement_id__in=ids).only("agreement_id", "role_key", "rate")
+        for r in RoleRate.objects.filter(agreement_id__in=ids).only(
+            "agreement_id", "role_key", "rate"
+        )
     }
     # Like invoice lines: one group per rate-card role, and one for every role at the default rate.
     lines: dict[tuple[int, str | None], int] = {}

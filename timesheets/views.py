@@ -68,8 +68,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "run_form": RunForm(initial={"as_of": firm_today()}),
         "any_flag": Flag.objects.exists(),
         "filtered": bool(
-            filters.code or filters.customer or filters.agreement or filters.employee
-            or filters.date_from or filters.date_to or filters.status != "open"
+            filters.code
+            or filters.customer
+            or filters.agreement
+            or filters.employee
+            or filters.date_from
+            or filters.date_to
+            or filters.status != "open"
         ),
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
@@ -121,9 +126,7 @@ def flag_action(request: HttpRequest, pk: int) -> HttpResponse:
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request, f"{flag.code} {flag.subject} {services.ACTION_WORDS[action]}."
-        )
+        messages.success(request, f"{flag.code} {flag.subject} {services.ACTION_WORDS[action]}.")
     return redirect(back)
 
 

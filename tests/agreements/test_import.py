@@ -134,17 +134,37 @@ def test_import_creates_agreements_with_every_field(billing_admin):
 
 def test_fixed_fee_without_milestones_stores_one_full_milestone_on_start_date():
     data = agreements_csv(
-        agreement(**{"Agreement Type": "Fixed Fee", "Amount": "5000", "Hourly Rate": "", "Start Date": "2026-03-01"})
+        agreement(
+            **{
+                "Agreement Type": "Fixed Fee",
+                "Amount": "5000",
+                "Hourly Rate": "",
+                "Start Date": "2026-03-01",
+            }
+        )
     )
     assert agreement_import(file=data).ok
     ms = Milestone.objects.get()
-    assert (ms.position, ms.name, ms.percent, ms.due_date) == (1, "Fixed fee", Decimal("100"), dt.date(2026, 3, 1))
+    assert (ms.position, ms.name, ms.percent, ms.due_date) == (
+        1,
+        "Fixed fee",
+        Decimal("100"),
+        dt.date(2026, 3, 1),
+    )
 
 
 def test_reimport_of_the_same_file_changes_nothing(billing_admin):
     data = agreements_csv(
         agreement(**{"Role Rates": "Engineer=150"}),
-        agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Agreement Type": "Fixed Fee", "Amount": "900", "Milestones": "A:50;B:50:2026-05-01"}),
+        agreement(
+            **{
+                "Agreement ID": "AGR-2",
+                "Project Code": "PRJ-2",
+                "Agreement Type": "Fixed Fee",
+                "Amount": "900",
+                "Milestones": "A:50;B:50:2026-05-01",
+            }
+        ),
     )
     first = agreement_import(file=data, user=billing_admin)
     assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
@@ -156,7 +176,13 @@ def test_reimport_of_the_same_file_changes_nothing(billing_admin):
 
 
 def test_changed_row_is_updated_with_history(billing_admin, services_manager):
-    agreement_import(file=agreements_csv(agreement(**{"Role Rates": "Engineer=150"}), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2"})), user=billing_admin)
+    agreement_import(
+        file=agreements_csv(
+            agreement(**{"Role Rates": "Engineer=150"}),
+            agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2"}),
+        ),
+        user=billing_admin,
+    )
     result = agreement_import(
         file=agreements_csv(
             agreement(**{"Hourly Rate": "160", "Role Rates": "Engineer=155; Architect=200"}),
@@ -168,7 +194,11 @@ def test_changed_row_is_updated_with_history(billing_admin, services_manager):
     a1 = Agreement.objects.get(external_id="AGR-1")
     assert a1.hourly_rate == Decimal("160.00")
     latest = a1.history.first()
-    assert (latest.history_type, latest.history_user, latest.hourly_rate) == ("~", services_manager, Decimal("160.00"))
+    assert (latest.history_type, latest.history_user, latest.hourly_rate) == (
+        "~",
+        services_manager,
+        Decimal("160.00"),
+    )
     assert latest.prev_record.hourly_rate == Decimal("150.00")
     assert sorted(a1.role_rates.values_list("role_key", "rate")) == [
         ("architect", Decimal("200.00")),
@@ -180,7 +210,9 @@ def test_changed_row_is_updated_with_history(billing_admin, services_manager):
 
 def test_removed_role_rate_and_type_change_delete_with_history(billing_admin):
     agreement_import(file=agreements_csv(agreement(**{"Role Rates": "Engineer=150"})))
-    result = agreement_import(file=agreements_csv(agreement(**{"Role Rates": ""})), user=billing_admin)
+    result = agreement_import(
+        file=agreements_csv(agreement(**{"Role Rates": ""})), user=billing_admin
+    )
     assert (result.updated, result.unchanged) == (1, 0)
     assert not RoleRate.objects.exists()
     assert RoleRate.history.filter(history_type="-", history_user=billing_admin).count() == 1
@@ -190,7 +222,17 @@ def test_dry_run_counts_but_writes_nothing():
     agreement_import(file=agreements_csv(agreement()))
     before = snapshot()
     result = agreement_import(
-        file=agreements_csv(agreement(**{"Hourly Rate": "175"}), agreement(**{"Agreement ID": "AGR-9", "Project Code": "PRJ-9", "Account ID": "ACC-9", "Account Name": "New Co"})),
+        file=agreements_csv(
+            agreement(**{"Hourly Rate": "175"}),
+            agreement(
+                **{
+                    "Agreement ID": "AGR-9",
+                    "Project Code": "PRJ-9",
+                    "Account ID": "ACC-9",
+                    "Account Name": "New Co",
+                }
+            ),
+        ),
         dry_run=True,
     )
     assert result.ok and result.dry_run
@@ -199,7 +241,10 @@ def test_dry_run_counts_but_writes_nothing():
 
 
 def test_json_rows_variant_uses_index_plus_two_as_line():
-    rows = [agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Start Date": "2026-13-01"})]
+    rows = [
+        agreement(),
+        agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Start Date": "2026-13-01"}),
+    ]
     before = snapshot()
     result = agreement_import_rows(rows=rows)
     assert where(result) == [(3, "Start Date")]
@@ -222,33 +267,72 @@ def test_missing_required_column_rejects_the_file():
 
 @pytest.mark.parametrize(
     "column",
-    ["Agreement ID", "Account ID", "Account Name", "Project Code", "Agreement Type", "Stage", "Start Date"],
+    [
+        "Agreement ID",
+        "Account ID",
+        "Account Name",
+        "Project Code",
+        "Agreement Type",
+        "Stage",
+        "Start Date",
+    ],
 )
 def test_required_value_missing(column):
-    rejected(agreements_csv(agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", column: ""})), 3, column, "is required")
+    rejected(
+        agreements_csv(
+            agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", column: ""})
+        ),
+        3,
+        column,
+        "is required",
+    )
 
 
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("Start Date", "2026/01/05", "must be a date as YYYY-MM-DD or MM/DD/YYYY, got '2026/01/05'"),
+        (
+            "Start Date",
+            "2026/01/05",
+            "must be a date as YYYY-MM-DD or MM/DD/YYYY, got '2026/01/05'",
+        ),
         ("Start Date", "02/30/2026", "is not a real date, got '02/30/2026'"),
         ("End Date", "2025-12-31", "must not be before Start Date (2026-01-01)"),
-        ("Agreement Type", "Retainer", "must be Time and Materials, Fixed Fee or Prepaid Hours, got 'Retainer'"),
-        ("Stage", "Won", "must be Signed (or Closed Won), Draft, or Cancelled (or Closed Lost), got 'Won'"),
+        (
+            "Agreement Type",
+            "Retainer",
+            "must be Time and Materials, Fixed Fee or Prepaid Hours, got 'Retainer'",
+        ),
+        (
+            "Stage",
+            "Won",
+            "must be Signed (or Closed Won), Draft, or Cancelled (or Closed Lost), got 'Won'",
+        ),
         ("Hours Sold", "-5", "must be greater than 0, got '-5'"),
         ("Hours Sold", "ten", "must be a number, got 'ten'"),
-        ("Not To Exceed Hours", "1,200", "must be a number (no thousands separators or decimal commas), got '1,200'"),
+        (
+            "Not To Exceed Hours",
+            "1,200",
+            "must be a number (no thousands separators or decimal commas), got '1,200'",
+        ),
         ("Hourly Rate", "$150", "must be a number (no currency or percent signs), got '$150'"),
         ("Hourly Rate", "150.125", "must have at most 2 decimal places, got '150.125'"),
-        ("Billing Increment", "7", "must be one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60 minutes, got 7"),
+        (
+            "Billing Increment",
+            "7",
+            "must be one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60 minutes, got 7",
+        ),
         ("Billing Increment", "quarter", "must be a whole number, got 'quarter'"),
         ("Currency", "usd", "must be a 3-letter ISO 4217 code in capitals such as USD, got 'usd'"),
         ("Currency", "ABC", "is not an ISO 4217 currency code, got 'ABC'"),
         ("Payment Terms", "30 days", "must be a whole number, got '30 days'"),
         ("Tax Rate", "101", "must be at most 100, got '101'"),
         ("Billing Email", "accounts at acme", "is not an e-mail address, got 'accounts at acme'"),
-        ("Role Rates", "Engineer:150", "each entry must be Role=Rate (e.g. Engineer=150), got 'Engineer:150'"),
+        (
+            "Role Rates",
+            "Engineer:150",
+            "each entry must be Role=Rate (e.g. Engineer=150), got 'Engineer:150'",
+        ),
         ("Role Rates", "Engineer=150; engineer=160", "role 'engineer' appears twice"),
         ("Role Rates", "Engineer=lots", "rate for 'Engineer' must be a number, got 'lots'"),
         ("Milestones", "Design:40", "only a Fixed Fee agreement has milestones"),
@@ -269,17 +353,23 @@ def test_time_and_materials_needs_a_rate():
 
 def test_prepaid_hours_needs_a_rate_amount_and_hours():
     before = snapshot()
-    result = agreement_import(file=agreements_csv(agreement(**{"Agreement Type": "Prepaid Hours", "Hourly Rate": ""})))
+    result = agreement_import(
+        file=agreements_csv(agreement(**{"Agreement Type": "Prepaid Hours", "Hourly Rate": ""}))
+    )
     assert where(result) == [(2, "Hourly Rate"), (2, "Amount"), (2, "Hours Sold")]
     assert snapshot() == before
 
 
 def fixed_fee(**values):
-    return agreement(**{"Agreement Type": "Fixed Fee", "Amount": "10000", "Hourly Rate": "", **values})
+    return agreement(
+        **{"Agreement Type": "Fixed Fee", "Amount": "10000", "Hourly Rate": "", **values}
+    )
 
 
 def test_fixed_fee_needs_an_amount():
-    rejected(agreements_csv(fixed_fee(Amount="")), 2, "Amount", "is required for a Fixed Fee agreement")
+    rejected(
+        agreements_csv(fixed_fee(Amount="")), 2, "Amount", "is required for a Fixed Fee agreement"
+    )
 
 
 def test_amount_must_be_positive_money():
@@ -289,7 +379,10 @@ def test_amount_must_be_positive_money():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("Design-40; Build-60", "each milestone must be Name:Percent[:YYYY-MM-DD], got 'Design-40'"),
+        (
+            "Design-40; Build-60",
+            "each milestone must be Name:Percent[:YYYY-MM-DD], got 'Design-40'",
+        ),
         ("Design:40; Build:50", "percents must sum to 100, they sum to 90"),
         ("Design:forty; Build:60", "percent of 'Design' must be a number, got 'forty'"),
         ("Design:0; Build:100", "percent of 'Design' must be greater than 0, got '0'"),
@@ -333,7 +426,9 @@ def test_adjacent_and_unsigned_agreements_do_not_overlap():
 
 
 def test_overlap_with_an_agreement_already_imported():
-    AgreementFactory(external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None)
+    AgreementFactory(
+        external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None
+    )
     rejected(
         agreements_csv(agreement(**{"Start Date": "2026-01-01"})),
         2,
@@ -343,10 +438,14 @@ def test_overlap_with_an_agreement_already_imported():
 
 
 def test_overlap_is_judged_on_the_file_version_of_a_stored_agreement():
-    AgreementFactory(external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None)
+    AgreementFactory(
+        external_id="AGR-OLD", project_code="PRJ-1", start_date=dt.date(2025, 1, 1), end_date=None
+    )
     result = agreement_import(
         file=agreements_csv(
-            agreement(**{"Agreement ID": "AGR-OLD", "Start Date": "2025-01-01", "End Date": "2025-12-31"}),
+            agreement(
+                **{"Agreement ID": "AGR-OLD", "Start Date": "2025-01-01", "End Date": "2025-12-31"}
+            ),
             agreement(**{"Start Date": "2026-01-01"}),
         )
     )
@@ -364,7 +463,9 @@ def test_parent_must_exist():
 
 
 def test_parent_must_be_on_the_same_account():
-    AgreementFactory(external_id="AGR-P", account=AccountFactory(external_id="ACC-OTHER"), project_code="PRJ-P")
+    AgreementFactory(
+        external_id="AGR-P", account=AccountFactory(external_id="ACC-OTHER"), project_code="PRJ-P"
+    )
     rejected(
         agreements_csv(agreement(**{"Parent Agreement ID": "AGR-P"})),
         2,
@@ -386,12 +487,19 @@ def test_parent_must_be_in_the_same_currency():
 
 
 def test_parent_cannot_be_itself_or_loop():
-    rejected(agreements_csv(agreement(**{"Parent Agreement ID": "AGR-1"})), 2, "Parent Agreement ID", "an agreement cannot be its own parent")
+    rejected(
+        agreements_csv(agreement(**{"Parent Agreement ID": "AGR-1"})),
+        2,
+        "Parent Agreement ID",
+        "an agreement cannot be its own parent",
+    )
     before = snapshot()
     result = agreement_import(
         file=agreements_csv(
             agreement(**{"Parent Agreement ID": "AGR-2"}),
-            agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Parent Agreement ID": "AGR-1"}),
+            agreement(
+                **{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Parent Agreement ID": "AGR-1"}
+            ),
         )
     )
     assert where(result) == [(2, "Parent Agreement ID"), (3, "Parent Agreement ID")]
@@ -401,7 +509,12 @@ def test_parent_cannot_be_itself_or_loop():
 
 def test_account_name_must_agree_within_a_file():
     rejected(
-        agreements_csv(agreement(), agreement(**{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Account Name": "ACME Limited"})),
+        agreements_csv(
+            agreement(),
+            agreement(
+                **{"Agreement ID": "AGR-2", "Project Code": "PRJ-2", "Account Name": "ACME Limited"}
+            ),
+        ),
         3,
         "Account Name",
         "differs from line 2 for account ACC-1 ('Acme Ltd')",
@@ -411,13 +524,21 @@ def test_account_name_must_agree_within_a_file():
 def billed_fixed_fee():
     ag = AgreementFactory(
         external_id="AGR-1",
-        account=AccountFactory(external_id="ACC-1", name="Acme Ltd", billing_email="ap@acme.example"),
+        account=AccountFactory(
+            external_id="ACC-1", name="Acme Ltd", billing_email="ap@acme.example"
+        ),
         project_code="PRJ-1",
         agreement_type=Agreement.Type.FIXED_FEE,
         amount=Decimal("10000.00"),
         hourly_rate=None,
     )
-    design = MilestoneFactory(agreement=ag, position=1, name="Design", percent=Decimal("40"), due_date=dt.date(2026, 2, 28))
+    design = MilestoneFactory(
+        agreement=ag,
+        position=1,
+        name="Design",
+        percent=Decimal("40"),
+        due_date=dt.date(2026, 2, 28),
+    )
     MilestoneFactory(agreement=ag, position=2, name="Build", percent=Decimal("60"), due_date=None)
     line = InvoiceLineFactory(agreement=ag, kind="milestone", amount=Decimal("4000.00"))
     MilestoneBilling.objects.create(milestone=design, invoice=line.invoice, line=line)
@@ -436,7 +557,9 @@ def test_billed_milestone_cannot_change():
 
 def test_billed_milestone_allows_changes_to_unbilled_ones():
     billed_fixed_fee()
-    result = agreement_import(file=agreements_csv(fixed_fee(Milestones="Design:40:2026-02-28; Build:60:2026-09-30")))
+    result = agreement_import(
+        file=agreements_csv(fixed_fee(Milestones="Design:40:2026-02-28; Build:60:2026-09-30"))
+    )
     assert (result.updated, result.errors) == (1, [])
     assert Milestone.objects.get(position=2).due_date == dt.date(2026, 9, 30)
 
@@ -473,10 +596,16 @@ def test_command_exit_codes_and_json(tmp_path, capsys):
     assert json.loads(out) == {"created": 1, "updated": 0, "unchanged": 0, "errors": []}
 
     call_command("import_agreements", str(good))
-    assert capsys.readouterr().out.strip() == "Imported agreements: 0 created, 0 updated, 1 unchanged"
+    assert (
+        capsys.readouterr().out.strip() == "Imported agreements: 0 created, 0 updated, 1 unchanged"
+    )
 
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(agreements_csv(agreement(**{"Hourly Rate": "x"}), agreement(**{"Agreement ID": "AGR-2", "Stage": ""})))
+    bad.write_bytes(
+        agreements_csv(
+            agreement(**{"Hourly Rate": "x"}), agreement(**{"Agreement ID": "AGR-2", "Stage": ""})
+        )
+    )
     before = snapshot()
     with pytest.raises(SystemExit) as exit_info:
         call_command("import_agreements", str(bad), "--json")
@@ -509,5 +638,7 @@ def test_command_usage_errors_exit_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "no such file" in proc.stderr
-    proc = subprocess.run([sys.executable, "manage.py", "import_agreements"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "import_agreements"], capture_output=True, text=True
+    )
     assert proc.returncode == 2

@@ -100,7 +100,12 @@ def _final_invoice(*, account, agreement, number, seq, total, **fields) -> Invoi
     """An approved invoice built as approval does it: lines on the draft, then one UPDATE (the
     database refuses lines added to a final invoice)."""
     invoice = InvoiceFactory(
-        account=account, number=number, number_year=2025, number_seq=seq, net=total, total=total,
+        account=account,
+        number=number,
+        number_year=2025,
+        number_seq=seq,
+        net=total,
+        total=total,
         **{k: v for k, v in fields.items() if k not in {"disputed", "dispute_reason"}},
     )
     InvoiceLineFactory(invoice=invoice, agreement=agreement, amount=total)
@@ -122,7 +127,9 @@ def make_world() -> World:
     agreement = AgreementFactory(
         external_id="AGR-1", account=account, project_code="ACME", hourly_rate=Decimal("150.00")
     )
-    RoleRateFactory(agreement=agreement, role="Engineer", role_key="engineer", rate=Decimal("175.00"))
+    RoleRateFactory(
+        agreement=agreement, role="Engineer", role_key="engineer", rate=Decimal("175.00")
+    )
     employee = EmployeeFactory(external_id="E1", name="Erin Engineer")
     entry = TimeEntryFactory(
         external_id="1001", employee=employee, project_code="ACME", date=dt.date(2026, 1, 15)
@@ -131,35 +138,69 @@ def make_world() -> World:
         external_id="1002", employee=employee, project_code="ACME", date=dt.date(2026, 1, 16)
     )
     over_cap_flag = FlagFactory(
-        code=Flag.Code.OVER_CAP, entry=other_entry, subject="1002", agreement=agreement,
+        code=Flag.Code.OVER_CAP,
+        entry=other_entry,
+        subject="1002",
+        agreement=agreement,
         detail="Running total 41.00 h passes the 40.00 h cap of AGR-1.",
     )
     draft = InvoiceFactory(
-        account=account, period=dt.date(2026, 1, 1), invoice_date=dt.date(2026, 1, 31),
-        due_date=dt.date(2026, 3, 2), net=Decimal("175.00"), total=Decimal("175.00"),
+        account=account,
+        period=dt.date(2026, 1, 1),
+        invoice_date=dt.date(2026, 1, 31),
+        due_date=dt.date(2026, 3, 2),
+        net=Decimal("175.00"),
+        total=Decimal("175.00"),
     )
     draft_line = InvoiceLineFactory(
-        invoice=draft, agreement=agreement, description="Engineer", role="Engineer", minutes=60,
-        hours=Decimal("1.00"), rate=Decimal("175.00"), amount=Decimal("175.00"), position=1,
+        invoice=draft,
+        agreement=agreement,
+        description="Engineer",
+        role="Engineer",
+        minutes=60,
+        hours=Decimal("1.00"),
+        rate=Decimal("175.00"),
+        amount=Decimal("175.00"),
+        position=1,
     )
     EntryBilling.objects.create(
-        entry=entry, agreement=agreement, invoice=draft, line=draft_line,
-        period=dt.date(2026, 1, 1), rounded_minutes=60, billed_minutes=60,
+        entry=entry,
+        agreement=agreement,
+        invoice=draft,
+        line=draft_line,
+        period=dt.date(2026, 1, 1),
+        rounded_minutes=60,
+        billed_minutes=60,
     )
     approved = _final_invoice(
-        account=account, agreement=agreement, period=dt.date(2025, 12, 1),
-        invoice_date=dt.date(2025, 12, 31), due_date=dt.date(2026, 1, 30),
-        number="INV-2025-00001", seq=1, total=Decimal("1000.00"),
+        account=account,
+        agreement=agreement,
+        period=dt.date(2025, 12, 1),
+        invoice_date=dt.date(2025, 12, 31),
+        due_date=dt.date(2026, 1, 30),
+        number="INV-2025-00001",
+        seq=1,
+        total=Decimal("1000.00"),
     )
     disputed = _final_invoice(
-        account=account, agreement=agreement, period=dt.date(2025, 11, 1),
-        invoice_date=dt.date(2025, 11, 30), due_date=dt.date(2025, 12, 30),
-        number="INV-2025-00002", seq=2, total=Decimal("500.00"),
-        disputed=True, dispute_reason="Hours questioned",
+        account=account,
+        agreement=agreement,
+        period=dt.date(2025, 11, 1),
+        invoice_date=dt.date(2025, 11, 30),
+        due_date=dt.date(2025, 12, 30),
+        number="INV-2025-00002",
+        seq=2,
+        total=Decimal("500.00"),
+        disputed=True,
+        dispute_reason="Hours questioned",
     )
     credit_note = CreditNoteFactory(
-        invoice=approved, number="CN-2025-00001", number_year=2025, number_seq=1,
-        date=dt.date(2025, 12, 31), amount=Decimal("100.00"),
+        invoice=approved,
+        number="CN-2025-00001",
+        number_year=2025,
+        number_seq=1,
+        date=dt.date(2025, 12, 31),
+        amount=Decimal("100.00"),
         pdf=default_storage.save("credit_notes/CN-2025-00001.pdf", ContentFile(b"%PDF-1.4 cn")),
     )
     payment = PaymentFactory(
@@ -175,10 +216,21 @@ def make_world() -> World:
     )
     assert agreement.stage == Agreement.Stage.SIGNED
     return World(
-        account=account, agreement=agreement, employee=employee, entry=entry,
-        other_entry=other_entry, over_cap_flag=over_cap_flag, draft=draft, draft_line=draft_line,
-        approved=approved, disputed=disputed, credit_note=credit_note, payment=payment,
-        allocation=allocation, invoice_run=invoice_run, reconciliation_run=reconciliation_run,
+        account=account,
+        agreement=agreement,
+        employee=employee,
+        entry=entry,
+        other_entry=other_entry,
+        over_cap_flag=over_cap_flag,
+        draft=draft,
+        draft_line=draft_line,
+        approved=approved,
+        disputed=disputed,
+        credit_note=credit_note,
+        payment=payment,
+        allocation=allocation,
+        invoice_run=invoice_run,
+        reconciliation_run=reconciliation_run,
         reminder=reminder,
     )
 

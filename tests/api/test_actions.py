@@ -29,14 +29,25 @@ def _media(settings, tmp_path):
 
 def test_agreement_import_json_list_then_again_unchanged(api_for, billing_admin, db):
     row = {
-        "Agreement ID": "AGR-10", "Account ID": "ACC-9", "Account Name": "Globex",
-        "Project Code": "GLOBEX", "Agreement Type": "Time and Materials", "Stage": "Signed",
-        "Start Date": "2026-01-01", "Hourly Rate": 120,
+        "Agreement ID": "AGR-10",
+        "Account ID": "ACC-9",
+        "Account Name": "Globex",
+        "Project Code": "GLOBEX",
+        "Agreement Type": "Time and Materials",
+        "Stage": "Signed",
+        "Start Date": "2026-01-01",
+        "Hourly Rate": 120,
     }
     client = api_for(billing_admin)
     first = client.post("/api/v1/agreements/import/", [row], format="json")
     assert first.status_code == 200
-    assert first.json() == {"created": 1, "updated": 0, "unchanged": 0, "errors": [], "dry_run": False}
+    assert first.json() == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+        "dry_run": False,
+    }
     again = client.post("/api/v1/agreements/import/", [row], format="json")
     assert again.json()["unchanged"] == 1
     agreement = Agreement.objects.get(external_id="AGR-10")
@@ -48,7 +59,8 @@ def test_agreement_import_csv_upload_and_raw_csv_body(api_for, services_manager,
     client = api_for(services_manager)
     dry = client.post(
         "/api/v1/agreements/import/?dry_run=1",
-        {"file": SimpleUploadedFile("crm.csv", AGREEMENTS_CSV.encode())}, format="multipart",
+        {"file": SimpleUploadedFile("crm.csv", AGREEMENTS_CSV.encode())},
+        format="multipart",
     )
     assert dry.json() == {"created": 1, "updated": 0, "unchanged": 0, "errors": [], "dry_run": True}
     assert not Agreement.objects.exists()
@@ -61,21 +73,32 @@ def test_agreement_import_csv_upload_and_raw_csv_body(api_for, services_manager,
 
 
 def test_rejected_import_is_400_with_line_and_column_and_writes_nothing(api_for, billing_admin, db):
-    bad = AGREEMENTS_CSV + "AGR-11,ACC-9,Globex,GLOBEX2,Time and Materials,Signed,2026-13-01,120\r\n"
+    bad = (
+        AGREEMENTS_CSV + "AGR-11,ACC-9,Globex,GLOBEX2,Time and Materials,Signed,2026-13-01,120\r\n"
+    )
     response = api_for(billing_admin).post(
-        "/api/v1/agreements/import/", {"file": SimpleUploadedFile("crm.csv", bad.encode())},
+        "/api/v1/agreements/import/",
+        {"file": SimpleUploadedFile("crm.csv", bad.encode())},
         format="multipart",
     )
     assert response.status_code == 400
     body = response.json()
     assert [(e["line"], e["column"]) for e in body["errors"]] == [(3, "Start Date")]
-    assert body["detail"].startswith("The import was rejected and nothing was written: 1 problem(s)")
+    assert body["detail"].startswith(
+        "The import was rejected and nothing was written: 1 problem(s)"
+    )
     assert not Agreement.objects.exists()
 
 
 def test_time_entry_import(api_for, services_manager, world):
-    row = {"Entry ID": "9001", "Date": "2026-01-20", "Employee ID": "E1", "Project Code": "ACME",
-           "Hours": "1:30", "Billable": "yes"}
+    row = {
+        "Entry ID": "9001",
+        "Date": "2026-01-20",
+        "Employee ID": "E1",
+        "Project Code": "ACME",
+        "Hours": "1:30",
+        "Billable": "yes",
+    }
     response = api_for(services_manager).post("/api/v1/time-entries/import/", [row], format="json")
     assert response.status_code == 200
     assert response.json()["created"] == 1
@@ -83,8 +106,15 @@ def test_time_entry_import(api_for, services_manager, world):
 
 
 def test_payment_import_allocates(api_for, finance, world):
-    rows = [{"Payment ID": "PAY-2", "Date": "2026-02-01", "Account ID": "ACC-1", "Amount": "100.00",
-             "Reference": "INV-2025-00001"}]
+    rows = [
+        {
+            "Payment ID": "PAY-2",
+            "Date": "2026-02-01",
+            "Account ID": "ACC-1",
+            "Amount": "100.00",
+            "Reference": "INV-2025-00001",
+        }
+    ]
     response = api_for(finance).post("/api/v1/payments/import/", rows, format="json")
     assert response.status_code == 200
     assert response.json()["created"] == 1
@@ -96,7 +126,8 @@ def test_payment_import_allocates(api_for, finance, world):
 
 def test_flag_release_records_who_and_why(api_for, services_manager, world):
     response = api_for(services_manager).post(
-        f"/api/v1/flags/{world.over_cap_flag.pk}/release/", {"reason": "Customer approved"},
+        f"/api/v1/flags/{world.over_cap_flag.pk}/release/",
+        {"reason": "Customer approved"},
         format="json",
     )
     assert response.status_code == 200
@@ -110,7 +141,8 @@ def test_flag_release_records_who_and_why(api_for, services_manager, world):
 
 def test_flag_write_off(api_for, services_manager, world):
     response = api_for(services_manager).post(
-        f"/api/v1/flags/{world.over_cap_flag.pk}/write-off/", {"reason": "Not billable"},
+        f"/api/v1/flags/{world.over_cap_flag.pk}/write-off/",
+        {"reason": "Not billable"},
         format="json",
     )
     assert response.status_code == 200
@@ -154,9 +186,13 @@ def test_invoice_run_start_and_poll(api_for, billing_admin, world):
     assert bad.json()["errors"] == {"period": ["Must be a month as YYYY-MM, e.g. 2026-01."]}
 
 
-def test_invoice_run_completes_with_eager_tasks(api_for, billing_admin, world, django_capture_on_commit_callbacks):
+def test_invoice_run_completes_with_eager_tasks(
+    api_for, billing_admin, world, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_for(billing_admin).post("/api/v1/invoice-runs/", {"period": "2026-01"}, format="json")
+        response = api_for(billing_admin).post(
+            "/api/v1/invoice-runs/", {"period": "2026-01"}, format="json"
+        )
     run = api_for(billing_admin).get(f"/api/v1/invoice-runs/{response.json()['id']}/").json()
     assert run["status"] == "done"
     assert run["progress_percent"] == 100
@@ -183,11 +219,14 @@ def test_draft_pdf_is_a_preview(api_for, auditor, world):
     assert response.content.startswith(b"%PDF")
 
 
-def test_adjust_then_the_same_admin_cannot_approve(api_for, billing_admin, second_billing_admin, world):
+def test_adjust_then_the_same_admin_cannot_approve(
+    api_for, billing_admin, second_billing_admin, world
+):
     client = api_for(billing_admin)
     adjusted = client.post(
         f"/api/v1/invoices/{world.draft.pk}/adjust/",
-        {"line": world.draft_line.pk, "amount": "150.00", "reason": "Discount"}, format="json",
+        {"line": world.draft_line.pk, "amount": "150.00", "reason": "Discount"},
+        format="json",
     )
     assert adjusted.status_code == 200
     assert adjusted.json()["total"] == "150.00"
@@ -210,7 +249,8 @@ def test_adjust_a_line_of_another_invoice_is_refused(api_for, billing_admin, wor
     other_line = world.approved.lines.first()
     response = api_for(billing_admin).post(
         f"/api/v1/invoices/{world.draft.pk}/adjust/",
-        {"line": other_line.pk, "amount": "1.00", "reason": "x"}, format="json",
+        {"line": other_line.pk, "amount": "1.00", "reason": "x"},
+        format="json",
     )
     assert response.status_code == 409
     assert Invoice.objects.get(pk=world.draft.pk).total == Decimal("175.00")
@@ -237,7 +277,12 @@ def test_send_mails_the_pdf(api_for, billing_admin, world):
 def test_credit_note(api_for, finance, world):
     response = api_for(finance).post(
         "/api/v1/credit-notes/",
-        {"invoice": world.approved.pk, "amount": "50.00", "reason": "Goodwill", "date": "2026-02-01"},
+        {
+            "invoice": world.approved.pk,
+            "amount": "50.00",
+            "reason": "Goodwill",
+            "date": "2026-02-01",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -249,7 +294,8 @@ def test_credit_note(api_for, finance, world):
     assert detail["open_amount"] == "550.00"
     too_much = api_for(finance).post(
         "/api/v1/credit-notes/",
-        {"invoice": world.approved.pk, "amount": "600.00", "reason": "All"}, format="json",
+        {"invoice": world.approved.pk, "amount": "600.00", "reason": "All"},
+        format="json",
     )
     assert too_much.status_code == 409
     assert CreditNote.objects.filter(invoice=world.approved).count() == 2
@@ -275,7 +321,8 @@ def test_apply_and_reverse_an_allocation(api_for, finance, world):
     client = api_for(finance)
     applied = client.post(
         "/api/v1/allocations/",
-        {"payment_id": "PAY-1", "invoice": world.approved.pk, "amount": "50.00"}, format="json",
+        {"payment_id": "PAY-1", "invoice": world.approved.pk, "amount": "50.00"},
+        format="json",
     )
     assert applied.status_code == 201
     allocation_id = applied.json()["id"]
@@ -293,7 +340,8 @@ def test_apply_and_reverse_an_allocation(api_for, finance, world):
 
 def test_apply_unknown_payment_names_the_field(api_for, finance, world):
     response = api_for(finance).post(
-        "/api/v1/allocations/", {"payment_id": "NOPE", "invoice": 999999, "amount": "1.00"},
+        "/api/v1/allocations/",
+        {"payment_id": "NOPE", "invoice": 999999, "amount": "1.00"},
         format="json",
     )
     assert response.status_code == 400
@@ -303,7 +351,9 @@ def test_apply_unknown_payment_names_the_field(api_for, finance, world):
 def test_dispute_and_clear(api_for, finance, world):
     client = api_for(finance)
     disputed = client.post(
-        f"/api/v1/invoices/{world.approved.pk}/dispute/", {"reason": "Hours questioned"}, format="json"
+        f"/api/v1/invoices/{world.approved.pk}/dispute/",
+        {"reason": "Hours questioned"},
+        format="json",
     )
     assert disputed.status_code == 200
     assert disputed.json()["disputed"] is True
@@ -311,4 +361,7 @@ def test_dispute_and_clear(api_for, finance, world):
     cleared = client.post(f"/api/v1/invoices/{world.approved.pk}/clear-dispute/")
     assert cleared.status_code == 200
     assert cleared.json()["disputed"] is False
-    assert client.post("/api/v1/invoices/999999/dispute/", {"reason": "x"}, format="json").status_code == 404
+    assert (
+        client.post("/api/v1/invoices/999999/dispute/", {"reason": "x"}, format="json").status_code
+        == 404
+    )

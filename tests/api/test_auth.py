@@ -15,13 +15,17 @@ pytestmark = pytest.mark.django_db
 def test_token_endpoint_returns_the_users_token(finance):
     client = APIClient()
     response = client.post(
-        "/api/v1/auth/token/", {"username": "fiona.finance", "password": "pw-Billable-2026"}, format="json"
+        "/api/v1/auth/token/",
+        {"username": "fiona.finance", "password": "pw-Billable-2026"},
+        format="json",
     )
     assert response.status_code == 200
     key = response.json()["token"]
     assert key == Token.objects.get(user=finance).key
     again = client.post(
-        "/api/v1/auth/token/", {"username": "fiona.finance", "password": "pw-Billable-2026"}, format="json"
+        "/api/v1/auth/token/",
+        {"username": "fiona.finance", "password": "pw-Billable-2026"},
+        format="json",
     )
     assert again.json()["token"] == key
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
@@ -52,7 +56,9 @@ def test_token_endpoint_locks_out_after_repeated_failures(finance, settings):
         )
         assert bad.status_code == 400
     locked = client.post(
-        "/api/v1/auth/token/", {"username": "fiona.finance", "password": "pw-Billable-2026"}, format="json"
+        "/api/v1/auth/token/",
+        {"username": "fiona.finance", "password": "pw-Billable-2026"},
+        format="json",
     )
     assert locked.status_code == 429
     assert locked.json()["detail"].startswith("Too many failed log-ins.")
@@ -94,7 +100,8 @@ def test_session_write_without_csrf_token_is_refused_and_changes_nothing(finance
     client = Client(enforce_csrf_checks=True)
     client.force_login(finance)
     response = client.post(
-        f"/api/v1/invoices/{world.approved.pk}/dispute/", {"reason": "Hours"},
+        f"/api/v1/invoices/{world.approved.pk}/dispute/",
+        {"reason": "Hours"},
         content_type="application/json",
     )
     assert response.status_code == 403
@@ -108,8 +115,10 @@ def test_session_write_with_csrf_token_works(finance, world):
     client.get("/accounts/login/")  # sets the csrftoken cookie
     token = client.cookies["csrftoken"].value
     response = client.post(
-        f"/api/v1/invoices/{world.approved.pk}/dispute/", {"reason": "Hours"},
-        content_type="application/json", HTTP_X_CSRFTOKEN=token,
+        f"/api/v1/invoices/{world.approved.pk}/dispute/",
+        {"reason": "Hours"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
     )
     assert response.status_code == 200
     assert response.json()["disputed"] is True

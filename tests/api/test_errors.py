@@ -31,7 +31,9 @@ def test_refused_transition_is_409_with_the_services_message(api_for, billing_ad
 
 def test_malformed_json_is_400(api_for, billing_admin, world):
     response = api_for(billing_admin).generic(
-        "POST", f"/api/v1/invoices/{world.draft.pk}/reject/", "{not json",
+        "POST",
+        f"/api/v1/invoices/{world.draft.pk}/reject/",
+        "{not json",
         content_type="application/json",
     )
     assert response.status_code == 400
@@ -66,7 +68,8 @@ def test_nested_and_bad_values_are_reported_per_field(api_for, finance, world):
 
 def test_unknown_account_is_a_field_error(api_for, finance, world):
     response = api_for(finance).post(
-        "/api/v1/payments/", {"account_id": "NOPE", "date": "2026-02-01", "amount": "1.00"},
+        "/api/v1/payments/",
+        {"account_id": "NOPE", "date": "2026-02-01", "amount": "1.00"},
         format="json",
     )
     assert response.status_code == 400

@@ -43,7 +43,9 @@ def test_same_key_on_another_endpoint_is_refused(api_for, finance, world):
     client = api_for(finance)
     client.post("/api/v1/payments/", PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k-3")
     response = client.post(
-        f"/api/v1/invoices/{world.approved.pk}/dispute/", {"reason": "x"}, format="json",
+        f"/api/v1/invoices/{world.approved.pk}/dispute/",
+        {"reason": "x"},
+        format="json",
         HTTP_IDEMPOTENCY_KEY="k-3",
     )
     assert response.status_code == 422
@@ -58,7 +60,9 @@ def test_keys_belong_to_their_user(api_for, finance, world):
     other = UserFactory(username="fred.finance", roles=[roles.FINANCE])
     api_for(finance).post("/api/v1/payments/", PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k-4")
     theirs = {**PAYMENT, "payment_id": "PAY-79"}
-    response = api_for(other).post("/api/v1/payments/", theirs, format="json", HTTP_IDEMPOTENCY_KEY="k-4")
+    response = api_for(other).post(
+        "/api/v1/payments/", theirs, format="json", HTTP_IDEMPOTENCY_KEY="k-4"
+    )
     assert response.status_code == 201
     assert Payment.objects.filter(external_id__in=["PAY-77", "PAY-79"]).count() == 2
 
@@ -99,7 +103,9 @@ def test_refused_business_answer_is_replayed_too(api_for, finance, world):
 
 
 def test_refused_permission_does_not_claim_the_key(api_for, auditor, world):
-    response = api_for(auditor).post("/api/v1/payments/", PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+    response = api_for(auditor).post(
+        "/api/v1/payments/", PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k-9"
+    )
     assert response.status_code == 403
     assert not IdempotencyKey.objects.exists()
 
@@ -128,21 +134,27 @@ def test_same_file_uploaded_twice_is_the_same_request(api_for, finance, world):
     csv = b"Payment ID,Date,Account ID,Amount\r\nPAY-90,2026-02-01,ACC-1,10.00\r\n"
     client = api_for(finance)
     first = client.post(
-        "/api/v1/payments/import/", {"file": SimpleUploadedFile("a.csv", csv)},
-        format="multipart", HTTP_IDEMPOTENCY_KEY="k-11",
+        "/api/v1/payments/import/",
+        {"file": SimpleUploadedFile("a.csv", csv)},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="k-11",
     )
     assert first.status_code == 200
     assert first.json()["created"] == 1
     second = client.post(
-        "/api/v1/payments/import/", {"file": SimpleUploadedFile("a.csv", csv)},
-        format="multipart", HTTP_IDEMPOTENCY_KEY="k-11",
+        "/api/v1/payments/import/",
+        {"file": SimpleUploadedFile("a.csv", csv)},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="k-11",
     )
     assert second["Idempotent-Replayed"] == "true"
     assert second.json()["created"] == 1
     changed = csv.replace(b"10.00", b"11.00")
     third = client.post(
-        "/api/v1/payments/import/", {"file": SimpleUploadedFile("a.csv", changed)},
-        format="multipart", HTTP_IDEMPOTENCY_KEY="k-11",
+        "/api/v1/payments/import/",
+        {"file": SimpleUploadedFile("a.csv", changed)},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="k-11",
     )
     assert third.status_code == 422
 

@@ -64,9 +64,7 @@ def pk(attr: str, name: str = "pk") -> Callable[[World], dict[str, Any]]:
     return lambda w: {name: getattr(w, attr).pk}
 
 
-def page(
-    method: str, capability: str, kwargs: Callable[[World], dict[str, Any]] = NONE
-) -> Probe:
+def page(method: str, capability: str, kwargs: Callable[[World], dict[str, Any]] = NONE) -> Probe:
     return Probe(method, capability, ok=200 if method == "GET" else 302, kwargs=kwargs, fmt="page")
 
 
@@ -88,7 +86,12 @@ ENTRY_ROW = {
     "Hours": "1.5",
     "Billable": "yes",
 }
-PAYMENT_ROW = {"Payment ID": "PAY-NEW", "Date": "2026-02-01", "Account ID": "ACC-1", "Amount": "10.00"}
+PAYMENT_ROW = {
+    "Payment ID": "PAY-NEW",
+    "Date": "2026-02-01",
+    "Account ID": "ACC-1",
+    "Amount": "10.00",
+}
 
 # ---------------------------------------------------------------------------------------------
 # The table. Keys are URL names as `reverse()` takes them.
@@ -127,18 +130,20 @@ MATRIX: dict[str, list[Probe]] = {
     "api-flag-list": [Probe("GET", "flags.view")],
     "api-flag-detail": [Probe("GET", "flags.view", kwargs=pk("over_cap_flag"))],
     "api-flag-release": [
-        Probe("POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Authorized"})
+        Probe(
+            "POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Authorized"}
+        )
     ],
     "api-flag-write-off": [
-        Probe("POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Goodwill"})
+        Probe(
+            "POST", "flags.act", kwargs=pk("over_cap_flag"), body=lambda w: {"reason": "Goodwill"}
+        )
     ],
     "api-reconciliation-run-list": [
         Probe("GET", "flags.view"),
         Probe("POST", "reconcile.run", ok=202, body=lambda w: {"as_of": "2026-01-31"}),
     ],
-    "api-reconciliation-run-detail": [
-        Probe("GET", "flags.view", kwargs=pk("reconciliation_run"))
-    ],
+    "api-reconciliation-run-detail": [Probe("GET", "flags.view", kwargs=pk("reconciliation_run"))],
     # --- API: invoicing ------------------------------------------------------------------------
     "api-invoice-run-list": [
         Probe("GET", "invoices.view"),
@@ -148,7 +153,9 @@ MATRIX: dict[str, list[Probe]] = {
     "api-invoice-list": [Probe("GET", "invoices.view")],
     "api-invoice-detail": [Probe("GET", "invoices.view", kwargs=pk("draft"))],
     "api-invoice-pdf": [Probe("GET", "invoices.view", kwargs=pk("approved"))],
-    "api-invoice-approve": [Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {})],
+    "api-invoice-approve": [
+        Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {})
+    ],
     "api-invoice-reject": [
         Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {"reason": "Wrong PO"})
     ],
@@ -160,7 +167,9 @@ MATRIX: dict[str, list[Probe]] = {
             body=lambda w: {"line": w.draft_line.pk, "amount": "150.00", "reason": "Discount"},
         )
     ],
-    "api-invoice-send": [Probe("POST", "invoices.manage", kwargs=pk("approved"), body=lambda w: {})],
+    "api-invoice-send": [
+        Probe("POST", "invoices.manage", kwargs=pk("approved"), body=lambda w: {})
+    ],
     "api-credit-note-list": [
         Probe("GET", "invoices.view"),
         Probe(
@@ -196,7 +205,9 @@ MATRIX: dict[str, list[Probe]] = {
     ],
     "api-allocation-detail": [Probe("GET", "payments.view", kwargs=pk("allocation"))],
     "api-allocation-reverse": [
-        Probe("POST", "payments.manage", kwargs=pk("allocation"), body=lambda w: {"reason": "Wrong"})
+        Probe(
+            "POST", "payments.manage", kwargs=pk("allocation"), body=lambda w: {"reason": "Wrong"}
+        )
     ],
     "api-invoice-dispute": [
         Probe("POST", "payments.manage", kwargs=pk("approved"), body=lambda w: {"reason": "Hours"})
@@ -380,7 +391,14 @@ def expected_status(name: str, probe: Probe, persona: str) -> int:
     return probe.ok if role in roles.CAPABILITIES[probe.capability] else 403
 
 
-SNAPSHOT_APPS = ("agreements", "timesheets", "invoicing", "receivables", "billing_site", "authtoken")
+SNAPSHOT_APPS = (
+    "agreements",
+    "timesheets",
+    "invoicing",
+    "receivables",
+    "billing_site",
+    "authtoken",
+)
 
 
 def snapshot() -> dict[str, str]:
@@ -429,7 +447,10 @@ def _request(name: str, probe: Probe, client: Any, user: Any, world: World) -> A
     if probe.method == "GET":
         return client.get(url, query or {})
     return client.generic(
-        probe.method, url, data=_json(body if body is not None else {}), content_type="application/json"
+        probe.method,
+        url,
+        data=_json(body if body is not None else {}),
+        content_type="application/json",
     )
 
 
@@ -472,8 +493,14 @@ def test_permission_matrix(name, index, persona, persona_user, settings, tmp_pat
 
 
 def test_matrix_covers_every_role_and_anonymous():
-    assert set(PERSONAS) == {"billing_admin", "services_manager", "finance", "auditor", "outsider",
-                             "anonymous"}
+    assert set(PERSONAS) == {
+        "billing_admin",
+        "services_manager",
+        "finance",
+        "auditor",
+        "outsider",
+        "anonymous",
+    }
     assert {PERSONA_ROLE[p] for p in PERSONAS} - {None} == set(roles.ROLES)
 
 

@@ -47,7 +47,8 @@ def test_invoice_detail_has_lines_and_entry_ids(api_for, finance, world):
     assert body["open_amount"] == "175.00"
     assert body["entry_ids"] == ["1001"]
     assert [
-        (line["agreement_id"], line["hours"], line["rate"], line["amount"]) for line in body["lines"]
+        (line["agreement_id"], line["hours"], line["rate"], line["amount"])
+        for line in body["lines"]
     ] == [("AGR-1", "1.00", "175.00", "175.00")]
 
 
@@ -122,9 +123,16 @@ def test_ordering(api_for, auditor, db):
 
 
 def test_time_entry_filters(api_for, services_manager, world):
-    TimeEntryFactory(external_id="2001", project_code="OTHER", billable=False, date=dt.date(2026, 2, 1))
+    TimeEntryFactory(
+        external_id="2001", project_code="OTHER", billable=False, date=dt.date(2026, 2, 1)
+    )
     client = api_for(services_manager)
-    ids = lambda params: [e["entry_id"] for e in client.get("/api/v1/time-entries/", params).json()["results"]]  # noqa: E731
+
+    def ids(params):
+        return [
+            e["entry_id"] for e in client.get("/api/v1/time-entries/", params).json()["results"]
+        ]
+
     assert ids({"project_code": "ACME"}) == ["1001", "1002"]
     assert ids({"billable": "false"}) == ["2001"]
     assert ids({"date_from": "2026-01-16", "date_to": "2026-01-31"}) == ["1002"]
@@ -175,9 +183,16 @@ def test_aging_report_json_csv_xlsx(api_for, finance, world):
     # disputed 500 due 2025-12-30 (47 days); unapplied 300 of PAY-1.
     assert body["rows"] == [
         {
-            "account_id": "ACC-1", "account_name": "Acme Corp", "currency": "USD",
-            "current": "0.00", "1-30": "600.00", "31-60": "500.00", "61-90": "0.00",
-            "91+": "0.00", "unapplied": "300.00", "total": "800.00",
+            "account_id": "ACC-1",
+            "account_name": "Acme Corp",
+            "currency": "USD",
+            "current": "0.00",
+            "1-30": "600.00",
+            "31-60": "500.00",
+            "61-90": "0.00",
+            "91+": "0.00",
+            "unapplied": "300.00",
+            "total": "800.00",
         }
     ]
     csv = client.get("/api/v1/reports/ar-aging/", {"as_of": "2026-02-15", "format": "csv"})

@@ -135,7 +135,12 @@ def test_schema_documents_decimals_enums_errors_and_idempotency(client):
     assert total["type"] == "string"
     assert total["format"] == "decimal"
     assert components["InvoiceStatusEnum"]["enum"] == [
-        "draft", "approved", "sent", "partially_paid", "paid", "rejected"
+        "draft",
+        "approved",
+        "sent",
+        "partially_paid",
+        "paid",
+        "rejected",
     ]
     assert set(components["Error"]["properties"]) == {"detail", "errors"}
     approve = schema["paths"]["/api/v1/invoices/{id}/approve/"]["post"]

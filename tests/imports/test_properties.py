@@ -22,17 +22,52 @@ FAST = settings(
 
 VALID_ENTRIES = entries_csv(
     entry(),
-    entry(**{"Entry ID": "1002", "Date": "01/16/2026", "Hours": "1:45", "Notes": 'multi\nline, "quoted"'}),
+    entry(
+        **{
+            "Entry ID": "1002",
+            "Date": "01/16/2026",
+            "Hours": "1:45",
+            "Notes": 'multi\nline, "quoted"',
+        }
+    ),
     entry(**{"Entry ID": "1003", "Employee ID": "E2", "Hours": "0.25", "Billable": "no"}),
     line_end="\r\n",
     bom=True,
 )
 VALID_AGREEMENTS = agreements_csv(
     agreement(**{"Role Rates": "Engineer=150; PM=175"}),
-    agreement(**{"Agreement ID": "AGR-2", "Parent Agreement ID": "AGR-1", "Project Code": "PRJ-2", "Agreement Type": "Fixed Fee", "Amount": "900", "Hourly Rate": "", "Milestones": "A:50:2026-02-01;B:50"}),
+    agreement(
+        **{
+            "Agreement ID": "AGR-2",
+            "Parent Agreement ID": "AGR-1",
+            "Project Code": "PRJ-2",
+            "Agreement Type": "Fixed Fee",
+            "Amount": "900",
+            "Hourly Rate": "",
+            "Milestones": "A:50:2026-02-01;B:50",
+        }
+    ),
 )
 # Bytes that matter to a CSV reader, plus some that break UTF-8.
-SPECIAL = st.sampled_from([b",", b'"', b"\n", b"\r", b"\r\n", b";", b":", b"=", b"\x00", b"\xff", b"\xc3", b" ", b"-", b"9", b"/"])
+SPECIAL = st.sampled_from(
+    [
+        b",",
+        b'"',
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b";",
+        b":",
+        b"=",
+        b"\x00",
+        b"\xff",
+        b"\xc3",
+        b" ",
+        b"-",
+        b"9",
+        b"/",
+    ]
+)
 
 
 @st.composite
@@ -54,7 +89,9 @@ def mutated(draw, valid: bytes):
 def check_entries(data: bytes, engine: str) -> None:
     with rolled_back():
         before = snapshot()
-        result = import_entries(csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine)
+        result = import_entries(
+            csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine
+        )
         if result.ok:
             # Everything or nothing: every row of the file was written, each with one history row.
             assert TimeEntry.objects.count() == result.created
@@ -107,4 +144,9 @@ def test_the_unmutated_files_are_valid():
     with rolled_back():
         assert agreement_import(file=VALID_AGREEMENTS).created == 2
     with rolled_back():
-        assert import_entries(csvio.CsvReader(VALID_ENTRIES, columns=COLUMNS, required=REQUIRED)).created == 3
+        assert (
+            import_entries(
+                csvio.CsvReader(VALID_ENTRIES, columns=COLUMNS, required=REQUIRED)
+            ).created
+            == 3
+        )

@@ -28,7 +28,9 @@ ENGINES = ["sql", "orm"]
 
 
 def run(data: bytes, engine: str, **kw):
-    return import_entries(csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine, **kw)
+    return import_entries(
+        csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine, **kw
+    )
 
 
 def where(result):
@@ -57,25 +59,78 @@ def engine(request):
 def test_import_creates_entries_employees_and_history(engine, billing_admin):
     data = entries_csv(
         entry(Notes="first line\nsecond line"),
-        entry(**{"Entry ID": "00123", "Date": "1/16/2026", "Hours": "1:30:30", "Billable": "N", "Approved": ""}),
-        entry(**{"Entry ID": "A-7", "Employee ID": "E2", "Employee Name": "", "Role": "", "Hours": "0.0001", "Approved": "FALSE", "Billable": "1"}),
+        entry(
+            **{
+                "Entry ID": "00123",
+                "Date": "1/16/2026",
+                "Hours": "1:30:30",
+                "Billable": "N",
+                "Approved": "",
+            }
+        ),
+        entry(
+            **{
+                "Entry ID": "A-7",
+                "Employee ID": "E2",
+                "Employee Name": "",
+                "Role": "",
+                "Hours": "0.0001",
+                "Approved": "FALSE",
+                "Billable": "1",
+            }
+        ),
     )
     result = run(data, engine, user=billing_admin)
     assert result.ok, result.errors
     assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
     rows = {
-        e.external_id: (e.external_number, e.date, e.employee.external_id, e.role, e.duration_ms, e.billable, e.approved, e.notes, e.locked)
+        e.external_id: (
+            e.external_number,
+            e.date,
+            e.employee.external_id,
+            e.role,
+            e.duration_ms,
+            e.billable,
+            e.approved,
+            e.notes,
+            e.locked,
+        )
         for e in TimeEntry.objects.select_related("employee")
     }
     assert rows == {
-        "1001": (Decimal(1001), dt.date(2026, 1, 15), "E1", "Engineer", 5_400_000, True, True, "first line\nsecond line", False),
-        "00123": (Decimal(123), dt.date(2026, 1, 16), "E1", "Engineer", 5_430_000, False, True, "", False),
+        "1001": (
+            Decimal(1001),
+            dt.date(2026, 1, 15),
+            "E1",
+            "Engineer",
+            5_400_000,
+            True,
+            True,
+            "first line\nsecond line",
+            False,
+        ),
+        "00123": (
+            Decimal(123),
+            dt.date(2026, 1, 16),
+            "E1",
+            "Engineer",
+            5_430_000,
+            False,
+            True,
+            "",
+            False,
+        ),
         "A-7": (None, dt.date(2026, 1, 15), "E2", "", 360, True, False, "", False),
     }
-    assert sorted(Employee.objects.values_list("external_id", "name")) == [("E1", "Ann Smith"), ("E2", "")]
+    assert sorted(Employee.objects.values_list("external_id", "name")) == [
+        ("E1", "Ann Smith"),
+        ("E2", ""),
+    ]
     history = TimeEntry.history.all()
     assert history.count() == 3
-    assert {(h.history_type, h.history_user_id, h.history_change_reason) for h in history} == {("+", billing_admin.pk, "time entry import")}
+    assert {(h.history_type, h.history_user_id, h.history_change_reason) for h in history} == {
+        ("+", billing_admin.pk, "time entry import")
+    }
     assert {h.history_user_id for h in Employee.history.all()} == {billing_admin.pk}
 
 
@@ -103,7 +158,11 @@ def test_changed_row_is_updated_with_history(engine, billing_admin, services_man
     changed = TimeEntry.objects.get(external_id="1001")
     assert (changed.duration_ms, changed.notes) == (8_100_000, "reviewed")
     latest = changed.history.first()
-    assert (latest.history_type, latest.history_user, latest.duration_ms) == ("~", services_manager, 8_100_000)
+    assert (latest.history_type, latest.history_user, latest.duration_ms) == (
+        "~",
+        services_manager,
+        8_100_000,
+    )
     assert latest.prev_record.duration_ms == 5_400_000
     assert TimeEntry.objects.get(external_id="1002").history.count() == 1
     ann = Employee.objects.get(external_id="E1")
@@ -120,13 +179,22 @@ def test_empty_employee_name_keeps_the_stored_one(engine):
 def test_dry_run_counts_but_writes_nothing(engine):
     run(entries_csv(entry()), engine)
     before = snapshot()
-    result = run(entries_csv(entry(Hours="3"), entry(**{"Entry ID": "2", "Employee ID": "E9"})), engine, dry_run=True)
+    result = run(
+        entries_csv(entry(Hours="3"), entry(**{"Entry ID": "2", "Employee ID": "E9"})),
+        engine,
+        dry_run=True,
+    )
     assert (result.ok, result.dry_run, result.created, result.updated) == (True, True, 1, 1)
     assert snapshot() == before
 
 
 def test_bom_crlf_and_header_case_are_accepted(engine):
-    data = entries_csv(entry(Notes='said "hi"\r\nthen left'), entry(**{"Entry ID": "1002"}), line_end="\r\n", bom=True)
+    data = entries_csv(
+        entry(Notes='said "hi"\r\nthen left'),
+        entry(**{"Entry ID": "1002"}),
+        line_end="\r\n",
+        bom=True,
+    )
     data = data.replace(b"Entry ID,Date", b"  entry id ,DATE", 1)
     result = run(data, engine)
     assert (result.created, result.errors) == (2, [])
@@ -142,14 +210,21 @@ def test_invoiced_entry_is_never_changed_and_gets_a_flag(engine, billing_admin):
     before_entry = TimeEntry.objects.values().get(external_id="1001")
     history_before = TimeEntry.history.count()
 
-    data = entries_csv(entry(Hours="2", Date="2026-01-16", Notes="late fix"), entry(**{"Entry ID": "1002"}))
+    data = entries_csv(
+        entry(Hours="2", Date="2026-01-16", Notes="late fix"), entry(**{"Entry ID": "1002"})
+    )
     result = run(data, engine, user=billing_admin)
     assert result.ok
     assert (result.created, result.updated, result.unchanged) == (0, 0, 2)
     assert TimeEntry.objects.values().get(external_id="1001") == before_entry
     assert TimeEntry.history.count() == history_before
     flag = Flag.objects.get()
-    assert (flag.code, flag.subject, flag.status, flag.entry.external_id) == ("CHANGED_AFTER_INVOICING", "1001", "open", "1001")
+    assert (flag.code, flag.subject, flag.status, flag.entry.external_id) == (
+        "CHANGED_AFTER_INVOICING",
+        "1001",
+        "open",
+        "1001",
+    )
     assert flag.detail == (
         "The time tracker changed this entry after it was invoiced: Date 2026-01-15 -> 2026-01-16; "
         "Hours 1.5 -> 2. The invoiced entry was kept."
@@ -205,9 +280,16 @@ def test_missing_required_column(engine):
     rejected(data, engine, [(1, "Hours")], "required column is missing from the header")
 
 
-@pytest.mark.parametrize("column", ["Entry ID", "Date", "Employee ID", "Project Code", "Hours", "Billable"])
+@pytest.mark.parametrize(
+    "column", ["Entry ID", "Date", "Employee ID", "Project Code", "Hours", "Billable"]
+)
 def test_required_value_missing(engine, column):
-    rejected(entries_csv(entry(), entry(**{"Entry ID": "2", column: ""})), engine, [(3, column)], "is required")
+    rejected(
+        entries_csv(entry(), entry(**{"Entry ID": "2", column: ""})),
+        engine,
+        [(3, column)],
+        "is required",
+    )
 
 
 @pytest.mark.parametrize(
@@ -218,7 +300,11 @@ def test_required_value_missing(engine, column):
         ("Hours", "0", "must be more than 0 and at most 24, got '0'"),
         ("Hours", "24.01", "must be more than 0 and at most 24, got '24.01'"),
         ("Hours", "-1", "must be more than 0 and at most 24, got '-1'"),
-        ("Hours", "1.23456", "must have at most 4 decimal places (whole milliseconds), got '1.23456'"),
+        (
+            "Hours",
+            "1.23456",
+            "must have at most 4 decimal places (whole milliseconds), got '1.23456'",
+        ),
         ("Hours", "1:75", "must be decimal hours (1.5) or H:MM / H:MM:SS (1:30), got '1:75'"),
         ("Hours", "1h30", "must be decimal hours (1.5) or H:MM / H:MM:SS (1:30), got '1h30'"),
         ("Hours", "24:00:01", "must be more than 0 and at most 24, got '24:00:01'"),
@@ -233,20 +319,40 @@ def test_field_format_rules(engine, column, value, message):
     rejected(entries_csv(entry(**{column: value})), engine, [(2, column)], message)
 
 
-@pytest.mark.parametrize(("text", "ms"), [("24", 86_400_000), ("24:00", 86_400_000), ("0:01", 60_000), ("7.25", 26_100_000), (".5", 1_800_000), ("1.50000", 5_400_000), ("0:00:01", 1000)])
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("24", 86_400_000),
+        ("24:00", 86_400_000),
+        ("0:01", 60_000),
+        ("7.25", 26_100_000),
+        (".5", 1_800_000),
+        ("1.50000", 5_400_000),
+        ("0:00:01", 1000),
+    ],
+)
 def test_hours_formats(text, ms):
     assert parse_hours(text) == ms
 
 
 def test_repeated_entry_id_counts_physical_lines(engine):
-    data = entries_csv(entry(Notes="two\nlines"), entry(**{"Entry ID": "1002"}), entry(Notes="again"))
+    data = entries_csv(
+        entry(Notes="two\nlines"), entry(**{"Entry ID": "1002"}), entry(Notes="again")
+    )
     # Header = line 1, the first row spans lines 2-3, so the repeat is on physical line 5.
     rejected(data, engine, [(5, "Entry ID")], "1001 repeats line 2")
 
 
 def test_row_with_the_wrong_number_of_fields(engine):
-    data = entries_csv(entry()) + b"1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build, extra,1.5,yes,yes,\n"
-    rejected(data, engine, [(3, "File")], "has 12 fields but the header has 11 (a comma in an unquoted value?)")
+    data = (
+        entries_csv(entry()) + b"1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build, extra,1.5,yes,yes,\n"
+    )
+    rejected(
+        data,
+        engine,
+        [(3, "File")],
+        "has 12 fields but the header has 11 (a comma in an unquoted value?)",
+    )
 
 
 def test_every_problem_is_listed_in_line_order(engine):
@@ -263,7 +369,9 @@ def test_every_problem_is_listed_in_line_order(engine):
 
 def test_errors_are_capped_with_a_summary(engine):
     rows = [entry(**{"Entry ID": str(i), "Hours": "x"}) for i in range(1005)]
-    result = rejected(entries_csv(*rows), engine, [(n, "Hours") for n in range(2, 1002)] + [(0, "File")])
+    result = rejected(
+        entries_csv(*rows), engine, [(n, "Hours") for n in range(2, 1002)] + [(0, "File")]
+    )
     assert result.errors[-1].message == "5 more problem(s) not listed; fix these and import again"
 
 
@@ -276,11 +384,31 @@ def test_errors_are_capped_with_a_summary(engine):
         (b"", 0, "the file is empty"),
         (b"\xef\xbb\xbf\r\n\r\n", 0, "the file is empty"),
         (",".join(COLUMNS).encode() + b"\r\n", 0, "the file has a header row but no data rows"),
-        (b"Entry ID;Date;Employee ID;Project Code;Hours;Billable\n1;2026-01-01;E1;P;1;yes\n", 1, "is not comma-separated (the header is separated by semicolons); export it as CSV with commas"),
-        (b"Entry ID\tDate\tEmployee ID\n", 1, "is not comma-separated (the header is separated by tabs); export it as CSV with commas"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 0, "the file contains binary data (NUL bytes); upload the CSV export"),
-        (b"%PDF-1.4\n\x00\x01binary", 0, "the file contains binary data (NUL bytes); upload the CSV export"),
-        (",".join(COLUMNS).encode() + b"\n\xff\xfe1,2\n", 2, "is not valid UTF-8 (byte 0xFF at position 1); save the file as CSV UTF-8"),
+        (
+            b"Entry ID;Date;Employee ID;Project Code;Hours;Billable\n1;2026-01-01;E1;P;1;yes\n",
+            1,
+            "is not comma-separated (the header is separated by semicolons); export it as CSV with commas",
+        ),
+        (
+            b"Entry ID\tDate\tEmployee ID\n",
+            1,
+            "is not comma-separated (the header is separated by tabs); export it as CSV with commas",
+        ),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            0,
+            "the file contains binary data (NUL bytes); upload the CSV export",
+        ),
+        (
+            b"%PDF-1.4\n\x00\x01binary",
+            0,
+            "the file contains binary data (NUL bytes); upload the CSV export",
+        ),
+        (
+            ",".join(COLUMNS).encode() + b"\n\xff\xfe1,2\n",
+            2,
+            "is not valid UTF-8 (byte 0xFF at position 1); save the file as CSV UTF-8",
+        ),
     ],
 )
 def test_bad_files_get_a_clear_message(engine, data, line, message):
@@ -288,12 +416,22 @@ def test_bad_files_get_a_clear_message(engine, data, line, message):
 
 
 def test_latin1_file_names_the_bad_line(engine):
-    data = entries_csv(entry(), entry(**{"Entry ID": "2", "Notes": "café"})).replace("café".encode(), "café".encode("latin-1"))
-    rejected(data, engine, [(3, "File")], "is not valid UTF-8 (byte 0xE9 at position 63); save the file as CSV UTF-8")
+    data = entries_csv(entry(), entry(**{"Entry ID": "2", "Notes": "café"})).replace(
+        "café".encode(), "café".encode("latin-1")
+    )
+    rejected(
+        data,
+        engine,
+        [(3, "File")],
+        "is not valid UTF-8 (byte 0xE9 at position 63); save the file as CSV UTF-8",
+    )
 
 
 def test_unclosed_quote(engine):
-    data = entries_csv(entry()) + b'1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build,1.5,yes,yes,"never closed\nmore\n'
+    data = (
+        entries_csv(entry())
+        + b'1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build,1.5,yes,yes,"never closed\nmore\n'
+    )
     rejected(data, engine, [(3, "File")], "a quoted value that starts on line 3 is never closed")
 
 
@@ -306,7 +444,9 @@ def test_file_larger_than_the_limit(engine, settings, tmp_path):
     path.write_bytes(data)
     before = snapshot()
     result = time_entry_import(file=str(path))
-    assert [str(e) for e in result.errors] == ["line 0: File: the file is larger than the import limit of 300 bytes"]
+    assert [str(e) for e in result.errors] == [
+        "line 0: File: the file is larger than the import limit of 300 bytes"
+    ]
     assert snapshot() == before
 
 
@@ -327,7 +467,9 @@ def test_stream_of_unknown_size_is_cut_at_the_limit(engine, settings):
 
     data = entries_csv(*[entry(**{"Entry ID": str(i)}) for i in range(10)])
     before = snapshot()
-    result = import_entries(csvio.CsvReader(Pipe(data), columns=COLUMNS, required=REQUIRED), engine=engine)
+    result = import_entries(
+        csvio.CsvReader(Pipe(data), columns=COLUMNS, required=REQUIRED), engine=engine
+    )
     assert where(result) == [(0, "File")]
     assert snapshot() == before
 
@@ -336,13 +478,18 @@ def test_stream_of_unknown_size_is_cut_at_the_limit(engine, settings):
 
 
 def test_json_rows_variant(billing_admin):
-    rows = [entry(), {**entry(), "Entry ID": "1002", "Hours": 2, "Billable": True, "Approved": None}]
+    rows = [
+        entry(),
+        {**entry(), "Entry ID": "1002", "Hours": 2, "Billable": True, "Approved": None},
+    ]
     result = time_entry_import_rows(rows=rows, user=billing_admin)
     assert (result.created, result.errors) == (2, [])
     e = TimeEntry.objects.get(external_id="1002")
     assert (e.duration_ms, e.billable, e.approved) == (7_200_000, True, True)
     before = snapshot()
-    bad = time_entry_import_rows(rows=[entry(), {**entry(), "Entry ID": "1003", "Hours": "25"}, "nope"])
+    bad = time_entry_import_rows(
+        rows=[entry(), {**entry(), "Entry ID": "1003", "Hours": "25"}, "nope"]
+    )
     assert where(bad) == [(4, "File")]
     bad = time_entry_import_rows(rows=[entry(), {**entry(), "Entry ID": "1003", "Hours": "25"}])
     assert where(bad) == [(3, "Hours")]
@@ -354,13 +501,23 @@ def test_command_exit_codes_json_and_stderr(tmp_path, capsys):
     good = tmp_path / "entries.csv"
     good.write_bytes(entries_csv(entry(), entry(**{"Entry ID": "1002"})))
     call_command("import_time_entries", str(good), "--dry-run")
-    assert capsys.readouterr().out.strip() == "Dry run, nothing written: 2 created, 0 updated, 0 unchanged"
+    assert (
+        capsys.readouterr().out.strip()
+        == "Dry run, nothing written: 2 created, 0 updated, 0 unchanged"
+    )
     assert not TimeEntry.objects.exists()
     call_command("import_time_entries", str(good), "--json")
-    assert json.loads(capsys.readouterr().out) == {"created": 2, "updated": 0, "unchanged": 0, "errors": []}
+    assert json.loads(capsys.readouterr().out) == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+    }
 
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(entries_csv(entry(Hours="0"), entry(**{"Entry ID": "1002", "Date": "tomorrow"})))
+    bad.write_bytes(
+        entries_csv(entry(Hours="0"), entry(**{"Entry ID": "1002", "Date": "tomorrow"}))
+    )
     before = snapshot()
     with pytest.raises(SystemExit) as exit_info:
         call_command("import_time_entries", str(bad))
@@ -373,7 +530,15 @@ def test_command_exit_codes_json_and_stderr(tmp_path, capsys):
 
 
 def test_existing_entries_from_factories_are_matched_by_entry_id(engine):
-    TimeEntryFactory(external_id="1001", employee=EmployeeFactory(external_id="E1", name="Ann Smith"), project_code="PRJ-1", task="Build", notes="", duration_ms=5_400_000, date=dt.date(2026, 1, 15))
+    TimeEntryFactory(
+        external_id="1001",
+        employee=EmployeeFactory(external_id="E1", name="Ann Smith"),
+        project_code="PRJ-1",
+        task="Build",
+        notes="",
+        duration_ms=5_400_000,
+        date=dt.date(2026, 1, 15),
+    )
     result = run(entries_csv(entry()), engine)
     assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
 
@@ -383,4 +548,9 @@ def test_nul_byte_after_the_first_block_names_its_line(engine):
     data = entries_csv(*rows)
     lines = data.split(b"\n")
     lines[90] = lines[90][:-1] + b"\x00"
-    rejected(b"\n".join(lines), engine, [(91, "File")], "the file contains binary data (NUL bytes); upload the CSV export")
+    rejected(
+        b"\n".join(lines),
+        engine,
+        [(91, "File")],
+        "the file contains binary data (NUL bytes); upload the CSV export",
+    )

@@ -32,8 +32,15 @@ def days_ago(n):
 
 
 def pay(account, amount, reference="", date=dt.date(2026, 6, 1), currency="USD", user=None):
-    return payment_record(account=account, date=date, amount=D(amount), currency=currency,
-                          reference=reference, method="wire", user=user)
+    return payment_record(
+        account=account,
+        date=date,
+        amount=D(amount),
+        currency=currency,
+        reference=reference,
+        method="wire",
+        user=user,
+    )
 
 
 def csv_rows(report):
@@ -42,12 +49,24 @@ def csv_rows(report):
 
 @pytest.mark.parametrize(
     "days_past_due,bucket",
-    [(-10, "Current"), (0, "Current"), (1, "1-30"), (30, "1-30"), (31, "31-60"), (60, "31-60"),
-     (61, "61-90"), (90, "61-90"), (91, "91+"), (400, "91+")],
+    [
+        (-10, "Current"),
+        (0, "Current"),
+        (1, "1-30"),
+        (30, "1-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "91+"),
+        (400, "91+"),
+    ],
 )
 def test_each_bucket_boundary(days_past_due, bucket):
     acc = AccountFactory(external_id="A-1", name="Acme")
-    final_invoice(acc, "123.45", due=days_ago(days_past_due), invoice_date=days_ago(days_past_due + 30))
+    final_invoice(
+        acc, "123.45", due=days_ago(days_past_due), invoice_date=days_ago(days_past_due + 30)
+    )
     rows = csv_rows(aging_report(as_of=AS_OF))
     expected = {name: "0.00" for name in HEADER[3:8]}
     expected[bucket] = "123.45"
@@ -59,8 +78,16 @@ def test_each_bucket_boundary(days_past_due, bucket):
 
 def test_all_boundaries_in_one_account_sum_per_bucket():
     acc = AccountFactory(external_id="A-1", name="Acme")
-    for days, amount in [(0, "1"), (1, "2"), (30, "4"), (31, "8"), (60, "16"), (61, "32"),
-                         (90, "64"), (91, "128")]:
+    for days, amount in [
+        (0, "1"),
+        (1, "2"),
+        (30, "4"),
+        (31, "8"),
+        (60, "16"),
+        (61, "32"),
+        (90, "64"),
+        (91, "128"),
+    ]:
         final_invoice(acc, amount, due=days_ago(days), invoice_date=days_ago(days + 30))
     row = aging_report(as_of=AS_OF).rows[0]
     assert row.buckets == [D("1.00"), D("6.00"), D("24.00"), D("96.00"), D("128.00")]
@@ -75,8 +102,18 @@ def test_payments_and_credit_notes_after_the_date_are_excluded():
     CreditNoteFactory(invoice=inv, amount=D("50.00"), date=AS_OF)  # counts (on the day)
     CreditNoteFactory(invoice=inv, amount=D("70.00"), date=AS_OF + dt.timedelta(days=1))
     rows = csv_rows(aging_report(as_of=AS_OF))
-    assert rows[1] == ["A-1", "Acme", "USD", "0.00", "850.00", "0.00", "0.00", "0.00", "0.00",
-                       "850.00"]
+    assert rows[1] == [
+        "A-1",
+        "Acme",
+        "USD",
+        "0.00",
+        "850.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "850.00",
+    ]
     # The day after, everything counts.
     later = aging_report(as_of=AS_OF + dt.timedelta(days=1)).rows[0]
     assert later.buckets[1] == D("580.00")
@@ -84,7 +121,9 @@ def test_payments_and_credit_notes_after_the_date_are_excluded():
 
 def test_invoices_dated_after_the_date_and_drafts_are_excluded():
     acc = AccountFactory()
-    final_invoice(acc, "500.00", invoice_date=AS_OF + dt.timedelta(days=1), due=AS_OF + dt.timedelta(days=31))
+    final_invoice(
+        acc, "500.00", invoice_date=AS_OF + dt.timedelta(days=1), due=AS_OF + dt.timedelta(days=31)
+    )
     final_invoice(acc, "700.00", status="draft", due=days_ago(5), invoice_date=days_ago(35))
     final_invoice(acc, "900.00", status="rejected", due=days_ago(5), invoice_date=days_ago(35))
     assert aging_report(as_of=AS_OF).rows == []
@@ -165,7 +204,7 @@ def test_aging_is_one_query():
 
 # --- exports --------------------------------------------------------------------------------------
 
-EVIL = ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+EVIL = ['=HYPERLINK("http://x")', "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 
 
 @pytest.mark.parametrize("text", EVIL)
@@ -186,7 +225,7 @@ def test_csv_export_neutralizes_formula_injection():
     rows = csv_rows(_evil_report())
     text_cells = [cell for row in rows[1:] for cell in row[:3]]
     assert all(not c or c[0] not in "=+-@\t\r" for c in text_cells)
-    assert ["'=ID0", "'=HYPERLINK(\"http://x\")"] in [r[:2] for r in rows]
+    assert ["'=ID0", '\'=HYPERLINK("http://x")'] in [r[:2] for r in rows]
     # Amount cells stay plain numbers, negatives included.
     assert rows[-1][3:] == ["0.00", "60.00", "0.00", "0.00", "0.00", "0.00", "60.00"]
 
@@ -214,11 +253,32 @@ def test_json_export():
     data = json.loads(aging_report(as_of=AS_OF).to_json())
     assert data == {
         "as_of": "2026-06-30",
-        "rows": [{"account_id": "A-1", "account_name": "Acme", "currency": "USD",
-                  "current": "0.00", "1-30": "0.00", "31-60": "0.00", "61-90": "100.00",
-                  "91+": "0.00", "unapplied": "0.00", "total": "100.00"}],
-        "totals": [{"currency": "USD", "current": "0.00", "1-30": "0.00", "31-60": "0.00",
-                    "61-90": "100.00", "91+": "0.00", "unapplied": "0.00", "total": "100.00"}],
+        "rows": [
+            {
+                "account_id": "A-1",
+                "account_name": "Acme",
+                "currency": "USD",
+                "current": "0.00",
+                "1-30": "0.00",
+                "31-60": "0.00",
+                "61-90": "100.00",
+                "91+": "0.00",
+                "unapplied": "0.00",
+                "total": "100.00",
+            }
+        ],
+        "totals": [
+            {
+                "currency": "USD",
+                "current": "0.00",
+                "1-30": "0.00",
+                "31-60": "0.00",
+                "61-90": "100.00",
+                "91+": "0.00",
+                "unapplied": "0.00",
+                "total": "100.00",
+            }
+        ],
     }
 
 
@@ -239,8 +299,10 @@ def test_customer_statement_pdf_lists_open_invoices_payments_and_unapplied():
     final_invoice(acc, "77.00", due=days_ago(10))  # paid in full below: not listed
     pay(acc, "377.00", "INV", date=days_ago(3))  # oldest first -> ... see below
     pay(acc, "500.00", "", date=AS_OF + dt.timedelta(days=1))  # after the date: not on it
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
-        statement_pdf(account=acc, as_of=AS_OF))).pages)
+    text = "".join(
+        p.extract_text()
+        for p in PdfReader(io.BytesIO(statement_pdf(account=acc, as_of=AS_OF))).pages
+    )
     assert "Statement of account" in text and "Acme Widgets" in text
     assert inv.number in text
     assert "Balance due" in text
@@ -251,13 +313,16 @@ def test_customer_statement_pdf_lists_open_invoices_payments_and_unapplied():
 
 # --- the command ----------------------------------------------------------------------------------
 
+
 def test_ar_aging_command_csv_to_stdout_and_files(tmp_path):
     acc = AccountFactory(external_id="A-1", name="Acme")
     final_invoice(acc, "100.00", due=days_ago(61))
     out = io.StringIO()
     call_command("ar_aging", "--as-of", "2026-06-30", stdout=out)
     assert out.getvalue() == aging_report(as_of=AS_OF).to_csv()
-    call_command("ar_aging", "--as-of", "06/30/2026", "--format", "json", stdout=(out := io.StringIO()))
+    call_command(
+        "ar_aging", "--as-of", "06/30/2026", "--format", "json", stdout=(out := io.StringIO())
+    )
     assert json.loads(out.getvalue())["rows"][0]["61-90"] == "100.00"
     target = tmp_path / "aging.xlsx"
     call_command("ar_aging", "--as-of", "2026-06-30", "--format", "xlsx", "--output", str(target))
@@ -267,18 +332,33 @@ def test_ar_aging_command_csv_to_stdout_and_files(tmp_path):
     assert target.read_bytes().decode() == aging_report(as_of=AS_OF).to_csv()
 
 
-@pytest.mark.parametrize("args", [["--as-of", "2026-13-01"], ["--as-of", "yesterday"],
-                                  ["--as-of", "2026-06-30", "--format", "xlsx"],
-                                  ["--as-of", "2026-06-30", "--format", "doc"], []])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--as-of", "2026-13-01"],
+        ["--as-of", "yesterday"],
+        ["--as-of", "2026-06-30", "--format", "xlsx"],
+        ["--as-of", "2026-06-30", "--format", "doc"],
+        [],
+    ],
+)
 def test_ar_aging_command_usage_errors_exit_2(args):
     import subprocess
     import sys
 
     from django.conf import settings
 
-    env = {**__import__("os").environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/"
-           + connection.settings_dict["NAME"]}
-    proc = subprocess.run([sys.executable, "manage.py", "ar_aging", *args], cwd=settings.BASE_DIR,
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **__import__("os").environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/" + connection.settings_dict["NAME"],
+    }
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "ar_aging", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""

@@ -33,8 +33,16 @@ PAY_DATE = dt.date(2026, 3, 10)
 
 
 def pay(account, amount, reference="", user=None, currency="USD", external_id=None, date=PAY_DATE):
-    return payment_record(account=account, date=date, amount=D(amount), currency=currency,
-                          reference=reference, method="wire", user=user, external_id=external_id)
+    return payment_record(
+        account=account,
+        date=date,
+        amount=D(amount),
+        currency=currency,
+        reference=reference,
+        method="wire",
+        user=user,
+        external_id=external_id,
+    )
 
 
 def allocations_of(payment):
@@ -43,13 +51,18 @@ def allocations_of(payment):
 
 # --- pure rules -----------------------------------------------------------------------------------
 
+
 def test_referenced_numbers_in_order_once_case_insensitive():
     text = "pay inv-2026-00002 and INV-2026-00001; again INV-2026-00002, not INV-26-1"
     assert referenced_numbers(text) == ["INV-2026-00002", "INV-2026-00001"]
 
 
 def test_plan_allocation_references_first_then_others_rest_unapplied():
-    a, b, c = OpenInvoice(1, "A", D("100")), OpenInvoice(2, "B", D("50")), OpenInvoice(3, "C", D("30"))
+    a, b, c = (
+        OpenInvoice(1, "A", D("100")),
+        OpenInvoice(2, "B", D("50")),
+        OpenInvoice(3, "C", D("30")),
+    )
     shares, rest = plan_allocation(D("170"), [b], [a, b, c])
     assert [(s.invoice_id, s.amount) for s in shares] == [(2, D("50")), (1, D("100")), (3, D("20"))]
     assert rest == D("0")
@@ -215,8 +228,10 @@ def test_card_number_in_reference_is_never_stored():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("amount,message", [("0", "greater than zero"), ("-5", "greater than zero"),
-                                            ("1.005", "2 decimal places")])
+@pytest.mark.parametrize(
+    "amount,message",
+    [("0", "greater than zero"), ("-5", "greater than zero"), ("1.005", "2 decimal places")],
+)
 def test_bad_amount_is_refused_and_nothing_is_written(amount, message):
     acc = AccountFactory()
     final_invoice(acc)
@@ -235,6 +250,7 @@ def test_same_payment_id_is_refused():
 
 
 # --- by hand: apply, reverse ----------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 @time_machine.travel(dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC), tick=False)
@@ -309,6 +325,7 @@ def test_reverse_without_reason_is_refused(finance):
 
 # --- disputes -------------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_dispute_and_clear_are_recorded_with_the_user(finance):
     inv = final_invoice(AccountFactory())
@@ -320,8 +337,11 @@ def test_dispute_and_clear_are_recorded_with_the_user(finance):
     invoice_dispute_clear(invoice=inv, user=finance)
     inv.refresh_from_db()
     assert (inv.disputed, inv.dispute_reason) == (False, "")
-    history = list(inv.history.order_by("history_date").values_list("disputed", "dispute_reason",
-                                                                    "history_user"))
+    history = list(
+        inv.history.order_by("history_date").values_list(
+            "disputed", "dispute_reason", "history_user"
+        )
+    )
     assert history[-2:] == [(True, "Wrong rate", finance.pk), (False, "", finance.pk)]
     with pytest.raises(BillingError, match="not disputed"):
         invoice_dispute_clear(invoice=inv, user=finance)

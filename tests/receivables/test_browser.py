@@ -19,8 +19,13 @@ from tests.receivables.helpers import final_invoice
 def test_finance_records_payment_sees_partly_paid_and_exports_aging(page, live_server, finance):
     acc = AccountFactory(external_id="ACME", name="Acme Browser Co")
     today = firm_today()
-    inv = final_invoice(acc, "1000.00", due=today - dt.timedelta(days=40),
-                        invoice_date=today - dt.timedelta(days=70), seq=1)
+    inv = final_invoice(
+        acc,
+        "1000.00",
+        due=today - dt.timedelta(days=40),
+        invoice_date=today - dt.timedelta(days=70),
+        seq=1,
+    )
     log_in(page, finance)
     assert page.locator("h1").inner_text() == "AR aging"
     page.click("text=Record a payment")
@@ -44,8 +49,18 @@ def test_finance_records_payment_sees_partly_paid_and_exports_aging(page, live_s
         page.click("#export-csv")
     path = download_info.value.path()
     rows = list(csv.reader(io.StringIO(open(path, encoding="utf-8").read())))
-    assert rows[1] == ["ACME", "Acme Browser Co", "USD", "0.00", "0.00", "750.00", "0.00", "0.00",
-                       "0.00", "750.00"]
+    assert rows[1] == [
+        "ACME",
+        "Acme Browser Co",
+        "USD",
+        "0.00",
+        "0.00",
+        "750.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "750.00",
+    ]
     with page.expect_download() as download_info:
         page.click("#export-xlsx")
     assert download_info.value.suggested_filename == f"ar-aging-{today.isoformat()}.xlsx"

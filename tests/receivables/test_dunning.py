@@ -28,8 +28,11 @@ def day(n):
 
 
 def reminders():
-    return list(Reminder.objects.order_by("invoice__number", "level").values_list(
-        "invoice__number", "level", "status", "sent_on"))
+    return list(
+        Reminder.objects.order_by("invoice__number", "level").values_list(
+            "invoice__number", "level", "status", "sent_on"
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +57,11 @@ def test_each_level_is_sent_once():
     dunning_run(as_of=day(30))
     dunning_run(as_of=day(61))
     dunning_run(as_of=day(200))
-    assert reminders() == [(inv.number, 7, "sent", day(7)), (inv.number, 30, "sent", day(30)),
-                           (inv.number, 60, "sent", day(61))]
+    assert reminders() == [
+        (inv.number, 7, "sent", day(7)),
+        (inv.number, 30, "sent", day(30)),
+        (inv.number, 60, "sent", day(61)),
+    ]
     assert len(mail.outbox) == 3
 
 
@@ -64,7 +70,10 @@ def test_several_levels_due_at_once_send_only_the_highest():
     acc = AccountFactory(billing_email="ap@late.example")
     inv = final_invoice(acc, "100.00", due=DUE, seq=1)
     dunning_run(as_of=day(45))
-    assert reminders() == [(inv.number, 7, "superseded", day(45)), (inv.number, 30, "sent", day(45))]
+    assert reminders() == [
+        (inv.number, 7, "superseded", day(45)),
+        (inv.number, 30, "sent", day(45)),
+    ]
     assert len(mail.outbox) == 1
 
 
@@ -76,8 +85,14 @@ def test_disputed_paid_and_fully_credited_invoices_are_skipped(finance):
     credited = final_invoice(acc, "100.00", due=DUE, seq=2)
     CreditNoteFactory(invoice=credited, amount=D("100.00"), date=DUE)
     paid = final_invoice(acc, "100.00", due=DUE, seq=3)
-    payment_record(account=acc, date=DUE, amount=D("100.00"), currency="USD",
-                   reference=paid.number, user=finance)
+    payment_record(
+        account=acc,
+        date=DUE,
+        amount=D("100.00"),
+        currency="USD",
+        reference=paid.number,
+        user=finance,
+    )
     draft = final_invoice(acc, "100.00", due=DUE, seq=4, status="draft")
     partly_credited = final_invoice(acc, "100.00", due=DUE, seq=5)
     CreditNoteFactory(invoice=partly_credited, amount=D("40.00"), date=DUE)
@@ -155,5 +170,7 @@ def test_dunning_task_on_a_real_worker(celery_worker):
     inv = final_invoice(acc, "100.00", due=DUE, seq=1)
     dunning_task.delay(day(31).isoformat())
     wait_for(lambda: Reminder.objects.filter(invoice=inv, level=30).exists())
-    assert sorted(Reminder.objects.values_list("level", "status")) == [(7, "superseded"),
-                                                                        (30, "sent")]
+    assert sorted(Reminder.objects.values_list("level", "status")) == [
+        (7, "superseded"),
+        (30, "sent"),
+    ]

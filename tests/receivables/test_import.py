@@ -34,14 +34,19 @@ def run(text: str, **kwargs):
 def test_import_allocates_in_file_order(acme, finance):
     inv1 = final_invoice(acme, "100.00", due=dt.date(2026, 1, 31), seq=1)
     inv2 = final_invoice(acme, "300.00", due=dt.date(2026, 2, 28), seq=2)
-    text = (HEADER
-            + "P-2,2026-03-02,ACME,250.00,,INV-2026-00002,wire\n"
-            + "P-1,03/01/2026,ACME,200.00,USD,,check\n")
+    text = (
+        HEADER
+        + "P-2,2026-03-02,ACME,250.00,,INV-2026-00002,wire\n"
+        + "P-1,03/01/2026,ACME,200.00,USD,,check\n"
+    )
     result = run(text, user=finance)
     assert result.as_dict() == {"created": 2, "updated": 0, "unchanged": 0, "errors": []}
     # P-2 (first in the file) pays its reference; P-1 then pays the oldest (inv1) and the rest of inv2.
-    assert list(Allocation.objects.order_by("id").values_list(
-        "payment__external_id", "invoice__number", "amount", "date")) == [
+    assert list(
+        Allocation.objects.order_by("id").values_list(
+            "payment__external_id", "invoice__number", "amount", "date"
+        )
+    ) == [
         ("P-2", inv2.number, D("250.00"), dt.date(2026, 3, 2)),
         ("P-1", inv1.number, D("100.00"), dt.date(2026, 3, 1)),
         ("P-1", inv2.number, D("50.00"), dt.date(2026, 3, 1)),
@@ -78,12 +83,14 @@ def test_reimport_with_different_values_is_an_error_and_writes_nothing(acme):
 
 def test_every_row_error_reported_with_line_and_column_and_nothing_written(acme):
     final_invoice(acme, "100.00")
-    text = (HEADER
-            + "P-1,2026-03-01,ACME,10.00,USD,,\n"
-            + "P-2,2026-02-30,ACME,0,usd,,\n"
-            + '"P-3","2026-03-01","NOPE","1,000.00",,"multi\nline ref",\n'
-            + "P-1,2026-03-01,ACME,10.00,USD,,\n"
-            + ",2026-03-01,ACME,10.005,USD,,\n")
+    text = (
+        HEADER
+        + "P-1,2026-03-01,ACME,10.00,USD,,\n"
+        + "P-2,2026-02-30,ACME,0,usd,,\n"
+        + '"P-3","2026-03-01","NOPE","1,000.00",,"multi\nline ref",\n'
+        + "P-1,2026-03-01,ACME,10.00,USD,,\n"
+        + ",2026-03-01,ACME,10.005,USD,,\n"
+    )
     result = run(text)
     assert [str(e) for e in result.errors] == [
         "line 3: Date: is not a real date, got '2026-02-30'",
@@ -101,7 +108,9 @@ def test_every_row_error_reported_with_line_and_column_and_nothing_written(acme)
 
 def test_missing_required_column_rejects_the_file(acme):
     result = run("Payment ID,Date,Amount\nP-1,2026-03-01,10.00\n")
-    assert [str(e) for e in result.errors] == ["line 1: Account ID: required column is missing from the header"]
+    assert [str(e) for e in result.errors] == [
+        "line 1: Account ID: required column is missing from the header"
+    ]
     assert Payment.objects.count() == 0
 
 
@@ -121,14 +130,17 @@ def test_dry_run_reports_but_writes_nothing(acme):
 
 
 def test_import_rows_from_json(acme):
-    result = payment_import_rows(rows=[{"Payment ID": "J-1", "Date": "2026-03-01",
-                                        "Account ID": "ACME", "Amount": 12.5}])
+    result = payment_import_rows(
+        rows=[{"Payment ID": "J-1", "Date": "2026-03-01", "Account ID": "ACME", "Amount": 12.5}]
+    )
     assert result.as_dict() == {"created": 1, "updated": 0, "unchanged": 0, "errors": []}
     assert Payment.objects.get().amount == D("12.50")
-    bad = payment_import_rows(rows=[{"Payment ID": "J-2", "Date": "x", "Account ID": "ACME",
-                                     "Amount": "1"}])
+    bad = payment_import_rows(
+        rows=[{"Payment ID": "J-2", "Date": "x", "Account ID": "ACME", "Amount": "1"}]
+    )
     assert [str(e) for e in bad.errors] == [
-        "line 2: Date: must be a date as YYYY-MM-DD or MM/DD/YYYY, got 'x'"]
+        "line 2: Date: must be a date as YYYY-MM-DD or MM/DD/YYYY, got 'x'"
+    ]
 
 
 def test_command_exit_codes_and_json(acme, tmp_path, capsys):
@@ -141,9 +153,12 @@ def test_command_exit_codes_and_json(acme, tmp_path, capsys):
     bad.write_text(HEADER + "P-2,2026-03-01,NOPE,10.00,USD,,\n")
     err = io.StringIO()
     with pytest.raises(SystemExit) as exit_info:
-        call_command("import_payments", str(bad), "--json", stdout=(out := io.StringIO()), stderr=err)
+        call_command(
+            "import_payments", str(bad), "--json", stdout=(out := io.StringIO()), stderr=err
+        )
     assert exit_info.value.code == 1
     assert json.loads(out.getvalue())["errors"] == [
-        {"line": 2, "column": "Account ID", "message": "account NOPE does not exist"}]
+        {"line": 2, "column": "Account ID", "message": "account NOPE does not exist"}
+    ]
     assert err.getvalue().strip() == "line 2: Account ID: account NOPE does not exist"
     assert Payment.objects.count() == 1

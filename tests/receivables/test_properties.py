@@ -30,19 +30,28 @@ operation = st.one_of(
 
 
 def _live(**filters) -> Decimal:
-    total = Allocation.objects.filter(reversed_on__isnull=True, **filters).aggregate(s=Sum("amount"))["s"]
+    total = Allocation.objects.filter(reversed_on__isnull=True, **filters).aggregate(
+        s=Sum("amount")
+    )["s"]
     return total or Decimal("0")
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(totals=st.lists(cents, min_size=1, max_size=4), credit=st.integers(0, 100),
-       ops=st.lists(operation, min_size=1, max_size=8))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    totals=st.lists(cents, min_size=1, max_size=4),
+    credit=st.integers(0, 100),
+    ops=st.lists(operation, min_size=1, max_size=8),
+)
 def test_allocations_never_exceed_open_amounts(totals, credit, ops):
     with transaction.atomic():
         acc = AccountFactory()
-        invoices = [final_invoice(acc, str(t), due=dt.date(2026, 1, 1) + dt.timedelta(days=i))
-                    for i, t in enumerate(totals)]
+        invoices = [
+            final_invoice(acc, str(t), due=dt.date(2026, 1, 1) + dt.timedelta(days=i))
+            for i, t in enumerate(totals)
+        ]
         if credit:
             CreditNoteFactory(invoice=invoices[0], amount=min(Decimal(credit), totals[0]))
         payments: list[Payment] = []
@@ -50,15 +59,28 @@ def test_allocations_never_exceed_open_amounts(totals, credit, ops):
             try:
                 if op[0] == "pay":
                     ref = " ".join(invoices[i % len(invoices)].number for i in op[2])
-                    payments.append(payment_record(account=acc, date=dt.date(2026, 2, 1),
-                                                   amount=op[1], currency="USD", reference=ref))
+                    payments.append(
+                        payment_record(
+                            account=acc,
+                            date=dt.date(2026, 2, 1),
+                            amount=op[1],
+                            currency="USD",
+                            reference=ref,
+                        )
+                    )
                 elif op[0] == "apply" and payments:
-                    allocation_apply(payment=payments[-1], invoice=invoices[op[2] % len(invoices)],
-                                     amount=op[1], user=None)
+                    allocation_apply(
+                        payment=payments[-1],
+                        invoice=invoices[op[2] % len(invoices)],
+                        amount=op[1],
+                        user=None,
+                    )
                 elif op[0] == "reverse":
                     live = list(Allocation.objects.filter(reversed_on__isnull=True).order_by("id"))
                     if live:
-                        allocation_reverse(allocation=live[op[1] % len(live)], user=None, reason="t")
+                        allocation_reverse(
+                            allocation=live[op[1] % len(live)], user=None, reason="t"
+                        )
             except BillingError:
                 pass  # refused (too much); the invariants below must still hold
             for invoice in invoices:
@@ -85,8 +107,14 @@ def test_concurrent_payments_never_over_allocate():
     def pay(n: int) -> None:
         try:
             barrier.wait(timeout=10)
-            payment_record(account=acc, date=dt.date(2026, 2, 1), amount=Decimal("600.00"),
-                           currency="USD", reference=inv.number, external_id=f"C-{n}")
+            payment_record(
+                account=acc,
+                date=dt.date(2026, 2, 1),
+                amount=Decimal("600.00"),
+                currency="USD",
+                reference=inv.number,
+                external_id=f"C-{n}",
+            )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -101,6 +129,8 @@ def test_concurrent_payments_never_over_allocate():
     assert Payment.objects.count() == 4
     assert _live(invoice=inv) == Decimal("1000.00")
     assert sorted(Allocation.objects.values_list("amount", flat=True)) == [
-        Decimal("400.00"), Decimal("600.00")]
+        Decimal("400.00"),
+        Decimal("600.00"),
+    ]
     inv.refresh_from_db()
     assert inv.status == "paid"

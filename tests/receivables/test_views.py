@@ -36,13 +36,19 @@ def acme():
     return AccountFactory(external_id="ACME", name="Acme", billing_email="ap@acme.example")
 
 
-READ_PAGES = ["receivables:aging", "receivables:payments", "receivables:unapplied",
-              "receivables:disputes", "receivables:dunning"]
+READ_PAGES = [
+    "receivables:aging",
+    "receivables:payments",
+    "receivables:unapplied",
+    "receivables:disputes",
+    "receivables:dunning",
+]
 
 
 @pytest.mark.parametrize("name", READ_PAGES)
 def test_finance_and_auditor_read_every_page_others_are_refused(
-        name, client_for, finance, auditor, billing_admin, services_manager, outsider):
+    name, client_for, finance, auditor, billing_admin, services_manager, outsider
+):
     assert client_for(finance).get(reverse(name)).status_code == 200
     assert client_for(auditor).get(reverse(name)).status_code == 200
     for user in (billing_admin, services_manager, outsider):
@@ -51,15 +57,21 @@ def test_finance_and_auditor_read_every_page_others_are_refused(
 
 def test_auditor_cannot_act_and_nothing_changes(client_for, auditor, acme):
     inv = final_invoice(acme, "100.00")
-    payment = payment_record(account=acme, date=dt.date(2026, 4, 1), amount=D("150.00"),
-                             currency="USD", user=None)
+    payment = payment_record(
+        account=acme, date=dt.date(2026, 4, 1), amount=D("150.00"), currency="USD", user=None
+    )
     allocation = payment.allocations.get()
     client = client_for(auditor)
     posts = [
-        (reverse("receivables:payment_new"), {"account": "ACME", "date": "2026-04-15",
-                                              "amount": "5", "currency": "USD"}),
+        (
+            reverse("receivables:payment_new"),
+            {"account": "ACME", "date": "2026-04-15", "amount": "5", "currency": "USD"},
+        ),
         (reverse("receivables:allocation_reverse", args=[allocation.pk]), {"reason": "x"}),
-        (reverse("receivables:payment_apply", args=[payment.pk]), {"invoice": inv.pk, "amount": "1"}),
+        (
+            reverse("receivables:payment_apply", args=[payment.pk]),
+            {"invoice": inv.pk, "amount": "1"},
+        ),
         (reverse("receivables:invoice_dispute", args=[inv.pk]), {"reason": "x"}),
         (reverse("receivables:dunning_run"), {}),
     ]
@@ -74,22 +86,32 @@ def test_auditor_cannot_act_and_nothing_changes(client_for, auditor, acme):
     assert Reminder.objects.count() == 0
 
 
-def test_aging_page_shows_rows_and_drill_down(client_for, finance, acme, django_assert_max_num_queries):
+def test_aging_page_shows_rows_and_drill_down(
+    client_for, finance, acme, django_assert_max_num_queries
+):
     inv = final_invoice(acme, "1000.00", due=dt.date(2026, 3, 1))
-    payment_record(account=acme, date=dt.date(2026, 4, 1), amount=D("400.00"), currency="USD",
-                   reference=inv.number, user=finance)
+    payment_record(
+        account=acme,
+        date=dt.date(2026, 4, 1),
+        amount=D("400.00"),
+        currency="USD",
+        reference=inv.number,
+        user=finance,
+    )
     client = client_for(finance)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("receivables:aging"), {"as_of": "2026-04-15"})
     body = response.content.decode()
     assert "<h1>AR aging</h1>" in body
     assert "Acme" in body and "600.00" in body
-    detail = client.get(reverse("receivables:aging_detail", args=[acme.pk, "USD"]),
-                        {"as_of": "2026-04-15"}).content.decode()
+    detail = client.get(
+        reverse("receivables:aging_detail", args=[acme.pk, "USD"]), {"as_of": "2026-04-15"}
+    ).content.decode()
     assert inv.number in detail and "400.00" in detail and "600.00" in detail
     # As of before the payment, the drill-down shows the full amount open.
-    before = client.get(reverse("receivables:aging_detail", args=[acme.pk, "USD"]),
-                        {"as_of": "2026-03-31"}).content.decode()
+    before = client.get(
+        reverse("receivables:aging_detail", args=[acme.pk, "USD"]), {"as_of": "2026-03-31"}
+    ).content.decode()
     assert "1,000.00" in before and "400.00" not in before
 
 
@@ -100,23 +122,44 @@ def test_aging_exports_download(client_for, auditor, acme):
     response = client.get(url, {"as_of": "2026-04-15", "format": "csv"})
     assert response["Content-Disposition"] == 'attachment; filename="ar-aging-2026-04-15.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[1] == ["ACME", "Acme", "USD", "0.00", "0.00", "0.00", "0.00", "250.00", "0.00", "250.00"]
+    assert rows[1] == [
+        "ACME",
+        "Acme",
+        "USD",
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "250.00",
+        "0.00",
+        "250.00",
+    ]
     xlsx = client.get(url, {"as_of": "2026-04-15", "format": "xlsx"})
     assert load_workbook(io.BytesIO(xlsx.content)).active["H2"].value == 250
     pdf = client.get(url, {"as_of": "2026-04-15", "format": "pdf"})
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get(url, {"format": "exe"}).status_code == 404
     assert client.get(url, {"as_of": "2026-02-30", "format": "csv"}).status_code == 400
-    statement = client.get(reverse("receivables:statement", args=[acme.pk]), {"as_of": "2026-04-15"})
+    statement = client.get(
+        reverse("receivables:statement", args=[acme.pk]), {"as_of": "2026-04-15"}
+    )
     assert statement.content.startswith(b"%PDF")
 
 
 def test_record_a_payment_by_hand(client_for, finance, acme):
     inv = final_invoice(acme, "1000.00")
-    response = client_for(finance).post(reverse("receivables:payment_new"), {
-        "account": "ACME", "date": "2026-04-10", "amount": "300.00", "currency": "usd",
-        "reference": f"{inv.number} card 4111 1111 1111 1111", "method": "card", "external_id": "",
-    })
+    response = client_for(finance).post(
+        reverse("receivables:payment_new"),
+        {
+            "account": "ACME",
+            "date": "2026-04-10",
+            "amount": "300.00",
+            "currency": "usd",
+            "reference": f"{inv.number} card 4111 1111 1111 1111",
+            "method": "card",
+            "external_id": "",
+        },
+    )
     payment = Payment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("receivables:payment", args=[payment.pk])
@@ -129,37 +172,50 @@ def test_record_a_payment_by_hand(client_for, finance, acme):
 
 
 def test_record_payment_form_errors_write_nothing(client_for, finance, acme):
-    response = client_for(finance).post(reverse("receivables:payment_new"), {
-        "account": "NOPE", "date": "2026-04-10", "amount": "-1", "currency": "USD"})
+    response = client_for(finance).post(
+        reverse("receivables:payment_new"),
+        {"account": "NOPE", "date": "2026-04-10", "amount": "-1", "currency": "USD"},
+    )
     assert response.status_code == 200
     assert "No account with ID" in response.content.decode()
     assert Payment.objects.count() == 0
 
 
 def test_apply_and_reverse_by_hand(client_for, finance, acme):
-    payment = payment_record(account=acme, date=dt.date(2026, 4, 1), amount=D("500.00"),
-                             currency="USD", user=finance)
+    payment = payment_record(
+        account=acme, date=dt.date(2026, 4, 1), amount=D("500.00"), currency="USD", user=finance
+    )
     inv = final_invoice(acme, "300.00")
     client = client_for(finance)
     page = client.get(reverse("receivables:payment", args=[payment.pk])).content.decode()
     assert inv.number in page and "Apply unapplied cash" in page
-    client.post(reverse("receivables:payment_apply", args=[payment.pk]),
-                {"invoice": inv.pk, "amount": "300.00"})
+    client.post(
+        reverse("receivables:payment_apply", args=[payment.pk]),
+        {"invoice": inv.pk, "amount": "300.00"},
+    )
     allocation = Allocation.objects.get()
     assert (allocation.amount, allocation.date) == (D("300.00"), dt.date(2026, 4, 15))
     # Too much: refused with a message, nothing written.
-    response = client.post(reverse("receivables:payment_apply", args=[payment.pk]),
-                           {"invoice": inv.pk, "amount": "1.00"}, follow=True)
+    response = client.post(
+        reverse("receivables:payment_apply", args=[payment.pk]),
+        {"invoice": inv.pk, "amount": "1.00"},
+        follow=True,
+    )
     assert "has only USD 0.00 open" in response.content.decode()
     assert Allocation.objects.count() == 1
     client.post(reverse("receivables:allocation_reverse", args=[allocation.pk]), {"reason": ""})
     allocation.refresh_from_db()
     assert allocation.reversed_on is None
-    client.post(reverse("receivables:allocation_reverse", args=[allocation.pk]),
-                {"reason": "Applied to the wrong invoice"})
+    client.post(
+        reverse("receivables:allocation_reverse", args=[allocation.pk]),
+        {"reason": "Applied to the wrong invoice"},
+    )
     allocation.refresh_from_db()
     assert (allocation.reversed_on, allocation.reversed_by, allocation.reversal_reason) == (
-        dt.date(2026, 4, 15), finance, "Applied to the wrong invoice")
+        dt.date(2026, 4, 15),
+        finance,
+        "Applied to the wrong invoice",
+    )
     inv.refresh_from_db()
     assert inv.status == "approved"
 
@@ -179,10 +235,13 @@ def test_dispute_and_clear_from_the_invoice_page(client_for, finance, acme):
 def test_upload_payments_preview_then_import(client_for, finance, acme):
     inv = final_invoice(acme, "100.00")
     client = client_for(finance)
-    text = ("Payment ID,Date,Account ID,Amount,Reference\n"
-            f"B-1,2026-04-10,ACME,100.00,{inv.number}\n").encode()
-    preview = client.post(reverse("receivables:payment_upload"),
-                          {"file": SimpleUploadedFile("bank.csv", text, "text/csv")})
+    text = (
+        f"Payment ID,Date,Account ID,Amount,Reference\nB-1,2026-04-10,ACME,100.00,{inv.number}\n"
+    ).encode()
+    preview = client.post(
+        reverse("receivables:payment_upload"),
+        {"file": SimpleUploadedFile("bank.csv", text, "text/csv")},
+    )
     body = preview.content.decode()
     assert "Preview of bank.csv" in body and f"applied 100.00 to {inv.number}" in body
     assert Payment.objects.count() == 0
@@ -200,8 +259,9 @@ def test_upload_payments_preview_then_import(client_for, finance, acme):
 
 def test_upload_with_errors_lists_them_and_offers_no_import(client_for, finance, acme):
     text = b"Payment ID,Date,Account ID,Amount\nB-1,2026-04-10,NOPE,100.00\n"
-    response = client_for(finance).post(reverse("receivables:payment_upload"),
-                                        {"file": SimpleUploadedFile("bank.csv", text)})
+    response = client_for(finance).post(
+        reverse("receivables:payment_upload"), {"file": SimpleUploadedFile("bank.csv", text)}
+    )
     body = response.content.decode()
     assert "line 2: Account ID: account NOPE does not exist" in body
     assert 'name="token"' not in body

@@ -31,7 +31,9 @@ _TRIALS_OPTION: list[int | None] = [None]
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--trials", type=int, default=None,
+        "--trials",
+        type=int,
+        default=None,
         help="reliability suite: run exactly N trials in each trial-based test",
     )
 

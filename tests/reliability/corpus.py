@@ -25,20 +25,51 @@ FILE = "File"
 
 COLUMNS = {
     "agreements": [
-        "Agreement ID", "Parent Agreement ID", "Account ID", "Account Name", "Billing Email",
-        "Project Code", "Agreement Type", "Stage", "Start Date", "End Date", "Hours Sold",
-        "Not To Exceed Hours", "Amount", "Hourly Rate", "Role Rates", "Billing Increment",
-        "Currency", "Payment Terms", "PO Number", "Tax Rate", "Milestones",
+        "Agreement ID",
+        "Parent Agreement ID",
+        "Account ID",
+        "Account Name",
+        "Billing Email",
+        "Project Code",
+        "Agreement Type",
+        "Stage",
+        "Start Date",
+        "End Date",
+        "Hours Sold",
+        "Not To Exceed Hours",
+        "Amount",
+        "Hourly Rate",
+        "Role Rates",
+        "Billing Increment",
+        "Currency",
+        "Payment Terms",
+        "PO Number",
+        "Tax Rate",
+        "Milestones",
     ],
     "time_entries": [
-        "Entry ID", "Date", "Employee ID", "Employee Name", "Role", "Project Code", "Task",
-        "Hours", "Billable", "Approved", "Notes",
+        "Entry ID",
+        "Date",
+        "Employee ID",
+        "Employee Name",
+        "Role",
+        "Project Code",
+        "Task",
+        "Hours",
+        "Billable",
+        "Approved",
+        "Notes",
     ],
     "payments": ["Payment ID", "Date", "Account ID", "Amount", "Currency", "Reference", "Method"],
 }
 REQUIRED = {
     "agreements": [
-        "Agreement ID", "Account ID", "Account Name", "Project Code", "Agreement Type", "Stage",
+        "Agreement ID",
+        "Account ID",
+        "Account Name",
+        "Project Code",
+        "Agreement Type",
+        "Stage",
         "Start Date",
     ],
     "time_entries": ["Entry ID", "Date", "Employee ID", "Project Code", "Hours", "Billable"],
@@ -56,45 +87,129 @@ def valid_rows(kind: str) -> list[dict[str, str]]:
     if kind == "agreements":
         base = dict.fromkeys(COLUMNS["agreements"], "")
         return [
-            {**base, "Agreement ID": "REL-AGR-1", "Account ID": "REL-ACC-1", "Account Name": "Acme Ltd",
-             "Billing Email": "ap@acme.example", "Project Code": "REL-P1",
-             "Agreement Type": "Time and Materials", "Stage": "Signed", "Start Date": "2026-01-01",
-             "Hourly Rate": "150", "Role Rates": "Engineer=150; Project Manager=175",
-             "Billing Increment": "15", "Currency": "USD", "Payment Terms": "30",
-             "PO Number": "PO-1", "Tax Rate": "0"},
-            {**base, "Agreement ID": "REL-AGR-2", "Account ID": "REL-ACC-1", "Account Name": "Acme Ltd",
-             "Project Code": "REL-P2", "Agreement Type": "Fixed Fee", "Stage": "Signed",
-             "Start Date": "01/01/2026", "End Date": "12/31/2026", "Amount": "10000.00",
-             "Milestones": "Kickoff:50:2026-01-31; Delivery:50"},
-            {**base, "Agreement ID": "REL-AGR-3", "Account ID": "REL-ACC-2", "Account Name": "Globex",
-             "Project Code": "REL-P3", "Agreement Type": "Prepaid Hours", "Stage": "Draft",
-             "Start Date": "2026-02-01", "Hours Sold": "40", "Amount": "6000", "Hourly Rate": "140"},
+            {
+                **base,
+                "Agreement ID": "REL-AGR-1",
+                "Account ID": "REL-ACC-1",
+                "Account Name": "Acme Ltd",
+                "Billing Email": "ap@acme.example",
+                "Project Code": "REL-P1",
+                "Agreement Type": "Time and Materials",
+                "Stage": "Signed",
+                "Start Date": "2026-01-01",
+                "Hourly Rate": "150",
+                "Role Rates": "Engineer=150; Project Manager=175",
+                "Billing Increment": "15",
+                "Currency": "USD",
+                "Payment Terms": "30",
+                "PO Number": "PO-1",
+                "Tax Rate": "0",
+            },
+            {
+                **base,
+                "Agreement ID": "REL-AGR-2",
+                "Account ID": "REL-ACC-1",
+                "Account Name": "Acme Ltd",
+                "Project Code": "REL-P2",
+                "Agreement Type": "Fixed Fee",
+                "Stage": "Signed",
+                "Start Date": "01/01/2026",
+                "End Date": "12/31/2026",
+                "Amount": "10000.00",
+                "Milestones": "Kickoff:50:2026-01-31; Delivery:50",
+            },
+            {
+                **base,
+                "Agreement ID": "REL-AGR-3",
+                "Account ID": "REL-ACC-2",
+                "Account Name": "Globex",
+                "Project Code": "REL-P3",
+                "Agreement Type": "Prepaid Hours",
+                "Stage": "Draft",
+                "Start Date": "2026-02-01",
+                "Hours Sold": "40",
+                "Amount": "6000",
+                "Hourly Rate": "140",
+            },
         ]
     if kind == "time_entries":
         return [
-            {"Entry ID": "900001", "Date": "2026-01-05", "Employee ID": "REL-E1",
-             "Employee Name": "Ann Lee", "Role": "Engineer", "Project Code": "REL-P1",
-             "Task": "Build", "Hours": "1.5", "Billable": "yes", "Approved": "yes", "Notes": "ok"},
-            {"Entry ID": "900002", "Date": "01/06/2026", "Employee ID": "REL-E1",
-             "Employee Name": "Ann Lee", "Role": "Engineer", "Project Code": "REL-P1",
-             "Task": "Build", "Hours": "2:30", "Billable": "Y", "Approved": "", "Notes": ""},
-            {"Entry ID": "900003", "Date": "2026-01-07", "Employee ID": "REL-E2",
-             "Employee Name": "Bo Chan", "Role": "", "Project Code": "REL-P9",
-             "Task": "", "Hours": "0:45:00", "Billable": "false", "Approved": "1", "Notes": "n"},
+            {
+                "Entry ID": "900001",
+                "Date": "2026-01-05",
+                "Employee ID": "REL-E1",
+                "Employee Name": "Ann Lee",
+                "Role": "Engineer",
+                "Project Code": "REL-P1",
+                "Task": "Build",
+                "Hours": "1.5",
+                "Billable": "yes",
+                "Approved": "yes",
+                "Notes": "ok",
+            },
+            {
+                "Entry ID": "900002",
+                "Date": "01/06/2026",
+                "Employee ID": "REL-E1",
+                "Employee Name": "Ann Lee",
+                "Role": "Engineer",
+                "Project Code": "REL-P1",
+                "Task": "Build",
+                "Hours": "2:30",
+                "Billable": "Y",
+                "Approved": "",
+                "Notes": "",
+            },
+            {
+                "Entry ID": "900003",
+                "Date": "2026-01-07",
+                "Employee ID": "REL-E2",
+                "Employee Name": "Bo Chan",
+                "Role": "",
+                "Project Code": "REL-P9",
+                "Task": "",
+                "Hours": "0:45:00",
+                "Billable": "false",
+                "Approved": "1",
+                "Notes": "n",
+            },
         ]
     if kind == "payments":
         return [
-            {"Payment ID": "REL-PAY-1", "Date": "2026-02-01", "Account ID": PAYMENT_ACCOUNT,
-             "Amount": "100.00", "Currency": "USD", "Reference": "thanks", "Method": "wire"},
-            {"Payment ID": "REL-PAY-2", "Date": "02/02/2026", "Account ID": PAYMENT_ACCOUNT,
-             "Amount": "50", "Currency": "", "Reference": "", "Method": ""},
-            {"Payment ID": "REL-PAY-3", "Date": "2026-02-03", "Account ID": PAYMENT_ACCOUNT,
-             "Amount": "0.01", "Currency": "USD", "Reference": "INV-2026-99999", "Method": "ach"},
+            {
+                "Payment ID": "REL-PAY-1",
+                "Date": "2026-02-01",
+                "Account ID": PAYMENT_ACCOUNT,
+                "Amount": "100.00",
+                "Currency": "USD",
+                "Reference": "thanks",
+                "Method": "wire",
+            },
+            {
+                "Payment ID": "REL-PAY-2",
+                "Date": "02/02/2026",
+                "Account ID": PAYMENT_ACCOUNT,
+                "Amount": "50",
+                "Currency": "",
+                "Reference": "",
+                "Method": "",
+            },
+            {
+                "Payment ID": "REL-PAY-3",
+                "Date": "2026-02-03",
+                "Account ID": PAYMENT_ACCOUNT,
+                "Amount": "0.01",
+                "Currency": "USD",
+                "Reference": "INV-2026-99999",
+                "Method": "ach",
+            },
         ]
     raise ValueError(kind)
 
 
-def to_csv(rows: list[dict[str, str]], columns: list[str] | None = None, *, newline: str = "\r\n") -> bytes:
+def to_csv(
+    rows: list[dict[str, str]], columns: list[str] | None = None, *, newline: str = "\r\n"
+) -> bytes:
     columns = columns if columns is not None else list(rows[0])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=newline)
@@ -140,29 +255,99 @@ def _file_cases(kind: str, tmp_dir: Path) -> list[Case]:
         Case("only blank lines", "a header row", 0, FILE, b"\r\n\r\n   \r\n"),
         Case("only a BOM", "a header row", 0, FILE, b"\xef\xbb\xbf"),
         Case("header only", "a header row and rows", 0, FILE, header + b"\r\n"),
-        Case("NUL bytes", "binary", None, FILE, good.replace(b"Ann" if kind == "time_entries" else b"2026-", b"\x00\x01", 1)),
-        Case("PNG image", "binary", None, FILE, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rnd.randrange(256) for _ in range(2000))),
-        Case("XLSX workbook", "binary", None, FILE, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(rnd.randrange(256) for _ in range(4000))),
-        Case("random bytes", "binary", None, FILE, bytes(rnd.randrange(256) for _ in range(10_000))),
-        Case("PDF file", "binary", None, None, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n"),
-        Case("latin-1 encoding", "UTF-8", 3, FILE, _mutate(kind, 3, **{text_col: "caf\u00e9"}).replace("café".encode(), "café".encode("latin-1"))),
+        Case(
+            "NUL bytes",
+            "binary",
+            None,
+            FILE,
+            good.replace(b"Ann" if kind == "time_entries" else b"2026-", b"\x00\x01", 1),
+        ),
+        Case(
+            "PNG image",
+            "binary",
+            None,
+            FILE,
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rnd.randrange(256) for _ in range(2000)),
+        ),
+        Case(
+            "XLSX workbook",
+            "binary",
+            None,
+            FILE,
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"
+            + bytes(rnd.randrange(256) for _ in range(4000)),
+        ),
+        Case(
+            "random bytes", "binary", None, FILE, bytes(rnd.randrange(256) for _ in range(10_000))
+        ),
+        Case(
+            "PDF file",
+            "binary",
+            None,
+            None,
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n",
+        ),
+        Case(
+            "latin-1 encoding",
+            "UTF-8",
+            3,
+            FILE,
+            _mutate(kind, 3, **{text_col: "caf\u00e9"}).replace(
+                "café".encode(), "café".encode("latin-1")
+            ),
+        ),
         Case("UTF-16 with BOM", "UTF-8", None, FILE, good.decode().encode("utf-16")),
         Case("cp1252 smart quote", "UTF-8", 2, FILE, good.replace(lines[1], lines[1] + b"\x93", 1)),
         Case("semicolon separated", "comma-separated", 1, None, good.replace(b",", b";")),
         Case("tab separated", "comma-separated", 1, None, good.replace(b",", b"\t")),
-        Case("unclosed quote", "RFC 4180 quoting", 3, FILE, b"\r\n".join([lines[0], lines[1], b'"' + lines[2], lines[3], b""])),
+        Case(
+            "unclosed quote",
+            "RFC 4180 quoting",
+            3,
+            FILE,
+            b"\r\n".join([lines[0], lines[1], b'"' + lines[2], lines[3], b""]),
+        ),
         Case("bare CR line ends", "RFC 4180 line ends", None, FILE, good.replace(b"\r\n", b"\r")),
-        Case("extra field", "fields match the header", 3, FILE, b"\r\n".join([lines[0], lines[1], lines[2] + b",extra", lines[3], b""])),
-        Case("missing field", "fields match the header", 4, FILE, b"\r\n".join([lines[0], lines[1], lines[2], lines[3].rsplit(b",", 1)[0], b""])),
+        Case(
+            "extra field",
+            "fields match the header",
+            3,
+            FILE,
+            b"\r\n".join([lines[0], lines[1], lines[2] + b",extra", lines[3], b""]),
+        ),
+        Case(
+            "missing field",
+            "fields match the header",
+            4,
+            FILE,
+            b"\r\n".join([lines[0], lines[1], lines[2], lines[3].rsplit(b",", 1)[0], b""]),
+        ),
         Case("duplicate header column", "header", 1, None, to_csv(rows, [*cols, cols[0]])),
-        Case("huge field 2 MB", "huge field", 3, None, _mutate(kind, 3, **{text_col: "A" * (2 * 1024 * 1024)})),
-        Case("huge field 300 KB", "field length", 3, LIMITED_COLUMN[kind], _mutate(kind, 3, **{LIMITED_COLUMN[kind]: "B" * 300_000})),
+        Case(
+            "huge field 2 MB",
+            "huge field",
+            3,
+            None,
+            _mutate(kind, 3, **{text_col: "A" * (2 * 1024 * 1024)}),
+        ),
+        Case(
+            "huge field 300 KB",
+            "field length",
+            3,
+            LIMITED_COLUMN[kind],
+            _mutate(kind, 3, **{LIMITED_COLUMN[kind]: "B" * 300_000}),
+        ),
         Case("100 MB file", "size limit", 0, FILE, make_path=lambda: _big_file(kind, tmp_dir, 100)),
     ]
     for column in REQUIRED[kind]:
         cases.append(
-            Case(f"missing required column {column}", "a missing required column rejects the file",
-                 1, column, to_csv(rows, [c for c in cols if c != column]))
+            Case(
+                f"missing required column {column}",
+                "a missing required column rejects the file",
+                1,
+                column,
+                to_csv(rows, [c for c in cols if c != column]),
+            )
         )
     return cases
 
@@ -192,20 +377,37 @@ def _big_file(kind: str, tmp_dir: Path, megabytes: int) -> Path:
     return path
 
 
-FORMULAS = ["=1+1", "=SUM(A1:A9)", "@SUM(1+1)", '=HYPERLINK("http://evil.example","x")',
-            "=cmd|' /C calc'!A0", "\t=1+1", "=TODAY()"]
+FORMULAS = [
+    "=1+1",
+    "=SUM(A1:A9)",
+    "@SUM(1+1)",
+    '=HYPERLINK("http://evil.example","x")',
+    "=cmd|' /C calc'!A0",
+    "\t=1+1",
+    "=TODAY()",
+]
 
 
 def _row_cases(kind: str) -> list[Case]:
     c: list[Case] = []
 
-    def bad(name: str, rule: str, column: str | None, line: int = 3, report_line: int | None = None, **changes: str):
+    def bad(
+        name: str,
+        rule: str,
+        column: str | None,
+        line: int = 3,
+        report_line: int | None = None,
+        **changes: str,
+    ):
         where = line if report_line is None else (None if report_line == ANY else report_line)
         c.append(Case(name, rule, where, column, _mutate(kind, line, **changes)))
 
     # Formula cells in typed columns are not numbers, dates or booleans.
-    typed = {"agreements": ["Start Date", "Amount"], "time_entries": ["Hours", "Date", "Billable"],
-             "payments": ["Amount", "Date"]}[kind]
+    typed = {
+        "agreements": ["Start Date", "Amount"],
+        "time_entries": ["Hours", "Date", "Billable"],
+        "payments": ["Amount", "Date"],
+    }[kind]
     for i, formula in enumerate(FORMULAS):
         column = typed[i % len(typed)]
         bad(f"formula {formula!r} in {column}", "formula cells", column, **{column: formula})
@@ -220,7 +422,12 @@ def _row_cases(kind: str) -> list[Case]:
         bad("US date month 13", "dates", "End Date", **{"End Date": "13/01/2026"})
         bad("end before start", "End Date", "End Date", **{"End Date": "2025-12-31"})
         bad("increment 7", "Billing Increment", "Billing Increment", **{"Billing Increment": "7"})
-        bad("increment text", "Billing Increment", "Billing Increment", **{"Billing Increment": "quarter"})
+        bad(
+            "increment text",
+            "Billing Increment",
+            "Billing Increment",
+            **{"Billing Increment": "quarter"},
+        )
         bad("lowercase currency", "Currency", "Currency", **{"Currency": "usd"})
         bad("unknown currency", "Currency", "Currency", **{"Currency": "XYZ"})
         bad("terms text", "Payment Terms", "Payment Terms", **{"Payment Terms": "net 30"})
@@ -232,44 +439,132 @@ def _row_cases(kind: str) -> list[Case]:
         bad("milestones sum 90", "Milestones", "Milestones", **{"Milestones": "A:50; B:40"})
         bad("milestones garbage", "Milestones", "Milestones", **{"Milestones": "Kickoff=50"})
         bad("milestones on T&M", "Milestones", "Milestones", line=2, **{"Milestones": "A:100"})
-        bad("T&M without rate", "T&M needs a rate", None, line=2, **{"Hourly Rate": "", "Role Rates": ""})
+        bad(
+            "T&M without rate",
+            "T&M needs a rate",
+            None,
+            line=2,
+            **{"Hourly Rate": "", "Role Rates": ""},
+        )
         bad("prepaid without rate", "Prepaid needs a rate", None, line=4, **{"Hourly Rate": ""})
         bad("prepaid without amount", "Amount required", "Amount", line=4, **{"Amount": ""})
-        bad("role rates garbage", "Role Rates", "Role Rates", line=2, **{"Role Rates": "Engineer:150"})
-        bad("role rate negative", "Role Rates", "Role Rates", line=2, **{"Role Rates": "Engineer=-1"})
-        bad("bad email", "Billing Email", "Billing Email", line=2, **{"Billing Email": "not-an-email"})
+        bad(
+            "role rates garbage",
+            "Role Rates",
+            "Role Rates",
+            line=2,
+            **{"Role Rates": "Engineer:150"},
+        )
+        bad(
+            "role rate negative",
+            "Role Rates",
+            "Role Rates",
+            line=2,
+            **{"Role Rates": "Engineer=-1"},
+        )
+        bad(
+            "bad email",
+            "Billing Email",
+            "Billing Email",
+            line=2,
+            **{"Billing Email": "not-an-email"},
+        )
         bad("hours sold text", "Hours Sold", "Hours Sold", line=4, **{"Hours Sold": "forty"})
         bad("repeated Agreement ID", "repeated Agreement ID", None, **{"Agreement ID": "REL-AGR-1"})
-        bad("overlapping signed", "overlap", None, line=3, report_line=ANY,
-            **{"Project Code": "REL-P1", "Agreement Type": "Time and Materials", "Milestones": "",
-               "Amount": "", "Hourly Rate": "100", "End Date": ""})
+        bad(
+            "overlapping signed",
+            "overlap",
+            None,
+            line=3,
+            report_line=ANY,
+            **{
+                "Project Code": "REL-P1",
+                "Agreement Type": "Time and Materials",
+                "Milestones": "",
+                "Amount": "",
+                "Hourly Rate": "100",
+                "End Date": "",
+            },
+        )
         bad("missing parent", "parent", "Parent Agreement ID", **{"Parent Agreement ID": "NOPE-1"})
-        bad("parent other account", "parent", "Parent Agreement ID", line=4, **{"Parent Agreement ID": "REL-AGR-1"})
-        bad("parent other currency", "parent", "Parent Agreement ID",
-            **{"Parent Agreement ID": "REL-AGR-1", "Currency": "EUR"})
-        bad("same account different name", "accounts agree", None, line=3, report_line=ANY,
-            **{"Account Name": "Acme Corporation"})
+        bad(
+            "parent other account",
+            "parent",
+            "Parent Agreement ID",
+            line=4,
+            **{"Parent Agreement ID": "REL-AGR-1"},
+        )
+        bad(
+            "parent other currency",
+            "parent",
+            "Parent Agreement ID",
+            **{"Parent Agreement ID": "REL-AGR-1", "Currency": "EUR"},
+        )
+        bad(
+            "same account different name",
+            "accounts agree",
+            None,
+            line=3,
+            report_line=ANY,
+            **{"Account Name": "Acme Corporation"},
+        )
     elif kind == "time_entries":
         for column in REQUIRED[kind]:
             bad(f"empty {column}", "required value", column, **{column: ""})
-        for hours in ["0", "-1", "24.01", "25", "abc", "1,5", "1:75", "25:00", "0:00", "1.5h", "NaN", "Infinity"]:
+        for hours in [
+            "0",
+            "-1",
+            "24.01",
+            "25",
+            "abc",
+            "1,5",
+            "1:75",
+            "25:00",
+            "0:00",
+            "1.5h",
+            "NaN",
+            "Infinity",
+        ]:
             bad(f"hours {hours!r}", "Hours > 0 and <= 24", "Hours", **{"Hours": hours})
         for value in ["maybe", "2", "oui", "t"]:
             bad(f"billable {value!r}", "booleans", "Billable", **{"Billable": value})
         bad("approved invalid", "booleans", "Approved", **{"Approved": "pending"})
-        for date in ["2026-02-30", "2026-13-01", "15/01/2026", "2026/01/15", "Jan 5 2026", "0001-01-01"]:
+        for date in [
+            "2026-02-30",
+            "2026-13-01",
+            "15/01/2026",
+            "2026/01/15",
+            "Jan 5 2026",
+            "0001-01-01",
+        ]:
             bad(f"date {date!r}", "dates", "Date", **{"Date": date})
         bad("repeated Entry ID", "Entry ID unique", "Entry ID", line=4, **{"Entry ID": "900001"})
     elif kind == "payments":
         for column in REQUIRED[kind]:
             bad(f"empty {column}", "required value", column, **{column: ""})
-        for amount in ["0", "-5", "0.00", "1,000.00", "12.345", "abc", "$5", "1e3", "99999999999999.99"]:
+        for amount in [
+            "0",
+            "-5",
+            "0.00",
+            "1,000.00",
+            "12.345",
+            "abc",
+            "$5",
+            "1e3",
+            "99999999999999.99",
+        ]:
             bad(f"amount {amount!r}", "Amount > 0", "Amount", **{"Amount": amount})
         bad("lowercase currency", "Currency", "Currency", **{"Currency": "usd"})
         bad("unknown currency", "Currency", "Currency", **{"Currency": "ABC"})
         bad("unknown account", "Account must exist", "Account ID", **{"Account ID": "NO-SUCH-ACC"})
         bad("bad date", "dates", "Date", **{"Date": "2026-02-29"})
-        bad("repeated Payment ID", "Payment ID unique", "Payment ID", line=4, **{"Payment ID": "REL-PAY-1"})
+        bad(
+            "repeated Payment ID",
+            "Payment ID unique",
+            "Payment ID",
+            line=4,
+            **{"Payment ID": "REL-PAY-1"},
+        )
     return c
 
 

@@ -39,17 +39,36 @@ class InjectedFailure(Exception):
 
 def make_drafts(n: int, year: int = 2026) -> list[int]:
     account = AccountFactory(external_id="REL-CONC", name="Concurrent Ltd")
-    invoices = Invoice.objects.bulk_create([
-        Invoice(account=account, currency="USD", po_number=f"PO-{i:04d}", period=dt.date(year, 1, 1),
-                invoice_date=dt.date(year, 1, 31), due_date=dt.date(year, 3, 2),
-                net=Decimal("100.00"), tax=Decimal("0.00"), total=Decimal("100.00"))
-        for i in range(n)
-    ])
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=inv, kind=InvoiceLine.Kind.TIME, description="Consulting", minutes=40,
-                    hours=Decimal("0.67"), rate=Decimal("150.00"), amount=Decimal("100.00"))
-        for inv in invoices
-    ])
+    invoices = Invoice.objects.bulk_create(
+        [
+            Invoice(
+                account=account,
+                currency="USD",
+                po_number=f"PO-{i:04d}",
+                period=dt.date(year, 1, 1),
+                invoice_date=dt.date(year, 1, 31),
+                due_date=dt.date(year, 3, 2),
+                net=Decimal("100.00"),
+                tax=Decimal("0.00"),
+                total=Decimal("100.00"),
+            )
+            for i in range(n)
+        ]
+    )
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=inv,
+                kind=InvoiceLine.Kind.TIME,
+                description="Consulting",
+                minutes=40,
+                hours=Decimal("0.67"),
+                rate=Decimal("150.00"),
+                amount=Decimal("100.00"),
+            )
+            for inv in invoices
+        ]
+    )
     return [inv.pk for inv in invoices]
 
 
@@ -79,7 +98,9 @@ def run_threads(target, n: int) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sixteen_threads_approve_two_hundred_drafts_gapless(trial_log, pdf_stub, settings, tmp_path):
+def test_sixteen_threads_approve_two_hundred_drafts_gapless(
+    trial_log, pdf_stub, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     n_drafts = trial_count(200, 1000)
     ids = make_drafts(n_drafts)
@@ -91,7 +112,9 @@ def test_sixteen_threads_approve_two_hundred_drafts_gapless(trial_log, pdf_stub,
     queue = ids + doubled
     rnd.shuffle(queue)
     lock = threading.Lock()
-    outcomes: list[tuple[int, str, str]] = []  # (invoice id, "ok" | "refused" | "failed" | "error", detail)
+    outcomes: list[
+        tuple[int, str, str]
+    ] = []  # (invoice id, "ok" | "refused" | "failed" | "error", detail)
 
     def approver():
         try:
@@ -132,23 +155,34 @@ def test_sixteen_threads_approve_two_hundred_drafts_gapless(trial_log, pdf_stub,
         if o[1] == "refused":
             trial_log.check("only a draft can be approved" in o[2], f"unclear refusal: {o[2]}")
 
-    approved = list(Invoice.objects.filter(status="approved").order_by("number_seq")
-                    .values_list("pk", "number", "number_year", "number_seq", "approved_at"))
+    approved = list(
+        Invoice.objects.filter(status="approved")
+        .order_by("number_seq")
+        .values_list("pk", "number", "number_year", "number_seq", "approved_at")
+    )
     seqs = [a[3] for a in approved]
     expected = len(ids) - len(failing)
     trial_log.check(len(approved) == expected, f"{len(approved)} approved, expected {expected}")
-    trial_log.check(seqs == list(range(1, len(seqs) + 1)), f"numbers not 1..N: gaps/dupes in {seqs[:10]}...")
-    trial_log.check(all(num == f"INV-2026-{seq:05d}" and year == 2026 for _, num, year, seq, _ in approved),
-                    "number text does not match its sequence")
+    trial_log.check(
+        seqs == list(range(1, len(seqs) + 1)), f"numbers not 1..N: gaps/dupes in {seqs[:10]}..."
+    )
+    trial_log.check(
+        all(num == f"INV-2026-{seq:05d}" and year == 2026 for _, num, year, seq, _ in approved),
+        "number text does not match its sequence",
+    )
     times = [a[4] for a in approved]
     trial_log.check(times == sorted(times), "numbers do not follow approval order")
     last = NumberSequence.objects.get(series="INV", year=2026).last
     trial_log.check(last == len(approved), f"sequence says {last}, {len(approved)} approved")
-    still_draft = set(Invoice.objects.filter(pk__in=failing, status="draft", number__isnull=True)
-                      .values_list("pk", flat=True))
+    still_draft = set(
+        Invoice.objects.filter(pk__in=failing, status="draft", number__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
     trial_log.check(still_draft == failing, "a failed approval left a number or a status behind")
-    trial_log.notes.update(drafts=len(ids), raced=len(doubled), injected_failures=len(failing),
-                           approved=len(approved))
+    trial_log.notes.update(
+        drafts=len(ids), raced=len(doubled), injected_failures=len(failing), approved=len(approved)
+    )
     trial_log.assert_clean()
 
 
@@ -202,8 +236,17 @@ def test_failure_after_taking_a_number_leaves_no_gap(trial_log, pdf_stub, settin
             services.invoice_approve(invoice=Invoice(pk=invoice_id), user=user)
         except InjectedFailure:
             inv = Invoice.objects.get(pk=invoice_id)
-            trial_log.check(inv.status == "draft" and inv.number is None, f"{invoice_id} half-approved")
-    numbers = list(Invoice.objects.filter(status="approved").order_by("number_seq").values_list("number", flat=True))
+            trial_log.check(
+                inv.status == "draft" and inv.number is None, f"{invoice_id} half-approved"
+            )
+    numbers = list(
+        Invoice.objects.filter(status="approved")
+        .order_by("number_seq")
+        .values_list("number", flat=True)
+    )
     trial_log.check(numbers == [f"INV-2026-{i:05d}" for i in range(1, 11)], f"numbers {numbers}")
-    trial_log.check(NumberSequence.objects.get(series="INV", year=2026).last == 10, "sequence moved on a failure")
+    trial_log.check(
+        NumberSequence.objects.get(series="INV", year=2026).last == 10,
+        "sequence moved on a failure",
+    )
     trial_log.assert_clean()

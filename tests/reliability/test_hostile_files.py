@@ -39,15 +39,25 @@ API_IMPORT = {
 IMPORTS = {
     # kind: (candidate modules for the service, service name, command)
     "agreements": (("agreements.services",), "agreement_import", "import_agreements"),
-    "time_entries": (("timesheets.importing", "timesheets.services"), "time_entry_import", "import_time_entries"),
+    "time_entries": (
+        ("timesheets.importing", "timesheets.services"),
+        "time_entry_import",
+        "import_time_entries",
+    ),
     "payments": (("receivables.services",), "payment_import", "import_payments"),
 }
 ERROR_LINE = re.compile(r"^line \d+: [^:]+: .+$")
 APP_LABELS = ("agreements", "timesheets", "invoicing", "receivables")
 # Cases also run through a real manage.py process (~4 s each): two in the short version.
 SUBPROCESS_CASES_SHORT = ("NUL bytes", "100 MB file")
-SUBPROCESS_CASES_LONG = (*SUBPROCESS_CASES_SHORT, "latin-1 encoding", "huge field 2 MB", "XLSX workbook",
-                         "unclosed quote", "formula '=1+1'")
+SUBPROCESS_CASES_LONG = (
+    *SUBPROCESS_CASES_SHORT,
+    "latin-1 encoding",
+    "huge field 2 MB",
+    "XLSX workbook",
+    "unclosed quote",
+    "formula '=1+1'",
+)
 
 
 def import_service(kind: str):
@@ -64,7 +74,8 @@ def import_service(kind: str):
 
 def table_counts() -> dict[str, int]:
     tables = sorted(
-        m._meta.db_table for m in apps.get_models()
+        m._meta.db_table
+        for m in apps.get_models()
         if m._meta.app_label in APP_LABELS and not m._meta.proxy
     )
     sql = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables)
@@ -138,7 +149,10 @@ def test_every_hostile_file_is_refused_whole(kind, existing_data, trial_log, tmp
                     isinstance(e.line, int) and e.line >= 0 and bool(e.column) and bool(e.message),
                     f"{label}: error without line/column: {e!r}",
                 )
-        trial_log.check(not changed(before, table_counts()), f"{label}: service wrote {changed(before, table_counts())}")
+        trial_log.check(
+            not changed(before, table_counts()),
+            f"{label}: service wrote {changed(before, table_counts())}",
+        )
 
         # 2. The management command, in this process.
         trial_log.trial()
@@ -156,23 +170,38 @@ def test_every_hostile_file_is_refused_whole(kind, existing_data, trial_log, tmp
             lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
             trial_log.check(bool(lines), f"{label}: nothing on stderr")
             bad = [ln for ln in lines if not ERROR_LINE.match(ln)]
-            trial_log.check(not bad, f"{label}: stderr lines not `line N: Column: message`: {bad[:2]}")
-            trial_log.check("Traceback" not in err.getvalue() + out.getvalue(), f"{label}: traceback printed")
+            trial_log.check(
+                not bad, f"{label}: stderr lines not `line N: Column: message`: {bad[:2]}"
+            )
+            trial_log.check(
+                "Traceback" not in err.getvalue() + out.getvalue(), f"{label}: traceback printed"
+            )
         trial_log.check(not changed(before, table_counts()), f"{label}: command wrote something")
 
         # 3. The API: a multipart upload, as a client program sends it.
         trial_log.trial()
         with open(path, "rb") as fh:
             response = api.post(API_IMPORT[kind][0], {"file": fh}, format="multipart")
-        trial_log.check(response.status_code == 400, f"{label}: API answered {response.status_code}")
-        if response.status_code < 500 and response.get("Content-Type", "").startswith("application/json"):
+        trial_log.check(
+            response.status_code == 400, f"{label}: API answered {response.status_code}"
+        )
+        if response.status_code < 500 and response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
             body = response.json()
             errors = body.get("errors") or []
-            trial_log.check(bool(errors) and all({"line", "column", "message"} <= set(e) for e in errors),
-                            f"{label}: API errors without line/column: {str(body)[:300]}")
-            as_rows = [type("E", (), {"line": e.get("line"), "column": e.get("column") or ""}) for e in errors]
-            trial_log.check(where_ok(case, as_rows),
-                            f"{label}: API expected line {case.line} column {case.column}, got {str(errors)[:300]}")
+            trial_log.check(
+                bool(errors) and all({"line", "column", "message"} <= set(e) for e in errors),
+                f"{label}: API errors without line/column: {str(body)[:300]}",
+            )
+            as_rows = [
+                type("E", (), {"line": e.get("line"), "column": e.get("column") or ""})
+                for e in errors
+            ]
+            trial_log.check(
+                where_ok(case, as_rows),
+                f"{label}: API expected line {case.line} column {case.column}, got {str(errors)[:300]}",
+            )
         trial_log.check(not changed(before, table_counts()), f"{label}: API wrote something")
     trial_log.assert_clean()
 
@@ -185,7 +214,9 @@ def test_hostile_files_through_a_real_process(kind, trial_log, tmp_path):
     command = IMPORTS[kind][2]
     db = connection.settings_dict
     env = dict(os.environ)
-    env["DATABASE_URL"] = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
     env["DEBUG"] = "1"
     AccountFactory(external_id=corpus.PAYMENT_ACCOUNT, name="Reliability Account")
     wanted = SUBPROCESS_CASES_LONG if long_trials() else SUBPROCESS_CASES_SHORT
@@ -196,15 +227,26 @@ def test_hostile_files_through_a_real_process(kind, trial_log, tmp_path):
         before = table_counts()
         path = case.path(tmp_path)
         proc = subprocess.run(
-            [sys.executable, "manage.py", command, str(path), "--json"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "manage.py", command, str(path), "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         label = f"{kind}/{case.name}"
-        trial_log.check(proc.returncode == 1, f"{label}: exit {proc.returncode}: {proc.stderr[-300:]}")
+        trial_log.check(
+            proc.returncode == 1, f"{label}: exit {proc.returncode}: {proc.stderr[-300:]}"
+        )
         trial_log.check("Traceback" not in proc.stderr, f"{label}: traceback: {proc.stderr[-500:]}")
-        trial_log.check(all(ERROR_LINE.match(ln) for ln in proc.stderr.splitlines() if ln.strip()),
-                        f"{label}: stderr not `line N: Column: message`: {proc.stderr[:300]}")
-        trial_log.check('"errors": [{"line":' in proc.stdout, f"{label}: --json has no errors: {proc.stdout[:200]}")
+        trial_log.check(
+            all(ERROR_LINE.match(ln) for ln in proc.stderr.splitlines() if ln.strip()),
+            f"{label}: stderr not `line N: Column: message`: {proc.stderr[:300]}",
+        )
+        trial_log.check(
+            '"errors": [{"line":' in proc.stdout,
+            f"{label}: --json has no errors: {proc.stdout[:200]}",
+        )
         trial_log.check(not changed(before, table_counts()), f"{label}: wrote something")
     trial_log.assert_clean()
 
@@ -214,9 +256,19 @@ def test_corpus_covers_every_rule_and_hazard(tmp_path):
     missing-column case for every required column, for every import."""
     for kind in ("agreements", "time_entries", "payments"):
         names = {c.name for c in corpus.corpus(kind, tmp_path)}
-        for needed in ("empty file", "NUL bytes", "random bytes", "latin-1 encoding",
-                       "UTF-16 with BOM", "huge field 2 MB", "100 MB file", "unclosed quote",
-                       "semicolon separated", "extra field", "header only"):
+        for needed in (
+            "empty file",
+            "NUL bytes",
+            "random bytes",
+            "latin-1 encoding",
+            "UTF-16 with BOM",
+            "huge field 2 MB",
+            "100 MB file",
+            "unclosed quote",
+            "semicolon separated",
+            "extra field",
+            "header only",
+        ):
             assert needed in names, (kind, needed)
         assert sum(n.startswith("formula") for n in names) == len(corpus.FORMULAS)
         for column in corpus.REQUIRED[kind]:

@@ -59,7 +59,9 @@ def kill_trials(trial_log, trials: int, *, delivery_window: bool, seed: int) -> 
         run = invoice_run_start(period=PERIOD, user=None)
         wait_for(lambda: run_status(run.pk) != InvoiceRun.Status.QUEUED, timeout=120, interval=0.01)
         began = time.monotonic()
-        assert wait_for(lambda: finished(run.pk), timeout=120, interval=0.01) == InvoiceRun.Status.DONE
+        assert (
+            wait_for(lambda: finished(run.pk), timeout=120, interval=0.01) == InvoiceRun.Status.DONE
+        )
         typical = time.monotonic() - began
         reference = invoice_state()
         assert reference["invoices"], "the reference run billed nothing"
@@ -76,8 +78,11 @@ def kill_trials(trial_log, trials: int, *, delivery_window: bool, seed: int) -> 
             else:
                 # During the run: the worker has taken the task and is writing groups (or, when
                 # the delay outlasts the run, has finished it but not yet acknowledged it).
-                wait_for(lambda run_id=run.pk: run_status(run_id) != InvoiceRun.Status.QUEUED,
-                         timeout=60, interval=0.01)
+                wait_for(
+                    lambda run_id=run.pk: run_status(run_id) != InvoiceRun.Status.QUEUED,
+                    timeout=60,
+                    interval=0.01,
+                )
                 delay = rnd.uniform(0, typical)
             time.sleep(delay)
             worker.kill()
@@ -101,18 +106,28 @@ def kill_trials(trial_log, trials: int, *, delivery_window: bool, seed: int) -> 
             try:
                 outcome = wait_for(lambda run_id=run.pk: finished(run_id), timeout=60)
             except pytest.fail.Exception:
-                trial_log.violation(f"run not finished 60 s after restart (killed at {delay:.2f}s, was {status})")
+                trial_log.violation(
+                    f"run not finished 60 s after restart (killed at {delay:.2f}s, was {status})"
+                )
             if outcome is None:
                 continue
-            trial_log.check(outcome == InvoiceRun.Status.DONE, f"run ended {outcome} (killed at {delay:.2f}s)")
+            trial_log.check(
+                outcome == InvoiceRun.Status.DONE, f"run ended {outcome} (killed at {delay:.2f}s)"
+            )
             trial_log.check(not half_built(), f"inconsistent after restart: {half_built()[:3]}")
             state = invoice_state()
-            if not trial_log.check(state == reference, f"result differs from a clean run (killed at {delay:.2f}s, was {status})"):
+            if not trial_log.check(
+                state == reference,
+                f"result differs from a clean run (killed at {delay:.2f}s, was {status})",
+            ):
                 diff = sorted(set(state["invoices"]) ^ set(reference["invoices"]))
                 trial_log.notes.setdefault("diffs", []).append(str(diff)[:500])
-        trial_log.notes.update(typical_run_seconds=round(typical, 2), status_at_kill=at_kill,
-                               worker_starts=worker.starts,
-                               invoices=len(reference["invoices"]))
+        trial_log.notes.update(
+            typical_run_seconds=round(typical, 2),
+            status_at_kill=at_kill,
+            worker_starts=worker.starts,
+            invoices=len(reference["invoices"]),
+        )
     return at_kill
 
 

@@ -43,33 +43,51 @@ def hostile_payloads(port: int) -> list[tuple[str, str]]:
         ("img ftp", f'<img src="ftp://127.0.0.1:{port}/pixel.png">'),
         ("stylesheet link", f'<link rel="stylesheet" href="{http}/evil.css">'),
         ("stylesheet file", '<link rel="stylesheet" href="file:///etc/passwd">'),
-        ("css import", f'<style>@import url("{http}/i.css"); @import "file:///etc/passwd";</style>'),
+        (
+            "css import",
+            f'<style>@import url("{http}/i.css"); @import "file:///etc/passwd";</style>',
+        ),
         ("css background", "<div style=\"background: url('file:///etc/passwd')\">x</div>"),
         ("css background http", f"<div style=\"background-image: url('{http}/bg.png')\">x</div>"),
         ("css content url", f'<style>p::before {{ content: url("{http}/c.png") }}</style><p>x</p>'),
         ("css list image", f"<ul style=\"list-style-image: url('{http}/l.png')\"><li>x</li></ul>"),
-        ("css border image", "<div style=\"border: 5px solid; border-image: url('file:///etc/passwd') 30\">x</div>"),
+        (
+            "css border image",
+            "<div style=\"border: 5px solid; border-image: url('file:///etc/passwd') 30\">x</div>",
+        ),
         (
             "font face",
             f"<style>@font-face {{ font-family: Evil; src: url({http}/f.woff) }} "
             "body { font-family: Evil }</style><p>text</p>",
         ),
-        ("font face file", "<style>@font-face { font-family: E; src: url(file:///etc/passwd) } p { font-family: E }</style><p>x</p>"),
+        (
+            "font face file",
+            "<style>@font-face { font-family: E; src: url(file:///etc/passwd) } p { font-family: E }</style><p>x</p>",
+        ),
         ("attachment anchor", '<a rel="attachment" href="file:///etc/passwd">passwd</a>'),
         ("attachment link", '<link rel="attachment" href="file:///etc/shadow">'),
         ("attachment http", f'<a rel="attachment" href="{http}/x.bin">x</a>'),
         ("object", '<object data="file:///etc/passwd" type="text/plain"></object>'),
         ("embed", f'<embed src="{http}/e.svg" type="image/svg+xml">'),
         ("iframe", '<iframe src="file:///etc/passwd"></iframe>'),
-        ("svg image", '<svg width="10" height="10"><image href="file:///etc/passwd" width="10" height="10"/></svg>'),
+        (
+            "svg image",
+            '<svg width="10" height="10"><image href="file:///etc/passwd" width="10" height="10"/></svg>',
+        ),
         ("svg use", f'<svg width="10" height="10"><use href="{http}/s.svg#a"/></svg>'),
-        ("svg xlink", '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="9" height="9"><image xlink:href="file:///etc/hostname"/></svg>'),
+        (
+            "svg xlink",
+            '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="9" height="9"><image xlink:href="file:///etc/hostname"/></svg>',
+        ),
         ("img svg http", f'<img src="{http}/a.svg" style="width:10px">'),
         ("base href", f'<base href="{http}/"><img src="x.png">'),
         ("meta refresh", f'<meta http-equiv="refresh" content="0;url={http}/r">'),
         ("huge css inline", f'<div style="{css_huge}">huge</div>'),
         ("huge font size", '<p style="font-size: 100000000px">x</p>'),
-        ("huge spacing", '<p style="letter-spacing: 99999999px; word-spacing: 9999999999px">x y</p>'),
+        (
+            "huge spacing",
+            '<p style="letter-spacing: 99999999px; word-spacing: 9999999999px">x y</p>',
+        ),
         ("huge width only", '<div style="width: 99999999999px; height: 99999999999px">x</div>'),
         (
             "huge css page",
@@ -77,7 +95,12 @@ def hostile_payloads(port: int) -> list[tuple[str, str]]:
             f"body {{ {css_huge} }} td {{ padding: 999999999px }}</style>"
             "<table><tr><td>a</td><td>b</td></tr></table>",
         ),
-        ("huge counters", "<style>li { counter-increment: n 2147483647 } li::before { content: counter(n) }</style><ol>" + "<li>x</li>" * 50 + "</ol>"),
+        (
+            "huge counters",
+            "<style>li { counter-increment: n 2147483647 } li::before { content: counter(n) }</style><ol>"
+            + "<li>x</li>" * 50
+            + "</ol>",
+        ),
         ("deep nesting", "<div>" * 400 + "deep" + "</div>" * 400),
         ("long unbroken text", "<p>" + "W" * 100_000 + "</p>"),
         ("many pages", "<style>p { page-break-after: always }</style>" + "<p>x</p>" * 200),
@@ -160,8 +183,9 @@ def test_hostile_html_fetches_nothing_and_renders_in_time(trial_log, listener):
     for _ in range(rounds):
         for label, body in payloads:
             html = f"<html><head><title>t</title></head><body><h1>Invoice</h1>{body}</body></html>"
-            check_render(trial_log, listener, label, lambda html=html: html_to_pdf(html),
-                         may_refuse=True)
+            check_render(
+                trial_log, listener, label, lambda html=html: html_to_pdf(html), may_refuse=True
+            )
     trial_log.assert_clean()
 
 
@@ -178,12 +202,15 @@ def test_pdf_text_survives_and_secrets_do_not_appear(trial_log, listener):
     text = pdf_text(pdf)
     trial_log.check("INV-2026-00001" in text, f"document text lost: {text!r}")
     trial_log.check("root:" not in text, "passwd text rendered")
-    trial_log.check(listener.connections == 0 and not watch.connects and not watch.opened,
-                    "fetched something")
+    trial_log.check(
+        listener.connections == 0 and not watch.connects and not watch.opened, "fetched something"
+    )
     trial_log.assert_clean()
 
 
-def test_template_context_with_hostile_values_is_escaped_and_fetches_nothing(trial_log, listener, tmp_path):
+def test_template_context_with_hostile_values_is_escaped_and_fetches_nothing(
+    trial_log, listener, tmp_path
+):
     """Customer-controlled values passed through a template: escaped text, never markup."""
     from django.template import engines
 
@@ -199,12 +226,14 @@ def test_template_context_with_hostile_values_is_escaped_and_fetches_nothing(tri
         "width: 99999999999px",
     ]
     template = engines["django"].from_string(
-        "<html><body><h1>{{ account }}</h1><p style=\"color: black\">{{ note }}</p>"
+        '<html><body><h1>{{ account }}</h1><p style="color: black">{{ note }}</p>'
         "<table>{% for v in values %}<tr><td>{{ v }}</td></tr>{% endfor %}</table></body></html>"
     )
     for value in values:
         html = template.render({"account": value, "note": value, "values": [value] * 3})
-        check_render(trial_log, listener, f"context {value[:30]!r}", lambda html=html: html_to_pdf(html))
+        check_render(
+            trial_log, listener, f"context {value[:30]!r}", lambda html=html: html_to_pdf(html)
+        )
     trial_log.assert_clean()
 
 
@@ -222,15 +251,18 @@ def test_invoice_pdf_template_with_hostile_data(trial_log, listener):
         f'<img src="{http}/a.png"><link rel="stylesheet" href="{http}/b.css">',
         f"</style><style>@import url({http}/c.css); body{{width:99999999999px}}</style>",
         '<a rel="attachment" href="file:///etc/shadow">x</a>',
-        "=HYPERLINK(\"http://127.0.0.1/\")",
+        '=HYPERLINK("http://127.0.0.1/")',
         "W" * 20_000,
     ]
     for i, text in enumerate(hostile):
         account = AccountFactory(external_id=f"HOST-{i}", name=text[:255], billing_email="")
         invoice = InvoiceFactory(account=account, po_number=text[:64])
-        InvoiceLineFactory(invoice=invoice, description=text[:500], role=text[:100],
-                           amount=Decimal("1000.00"))
-        check_render(trial_log, listener, f"invoice {text[:30]!r}", lambda inv=invoice: invoice_pdf(inv))
+        InvoiceLineFactory(
+            invoice=invoice, description=text[:500], role=text[:100], amount=Decimal("1000.00")
+        )
+        check_render(
+            trial_log, listener, f"invoice {text[:30]!r}", lambda inv=invoice: invoice_pdf(inv)
+        )
     trial_log.assert_clean()
 
 
@@ -244,7 +276,9 @@ def test_render_pdf_uses_the_local_only_fetcher(trial_log, listener, settings, t
         f'<img src="file://{tpl_dir}/secret.txt">{{{{ v }}}}'
     )
     (tpl_dir / "secret.txt").write_text("TOPSECRET")
-    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tpl_dir, *settings.TEMPLATES[0]["DIRS"]]}]
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [tpl_dir, *settings.TEMPLATES[0]["DIRS"]]}
+    ]
     with watching((*FORBIDDEN, str(tpl_dir / "secret.txt"))) as watch:
         trial_log.trial()
         pdf, seconds, error = render_with_limit(lambda: render_pdf("evil.html", {"v": "ok"}))

@@ -90,15 +90,20 @@ def test_redis_restarted_during_a_run(trial_log, redis_server, settings, tmp_pat
             redis_server.restart(down_seconds=rnd.uniform(0.2, 2.0))
             label = f"restart {trial} (run was {was})"
             if wait_done(trial_log, run.pk, label):
-                trial_log.check(invoice_state() == reference, f"{label}: result differs from a clean run")
+                trial_log.check(
+                    invoice_state() == reference, f"{label}: result differs from a clean run"
+                )
             trial_log.check(not half_built(), f"{label}: half-built invoices")
             trial_log.check(worker.alive(), f"{label}: the worker died with the broker")
             # The worker reconnected: a new task goes through the restarted broker.
             reset_producer_pools()
             again = invoice_run_start(period=PERIOD, user=None)
             wait_done(trial_log, again.pk, f"{label}: next task after reconnect", timeout=120)
-        trial_log.notes.update(redis_restarts=redis_server.restarts, restarted_mid_run=mid_run,
-                               typical_run_seconds=round(typical, 2))
+        trial_log.notes.update(
+            redis_restarts=redis_server.restarts,
+            restarted_mid_run=mid_run,
+            typical_run_seconds=round(typical, 2),
+        )
     # Not a violation but a broken test: restarts must hit running tasks.
     assert mid_run >= max(1, trials / 4), f"only {mid_run} of {trials} restarts hit a running task"
     trial_log.assert_clean()
@@ -147,10 +152,13 @@ def test_postgresql_connection_dropped_mid_task_is_retried(trial_log, settings, 
             mid_run += bool(killed and was == "running")
             label = f"drop {trial} (run was {was}, {killed} backend(s))"
             if wait_done(trial_log, run.pk, label, timeout=120):
-                trial_log.check(invoice_state() == reference, f"{label}: result differs from a clean run")
+                trial_log.check(
+                    invoice_state() == reference, f"{label}: result differs from a clean run"
+                )
             trial_log.check(not half_built(), f"{label}: half-built invoices")
-    trial_log.notes.update(backends_terminated=dropped, dropped_mid_run=mid_run,
-                           typical_run_seconds=round(typical, 2))
+    trial_log.notes.update(
+        backends_terminated=dropped, dropped_mid_run=mid_run, typical_run_seconds=round(typical, 2)
+    )
     # Not a violation but a broken test: most drops must hit a running task.
     assert mid_run >= max(1, trials / 4), f"only {mid_run} of {trials} drops hit a running task"
     trial_log.assert_clean()

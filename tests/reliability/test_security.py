@@ -54,7 +54,7 @@ CARDS["visa19"] = _fix_luhn("411111111111111111")  # a 19-digit card number
 
 
 def formats(digits: str) -> list[str]:
-    spaced = " ".join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    spaced = " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
     return [
         digits,
         spaced,
@@ -77,7 +77,7 @@ def text_columns() -> list[tuple[str, str]]:
 def stored_anywhere(digits: str) -> list[str]:
     """Every table.column whose text, digits only, contains the card's digits (one query)."""
     parts = [
-        f"(SELECT '{table}.{column}' FROM \"{table}\" WHERE regexp_replace(\"{column}\"::text, "
+        f'(SELECT \'{table}.{column}\' FROM "{table}" WHERE regexp_replace("{column}"::text, '
         f"'[^0-9]', '', 'g') LIKE %(pattern)s LIMIT 1)"
         for table, column in text_columns()
     ]
@@ -107,26 +107,67 @@ def test_no_card_number_is_ever_stored(trial_log, client_for, tmp_path):
         return f"CP-{uuid.uuid4().hex[:10]}"
 
     # Canary: the search finds a card written past the services (so a clean result means clean).
-    Payment.objects.create(external_id="CANARY", date=dt.date(2026, 2, 1), account=AccountFactory(
-        external_id="CANARY-ACC"), amount=10, reference="card 4012 8888 8888 1881")
+    Payment.objects.create(
+        external_id="CANARY",
+        date=dt.date(2026, 2, 1),
+        account=AccountFactory(external_id="CANARY-ACC"),
+        amount=10,
+        reference="card 4012 8888 8888 1881",
+    )
     assert "receivables_payment.reference" in stored_anywhere("4012888888881881")
     Payment.objects.filter(external_id="CANARY").delete()
 
     doors = {
-        "import service": lambda ref: payment_import(file=payments_csv([(pid(), ref)]), user=finance),
+        "import service": lambda ref: payment_import(
+            file=payments_csv([(pid(), ref)]), user=finance
+        ),
         "import command": lambda ref: _command(tmp_path, payments_csv([(pid(), ref)])),
-        "API create": lambda ref: api.post("/api/v1/payments/", {
-            "payment_id": pid(), "account_id": "CARD-ACC", "date": "2026-02-01", "amount": "10.00",
-            "reference": ref, "method": "card"}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex),
-        "API import JSON": lambda ref: api.post("/api/v1/payments/import/", [{
-            "Payment ID": pid(), "Date": "2026-02-01", "Account ID": "CARD-ACC", "Amount": "10.00",
-            "Reference": ref}], format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex),
-        "API import CSV": lambda ref: api.generic("POST", "/api/v1/payments/import/",
-                                                  payments_csv([(pid(), ref)]), content_type="text/csv",
-                                                  HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex),
-        "payment page": lambda ref: page.post(reverse("receivables:payment_new"), {
-            "account": "CARD-ACC", "date": "2026-02-01", "amount": "10.00", "currency": "USD",
-            "reference": ref, "method": "card", "external_id": pid()}),
+        "API create": lambda ref: api.post(
+            "/api/v1/payments/",
+            {
+                "payment_id": pid(),
+                "account_id": "CARD-ACC",
+                "date": "2026-02-01",
+                "amount": "10.00",
+                "reference": ref,
+                "method": "card",
+            },
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        ),
+        "API import JSON": lambda ref: api.post(
+            "/api/v1/payments/import/",
+            [
+                {
+                    "Payment ID": pid(),
+                    "Date": "2026-02-01",
+                    "Account ID": "CARD-ACC",
+                    "Amount": "10.00",
+                    "Reference": ref,
+                }
+            ],
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        ),
+        "API import CSV": lambda ref: api.generic(
+            "POST",
+            "/api/v1/payments/import/",
+            payments_csv([(pid(), ref)]),
+            content_type="text/csv",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        ),
+        "payment page": lambda ref: page.post(
+            reverse("receivables:payment_new"),
+            {
+                "account": "CARD-ACC",
+                "date": "2026-02-01",
+                "amount": "10.00",
+                "currency": "USD",
+                "reference": ref,
+                "method": "card",
+                "external_id": pid(),
+            },
+        ),
     }
     for door, record in doors.items():
         for name, digits in CARDS.items():
@@ -135,16 +176,24 @@ def test_no_card_number_is_ever_stored(trial_log, client_for, tmp_path):
                 before = Payment.objects.count()
                 result = record(ref)
                 status = getattr(result, "status_code", None)
-                trial_log.check(Payment.objects.count() == before + 1,
-                                f"{door} {name} {ref!r}: payment not recorded ({status}: {getattr(result, 'content', b'')[:200]!r})")
+                trial_log.check(
+                    Payment.objects.count() == before + 1,
+                    f"{door} {name} {ref!r}: payment not recorded ({status}: {getattr(result, 'content', b'')[:200]!r})",
+                )
                 hits = stored_anywhere(digits)
-                trial_log.check(not hits, f"{door}: card {name} stored in {hits} (reference {ref!r})")
+                trial_log.check(
+                    not hits, f"{door}: card {name} stored in {hits} (reference {ref!r})"
+                )
                 latest = Payment.objects.order_by("-id").first()
                 if latest is not None and Payment.objects.count() == before + 1:
-                    trial_log.check(f"**** **** **** {digits[-4:]}" in latest.reference,
-                                    f"{door}: masked reference {latest.reference!r} does not keep the last 4 digits")
+                    trial_log.check(
+                        f"**** **** **** {digits[-4:]}" in latest.reference,
+                        f"{door}: masked reference {latest.reference!r} does not keep the last 4 digits",
+                    )
                     for number in re.findall(r"INV-\d{4}-\d{5}", ref):
-                        trial_log.check(number in latest.reference, f"{door}: invoice number {number} lost")
+                        trial_log.check(
+                            number in latest.reference, f"{door}: invoice number {number} lost"
+                        )
     trial_log.notes["columns_searched"] = len(text_columns())
     trial_log.assert_clean()
 
@@ -160,8 +209,13 @@ def test_numbers_that_are_not_cards_are_kept(trial_log):
     """The mask is not a blunt instrument: invoice numbers, short bank references and long digit
     runs that fail the Luhn check are kept as sent."""
     AccountFactory(external_id="CARD-ACC", name="Card Payer")
-    kept = ["INV-2026-00001 INV-2026-00002", "BACS 12345678", "4111111111111112",
-            "order 1234567890123", "IBAN GB82WEST12345698765432"]
+    kept = [
+        "INV-2026-00001 INV-2026-00002",
+        "BACS 12345678",
+        "4111111111111112",
+        "order 1234567890123",
+        "IBAN GB82WEST12345698765432",
+    ]
     result = payment_import(file=payments_csv([(f"KEEP-{i}", ref) for i, ref in enumerate(kept)]))
     assert result.ok, result.errors
     for i, ref in enumerate(kept):
@@ -184,7 +238,9 @@ def test_login_is_rate_limited_per_address_across_usernames(trial_log, client, s
         trial_log.check(r.status_code == 200, f"attempt {i}: {r.status_code}")
     trial_log.trial()
     r = client.post(url, {"username": victim.username, "password": "pw-Billable-2026"})
-    trial_log.check(r.status_code == 429, f"6th attempt from the same address answered {r.status_code}")
+    trial_log.check(
+        r.status_code == 429, f"6th attempt from the same address answered {r.status_code}"
+    )
     trial_log.check("_auth_user_id" not in client.session, "logged in despite the lockout")
     cache.clear()
     trial_log.assert_clean()

@@ -37,16 +37,32 @@ class Worker(WorkerProcess):
         self.warm: subprocess.Popen[bytes] | None = None
         self.log.write_bytes(b"")
 
-    ARGS = ["--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "--loglevel=INFO"]
+    ARGS = [
+        "--pool=solo",
+        "--concurrency=1",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=INFO",
+    ]
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = worker_env(self.queue)
         env.update(self.extra_env, CELERY_BROKER_URL=self.broker_url)
         return subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("warm_worker.py")), *self.ARGS, "-Q", self.queue],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                str(Path(__file__).with_name("warm_worker.py")),
+                *self.ARGS,
+                "-Q",
+                self.queue,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def prepare(self) -> None:
@@ -96,14 +112,21 @@ def reset_producer_pools() -> None:
 
 
 @contextmanager
-def private_worker(broker_url: str = REDIS_URL, visibility_timeout: int = VISIBILITY_TIMEOUT,
-                   extra_env: dict[str, str] | None = None):
+def private_worker(
+    broker_url: str = REDIS_URL,
+    visibility_timeout: int = VISIBILITY_TIMEOUT,
+    extra_env: dict[str, str] | None = None,
+):
     queue = f"rel-{uuid.uuid4().hex[:10]}"
     keys = ("task_always_eager", "broker_url", "task_default_queue", "broker_transport_options")
     saved = {k: app.conf.get(k) for k in keys}
     options = {"visibility_timeout": visibility_timeout}
-    app.conf.update(task_always_eager=False, broker_url=broker_url, task_default_queue=queue,
-                    broker_transport_options=options)
+    app.conf.update(
+        task_always_eager=False,
+        broker_url=broker_url,
+        task_default_queue=queue,
+        broker_transport_options=options,
+    )
     reset_producer_pools()
     env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout), **(extra_env or {})}
     worker = Worker(queue, broker_url, env)
@@ -143,9 +166,24 @@ class RedisServer:
     def start(self) -> None:
         self.dir.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--bind", "127.0.0.1", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -14,11 +14,17 @@ from timesheets.services import reconciliation_run
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_manager_filters_writes_off_with_reason_and_count_drops(page, live_server, services_manager):
+def test_manager_filters_writes_off_with_reason_and_count_drops(
+    page, live_server, services_manager
+):
     AgreementFactory(external_id="AGR-1", project_code="PRJ-1", start_date=dt.date(2026, 1, 1))
     for i in range(3):
-        TimeEntryFactory(external_id=str(200 + i), project_code="NOPE", date=dt.date(2026, 3, 2 + i))
-    TimeEntryFactory(external_id="300", project_code="PRJ-1", approved=False, date=dt.date(2026, 3, 1))
+        TimeEntryFactory(
+            external_id=str(200 + i), project_code="NOPE", date=dt.date(2026, 3, 2 + i)
+        )
+    TimeEntryFactory(
+        external_id="300", project_code="PRJ-1", approved=False, date=dt.date(2026, 3, 1)
+    )
     reconciliation_run(as_of=dt.date(2026, 3, 15))
 
     log_in(page, services_manager)
@@ -68,15 +74,22 @@ def test_page_polls_a_running_run_and_reloads_when_done(page, live_server, servi
     from timesheets.models import ReconciliationRun
 
     run = ReconciliationRun.objects.create(
-        as_of=dt.date(2026, 3, 15), status="running", step="Duplicate entries", steps_done=3,
-        steps_total=9, started_by=services_manager,
+        as_of=dt.date(2026, 3, 15),
+        status="running",
+        step="Duplicate entries",
+        steps_done=3,
+        steps_total=9,
+        started_by=services_manager,
     )
     log_in(page, services_manager)
     assert page.locator("#run progress").get_attribute("value") == "3"
     assert page.locator("#run-now").is_disabled()
     ReconciliationRun.objects.filter(pk=run.pk).update(step="Hours over caps", steps_done=4)
-    page.wait_for_function("document.querySelector('#run .run-step').textContent === 'Hours over caps'")
+    page.wait_for_function(
+        "document.querySelector('#run .run-step').textContent === 'Hours over caps'"
+    )
     ReconciliationRun.objects.filter(pk=run.pk).update(
-        status="done", step="Done", steps_done=9, opened=0, resolved=0, open_total=0)
+        status="done", step="Done", steps_done=9, opened=0, resolved=0, open_total=0
+    )
     page.wait_for_selector("#run-now:not([disabled])")
     assert "0 opened, 0 resolved, 0 open" in page.locator("#run").inner_text()

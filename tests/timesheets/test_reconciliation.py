@@ -81,8 +81,10 @@ def test_agreement_not_signed_when_only_draft_or_cancelled():
 def test_signed_agreement_elsewhere_is_outside_dates_not_unsigned():
     AgreementFactory(external_id="AGR-D", project_code="PRJ-A", stage=Agreement.Stage.DRAFT)
     AgreementFactory(
-        external_id="AGR-S", project_code="PRJ-A",
-        start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31),
+        external_id="AGR-S",
+        project_code="PRJ-A",
+        start_date=dt.date(2026, 1, 1),
+        end_date=dt.date(2026, 1, 31),
     )
     entry("1", date=dt.date(2026, 2, 1))
     run()
@@ -93,8 +95,10 @@ def test_signed_agreement_elsewhere_is_outside_dates_not_unsigned():
 
 def test_outside_dates_boundaries():
     AgreementFactory(
-        external_id="AGR-S", project_code="PRJ-A",
-        start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31),
+        external_id="AGR-S",
+        project_code="PRJ-A",
+        start_date=dt.date(2026, 1, 1),
+        end_date=dt.date(2026, 1, 31),
     )
     entry("1", date=dt.date(2025, 12, 31))
     entry("2", date=dt.date(2026, 1, 1))
@@ -107,12 +111,16 @@ def test_outside_dates_boundaries():
 
 def test_outside_dates_names_the_nearest_signed_agreement():
     AgreementFactory(
-        external_id="AGR-1", project_code="PRJ-A",
-        start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31),
+        external_id="AGR-1",
+        project_code="PRJ-A",
+        start_date=dt.date(2026, 1, 1),
+        end_date=dt.date(2026, 1, 31),
     )
     AgreementFactory(
-        external_id="AGR-2", project_code="PRJ-A",
-        start_date=dt.date(2026, 3, 1), end_date=None,
+        external_id="AGR-2",
+        project_code="PRJ-A",
+        start_date=dt.date(2026, 3, 1),
+        end_date=None,
     )
     entry("1", date=dt.date(2026, 2, 10))
     entry("2", date=dt.date(2025, 12, 1))
@@ -153,12 +161,19 @@ def test_missing_rate_role_rates_case_insensitive_and_default_rate():
 
 def test_missing_rate_prepaid_yes_fixed_fee_never():
     AgreementFactory(
-        external_id="AGR-P", project_code="PRJ-P", hourly_rate=None,
-        agreement_type=Agreement.Type.PREPAID_HOURS, amount=Decimal("1000"), hours_sold=Decimal("10"),
+        external_id="AGR-P",
+        project_code="PRJ-P",
+        hourly_rate=None,
+        agreement_type=Agreement.Type.PREPAID_HOURS,
+        amount=Decimal("1000"),
+        hours_sold=Decimal("10"),
     )
     AgreementFactory(
-        external_id="AGR-F", project_code="PRJ-F", hourly_rate=None,
-        agreement_type=Agreement.Type.FIXED_FEE, amount=Decimal("1000"),
+        external_id="AGR-F",
+        project_code="PRJ-F",
+        hourly_rate=None,
+        agreement_type=Agreement.Type.FIXED_FEE,
+        amount=Decimal("1000"),
     )
     entry("1", project_code="PRJ-P")
     entry("2", project_code="PRJ-F")
@@ -171,8 +186,10 @@ def test_missing_rate_prepaid_yes_fixed_fee_never():
 
 def capped(external_id: str, project_code: str, cap: str, inc: int = 1) -> Agreement:
     return AgreementFactory(
-        external_id=external_id, project_code=project_code,
-        not_to_exceed_hours=Decimal(cap), billing_increment=inc,
+        external_id=external_id,
+        project_code=project_code,
+        not_to_exceed_hours=Decimal(cap),
+        billing_increment=inc,
     )
 
 
@@ -227,8 +244,11 @@ def test_over_cap_text_entry_ids_compare_as_text():
 def test_over_cap_only_for_time_and_materials_with_cap():
     AgreementFactory(project_code="PRJ-A", not_to_exceed_hours=None)
     AgreementFactory(
-        project_code="PRJ-P", agreement_type=Agreement.Type.PREPAID_HOURS,
-        not_to_exceed_hours=Decimal("1"), hours_sold=Decimal("1"), amount=Decimal("100"),
+        project_code="PRJ-P",
+        agreement_type=Agreement.Type.PREPAID_HOURS,
+        not_to_exceed_hours=Decimal("1"),
+        hours_sold=Decimal("1"),
+        amount=Decimal("100"),
     )
     entry("1", duration_ms=10 * H)
     entry("2", project_code="PRJ-P", duration_ms=10 * H)
@@ -248,11 +268,17 @@ def test_over_cap_skips_written_off_entries_and_unreleased_duplicates(services_m
     assert subjects("OVER_CAP") == {"4"}
     assert subjects("DUPLICATE_ENTRY") == {"2"}
     # Releasing the duplicate puts it back in the total: 3 passes the cap now.
-    flag_release(flag=Flag.objects.get(code="DUPLICATE_ENTRY"), user=services_manager, reason="Two visits")
+    flag_release(
+        flag=Flag.objects.get(code="DUPLICATE_ENTRY"), user=services_manager, reason="Two visits"
+    )
     run()
     assert subjects("OVER_CAP") == {"3", "4"}
     # Writing off 3 takes it out: 1 + 2 = cap, 4 passes it; 3's flag stays written off.
-    flag_write_off(flag=Flag.objects.get(code="OVER_CAP", subject="3"), user=services_manager, reason="Goodwill")
+    flag_write_off(
+        flag=Flag.objects.get(code="OVER_CAP", subject="3"),
+        user=services_manager,
+        reason="Goodwill",
+    )
     run()
     assert subjects("OVER_CAP") == {"4"}
     assert subjects("OVER_CAP", "written_off") == {"3"}
@@ -340,11 +366,18 @@ def test_excessive_daily_hours_counts_all_hours_and_boundary():
 
 
 def test_not_started_boundary_d_minus_14():
-    AgreementFactory(external_id="AGR-14", project_code="P14", start_date=D - dt.timedelta(days=14), hours_sold=Decimal("40"))
+    AgreementFactory(
+        external_id="AGR-14",
+        project_code="P14",
+        start_date=D - dt.timedelta(days=14),
+        hours_sold=Decimal("40"),
+    )
     AgreementFactory(external_id="AGR-13", project_code="P13", start_date=D - dt.timedelta(days=13))
     AgreementFactory(external_id="AGR-NB", project_code="PNB", start_date=D - dt.timedelta(days=30))
     AgreementFactory(
-        external_id="AGR-DR", project_code="PDR", start_date=D - dt.timedelta(days=30),
+        external_id="AGR-DR",
+        project_code="PDR",
+        start_date=D - dt.timedelta(days=30),
         stage=Agreement.Stage.DRAFT,
     )
     entry("1", project_code="PNB", billable=False, date=D - dt.timedelta(days=20))  # delivered
@@ -362,7 +395,10 @@ def test_not_started_boundary_d_minus_14():
 def test_undelivered_at_end_boundary_end_before_d():
     def agr(ext, code, end, sold="10"):
         return AgreementFactory(
-            external_id=ext, project_code=code, start_date=dt.date(2026, 3, 1), end_date=end,
+            external_id=ext,
+            project_code=code,
+            start_date=dt.date(2026, 3, 1),
+            end_date=end,
             hours_sold=Decimal(sold) if sold else None,
         )
 
@@ -397,7 +433,10 @@ def test_rerun_is_idempotent_and_writes_no_history():
     history = Flag.history.count()
     second = run()
     assert (second.opened, second.resolved, second.open_total) == (0, 0, 2)
-    assert set(Flag.objects.values_list("id", "code", "subject", "status", "detail", "hours")) == before
+    assert (
+        set(Flag.objects.values_list("id", "code", "subject", "status", "detail", "hours"))
+        == before
+    )
     assert Flag.history.count() == history
     assert second.status == "done" and second.steps_done == second.steps_total
 
@@ -426,8 +465,12 @@ def test_release_and_write_off_survive_reruns_even_when_cause_is_gone(services_m
     entry("2", duration_ms=H, date=dt.date(2026, 3, 3))
     entry("3", project_code="NOPE")
     run()
-    released = flag_release(flag=Flag.objects.get(code="OVER_CAP"), user=services_manager, reason="Customer PO 77")
-    written = flag_write_off(flag=Flag.objects.get(code="NO_AGREEMENT"), user=services_manager, reason="Internal")
+    released = flag_release(
+        flag=Flag.objects.get(code="OVER_CAP"), user=services_manager, reason="Customer PO 77"
+    )
+    written = flag_write_off(
+        flag=Flag.objects.get(code="NO_AGREEMENT"), user=services_manager, reason="Internal"
+    )
     run()
     run()
     released.refresh_from_db()
@@ -457,11 +500,15 @@ def test_history_rows_record_who_ran_it_and_what_changed(services_manager):
     e = entry("1", project_code="NOPE")
     run(user=services_manager)
     flag = Flag.objects.get()
-    rows = list(flag.history.order_by("history_id").values_list("history_type", "status", "history_user_id"))
+    rows = list(
+        flag.history.order_by("history_id").values_list("history_type", "status", "history_user_id")
+    )
     assert rows == [("+", "open", services_manager.pk)]
     AgreementFactory(project_code="NOPE")
     run()  # the nightly job: no user
-    rows = list(flag.history.order_by("history_id").values_list("history_type", "status", "history_user_id"))
+    rows = list(
+        flag.history.order_by("history_id").values_list("history_type", "status", "history_user_id")
+    )
     assert rows == [("+", "open", services_manager.pk), ("~", "resolved", None)]
     assert flag.history.first().history_change_reason == "Reconciliation as of 2026-03-15"
     assert e.pk == flag.entry_id
@@ -499,8 +546,12 @@ def test_query_count_does_not_grow_with_entries():
 
     def count_queries(n: int, start: int) -> int:
         for i in range(start, start + n):
-            entry(str(i), project_code="PRJ-A" if i % 2 else "NOPE", duration_ms=H,
-                  date=dt.date(2026, 3, 2) + dt.timedelta(days=i % 5))
+            entry(
+                str(i),
+                project_code="PRJ-A" if i % 2 else "NOPE",
+                duration_ms=H,
+                date=dt.date(2026, 3, 2) + dt.timedelta(days=i % 5),
+            )
         with CaptureQueriesContext(connection) as ctx:
             run()
         return len(ctx.captured_queries)

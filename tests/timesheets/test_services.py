@@ -29,7 +29,9 @@ def snapshot():
 @pytest.mark.django_db
 def test_release_records_who_when_why_and_history(services_manager):
     flag = FlagFactory(code="OVER_CAP")
-    done = flag_release(flag=flag, user=services_manager, reason="  Customer approved 10 more hours ")
+    done = flag_release(
+        flag=flag, user=services_manager, reason="  Customer approved 10 more hours "
+    )
     flag.refresh_from_db()
     assert flag.status == "released"
     assert flag.reason == "Customer approved 10 more hours"
@@ -45,14 +47,39 @@ def test_release_records_who_when_why_and_history(services_manager):
 @pytest.mark.parametrize(
     ("code", "status", "action", "message"),
     [
-        ("NO_AGREEMENT", "open", "release", "Only OVER_CAP and DUPLICATE_ENTRY flags can be released"),
-        ("UNAPPROVED_TIME", "open", "release", "Only OVER_CAP and DUPLICATE_ENTRY flags can be released"),
+        (
+            "NO_AGREEMENT",
+            "open",
+            "release",
+            "Only OVER_CAP and DUPLICATE_ENTRY flags can be released",
+        ),
+        (
+            "UNAPPROVED_TIME",
+            "open",
+            "release",
+            "Only OVER_CAP and DUPLICATE_ENTRY flags can be released",
+        ),
         ("OVER_CAP", "written_off", "release", "Flag is already written off"),
         ("OVER_CAP", "released", "write_off", "Flag is already released"),
         ("NO_AGREEMENT", "written_off", "write_off", "Flag is already written off"),
-        ("NO_AGREEMENT", "resolved", "write_off", "Flag is resolved (its cause is gone); there is nothing to write off"),
-        ("EXCESSIVE_DAILY_HOURS", "open", "write_off", "Only entry flags can be written off; a EXCESSIVE_DAILY_HOURS flag closes by itself once its cause is gone"),
-        ("NOT_STARTED", "open", "write_off", "Only entry flags can be written off; a NOT_STARTED flag closes by itself once its cause is gone"),
+        (
+            "NO_AGREEMENT",
+            "resolved",
+            "write_off",
+            "Flag is resolved (its cause is gone); there is nothing to write off",
+        ),
+        (
+            "EXCESSIVE_DAILY_HOURS",
+            "open",
+            "write_off",
+            "Only entry flags can be written off; a EXCESSIVE_DAILY_HOURS flag closes by itself once its cause is gone",
+        ),
+        (
+            "NOT_STARTED",
+            "open",
+            "write_off",
+            "Only entry flags can be written off; a NOT_STARTED flag closes by itself once its cause is gone",
+        ),
     ],
 )
 def test_refused_actions_change_nothing(services_manager, code, status, action, message):
@@ -94,20 +121,33 @@ def test_bulk_write_off_all_or_nothing(services_manager):
     c = FlagFactory(code="NOT_STARTED", entry=None, subject="AGR-9", project_code="P9")
     before = snapshot()
     with pytest.raises(BillingError) as exc:
-        flags_bulk_action(flag_ids=[a.pk, b.pk, c.pk, 999999], action="write_off", user=services_manager, reason="cleanup")
+        flags_bulk_action(
+            flag_ids=[a.pk, b.pk, c.pk, 999999],
+            action="write_off",
+            user=services_manager,
+            reason="cleanup",
+        )
     assert str(exc.value) == (
         "Nothing was written off: 2 of 4 selected flags cannot be: flag 999999 does not exist; "
         "NOT_STARTED AGR-9: Only entry flags can be written off; a NOT_STARTED flag closes by "
         "itself once its cause is gone"
     )
     assert snapshot() == before
-    done = flags_bulk_action(flag_ids=[a.pk, b.pk], action="write_off", user=services_manager, reason="cleanup")
+    done = flags_bulk_action(
+        flag_ids=[a.pk, b.pk], action="write_off", user=services_manager, reason="cleanup"
+    )
     assert [f.pk for f in done] == sorted([a.pk, b.pk])
-    assert set(Flag.objects.filter(status="written_off").values_list("pk", flat=True)) == {a.pk, b.pk}
+    assert set(Flag.objects.filter(status="written_off").values_list("pk", flat=True)) == {
+        a.pk,
+        b.pk,
+    }
     for flag in (a, b):
         last = flag.history.first()
         assert (last.status, last.history_user_id, last.history_change_reason) == (
-            "written_off", services_manager.pk, "Written off: cleanup")
+            "written_off",
+            services_manager.pk,
+            "Written off: cleanup",
+        )
 
 
 @pytest.mark.django_db
@@ -120,7 +160,9 @@ def test_bulk_release_and_bad_input(services_manager):
         flags_bulk_action(flag_ids=[], action="release", user=services_manager, reason="x")
     with pytest.raises(BillingError, match="A reason is required"):
         flags_bulk_action(flag_ids=[a.pk], action="release", user=services_manager, reason=" ")
-    flags_bulk_action(flag_ids=[a.pk, b.pk], action="release", user=services_manager, reason="authorized")
+    flags_bulk_action(
+        flag_ids=[a.pk, b.pk], action="release", user=services_manager, reason="authorized"
+    )
     assert set(Flag.objects.values_list("status", flat=True)) == {"released"}
 
 
@@ -141,7 +183,9 @@ def test_failed_run_is_recorded(monkeypatch):
     def boom(cur, q):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(reconciliation, "STEPS", (("Preparing", reconciliation._step_setup), ("Boom", boom)))
+    monkeypatch.setattr(
+        reconciliation, "STEPS", (("Preparing", reconciliation._step_setup), ("Boom", boom))
+    )
     with pytest.raises(RuntimeError):
         reconciliation_run(as_of=D)
     run = ReconciliationRun.objects.get()
@@ -180,7 +224,8 @@ def test_reconcile_task_runs_on_a_real_worker(celery_worker, services_manager):
     wait_for(finished, timeout=60)
     assert run.status == "done", run.error
     assert set(Flag.objects.filter(status="open").values_list("code", "subject")) == {
-        ("NO_AGREEMENT", "1"), ("NOT_STARTED", "AGR-OLD"),
+        ("NO_AGREEMENT", "1"),
+        ("NOT_STARTED", "AGR-OLD"),
     }
     assert run.open_total == 2 and run.steps_done == run.steps_total
     # The beat entry: no arguments, as of the firm's today, no history user.

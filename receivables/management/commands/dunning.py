@@ -30,4 +30,6 @@ class Command(BaseCommand):
                 + (f" to {reminder.sent_to}" if reminder.sent_to else "")
             )
         sent = sum(1 for r in reminders if r.status == "sent")
-        self.stdout.write(f"{as_of.isoformat()}: {sent} reminders sent, {len(reminders) - sent} recorded as skipped")
+        self.stdout.write(
+            f"{as_of.isoformat()}: {sent} reminders sent, {len(reminders) - sent} recorded as skipped"
+        )

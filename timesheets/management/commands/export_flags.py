@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Export reconciliation flags (columns code,status,subject,agreement_id,project_code,hours,detail)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--status", choices=Flag.Status.values, help="only flags in this status (default: all)")
+        parser.add_argument(
+            "--status", choices=Flag.Status.values, help="only flags in this status (default: all)"
+        )
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
         parser.add_argument("--output", help="write to this file instead of stdout")
 

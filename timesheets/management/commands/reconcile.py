@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = "Bring the reconciliation flags up to date as of a date (default: today)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (or MM/DD/YYYY); default today")
+        parser.add_argument(
+            "--as-of", dest="as_of", help="YYYY-MM-DD (or MM/DD/YYYY); default today"
+        )
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -29,10 +31,18 @@ class Command(BaseCommand):
         run = reconciliation_run(as_of=as_of, user=None)
         by_code = run.result.open_by_code
         if options["json"]:
-            self.stdout.write(json.dumps({
-                "as_of": as_of.isoformat(), "run_id": run.pk, "opened": run.opened,
-                "resolved": run.resolved, "open_total": run.open_total, "open_by_code": by_code,
-            }))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "as_of": as_of.isoformat(),
+                        "run_id": run.pk,
+                        "opened": run.opened,
+                        "resolved": run.resolved,
+                        "open_total": run.open_total,
+                        "open_by_code": by_code,
+                    }
+                )
+            )
             return
         self.stdout.write(
             f"Reconciliation as of {as_of.isoformat()}: {run.opened} opened, "
