@@ -13,6 +13,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from tests.worker import reset_producer_pools
+
 ROOT = Path(__file__).resolve().parent.parent
 PROD_ENV = {
     "DEBUG": "0",
@@ -148,7 +150,7 @@ def test_healthz_reports_broker_when_configured(client, settings):
         body = client.get("/healthz").json()
     finally:
         app.conf.broker_url = saved
-        app.pool.force_close_all()
+        reset_producer_pools()
     assert body == {"status": "ok", "database": "ok", "broker": "ok"}
 
 

@@ -96,7 +96,7 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     queue = f"test-{uuid.uuid4().hex[:10]}"
     saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=REDIS_URL, task_default_queue=queue)
-    _reset_broker_pools()
+    reset_producer_pools()
     worker = WorkerProcess(queue)
     worker.start()
     try:
@@ -104,21 +104,20 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     finally:
         worker.stop()
         app.conf.update(**saved)
-        _reset_broker_pools()
+        reset_producer_pools()
 
 
-def _reset_broker_pools() -> None:
-    """An earlier eager `.delay()` leaves connection and producer pools bound to the old (empty)
-    broker URL; drop them so the next publish connects to the broker configured now."""
+def reset_producer_pools() -> None:
+    """Drop this process's broker connections and producer pools, so the next publish connects
+    afresh to the broker configured now (a new URL, or after a restart). Closing is not enough:
+    kombu keeps closed pools in a global registry keyed by URL, and eager tasks still acquire a
+    producer from the pool (Celery 5.3+), which fails on a closed one."""
+    from kombu import pools
+
     if app.__dict__.get("_pool") is not None:
         app.pool.force_close_all()
-        # Eager tasks later in this process acquire a producer from the pool (Celery 5.3+):
-        # drop the closed pool so the next use builds a fresh one.
-        from kombu import pools
-
-        pools.reset()
-        app._pool = None
-        app._pool = None
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 

@@ -29,8 +29,8 @@ from tests.reliability.billing_data import (
     reset_invoicing,
 )
 from tests.reliability.conftest import trial_count
-from tests.reliability.workers import RedisServer, private_worker, reset_producer_pools
-from tests.worker import wait_for
+from tests.reliability.workers import RedisServer, private_worker
+from tests.worker import reset_producer_pools, wait_for
 
 pytestmark = [pytest.mark.worker]
 
@@ -82,7 +82,7 @@ def test_redis_restarted_during_a_run(trial_log, redis_server, settings, tmp_pat
             reset_invoicing()
             trial_log.trial()
             run = invoice_run_start(period=PERIOD, user=None)
-            wait_for(lambda run_id=run.pk: status(run_id) != "queued", timeout=60)
+            wait_for(lambda run_id=run.pk: status(run_id) != "queued", timeout=60, interval=0.01)
             time.sleep(rnd.uniform(0, typical * 0.5))
             was = status(run.pk)
             mid_run += was == "running"
@@ -128,7 +128,8 @@ def terminate(pids: list[int]) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_postgresql_connection_dropped_mid_task_is_retried(trial_log, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    build_firm(groups=12, entries_per_group=6)
+    # Enough groups that a run lasts about a second: the drops must land while it works.
+    build_firm(groups=60, entries_per_group=6)
     reference = reference_state()
     rnd = random.Random(5432)
     dropped = mid_run = 0
@@ -144,7 +145,7 @@ def test_postgresql_connection_dropped_mid_task_is_retried(trial_log, settings, 
             reset_invoicing()
             trial_log.trial()
             run = invoice_run_start(period=PERIOD, user=None)
-            wait_for(lambda run_id=run.pk: status(run_id) != "queued", timeout=60)
+            wait_for(lambda run_id=run.pk: status(run_id) != "queued", timeout=60, interval=0.01)
             time.sleep(rnd.uniform(0, typical * 0.5))
             was = status(run.pk)
             killed = terminate(worker_backends())

@@ -23,7 +23,7 @@ from pathlib import Path
 import redis
 
 from billing_site.celery import app
-from tests.worker import REDIS_URL, ROOT, WorkerProcess, worker_env
+from tests.worker import REDIS_URL, ROOT, WorkerProcess, reset_producer_pools, worker_env
 
 VISIBILITY_TIMEOUT = 1  # seconds
 
@@ -95,20 +95,6 @@ class Worker(WorkerProcess):
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-
-def reset_producer_pools() -> None:
-    """Drop this process's broker connections so the next publish connects afresh (to a new
-    broker URL, or after the broker restarted). kombu keeps closed pools in a global registry
-    keyed by URL, so closing alone is not enough."""
-    from kombu import pools
-
-    pools.reset()
-    app._pool = None
-    try:
-        app.__dict__["amqp"]._producer_pool = None
-    except (AttributeError, KeyError):
-        pass
 
 
 @contextmanager
