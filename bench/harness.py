@@ -48,8 +48,9 @@ class Side:
         out: dict[str, Any] = {
             "label": self.label,
             "status": self.status,
-            "seconds": [round(s.seconds, 4) for s in self.samples],
-            "median_s": round(med, 4) if med is not None else None,
+            # Microseconds: the small scale's millisecond timings keep their ratio when recomputed.
+            "seconds": [round(s.seconds, 6) for s in self.samples],
+            "median_s": round(med, 6) if med is not None else None,
             "rows_per_s": round(rows / med) if rows and med else None,
             "queries": self.samples[-1].queries if self.samples else None,
             "peak_rss_mb": max((s.peak_rss_mb for s in self.samples), default=None),
