@@ -88,6 +88,27 @@ def test_production_refuses_to_start_without_secret_key():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_manage_py_in_a_bare_shell_uses_development_settings_but_wsgi_refuses():
+    bare = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=bare, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    web = subprocess.run(
+        [sys.executable, "-c", "import billing_site.wsgi"],
+        cwd=ROOT,
+        env=bare,
+        capture_output=True,
+        text=True,
+    )
+    assert web.returncode != 0
+    assert "SECRET_KEY is not set" in web.stderr
+
+
 def test_production_cookies_are_secure():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
