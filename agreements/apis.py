@@ -9,17 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agreements import importing as agreement_csv
 from agreements.filters import AccountFilter, AgreementFilter
 from agreements.models import Account, Agreement
 from agreements.serializers import AccountSerializer, AgreementSerializer
 from billing_site.api import IMPORT_PARSERS, BillableReadOnlyViewSet, import_schema, run_import
 
-AGREEMENT_COLUMNS = (
-    "Agreement ID, Parent Agreement ID, Account ID, Account Name, Billing Email, Project Code, "
-    "Agreement Type, Stage, Start Date, End Date, Hours Sold, Not To Exceed Hours, Amount, "
-    "Hourly Rate, Role Rates, Billing Increment, Currency, Payment Terms, PO Number, Tax Rate, "
-    "Milestones"
-)
+AGREEMENT_COLUMNS = ", ".join(agreement_csv.COLUMNS)
 
 
 @extend_schema(tags=["agreements"])

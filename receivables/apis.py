@@ -28,6 +28,7 @@ from billing_site.api import (
 from billing_site.dates import firm_today
 from invoicing.models import Invoice
 from invoicing.serializers import InvoiceDetailSerializer
+from receivables import importing as payment_csv
 from receivables.filters import AllocationFilter, PaymentFilter, ReminderFilter
 from receivables.models import Allocation, Payment, Reminder
 from receivables.selectors import annotate_unapplied
@@ -42,7 +43,7 @@ from receivables.serializers import (
     ReminderSerializer,
 )
 
-PAYMENT_COLUMNS = "Payment ID, Date, Account ID, Amount, Currency, Reference, Method"
+PAYMENT_COLUMNS = ", ".join(payment_csv.COLUMNS)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

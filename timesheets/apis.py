@@ -18,6 +18,7 @@ from billing_site.api import (
     import_schema,
     run_import,
 )
+from timesheets import importing as entry_csv
 from timesheets.filters import EmployeeFilter, FlagFilter, ReconciliationRunFilter, TimeEntryFilter
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
 from timesheets.serializers import (
@@ -29,10 +30,7 @@ from timesheets.serializers import (
     TimeEntrySerializer,
 )
 
-ENTRY_COLUMNS = (
-    "Entry ID, Date, Employee ID, Employee Name, Role, Project Code, Task, Hours, Billable, "
-    "Approved, Notes"
-)
+ENTRY_COLUMNS = ", ".join(entry_csv.COLUMNS)
 
 
 @extend_schema(tags=["time"])
