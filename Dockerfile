@@ -10,6 +10,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY billing_site billing_site
+COPY core core
+COPY demo demo
 COPY agreements agreements
 COPY timesheets timesheets
 COPY invoicing invoicing

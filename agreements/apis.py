@@ -13,7 +13,7 @@ from agreements import importing as agreement_csv
 from agreements.filters import AccountFilter, AgreementFilter
 from agreements.models import Account, Agreement
 from agreements.serializers import AccountSerializer, AgreementSerializer
-from billing_site.api import IMPORT_PARSERS, BillableReadOnlyViewSet, import_schema, run_import
+from core.api import IMPORT_PARSERS, BillableReadOnlyViewSet, import_schema, run_import
 
 AGREEMENT_COLUMNS = ", ".join(agreement_csv.COLUMNS)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from billing_site.csvio import max_import_bytes, size_text
+from core.csvio import max_import_bytes, size_text
 
 
 class ImportUploadForm(forms.Form):

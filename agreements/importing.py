@@ -19,8 +19,8 @@ from django.db import connection
 
 from agreements import selectors
 from agreements.models import BILLING_INCREMENTS, Agreement
-from billing_site import csvio
-from billing_site.imports import RowError
+from core import csvio
+from core.imports import RowError
 
 COLUMNS = (
     "Agreement ID",

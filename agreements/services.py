@@ -24,8 +24,8 @@ from agreements.importing import (
     parse_and_check,
 )
 from agreements.models import Account, Agreement, Milestone, RoleRate
-from billing_site import csvio
-from billing_site.imports import ImportResult, RowError
+from core import csvio
+from core.imports import ImportResult, RowError
 
 CHANGE_REASON = "agreement import"
 

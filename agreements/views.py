@@ -17,9 +17,9 @@ from agreements.forms import ImportUploadForm
 from agreements.importing import COLUMNS as AGREEMENT_COLUMNS
 from agreements.importing import REQUIRED as AGREEMENT_REQUIRED
 from agreements.services import agreement_import
-from billing_site.csvio import max_import_bytes, size_text
-from billing_site.imports import ImportResult
-from billing_site.roles import require
+from core.csvio import max_import_bytes, size_text
+from core.imports import ImportResult
+from core.roles import require
 
 
 @require("agreements.view")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from billing_site import demo
+from demo import generator as demo
 
 END = dt.date(2026, 6, 30)  # the bench firm's time ends here, whatever today is
 SEED = 2026

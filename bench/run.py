@@ -429,7 +429,7 @@ def invoice_fingerprint(period: dt.date) -> list[tuple]:
 
 def case_invoice_run(ctx: Context):
     from bench import baselines, harness
-    from billing_site.dates import period_bounds
+    from core.dates import period_bounds
 
     period = period_bounds(ctx.files.firm.start)[0]
     cand = harness.Side(f"invoicing.services.invoice_run_generate(period={period:%Y-%m})")
@@ -684,7 +684,7 @@ def case_pages(ctx: Context):
     from django.urls import clear_url_caches, reverse
 
     from bench import harness
-    from billing_site import roles
+    from core import roles
 
     settings.ROOT_URLCONF = "bench.urls"
     clear_url_caches()

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from billing_site import api
+from core import api
 
 urlpatterns = [
     path("auth/token/", api.ObtainTokenView.as_view(), name="api-token"),

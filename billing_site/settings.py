@@ -74,11 +74,12 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "simple_history",
-    "billing_site.apps.BillingSiteConfig",
+    "core.apps.CoreConfig",
     "agreements",
     "timesheets",
     "invoicing",
     "receivables",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -106,9 +107,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "billing_site.roles.roles_context",
+                "core.roles.roles_context",
             ],
-            "builtins": ["billing_site.templatetags.money"],
+            "builtins": ["core.templatetags.money"],
         },
     }
 ]
@@ -153,7 +154,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-# The firm's day boundaries: billing dates are dates in this zone (billing_site.dates).
+# The firm's day boundaries: billing dates are dates in this zone (core.dates).
 BILLING_TIME_ZONE = env_str("BILLING_TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"
@@ -221,7 +222,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0, day_of_month=1),
     },
     "requeue-stale-runs": {
-        "task": "billing_site.tasks.requeue_stale_runs_task",
+        "task": "invoicing.tasks.requeue_stale_runs_task",
         "schedule": crontab(minute="*/10"),
     },
     "dunning-daily": {
@@ -242,9 +243,9 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "billing_site.api.BillableAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.BillableAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
-    "EXCEPTION_HANDLER": "billing_site.api.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billable API",

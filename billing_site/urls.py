@@ -3,12 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from billing_site import views
-from billing_site.login import RateLimitedLoginView
+from core import views
+from core.login import RateLimitedLoginView
 
-handler403 = "billing_site.views.permission_denied"
-handler404 = "billing_site.views.page_not_found"
-handler500 = "billing_site.views.server_error"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),

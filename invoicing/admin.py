@@ -6,8 +6,8 @@ The one action calls the approval service."""
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from billing_site.errors import BillingError
-from billing_site.roles import has_capability
+from core.errors import BillingError
+from core.roles import has_capability
 from invoicing import services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 

@@ -15,12 +15,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_site.api import (
+from core.api import (
     BillableReadOnlyViewSet,
     BillableViewSet,
     IgnoreFormatQueryNegotiation,
 )
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing.filters import CreditNoteFilter, InvoiceFilter, InvoiceRunFilter
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine, InvoiceRun
 from invoicing.selectors import annotate_open_amount

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from billing_site.dates import parse_period
+from core.dates import parse_period
 from invoicing.models import CreditNote, Invoice, InvoiceRun
 
 

@@ -6,7 +6,7 @@ on the same inputs, so the preview equals the real run.
 
 Units: durations arrive as integer milliseconds (TimeEntry.duration_ms); every entry is rounded
 UP to its agreement's billing increment here, once (`rounded_minutes`), and everything after that
-works in whole minutes. Money is Decimal, rounded by `billing_site.money.round_money` only.
+works in whole minutes. Money is Decimal, rounded by `core.money.round_money` only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing_site.money import ZERO, round_money
+from core.money import ZERO, round_money
 
 MS_PER_MINUTE = 60_000
 SIXTY = Decimal(60)

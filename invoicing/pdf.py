@@ -1,5 +1,5 @@
 """Invoice and credit note PDFs (WeasyPrint, templates/invoicing/pdf/), through the one safe
-renderer `billing_site.pdf.render_pdf`: fonts are local (DejaVu), nothing is fetched from the
+renderer `core.pdf.render_pdf`: fonts are local (DejaVu), nothing is fetched from the
 network or from outside templates/.
 
 The firm's letterhead comes from settings BILLING_FIRM_NAME / BILLING_FIRM_ADDRESS /
@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from agreements.models import Agreement
-from billing_site.pdf import TEMPLATES_DIR, render_pdf
+from core.pdf import TEMPLATES_DIR, render_pdf
 from invoicing import generation as gen
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from timesheets.models import MS_PER_HOUR

@@ -29,7 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from agreements.models import Account, Agreement, Milestone
-from billing_site.dates import period_bounds
+from core.dates import period_bounds
 from invoicing import generation as gen
 from invoicing.models import (
     BlockBilling,

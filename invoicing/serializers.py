@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from billing_site.dates import parse_period
+from core.dates import parse_period
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 
 

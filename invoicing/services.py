@@ -28,8 +28,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from agreements.models import Account, Agreement
-from billing_site.dates import firm_today
-from billing_site.errors import BillingError
+from core.dates import firm_today
+from core.errors import BillingError
 from invoicing import generation as gen
 from invoicing import numbering, selectors
 from invoicing.models import (

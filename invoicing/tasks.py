@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from billing_site.dates import firm_today, previous_month
+from core.dates import firm_today, previous_month
 from invoicing.models import InvoiceRun
 from invoicing.services import invoice_run_generate
 
@@ -44,3 +44,11 @@ def generate_previous_month_task() -> None:
     period = previous_month(firm_today())
     run = InvoiceRun.objects.create(period=period)
     generate_invoices_task(run.pk)  # in this worker, synchronously
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def requeue_stale_runs_task() -> dict[str, list[int]]:
+    """Beat job (twin command: `requeue_stale_runs`): re-send runs whose task message was lost."""
+    from invoicing.recovery import stale_runs_requeue
+
+    return stale_runs_requeue()

@@ -1,6 +1,6 @@
 """Invoice review pages: thin views over invoicing.selectors and invoicing.services.
 
-Every view checks a capability on the server (billing_site.roles.require); changes are POST
+Every view checks a capability on the server (core.roles.require); changes are POST
 only. Auditors see everything read-only; finance views invoices and creates credit notes.
 """
 
@@ -18,9 +18,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from agreements.models import Agreement
-from billing_site.dates import firm_today, parse_period, previous_month
-from billing_site.errors import BillingError
-from billing_site.roles import has_capability, require
+from core.dates import firm_today, parse_period, previous_month
+from core.errors import BillingError
+from core.roles import has_capability, require
 from invoicing import forms, selectors, services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 from invoicing.pdf import invoice_pdf

@@ -30,8 +30,8 @@ from typing import Any
 from django.db import connection, transaction
 
 from agreements.models import Account
-from billing_site.exports import neutralize
-from billing_site.money import round_money
+from core.exports import neutralize
+from core.money import round_money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Payment
 

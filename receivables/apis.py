@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agreements.models import Account
-from billing_site.api import (
+from core.api import (
     IMPORT_PARSERS,
     BillableAPIView,
     BillableReadOnlyViewSet,
@@ -25,7 +25,7 @@ from billing_site.api import (
     import_schema,
     run_import,
 )
-from billing_site.dates import firm_today
+from core.dates import firm_today
 from invoicing.models import Invoice
 from invoicing.serializers import InvoiceDetailSerializer
 from receivables import importing as payment_csv

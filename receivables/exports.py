@@ -1,4 +1,4 @@
-"""PDF forms of the AR aging and the customer statement, through billing_site.pdf (fetches nothing)."""
+"""PDF forms of the AR aging and the customer statement, through core.pdf (fetches nothing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from agreements.models import Account
-from billing_site.pdf import render_pdf
+from core.pdf import render_pdf
 from receivables import selectors
 from receivables.aging import BUCKETS, AgingReport
 

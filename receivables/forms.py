@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from agreements.models import Account
-from billing_site.dates import firm_today
+from core.dates import firm_today
 
 
 class DateInput(forms.DateInput):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agreements.models import Account
-from billing_site import csvio
-from billing_site.imports import RowError
+from core import csvio
+from core.imports import RowError
 from receivables.allocation import mask_card_numbers
 from receivables.models import Payment
 

@@ -20,11 +20,11 @@ from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
 from agreements.models import Account
-from billing_site import csvio
-from billing_site.dates import firm_today
-from billing_site.errors import BillingError
-from billing_site.imports import ImportResult, RowError
-from billing_site.money import round_money
+from core import csvio
+from core.dates import firm_today
+from core.errors import BillingError
+from core.imports import ImportResult, RowError
+from core.money import round_money
 from invoicing.models import Invoice
 from receivables import importing, selectors
 from receivables.allocation import (

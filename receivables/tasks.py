@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from billing_site.dates import firm_today
-from billing_site.errors import BillingError
+from core.dates import firm_today
+from core.errors import BillingError
 
 
 @shared_task(

@@ -16,10 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agreements.models import Account
-from billing_site import csvio
-from billing_site.dates import firm_today
-from billing_site.errors import BillingError
-from billing_site.roles import has_capability, require
+from core import csvio
+from core.dates import firm_today
+from core.errors import BillingError
+from core.roles import has_capability, require
 from invoicing.models import CreditNote, Invoice
 from receivables import selectors, services
 from receivables.aging import BUCKETS, aging_report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from billing_site import roles
+from core import roles
 from tests.factories import UserFactory
 
 PASSWORD = "pw-Billable-2026"

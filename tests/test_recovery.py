@@ -1,4 +1,4 @@
-"""Runs whose task message was lost are sent again by the requeue sweep (billing_site/recovery.py)."""
+"""Runs whose task message was lost are sent again by the requeue sweep (invoicing/recovery.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from billing_site.tasks import requeue_stale_runs_task
 from invoicing.models import InvoiceRun
+from invoicing.tasks import requeue_stale_runs_task
 from tests.factories import AgreementFactory, TimeEntryFactory
 from tests.worker import wait_for
 from timesheets.models import ReconciliationRun

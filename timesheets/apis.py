@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_site.api import (
+from core.api import (
     IMPORT_PARSERS,
     BillableReadOnlyViewSet,
     BillableViewSet,
@@ -146,7 +146,7 @@ class ReconciliationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         request=ReconciliationStartSerializer, responses={202: ReconciliationRunSerializer}
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from billing_site.dates import firm_today
+        from core.dates import firm_today
         from timesheets.services import reconciliation_start
 
         serializer = ReconciliationStartSerializer(data=request.data)

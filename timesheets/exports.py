@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
-from billing_site.exports import neutralize
+from core.exports import neutralize
 from timesheets.selectors import flags_for_export
 
 COLUMNS = ("code", "status", "subject", "agreement_id", "project_code", "hours", "detail")

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from billing_site.dates import parse_period
+from core.dates import parse_period
 from timesheets.models import Flag
 from timesheets.selectors import FLAG_SORTS, FlagFilters
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from agreements.views import ImportPage, import_view
-from billing_site.roles import require
+from core.roles import require
 from timesheets.importing import COLUMNS, REQUIRED, time_entry_import
 
 TIME_ENTRIES_PAGE = ImportPage(

@@ -39,8 +39,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from agreements.importing import lock_imports
-from billing_site import csvio
-from billing_site.imports import ImportResult, RowError
+from core import csvio
+from core.imports import ImportResult, RowError
 from timesheets.models import MS_PER_HOUR, Employee, Flag, TimeEntry
 
 COLUMNS = (

@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower, Trim
 
 from agreements.models import Agreement, RoleRate
-from billing_site.money import round_money
+from core.money import round_money
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
 
 FINAL_INVOICE_STATUSES = ("approved", "sent", "partially_paid", "paid")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun
 

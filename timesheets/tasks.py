@@ -7,7 +7,7 @@ import datetime as dt
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from billing_site.dates import firm_today
+from core.dates import firm_today
 
 
 @shared_task(

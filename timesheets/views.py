@@ -13,9 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from billing_site.dates import firm_today
-from billing_site.errors import BillingError
-from billing_site.roles import has_capability, require
+from core.dates import firm_today
+from core.errors import BillingError
+from core.roles import has_capability, require
 from timesheets import exports, selectors, services
 from timesheets.forms import (
     BacklogForm,

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from billing_site.models import IdempotencyKey
+from core.models import IdempotencyKey
 from receivables.models import Payment
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_same_key_on_another_endpoint_is_refused(api_for, finance, world):
 
 
 def test_keys_belong_to_their_user(api_for, finance, world):
-    from billing_site import roles
+    from core import roles
     from tests.factories import UserFactory
 
     other = UserFactory(username="fred.finance", roles=[roles.FINANCE])

@@ -5,7 +5,7 @@ MATRIX below is the explicit table: URL name -> the requests to probe it with. F
 and persona the test asserts the exact status:
 - a probe with `outcomes` lists them per persona (public and special endpoints);
 - otherwise anonymous gets 401 (API) or a redirect to the login page (pages), a persona whose
-  role holds the probe's capability (billing_site.roles.CAPABILITIES) gets `ok`, anyone else 403;
+  role holds the probe's capability (core.roles.CAPABILITIES) gets `ok`, anyone else 403;
 - a refused request (401/403/302-to-login) changed nothing in the database.
 `test_every_url_has_a_matrix_entry` walks the URL resolver and fails when a pattern (page or API)
 has no entry, so a new endpoint cannot ship without deciding who may use it.
@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from billing_site import roles
+from core import roles
 from tests.api.conftest import PERSONAS, World, make_world, token_client
 
 # URL prefixes left out of the matrix: the Django admin (its own permission system) and files.
@@ -396,7 +396,7 @@ SNAPSHOT_APPS = (
     "timesheets",
     "invoicing",
     "receivables",
-    "billing_site",
+    "core",
     "authtoken",
 )
 

@@ -101,7 +101,7 @@ def test_pagination_page_size_and_its_maximum(api_for, auditor, db):
 
 
 def test_pagination_max_page_size_is_500(api_for, auditor, db):
-    from billing_site.api import StandardPagination
+    from core.api import StandardPagination
 
     assert StandardPagination.max_page_size == 500
     assert StandardPagination.page_size == 50

@@ -43,7 +43,7 @@ def schema_world(db, settings, tmp_path):
     connection between requests)."""
     from rest_framework.authtoken.models import Token
 
-    from billing_site import roles
+    from core import roles
 
     settings.MEDIA_ROOT = str(tmp_path)
     admin = UserFactory(username="schema.admin", roles=[roles.BILLING_ADMIN])

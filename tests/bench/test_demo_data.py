@@ -1,4 +1,4 @@
-"""The demo firm generator (billing_site/demo.py): deterministic, SPEC-shaped, with every exception."""
+"""The demo firm generator (demo/generator.py): deterministic, SPEC-shaped, with every exception."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from decimal import Decimal
 
-from billing_site import demo
+from demo import generator as demo
 
 END = dt.date(2026, 6, 30)
 

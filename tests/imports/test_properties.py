@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agreements.services import agreement_import
-from billing_site import csvio
+from core import csvio
 from tests.imports.data import agreement, agreements_csv, entries_csv, entry, rolled_back, snapshot
 from timesheets.importing import COLUMNS, REQUIRED, import_entries
 from timesheets.models import TimeEntry

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from billing_site import csvio
+from core import csvio
 from tests.factories import EmployeeFactory, TimeEntryFactory
 from tests.imports.data import entries_csv, entry, snapshot
 from timesheets.importing import (

@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing import selectors, services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine, NumberSequence
 from tests.factories import AllocationFactory, InvoiceFactory, InvoiceLineFactory, PaymentFactory

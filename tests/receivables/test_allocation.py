@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing.models import Invoice
 from receivables import selectors
 from receivables.allocation import (

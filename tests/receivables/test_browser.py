@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from billing_site.dates import firm_today
+from core.dates import firm_today
 from tests.browser import log_in
 from tests.factories import AccountFactory
 from tests.receivables.helpers import final_invoice

@@ -13,7 +13,7 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing.models import Invoice
 from receivables import selectors
 from receivables.models import Allocation, Payment

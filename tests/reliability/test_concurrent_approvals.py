@@ -23,7 +23,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing import services
 from invoicing.models import Invoice, InvoiceLine, NumberSequence
 from tests.factories import AccountFactory, UserFactory

@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from rest_framework.test import APIClient
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from invoicing import services
 from invoicing.models import EntryBilling, Invoice, InvoiceLine
 from tests.factories import AgreementFactory, TimeEntryFactory, UserFactory

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from billing_site.recovery import stale_runs_requeue
 from invoicing.models import InvoiceRun
+from invoicing.recovery import stale_runs_requeue
 from invoicing.services import invoice_run_start
 from tests.reliability.billing_data import (
     PERIOD,
@@ -98,7 +98,7 @@ def kill_trials(trial_log, trials: int, *, delivery_window: bool, seed: int) -> 
             worker.start()
             worker.prepare()  # warm the next trial's worker while this one works
             if delivery_window:
-                # What the beat sweep does every 10 minutes (billing_site/recovery.py), now: a
+                # What the beat sweep does every 10 minutes (invoicing/recovery.py), now: a
                 # message lost in the delivery window is sent again; if it was not lost, the
                 # second delivery is a no-op.
                 stale_runs_requeue(queued_for=dt.timedelta(0))

@@ -14,8 +14,8 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from billing_site.errors import BillingError
-from billing_site.pdf import html_to_pdf, render_pdf
+from core.errors import BillingError
+from core.pdf import html_to_pdf, render_pdf
 from tests.reliability.conftest import trial_count
 from tests.reliability.hostile import CountingListener, watching
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 from tests.factories import AgreementFactory, FlagFactory, TimeEntryFactory
 from tests.worker import wait_for
 from timesheets.models import Flag, ReconciliationRun

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agreements.services import agreement_import
-from billing_site.csvio import ImportCommand
+from core.csvio import ImportCommand
 
 
 class Command(ImportCommand):

@@ -13,9 +13,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.dates import parse_period
-from billing_site.errors import BillingError
-from billing_site.roles import has_capability
+from core.dates import parse_period
+from core.errors import BillingError
+from core.roles import has_capability
 from invoicing.models import Invoice
 from invoicing.services import invoice_approve
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from billing_site.exports import neutralize
+from core.exports import neutralize
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_export_rows
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.dates import parse_period
+from core.dates import parse_period
 from invoicing.services import invoice_run_generate
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site import csvio
+from core import csvio
 from receivables.aging import aging_report
 from receivables.exports import aging_pdf
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site import csvio
-from billing_site.dates import firm_today
+from core import csvio
+from core.dates import firm_today
 from receivables.services import dunning_run
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_site.csvio import ImportCommand
+from core.csvio import ImportCommand
 from receivables.services import payment_import
 
 

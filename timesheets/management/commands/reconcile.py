@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.csvio import FieldError, parse_date
-from billing_site.dates import firm_today
+from core.csvio import FieldError, parse_date
+from core.dates import firm_today
 from timesheets.services import reconciliation_run
 
 

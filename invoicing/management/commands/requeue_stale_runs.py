@@ -1,10 +1,10 @@
-"""requeue_stale_runs [--minutes N]: re-send runs whose task message was lost (billing_site/recovery.py)."""
+"""requeue_stale_runs [--minutes N]: re-send runs whose task message was lost (invoicing/recovery.py)."""
 
 import datetime as dt
 
 from django.core.management.base import BaseCommand
 
-from billing_site.recovery import stale_runs_requeue
+from invoicing.recovery import stale_runs_requeue
 
 
 class Command(BaseCommand):

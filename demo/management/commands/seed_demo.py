@@ -1,6 +1,6 @@
 """`seed_demo [--scale small|firm]`: a realistic demo firm, loaded through the real imports.
 
-Writes the generated CSV files (billing_site/demo.py) to a temporary folder and feeds them to the
+Writes the generated CSV files (demo/generator.py) to a temporary folder and feeds them to the
 same services as real data: agreement and time-entry imports, then, for each month of history
 but the last closed one, an invoice run whose drafts are approved, then the customers' payments
 (SPEC 1.3 import, with allocation). The last closed month is left for `bootstrap_demo` to
@@ -21,8 +21,9 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from billing_site import demo, roles
-from billing_site.dates import firm_today, previous_month
+from core import roles
+from core.dates import firm_today, previous_month
+from demo import generator as demo
 
 DEMO_PASSWORD = "billable-demo"
 # username -> (roles, superuser). One login per role, plus a second billing admin because a

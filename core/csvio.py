@@ -53,7 +53,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.imports import RowError
+from core.imports import RowError
 
 FILE = "File"  # the column named in errors about the file as a whole
 BOM = b"\xef\xbb\xbf"

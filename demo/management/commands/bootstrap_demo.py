@@ -13,8 +13,8 @@ import os
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from billing_site.dates import firm_today, previous_month
-from billing_site.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, demo_users_ensure
+from core.dates import firm_today, previous_month
+from demo.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, demo_users_ensure
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Create the four role groups of SPEC section 7.
 
-Authorization is decided by billing_site.roles.CAPABILITIES (checked on every view and
+Authorization is decided by core.roles.CAPABILITIES (checked on every view and
 endpoint); the groups also get Django model permissions so that the admin console shows each role
 the same: the auditor views everything, the others view and change their own models.
 """

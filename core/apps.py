@@ -4,10 +4,10 @@ from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
-class BillingSiteConfig(AppConfig):
+class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
-    name = "billing_site"
-    verbose_name = "Billable"
+    name = "core"
+    verbose_name = "Billable core"
 
     def ready(self) -> None:
         # Wiring, not business logic: keep the role groups' admin permissions in step with the
@@ -18,8 +18,10 @@ class BillingSiteConfig(AppConfig):
 
 
 def _sync_after_last_app(app_config: AppConfig, **kwargs: Any) -> None:
-    if app_config.label != list(apps.get_app_configs())[-1].label:
+    # post_migrate is only sent for apps with a models module (the demo app has none).
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if app_config.label != with_models[-1].label:
         return
-    from billing_site.permissions_sync import sync_group_permissions
+    from core.permissions_sync import sync_group_permissions
 
     sync_group_permissions(**kwargs)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from billing_site import roles
+from core import roles
 
 
 @login_required
@@ -34,7 +34,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     if settings.CELERY_BROKER_URL:
         try:
-            from billing_site.celery import app
+            from celery import current_app as app
 
             with app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)

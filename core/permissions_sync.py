@@ -1,6 +1,6 @@
 """Django model permissions for the role groups, so the admin console matches each role.
 
-The server-side decision for pages and the API is billing_site.roles.CAPABILITIES; this only
+The server-side decision for pages and the API is core.roles.CAPABILITIES; this only
 decides what the operator console (Django admin) shows a staff user of that role.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_site import roles
+from core import roles
 
 _APPS = ("agreements", "timesheets", "invoicing", "receivables")
 # (role, app_label, model) -> actions beyond "view". Approved invoices stay read-only in the admin

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
 
     dependencies = [
-        ('billing_site', '0001_roles'),
+        ('core', '0001_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

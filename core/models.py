@@ -16,7 +16,7 @@ class IdempotencyKey(models.Model):
     The row is inserted (unique per user and key) BEFORE the request runs, so a concurrent second
     request with the same key is refused instead of running twice; the response is stored when the
     first request finishes. Server errors delete the row so that the client may retry. Rows older
-    than IDEMPOTENCY_TTL are ignored and purged (billing_site.api.idempotency_purge).
+    than IDEMPOTENCY_TTL are ignored and purged (core.api.idempotency_purge).
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

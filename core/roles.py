@@ -2,7 +2,7 @@
 
 Every page and API endpoint checks a capability from CAPABILITIES on the server; the navigation
 only hides what the server would refuse anyway. Roles are Django groups created by the migration
-billing_site/migrations/0001_roles.py; a superuser may do everything.
+core/migrations/0001_roles.py; a superuser may do everything.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from billing_site.errors import BillingError
+from core.errors import BillingError
 
 TEMPLATES_DIR = (Path(settings.BASE_DIR) / "templates").resolve()
 

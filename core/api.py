@@ -2,7 +2,7 @@
 
 Every API view of the apps derives from `BillableAPIView`, `BillableViewSet` or
 `BillableReadOnlyViewSet` below, so that each one gets, without repeating it:
-- capability checks (billing_site.roles.HasCapability; the view declares what it needs),
+- capability checks (core.roles.HasCapability; the view declares what it needs),
 - errors as `{"detail": "...", "errors": {field: [...]}}` (never a traceback, never a 500 for
   bad input; a refused business action, BillingError, answers 409),
 - `Idempotency-Key` support on POST/PUT/PATCH/DELETE (same key + same request replays the first
@@ -39,9 +39,9 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from billing_site.errors import BillingError
-from billing_site.models import IDEMPOTENCY_TTL, IdempotencyKey
-from billing_site.roles import HasCapability, required_capability
+from core.errors import BillingError
+from core.models import IDEMPOTENCY_TTL, IdempotencyKey
+from core.roles import HasCapability, required_capability
 
 logger = logging.getLogger(__name__)
 
@@ -575,7 +575,7 @@ class TokenResponseSerializer(serializers.Serializer):
 class ObtainTokenView(APIView):
     """POST username + password -> the user's API token (created on first use).
 
-    Failed attempts count against the same limit as the login page (billing_site.login)."""
+    Failed attempts count against the same limit as the login page (core.login)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -616,7 +616,7 @@ class _LoginLimiter:
         username = ""
         if hasattr(request.data, "get"):
             username = str(request.data.get("username") or "")
-        # billing_site.login reads username from POST and the address from META.
+        # core.login reads username from POST and the address from META.
         self.shim = type("Shim", (), {"POST": {"username": username}, "META": request.META})()
 
     def locked_out(self) -> bool:
@@ -634,7 +634,7 @@ class _LoginLimiter:
 
 def _login_limiter(request: Request) -> _LoginLimiter | None:
     try:
-        from billing_site import login
+        from core import login
     except ImportError:  # the shared limiter is not installed
         return None
     if not hasattr(login, "is_locked_out") or not hasattr(login, "record_failure"):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from billing_site.money import round_money
+from core.money import round_money
 
 register = template.Library()
 

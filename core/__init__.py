@@ -1,0 +1,1 @@
+"""Foundation: money, dates, errors, roles, CSV/import/export bases, API and PDF bases. Imports no app."""
