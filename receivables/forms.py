@@ -8,6 +8,7 @@ from django import forms
 
 from agreements.models import Account
 from core.dates import firm_today
+from receivables.validation import currency_problem, future_date_problem
 
 
 class DateInput(forms.DateInput):
@@ -52,10 +53,16 @@ class PaymentForm(forms.Form):
         except Account.DoesNotExist:
             raise forms.ValidationError(f"No account with ID {key!r}.") from None
 
+    def clean_date(self):
+        value = self.cleaned_data["date"]
+        if problem := future_date_problem(value):
+            raise forms.ValidationError(f"Date {problem}.")
+        return value
+
     def clean_currency(self):
         value = self.cleaned_data["currency"].strip().upper()
-        if len(value) != 3 or not value.isalpha():
-            raise forms.ValidationError("A 3-letter ISO code such as USD.")
+        if problem := currency_problem(value):
+            raise forms.ValidationError(f"Currency {problem}.")
         return value
 
 

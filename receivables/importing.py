@@ -16,6 +16,7 @@ from core import csvio
 from core.imports import RowError
 from receivables.allocation import mask_card_numbers
 from receivables.models import Payment
+from receivables.validation import future_date_problem
 
 COLUMNS = ("Payment ID", "Date", "Account ID", "Amount", "Currency", "Reference", "Method")
 REQUIRED = ("Payment ID", "Date", "Account ID", "Amount")
@@ -53,6 +54,8 @@ def parse_payments(rows: Iterable[csvio.Row], errors: list[RowError]) -> list[Pa
         f = csvio.Fields(row, COLUMNS, errors)
         external_id = f.text("Payment ID", required=True, max_length=64)
         date = f.date("Date", required=True)
+        if date is not None and (problem := future_date_problem(date)):
+            f.error("Date", problem)
         account_id = f.text("Account ID", required=True, max_length=64)
         amount = f.amount("Amount", required=True)
         currency = f.currency("Currency", default="USD")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from receivables.models import Allocation, Payment, Reminder
+from receivables.validation import currency_problem, future_date_problem
 
 
 class AllocationSerializer(serializers.ModelSerializer):
@@ -92,9 +93,22 @@ class PaymentCreateSerializer(serializers.Serializer):
         min_value=Decimal("0.01"),
         max_value=Decimal("999999999999.99"),
     )
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="USD")
+    currency = serializers.CharField(
+        max_length=3, required=False, default="USD", help_text="ISO 4217 code."
+    )
     reference = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     method = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate_date(self, value):  # type: ignore[no-untyped-def]
+        if problem := future_date_problem(value):
+            raise serializers.ValidationError(f"Date {problem}.")
+        return value
+
+    def validate_currency(self, value):  # type: ignore[no-untyped-def]
+        value = value.strip().upper()
+        if problem := currency_problem(value):
+            raise serializers.ValidationError(f"Currency {problem}.")
+        return value
 
 
 class AllocationCreateSerializer(serializers.Serializer):

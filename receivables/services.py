@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import secrets
 from decimal import Decimal
 
@@ -34,11 +33,11 @@ from receivables.allocation import (
     referenced_numbers,
 )
 from receivables.models import Allocation, Payment, Reminder
+from receivables.validation import currency_problem, future_date_problem
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
 def _final_statuses() -> list[str]:
@@ -104,8 +103,10 @@ def payment_record(
     oldest due date first (then number); the rest stays unapplied cash on the account."""
     amount = _check_money(amount)
     currency = (currency or "USD").strip().upper()
-    if not CURRENCY_RE.match(currency):
-        raise BillingError(f"Currency must be a 3-letter ISO code, got {currency!r}.")
+    if problem := currency_problem(currency):
+        raise BillingError(f"Currency {problem}.")
+    if problem := future_date_problem(date):
+        raise BillingError(f"Date {problem}.")
     reference = mask_card_numbers((reference or "").strip())
     if len(reference) > 500:
         raise BillingError("Reference is longer than 500 characters.")
@@ -159,10 +160,14 @@ def _payment_create(
 
 def _allocate(payment: Payment, user) -> list[Allocation]:
     """Allocate a new payment; the caller holds the locks on the account's invoices."""
+    # An invoice dated after today is not paid yet: its allocation would be dated in the future.
     candidates = list(
         selectors.annotate_open_amount(
             selectors.final_invoices().filter(
-                account_id=payment.account_id, currency=payment.currency, disputed=False
+                account_id=payment.account_id,
+                currency=payment.currency,
+                disputed=False,
+                invoice_date__lte=firm_today(),
             )
         )
         .filter(open_amount__gt=0)
@@ -187,7 +192,7 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
             amount=share.amount,
             # The payment's date; a payment received before the invoice was issued counts as
             # unapplied cash until the invoice date, so the aging as of any day stays balanced.
-            date=max(payment.date, invoice_dates[share.invoice_id]),
+            date=_allocation_date(max(payment.date, invoice_dates[share.invoice_id])),
             created_by=user,
         )
         for share in shares
@@ -200,6 +205,13 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
     return created
 
 
+def _allocation_date(date: dt.date) -> dt.date:
+    """Every allocation passes here: none is ever dated after today (SPEC 4)."""
+    if problem := future_date_problem(date, what="allocation"):
+        raise BillingError(f"Allocation date {problem}.")
+    return date
+
+
 def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, user) -> Allocation:
     """Apply part of a payment's unapplied cash to an invoice by hand, dated today."""
     amount = _check_money(amount)
@@ -210,6 +222,12 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
             raise BillingError(f"Invoice {invoice} is not approved; only final invoices are paid.")
         if invoice.disputed:
             raise BillingError(f"Invoice {invoice} is disputed; clear the dispute first.")
+        today = firm_today()
+        if invoice.invoice_date > today:
+            raise BillingError(
+                f"Invoice {invoice} is dated {invoice.invoice_date.isoformat()}, after today; "
+                "it cannot be paid before its date."
+            )
         if invoice.account_id != payment.account_id:
             raise BillingError(
                 f"Invoice {invoice} belongs to another account than payment {payment.external_id}."
@@ -227,7 +245,11 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
         if amount > open_amount:
             raise BillingError(f"Invoice {invoice} has only {invoice.currency} {open_amount} open.")
         allocation = Allocation(
-            payment=payment, invoice=invoice, amount=amount, date=firm_today(), created_by=user
+            payment=payment,
+            invoice=invoice,
+            amount=amount,
+            date=_allocation_date(today),
+            created_by=user,
         )
         allocation._history_user = user
         allocation.save()
