@@ -1,10 +1,12 @@
 from django.urls import path
 
-from invoicing import views
+from invoicing import list_views, views
 
 app_name = "invoicing"
 urlpatterns = [
     path("", views.review, name="review"),
+    path("all/", list_views.invoice_list, name="list"),
+    path("all/send/", list_views.invoice_bulk_send, name="bulk_send"),
     path("approve/", views.approve_many, name="approve_many"),
     path("runs/", views.run_start, name="run_start"),
     path("runs/<int:pk>/", views.run_status, name="run_status"),

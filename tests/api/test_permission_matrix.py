@@ -243,6 +243,8 @@ MATRIX: dict[str, list[Probe]] = {
     "timesheets:backlog": [page("GET", "flags.view")],
     "timesheets:import": [page("GET", "entries.import")],
     "invoicing:review": [page("GET", "invoices.view")],
+    "invoicing:list": [page("GET", "invoices.view")],
+    "invoicing:bulk_send": [page("GET", "invoices.manage"), page("POST", "invoices.manage")],
     "invoicing:approve_many": [page("POST", "invoices.manage")],
     "invoicing:run_start": [page("POST", "invoices.manage")],
     "invoicing:run_status": [page("GET", "invoices.view", pk("invoice_run"))],
