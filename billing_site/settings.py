@@ -267,6 +267,13 @@ BILLING_FIRM_NAME = env_str("BILLING_FIRM_NAME", "Northwind IT Services")
 BILLING_FIRM_ADDRESS = env_str("BILLING_FIRM_ADDRESS", "1 Harbour Street\nSpringfield")
 BILLING_FIRM_LOGO = env_str("BILLING_FIRM_LOGO", "")
 BILLING_IMPORT_MAX_BYTES = env_int("BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+# How imports read dates written with / . - and numbers (SPEC 1.4); each import may override them.
+BILLING_DATE_ORDER = env_str("BILLING_DATE_ORDER", "mdy")
+BILLING_DECIMAL = env_str("BILLING_DECIMAL", "point")
+if BILLING_DATE_ORDER not in ("mdy", "dmy", "ymd"):
+    raise ImproperlyConfigured("BILLING_DATE_ORDER must be mdy, dmy or ymd")
+if BILLING_DECIMAL not in ("point", "comma"):
+    raise ImproperlyConfigured("BILLING_DECIMAL must be point or comma")
 BILLING_DUNNING_DAYS = [int(d) for d in env_list("BILLING_DUNNING_DAYS", ["7", "30", "60"])]
 BILLING_CAPACITY_HOURS_PER_DAY = env_int("BILLING_CAPACITY_HOURS_PER_DAY", 8)
 

@@ -41,3 +41,77 @@ class ImportResult:
             "unchanged": self.unchanged,
             "errors": [e.as_dict() for e in self.errors],
         }
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    """What the import history keeps about the file an import read (SPEC 1.4)."""
+
+    name: str = ""
+    sha256: str = ""
+    size: int = 0
+
+
+def import_record_create(
+    *, kind: str, source: str, user: Any, file: ImportFile, encoding: str,
+    options: dict[str, Any], result: ImportResult,
+) -> Any:  # fmt: skip
+    """Record an import that wrote (call inside its transaction, before writing, so its rows can
+    point at the record; ``import_record_finish`` stores the counts)."""
+    from django.utils import timezone
+
+    from core.models import ImportRecord
+
+    return ImportRecord.objects.create(
+        kind=kind,
+        source=source,
+        user=user if getattr(user, "pk", None) else None,
+        file_name=file.name[:255],
+        sha256=file.sha256,
+        size=file.size,
+        encoding=encoding[:32],
+        options=options,
+        created_at=timezone.now(),
+    )
+
+
+def import_record_finish(*, record: Any, result: ImportResult, deleted: int = 0) -> None:
+    record.created, record.updated, record.unchanged = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
+    record.deleted = deleted
+    record.notices = result.notices[:50]
+    record.save(update_fields=["created", "updated", "unchanged", "deleted", "notices"])
+
+
+class UndoRefused(Exception):
+    """The import cannot be undone; the message says why."""
+
+
+def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
+    """Lock an import for undo (inside the caller's transaction): it must exist, be of ``kind``,
+    not be undone, and be the latest import of its kind still in force. Marks it undone; the
+    caller then removes or restores its rows and raises UndoRefused to roll everything back."""
+    from django.utils import timezone
+
+    from core.models import ImportRecord
+
+    record = ImportRecord.objects.select_for_update().filter(pk=record_id, kind=kind).first()
+    if record is None:
+        raise UndoRefused("There is no such import.")
+    if record.status == ImportRecord.Status.UNDONE:
+        raise UndoRefused("This import was already undone.")
+    later = ImportRecord.objects.filter(
+        kind=kind, status=ImportRecord.Status.DONE, created_at__gt=record.created_at
+    ).first()
+    if later is not None:
+        raise UndoRefused(
+            f"Import {later.pk} ({later.file_name}) came after this one; undo that one first."
+        )
+    record.status = ImportRecord.Status.UNDONE
+    record.undone_at = timezone.now()
+    record.undone_by = user if getattr(user, "pk", None) else None
+    record.save(update_fields=["status", "undone_at", "undone_by"])
+    return record
