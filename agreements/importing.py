@@ -18,8 +18,15 @@ from django.core.validators import validate_email
 from django.db import connection
 
 from agreements import selectors
-from agreements.models import BILLING_INCREMENTS, Agreement
+from agreements.models import (
+    BILLING_INCREMENTS,
+    EXEMPT_CATEGORIES,
+    TAX_CATEGORIES,
+    Agreement,
+    default_tax_category,
+)
 from core import csvio
+from core.countries import is_country_code
 from core.imports import RowError
 
 COLUMNS = (
@@ -44,6 +51,15 @@ COLUMNS = (
     "PO Number",
     "Tax Rate",
     "Milestones",
+    "Agreement Name",
+    "Billing Address",
+    "Billing City",
+    "Billing Postal Code",
+    "Billing Country",
+    "Buyer VAT ID",
+    "Buyer Reference",
+    "Tax Category",
+    "Tax Exemption Reason",
 )
 REQUIRED = (
     "Agreement ID",
@@ -67,6 +83,17 @@ STAGES = {
     "cancelled": Agreement.Stage.CANCELLED,
     "canceled": Agreement.Stage.CANCELLED,
     "closed lost": Agreement.Stage.CANCELLED,
+}
+# Columns that describe the account, not the agreement: rows naming one Account ID agree on the
+# ones they fill (SPEC 1.1). Column -> AgreementRow attribute (= Account field).
+ACCOUNT_COLUMNS = {
+    "Billing Email": "billing_email",
+    "Billing Address": "billing_address",
+    "Billing City": "billing_city",
+    "Billing Postal Code": "billing_postal_code",
+    "Billing Country": "billing_country",
+    "Buyer VAT ID": "buyer_vat_id",
+    "Buyer Reference": "buyer_reference",
 }
 DEFAULT_MILESTONE_NAME = "Fixed fee"
 MAX_HOURS = Decimal("9999999999.99")  # DecimalField(12, 2)
@@ -111,6 +138,15 @@ class AgreementRow:
     tax_rate: Decimal
     role_rates: list[RoleRateValue] = field(default_factory=list)
     milestones: list[MilestoneValue] = field(default_factory=list)
+    name: str = ""
+    tax_category: str = ""
+    tax_exemption_reason: str = ""
+    billing_address: str = ""
+    billing_city: str = ""
+    billing_postal_code: str = ""
+    billing_country: str = ""
+    buyer_vat_id: str = ""
+    buyer_reference: str = ""
 
     # Fields stored on Agreement itself, compared to decide created / updated / unchanged.
     SCALARS = (
@@ -128,6 +164,9 @@ class AgreementRow:
         "payment_terms",
         "po_number",
         "tax_rate",
+        "name",
+        "tax_category",
+        "tax_exemption_reason",
     )
 
 
@@ -208,6 +247,55 @@ def _milestones(f: csvio.Fields) -> list[MilestoneValue]:
     return out
 
 
+def _address(f: csvio.Fields) -> str:
+    """Street lines as stored: one per line, from a cell that separates them by real line
+    breaks, a written `\\n`, or `; `."""
+    text = f.text("Billing Address", max_length=500)
+    parts = text.replace("\\n", "\n").replace("; ", "\n").splitlines()
+    return "\n".join(p.strip() for p in parts if p.strip())
+
+
+def _buyer(f: csvio.Fields) -> dict[str, str]:
+    country = f.text("Billing Country", max_length=2).upper()
+    if country and not is_country_code(country):
+        f.error("Billing Country", f"must be an ISO 3166-1 alpha-2 code (e.g. DE), got {country!r}")
+    return {
+        "billing_address": _address(f),
+        "billing_city": f.text("Billing City", max_length=100),
+        "billing_postal_code": f.text("Billing Postal Code", max_length=20),
+        "billing_country": country,
+        "buyer_vat_id": "".join(f.text("Buyer VAT ID", max_length=40).split()).upper(),
+        "buyer_reference": f.text("Buyer Reference", max_length=100),
+    }
+
+
+def _tax_category(f: csvio.Fields, rate: Decimal | None) -> tuple[str, str]:
+    """(category, exemption reason); the category defaults to S or Z by the rate (SPEC 1.1) and
+    must fit it: S charges tax, every other category is at 0% (EN 16931 BR-S-05, BR-Z-05, ...)."""
+    given = f.text("Tax Category").upper()
+    reason = f.text("Tax Exemption Reason", max_length=300)
+    if given and given not in TAX_CATEGORIES:
+        f.error("Tax Category", f"must be one of {', '.join(TAX_CATEGORIES)}, got {given!r}")
+        return "", reason
+    if rate is None:
+        return given, reason
+    category = given or default_tax_category(rate)
+    if category == "S" and rate == 0:
+        f.error("Tax Category", "S (standard rate) needs a Tax Rate above 0")
+    elif category != "S" and rate != 0:
+        f.error(
+            "Tax Category", f"{category} is charged at 0%, but Tax Rate is {rate.normalize():f}"
+        )
+    if category in EXEMPT_CATEGORIES and not reason:
+        f.error("Tax Exemption Reason", f"is required for Tax Category {category}")
+    elif category not in EXEMPT_CATEGORIES and reason:
+        f.error(
+            "Tax Exemption Reason",
+            f"applies only to Tax Category {', '.join(sorted(EXEMPT_CATEGORIES))}",
+        )
+    return category, reason
+
+
 def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
     f = csvio.Fields(row, COLUMNS, errors)
     external_id = f.text("Agreement ID", required=True, max_length=64)
@@ -259,6 +347,10 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
     terms = f.whole("Payment Terms", default=30, maximum=3650)
     po_number = f.text("PO Number", max_length=64)
     tax_rate = f.decimal("Tax Rate", places=3, minimum=Decimal(0), maximum=Decimal(100))
+    bad_rate = bool(f.raw("Tax Rate")) and tax_rate is None
+    tax_category, exemption = _tax_category(f, None if bad_rate else tax_rate or Decimal(0))
+    name = f.text("Agreement Name", max_length=200)
+    buyer = _buyer(f)
     milestones = []
     if f.raw("Milestones") and agreement_type in (None, Agreement.Type.FIXED_FEE):
         milestones = _milestones(f)
@@ -309,6 +401,10 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
         tax_rate=tax_rate if tax_rate is not None else Decimal(0),
         role_rates=role_rates,
         milestones=milestones,
+        name=name,
+        tax_category=tax_category,
+        tax_exemption_reason=exemption,
+        **buyer,
     )
 
 
@@ -344,9 +440,9 @@ def check_rows(
             by_id[row.external_id] = row
     rows = [r for r in parsed if r.line not in rejected]
 
-    # One account, one name and e-mail in a file.
+    # One account, one name, e-mail, address, VAT ID and reference in a file.
     accounts: dict[str, AgreementRow] = {}
-    emails: dict[str, AgreementRow] = {}
+    filled: dict[tuple[str, str], AgreementRow] = {}
     for row in rows:
         first = accounts.setdefault(row.account_id, row)
         if first.account_name != row.account_name:
@@ -355,13 +451,17 @@ def check_rows(
                 "Account Name",
                 f"differs from line {first.line} for account {row.account_id} ({first.account_name!r})",
             )
-        if row.billing_email:
-            first_email = emails.setdefault(row.account_id, row)
-            if first_email.billing_email != row.billing_email:
+        for column, attr in ACCOUNT_COLUMNS.items():
+            value = getattr(row, attr)
+            if not value:
+                continue
+            first_filled = filled.setdefault((row.account_id, attr), row)
+            if getattr(first_filled, attr) != value:
+                shown = getattr(first_filled, attr).replace("\n", "; ")
                 reject(
                     row,
-                    "Billing Email",
-                    f"differs from line {first_email.line} for account {row.account_id} ({first_email.billing_email!r})",
+                    column,
+                    f"differs from line {first_filled.line} for account {row.account_id} ({shown!r})",
                 )
 
     file_ids = set(by_id)

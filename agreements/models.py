@@ -15,6 +15,22 @@ class Account(models.Model):
     external_id = models.CharField("Account ID", max_length=64, unique=True)
     name = models.CharField("Account Name", max_length=255)
     billing_email = models.EmailField(blank=True)
+    # The buyer on invoices and e-invoices (SPEC 1.1, 3.1); the CRM fills them, blank = unknown.
+    billing_address = models.TextField(blank=True, help_text="Street lines, one per line.")
+    billing_city = models.CharField(max_length=100, blank=True)
+    billing_postal_code = models.CharField(max_length=20, blank=True)
+    billing_country = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2; blank = the firm's country."
+    )
+    buyer_vat_id = models.CharField("Buyer VAT ID", max_length=40, blank=True)
+    buyer_reference = models.CharField(
+        max_length=100, blank=True, help_text="The customer's reference, e.g. a Leitweg-ID."
+    )
+    einvoice_ubl_by_email = models.BooleanField(
+        "attach UBL to invoice e-mails",
+        default=False,
+        help_text="Invoice e-mails always carry the Factur-X PDF; also attach the UBL file.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -24,6 +40,16 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+
+TAX_CATEGORIES = ("S", "Z", "E", "AE", "K", "G", "O")
+# EN 16931 VAT categories that need an exemption reason on the invoice (BR-E-10, BR-AE-10, ...).
+EXEMPT_CATEGORIES = frozenset({"E", "AE", "K", "G", "O"})
+
+
+def default_tax_category(rate: Decimal) -> str:
+    """SPEC 1.1: standard rate when the agreement charges tax, zero-rated when it does not."""
+    return "S" if rate > 0 else "Z"
 
 
 class Agreement(models.Model):
@@ -74,6 +100,18 @@ class Agreement(models.Model):
     tax_rate = models.DecimalField(
         max_digits=6, decimal_places=3, default=Decimal("0"), help_text="Percent."
     )
+    name = models.CharField(
+        "Agreement Name",
+        max_length=200,
+        blank=True,
+        help_text="Customer-facing name on invoice lines; blank = the Project Code.",
+    )
+    tax_category = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="EN 16931 VAT category code (S, Z, E, AE, K, G, O); blank = S or Z by Tax Rate.",
+    )
+    tax_exemption_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -92,6 +130,10 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 name="agreement_not_own_parent", condition=~Q(parent=models.F("id"))
             ),
+            models.CheckConstraint(
+                name="agreement_tax_category_known",
+                condition=Q(tax_category__in=("", *TAX_CATEGORIES)),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,6 +142,15 @@ class Agreement(models.Model):
     @property
     def is_signed(self) -> bool:
         return self.stage == self.Stage.SIGNED
+
+    @property
+    def vat_category(self) -> str:
+        return self.tax_category or default_tax_category(self.tax_rate)
+
+    @property
+    def display_name(self) -> str:
+        """What the customer reads on an invoice line."""
+        return self.name or self.project_code
 
 
 class RoleRate(models.Model):

@@ -12,7 +12,21 @@ class AccountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Account
-        fields = ["id", "account_id", "name", "billing_email", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "account_id",
+            "name",
+            "billing_email",
+            "billing_address",
+            "billing_city",
+            "billing_postal_code",
+            "billing_country",
+            "buyer_vat_id",
+            "buyer_reference",
+            "einvoice_ubl_by_email",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -37,6 +51,10 @@ class AgreementSerializer(serializers.ModelSerializer):
     )
     account_id = serializers.CharField(source="account.external_id", read_only=True)
     account_name = serializers.CharField(source="account.name", read_only=True)
+    name = serializers.CharField(
+        read_only=True, help_text="Agreement Name: what invoice lines call it (blank = code)."
+    )
+    tax_category = serializers.CharField(source="vat_category", read_only=True)
     role_rates = RoleRateSerializer(many=True, read_only=True)
     milestones = MilestoneSerializer(many=True, read_only=True)
 
@@ -45,6 +63,7 @@ class AgreementSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "agreement_id",
+            "name",
             "parent_agreement_id",
             "account_id",
             "account_name",
@@ -62,6 +81,8 @@ class AgreementSerializer(serializers.ModelSerializer):
             "payment_terms",
             "po_number",
             "tax_rate",
+            "tax_category",
+            "tax_exemption_reason",
             "role_rates",
             "milestones",
             "created_at",

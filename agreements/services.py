@@ -17,6 +17,7 @@ from django.db import transaction
 
 from agreements import selectors
 from agreements.importing import (
+    ACCOUNT_COLUMNS,
     COLUMNS,
     REQUIRED,
     AgreementRow,
@@ -104,20 +105,24 @@ def _write(
     dry_run: bool,
     result: ImportResult,
 ) -> None:
-    # Accounts: one name and e-mail per Account ID (check_rows made sure the rows agree).
+    # Accounts: one name, e-mail, address, VAT ID and reference per Account ID (check_rows made
+    # sure the rows agree); a column no row of the account fills is blank.
     accounts = selectors.accounts_by_external_id(r.account_id for r in rows)
-    wanted_accounts: dict[str, tuple[str, str]] = {}
+    fields = ("name", *ACCOUNT_COLUMNS.values())
+    wanted_accounts: dict[str, dict[str, str]] = {}
     for row in rows:
-        name, email = wanted_accounts.get(row.account_id, (row.account_name, ""))
-        wanted_accounts[row.account_id] = (name, email or row.billing_email)
+        wanted = wanted_accounts.setdefault(row.account_id, {"name": row.account_name})
+        for attr in ACCOUNT_COLUMNS.values():
+            wanted[attr] = wanted.get(attr) or getattr(row, attr)
     changed_accounts: set[str] = set()
-    for account_id, (name, email) in wanted_accounts.items():
+    for account_id, wanted in wanted_accounts.items():
         account = accounts.get(account_id)
         if account is None:
-            account = Account(external_id=account_id, name=name, billing_email=email)
+            account = Account(external_id=account_id, **wanted)
             accounts[account_id] = account
-        elif (account.name, account.billing_email) != (name, email):
-            account.name, account.billing_email = name, email
+        elif any(getattr(account, f) != wanted[f] for f in fields):
+            for f in fields:
+                setattr(account, f, wanted[f])
         else:
             continue
         changed_accounts.add(account_id)

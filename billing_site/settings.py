@@ -263,8 +263,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Business configuration.
+# The seller on invoices and e-invoices (SPEC 3.1, 3.2, 8). The defaults are the demo firm's;
+# a real firm sets every one of them (approval refuses an invoice whose e-invoice would lack one).
 BILLING_FIRM_NAME = env_str("BILLING_FIRM_NAME", "Northwind IT Services")
-BILLING_FIRM_ADDRESS = env_str("BILLING_FIRM_ADDRESS", "1 Harbour Street\nSpringfield")
+BILLING_FIRM_ADDRESS = env_str("BILLING_FIRM_ADDRESS", "1 Harbour Street")
+BILLING_FIRM_CITY = env_str("BILLING_FIRM_CITY", "Dublin")
+BILLING_FIRM_POSTAL_CODE = env_str("BILLING_FIRM_POSTAL_CODE", "D02 X285")
+BILLING_FIRM_COUNTRY = env_str("BILLING_FIRM_COUNTRY", "IE")
+BILLING_FIRM_VAT_ID = env_str("BILLING_FIRM_VAT_ID", "IE6388047V")
+BILLING_FIRM_REGISTRATION = env_str(
+    "BILLING_FIRM_REGISTRATION", "Registered in Ireland, no. 123456"
+)
+BILLING_FIRM_EMAIL = env_str("BILLING_FIRM_EMAIL", "billing@northwind.example")
+BILLING_FIRM_IBAN = env_str("BILLING_FIRM_IBAN", "IE29AIBK93115212345678")
+BILLING_FIRM_BIC = env_str("BILLING_FIRM_BIC", "AIBKIE2D")
+BILLING_FIRM_BANK = env_str("BILLING_FIRM_BANK", "Allied Irish Banks")
+BILLING_PAYMENT_INSTRUCTIONS = env_str(
+    "BILLING_PAYMENT_INSTRUCTIONS", "Bank transfer; please quote the invoice number."
+)
 BILLING_FIRM_LOGO = env_str("BILLING_FIRM_LOGO", "")
 BILLING_IMPORT_MAX_BYTES = env_int("BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 # How imports read dates written with / . - and numbers (SPEC 1.4); each import may override them.

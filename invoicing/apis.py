@@ -158,7 +158,7 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
                 reason=data["reason"],
                 description=data["description"],
                 amount=data["amount"],
-                tax_rate=data.get("tax_rate") or 0,
+                tax_rate=data.get("tax_rate"),
             )
         return self._detail(invoice)
 

@@ -29,7 +29,8 @@ class LineAddForm(forms.Form):
         decimal_places=3,
         min_value=Decimal("0"),
         max_value=Decimal("100"),
-        initial=Decimal("0"),
+        required=False,
+        help_text="Blank: the invoice's tax rate.",
     )
     agreement = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, choices=())
     reason = forms.CharField(max_length=1000, widget=forms.TextInput)

@@ -72,6 +72,18 @@ class AgreementTerms:
     block_drawn_minutes: int = 0
     # Fixed Fee: every milestone of the agreement (the last one takes the remainder).
     milestones: tuple[MilestoneTerm, ...] = ()
+    # What the customer reads (Agreement Name, else Project Code) and the EN 16931 VAT category.
+    name: str = ""
+    tax_category: str = ""
+    tax_exemption_reason: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.project_code
+
+    @property
+    def vat_category(self) -> str:
+        return self.tax_category or ("S" if self.tax_rate > 0 else "Z")
 
     def rate_for(self, role: str) -> tuple[str, Decimal] | None:
         """(rate-card role as written, rate) for an entry's role, ("", hourly rate), or None."""
@@ -117,6 +129,10 @@ class LineOut:
     tax_rate: Decimal
     entry_ids: tuple[int, ...] = ()
     milestone_id: int | None = None
+    tax_category: str = ""
+    tax_exemption_reason: str = ""
+    service_start: dt.date | None = None
+    service_end: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +256,7 @@ def _time_description(terms: AgreementTerms, role: str, overage: bool) -> str:
     what = role or "Professional services"
     if overage:
         what = f"{what}, beyond the prepaid block"
-    return f"{terms.project_code}: {what}"
+    return f"{terms.display_name}: {what}"
 
 
 def _line_sort_key(line: LineOut, positions: Mapping[int, int]) -> tuple:
@@ -273,6 +289,7 @@ def price_invoice(
     time_minutes: dict[tuple, int] = defaultdict(int)
     time_entries: dict[tuple, list[int]] = defaultdict(list)
     time_meta: dict[tuple, tuple[AgreementTerms, str, Decimal, bool]] = {}
+    time_dates: dict[tuple, list[dt.date]] = defaultdict(list)
     claims: list[EntryClaim] = []
     skipped: list[int] = []
     block_left = {
@@ -298,6 +315,7 @@ def price_invoice(
             key = (TIME, agreement.agreement_id, role.strip().lower(), rate, None)
             time_minutes[key] += billed
             time_entries[key].append(entry.entry_id)
+            time_dates[key].append(entry.date)
             time_meta[key] = (agreement, role, rate, agreement.agreement_type == PREPAID_HOURS)
         if from_block:
             block_left[agreement.agreement_id] -= from_block
@@ -329,6 +347,10 @@ def price_invoice(
                 amount=amount_for(minutes, rate),
                 tax_rate=agreement.tax_rate,
                 entry_ids=tuple(time_entries[key]),
+                tax_category=agreement.vat_category,
+                tax_exemption_reason=agreement.tax_exemption_reason,
+                service_start=min(time_dates[key]),
+                service_end=max(time_dates[key]),
             )
         )
 
@@ -345,13 +367,15 @@ def price_invoice(
                     kind=BLOCK,
                     agreement_id=agreement.agreement_id,
                     agreement_external_id=agreement.external_id,
-                    description=f"{agreement.project_code}: prepaid block of {sold.normalize():f} hours",
+                    description=f"{agreement.display_name}: prepaid block of {sold.normalize():f} hours",
                     role="",
                     minutes=None,
                     hours=None,
                     rate=None,
                     amount=round_money(agreement.amount),
                     tax_rate=agreement.tax_rate,
+                    tax_category=agreement.vat_category,
+                    tax_exemption_reason=agreement.tax_exemption_reason,
                 )
             )
 
@@ -375,7 +399,7 @@ def price_invoice(
                     kind=MILESTONE,
                     agreement_id=agreement.agreement_id,
                     agreement_external_id=agreement.external_id,
-                    description=f"{agreement.project_code}: milestone {m.name} ({m.percent.normalize():f}%)",
+                    description=f"{agreement.display_name}: milestone {m.name} ({m.percent.normalize():f}%)",
                     role="",
                     minutes=None,
                     hours=None,
@@ -383,6 +407,8 @@ def price_invoice(
                     amount=amounts[m.milestone_id],
                     tax_rate=agreement.tax_rate,
                     milestone_id=m.milestone_id,
+                    tax_category=agreement.vat_category,
+                    tax_exemption_reason=agreement.tax_exemption_reason,
                 )
             )
     if wanted:

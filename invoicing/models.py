@@ -96,6 +96,15 @@ class Invoice(models.Model):
     sent_to = models.EmailField(blank=True)
     disputed = models.BooleanField(default=False)
     dispute_reason = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="Printed on the invoice and sent in e-invoices.")
+    terms = models.TextField(
+        blank=True, help_text="Payment terms text; blank = 'Payable within N days' from the dates."
+    )
+    parties = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Seller and buyer as they stood at approval (invoicing/einvoice/parties.py).",
+    )
     pdf = models.FileField(upload_to="invoices/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -164,7 +173,22 @@ class InvoiceLine(models.Model):
     rate = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     amount = models.DecimalField(**MONEY)
     tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
-    adjustment_reason = models.TextField(blank=True)
+    tax_category = models.CharField(
+        max_length=2, blank=True, help_text="EN 16931 VAT category; blank = S or Z by tax rate."
+    )
+    tax_exemption_reason = models.CharField(max_length=300, blank=True)
+    service_start = models.DateField(null=True, blank=True)
+    service_end = models.DateField(null=True, blank=True)
+    priced_amount = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="The amount as priced, kept when an adjustment changes `amount`; "
+        "the customer sees the difference as a discount or surcharge.",
+    )
+    adjustment_reason = models.TextField(
+        blank=True, help_text="Internal: history and review screen only, never printed."
+    )
     adjusted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -175,6 +199,10 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description}: {self.amount}"
+
+    @property
+    def vat_category(self) -> str:
+        return self.tax_category or ("S" if self.tax_rate > 0 else "Z")
 
 
 class EntryBilling(models.Model):

@@ -459,6 +459,9 @@ def load_terms(agreement_ids: set[int]) -> dict[int, gen.AgreementTerms]:
             amount=a.amount,
             parent_id=a.parent_id,
             milestones=milestones,
+            name=a.name,
+            tax_category=a.tax_category,
+            tax_exemption_reason=a.tax_exemption_reason,
         )
     return terms
 

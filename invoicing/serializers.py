@@ -88,6 +88,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
     adjusted_by = serializers.CharField(
         source="adjusted_by.username", read_only=True, allow_null=True, default=None
     )
+    tax_category = serializers.CharField(source="vat_category", read_only=True)
 
     class Meta:
         model = InvoiceLine
@@ -102,7 +103,12 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "hours",
             "rate",
             "amount",
+            "priced_amount",
             "tax_rate",
+            "tax_category",
+            "tax_exemption_reason",
+            "service_start",
+            "service_end",
             "adjustment_reason",
             "adjusted_by",
         ]
@@ -168,6 +174,8 @@ class InvoiceDetailSerializer(InvoiceSerializer):
             "adjusted_by",
             "approved_by",
             "dispute_reason",
+            "notes",
+            "terms",
             "lines",
             "entry_ids",
         ]
@@ -208,7 +216,7 @@ class InvoiceAdjustSerializer(serializers.Serializer):
         required=False,
         min_value=Decimal("0"),
         max_value=Decimal("100"),
-        help_text="Percent; new lines only (default 0).",
+        help_text="Percent; new lines only (default: the invoice's tax rate).",
     )
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]

@@ -195,6 +195,10 @@ def _new_line(invoice: Invoice, pl: gen.LineOut, position: int) -> InvoiceLine:
         rate=pl.rate,
         amount=pl.amount,
         tax_rate=pl.tax_rate,
+        tax_category=pl.tax_category,
+        tax_exemption_reason=pl.tax_exemption_reason,
+        service_start=pl.service_start,
+        service_end=pl.service_end,
     )
 
 
@@ -265,7 +269,11 @@ def _write_group(
                 # New hours landed on the line: re-priced; a manual change to it is replaced.
                 line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
                 line.description, line.tax_rate = pl.description, pl.tax_rate
+                line.tax_category = pl.tax_category
+                line.tax_exemption_reason = pl.tax_exemption_reason
+                line.service_start, line.service_end = pl.service_start, pl.service_end
                 line.adjusted_by, line.adjustment_reason = None, ""
+                line.priced_amount = None
                 changed = True
             if changed:
                 _with_user(line, user).save()
@@ -448,6 +456,12 @@ def invoice_line_adjust(
         invoice = _lock_draft(line.invoice, "adjusted")
         line = InvoiceLine.objects.select_for_update().get(pk=line.pk, invoice=invoice)
         if new_amount is not None:
+            # A priced line keeps its priced amount: the customer sees quantity x price as
+            # priced and the difference as a discount or surcharge (SPEC 3.1).
+            if line.kind != InvoiceLine.Kind.ADJUSTMENT and line.priced_amount is None:
+                line.priced_amount = line.amount
+            if line.priced_amount == new_amount:
+                line.priced_amount = None
             line.amount = new_amount
         if new_description:
             line.description = new_description[:500]
@@ -460,6 +474,26 @@ def invoice_line_adjust(
     return line
 
 
+def _added_line_tax(invoice: Invoice, rate: Decimal | None) -> tuple[str, str, Decimal]:
+    """(VAT category, exemption reason, rate) of a line added to `invoice`: the category of the
+    invoice's lines at that rate; with no rate given, the invoice's one rate."""
+    taxed = list(
+        invoice.lines.order_by("position", "id").values_list(
+            "tax_rate", "tax_category", "tax_exemption_reason"
+        )
+    )
+    if rate is None:
+        rates = {r for r, _, _ in taxed}
+        if len(rates) > 1:
+            shown = ", ".join(f"{r.normalize():f}%" for r in sorted(rates))
+            raise BillingError(f"This invoice has several tax rates ({shown}); give the tax rate.")
+        rate = rates.pop() if rates else Decimal("0")
+    for line_rate, category, exemption in taxed:
+        if line_rate == rate and category:
+            return category, exemption, rate
+    return ("S" if rate > 0 else "Z"), "", rate
+
+
 def invoice_line_add(
     *,
     invoice: Invoice,
@@ -467,23 +501,32 @@ def invoice_line_add(
     reason: str,
     description: str,
     amount,
-    tax_rate=Decimal("0"),
+    tax_rate=None,
     agreement: Agreement | None = None,
 ) -> InvoiceLine:
-    """Add a manual adjustment line (e.g. a discount, negative) to a draft, with a reason."""
+    """Add a manual adjustment line (e.g. a discount, negative) to a draft, with a reason.
+    Without a tax rate it takes the invoice's (its lines' one rate and VAT category)."""
     reason = _need_reason(reason)
     description = (description or "").strip()
     if not description:
         raise BillingError("The description cannot be empty.")
     value = _parse_money(amount)
-    try:
-        rate = Decimal(str(tax_rate if tax_rate not in (None, "") else "0"))
-    except InvalidOperation:
-        raise BillingError(f"Tax rate must be a percent, got {tax_rate!r}.") from None
-    if not rate.is_finite() or rate < 0 or rate > 100 or rate != rate.quantize(Decimal("0.001")):
-        raise BillingError(f"Tax rate must be a percent from 0 to 100, got {tax_rate}.")
+    rate: Decimal | None = None
+    if tax_rate not in (None, ""):
+        try:
+            rate = Decimal(str(tax_rate))
+        except InvalidOperation:
+            raise BillingError(f"Tax rate must be a percent, got {tax_rate!r}.") from None
+        if (
+            not rate.is_finite()
+            or rate < 0
+            or rate > 100
+            or rate != rate.quantize(Decimal("0.001"))
+        ):
+            raise BillingError(f"Tax rate must be a percent from 0 to 100, got {tax_rate}.")
     with transaction.atomic():
         invoice = _lock_draft(invoice, "adjusted")
+        category, exemption, rate = _added_line_tax(invoice, rate)
         if agreement is not None and (
             agreement.account_id != invoice.account_id or agreement.currency != invoice.currency
         ):
@@ -497,6 +540,8 @@ def invoice_line_add(
             description=description[:500],
             amount=value,
             tax_rate=rate,
+            tax_category=category,
+            tax_exemption_reason=exemption,
             adjustment_reason=reason,
             adjusted_by=user,
         )
