@@ -68,9 +68,7 @@ def test_without_a_name_the_project_code_is_the_name_and_zero_rate_is_category_z
 def test_reverse_charge_terms_reach_the_line():
     priced = gen.price_invoice(
         period_end=dt.date(2026, 1, 31),
-        terms={
-            1: terms(tax_rate=D("0"), tax_category="AE", tax_exemption_reason="Reverse charge")
-        },
+        terms={1: terms(tax_rate=D("0"), tax_category="AE", tax_exemption_reason="Reverse charge")},
         entries=[entry(1, 12)],
     )
     assert (priced.lines[0].tax_category, priced.lines[0].tax_exemption_reason) == (
