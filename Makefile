@@ -1,5 +1,5 @@
-# Billable: `make run` (demo on SQLite, tasks in-process) and `make test` (whole suite on
-# PostgreSQL + Redis). Both install what they need; `make install` is idempotent.
+# Billable: `make run` (demo, tasks in-process) and `make test` (whole suite on PostgreSQL +
+# Redis). PostgreSQL is the only database. Both install what they need; `make install` is idempotent.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -21,7 +21,7 @@ TEST_ENV := DEBUG=1 SECRET_KEY=test-only-secret DATABASE_URL=$(TEST_DATABASE_URL
 .PHONY: help install system-packages run test pytest smoke lint worker beat bench migrations-check
 
 help:
-	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm (SQLite)"
+	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm"
 	@echo "make test     the whole suite on PostgreSQL and Redis, then a smoke run of 'make run'"
 	@echo "make worker   a Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     the Celery beat scheduler (needs CELERY_BROKER_URL)"
@@ -62,9 +62,9 @@ test: install
 pytest:
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
-# The `make run` path on a throwaway SQLite file: bootstrap, serve, the login page answers 200.
+# The `make run` path on a throwaway PostgreSQL database: bootstrap, serve, the login page answers.
 smoke:
-	$(PY) scripts/smoke_run.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/smoke_run.py
 
 lint: install
 	$(VENV)/bin/ruff check .

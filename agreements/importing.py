@@ -615,8 +615,5 @@ def parse_and_check(
 def lock_imports(name: str) -> None:
     """Serialize imports of one kind (PostgreSQL advisory lock held to the end of the transaction),
     so two uploads of overlapping files cannot both pass the checks and then collide."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"billable.import.{name}"]
-            )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"billable.import.{name}"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from agreements.models import Account, Agreement, Milestone, RoleRate
 
-CHUNK = 2000  # keeps IN (...) lists well under SQLite's variable limit
+CHUNK = 2000  # IN (...) lists of bounded size
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

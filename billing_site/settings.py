@@ -1,7 +1,7 @@
 """Billable settings, read from the environment (SPEC section 8).
 
-Defaults make `make run` work on a fresh machine: SQLite under var/, tasks run in-process,
-console e-mail. Production (DEBUG off) refuses to start without SECRET_KEY.
+Defaults make `make run` work on a fresh machine: the embedded PostgreSQL that `make run` starts
+(data under var/), tasks run in-process, console e-mail. Production (DEBUG off) refuses to start without SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -114,20 +114,19 @@ TEMPLATES = [
     }
 ]
 
-_DEFAULT_SQLITE = BASE_DIR / "var" / "billable.sqlite3"
-if not os.environ.get("DATABASE_URL"):
-    _DEFAULT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
+# PostgreSQL only. Unset: the embedded server `make run` starts (scripts/run_embedded.py).
+EMBEDDED_DATABASE_URL = "postgres://postgres@127.0.0.1:54329/billable"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{_DEFAULT_SQLITE}"),
+        env_str("DATABASE_URL") or EMBEDDED_DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"].setdefault("TEST", {})
-    DATABASES["default"]["TEST"]["NAME"] = env_str(
-        "TEST_DATABASE_NAME", f"test_{DATABASES['default']['NAME']}"
-    )
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must be a PostgreSQL URL (postgres://user@host/name)")
+DATABASES["default"]["TEST"] = {
+    "NAME": env_str("TEST_DATABASE_NAME", f"test_{DATABASES['default']['NAME']}")
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -127,12 +127,10 @@ class Invoice(models.Model):
                 name="invoice_final_has_number",
                 condition=Q(status__in=["draft", "rejected"]) | Q(number__isnull=False),
             ),
-            # Within a tenth of a cent: exact for 2-place decimals on PostgreSQL, and SQLite (the
-            # `make run` demo) compares these columns as binary floats (1234.56 + 12.35 != 1246.91).
+            # Exact: numeric columns, no tolerance.
             models.CheckConstraint(
                 name="invoice_total_is_net_plus_tax",
-                condition=Q(total__gte=models.F("net") + models.F("tax") - Decimal("0.001"))
-                & Q(total__lte=models.F("net") + models.F("tax") + Decimal("0.001")),
+                condition=Q(total=models.F("net") + models.F("tax")),
             ),
         ]
         indexes = [models.Index(fields=["status", "period"], name="invoice_status_period")]

@@ -61,8 +61,7 @@ def period_end(period: dt.date) -> dt.date:
 
 # The one place eligibility is written in SQL. A join of entries to their matching agreement
 # (not a correlated subquery per entry: PostgreSQL would evaluate that for every unbilled entry,
-# once per billing group) with anti-joins on billings and blocking flags. Portable SQL: the
-# `make run` demo runs it on SQLite.
+# once per billing group) with anti-joins on billings and blocking flags.
 _ELIGIBLE_SQL = """
 SELECT e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id
 FROM {entry} e
@@ -133,10 +132,7 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         if row[0] == last_id:  # two matches cannot happen (the import refuses overlaps): first wins
             continue
         last_id = row[0]
-        date = row[3]
-        if isinstance(date, str):  # SQLite hands raw SQL dates back as text
-            date = dt.date.fromisoformat(date)
-        result.append(EntryRow(row[0], row[1], row[2], date, row[4], row[5], row[6]))
+        result.append(EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
     return result
 
 

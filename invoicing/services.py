@@ -92,10 +92,9 @@ def _bulk_delete_with_history(queryset, user) -> int:
 
 
 def _lock_runs() -> None:
-    """Serialise invoice-run group transactions (PostgreSQL). SQLite serialises writers itself."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK_KEY])
+    """Serialise invoice-run group transactions (advisory lock held to the end of the transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK_KEY])
 
 
 def _refresh_flags(user) -> None:

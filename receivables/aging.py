@@ -12,8 +12,7 @@ groups, pivoted, and only then joined to the accounts (3x faster than summing al
 invoice first). A row appears when one of its amounts is non-zero; open amounts are never
 negative (services cap allocations and credit notes at the open amount), so this is the same as
 "has a non-zero open invoice or unapplied cash". The bucket boundaries are passed as dates
-(due_date >= D, due_date >= D-30, ...) so the same SQL runs on PostgreSQL and on the SQLite demo
-database. Nothing here depends on later payments: every row of every table is filtered by its own
+(due_date >= D, due_date >= D-30, ...). Nothing here depends on later payments: every row of every table is filtered by its own
 date <= D.
 """
 
@@ -157,12 +156,10 @@ class AgingReport:
 
 
 def _dec(value: Any) -> Decimal:
-    """SUM() comes back as Decimal on PostgreSQL, as int/float on SQLite: both become cents."""
+    """A SUM() (Decimal, or None over no rows) as cents."""
     if value is None:
         return ZERO
-    if isinstance(value, Decimal):
-        return round_money(value)
-    return round_money(Decimal(str(value)))
+    return round_money(value)
 
 
 def _sql() -> str:
@@ -235,11 +232,10 @@ def aging_report(*, as_of: dt.date) -> AgingReport:
         "d90": as_of - dt.timedelta(days=90),
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One report, a few hash aggregates over every allocation: give them memory so they do
-            # not spill to disk, and skip JIT compilation (it costs more than it saves here).
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute("SET LOCAL jit = off")
+        # One report, a few hash aggregates over every allocation: give them memory so they do
+        # not spill to disk, and skip JIT compilation (it costs more than it saves here).
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(_sql(), params)
         raw = cursor.fetchall()
     rows = [

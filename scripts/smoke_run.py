@@ -1,6 +1,6 @@
-"""Smoke run of the `make run` path on a throwaway SQLite file.
+"""Smoke run of the `make run` path on a throwaway PostgreSQL database.
 
-Bootstraps the demo firm exactly as `make run` does, starts the development server on a free
+Creates `billable_smoke` on the server of $DATABASE_URL (dropped at the end), bootstraps the demo firm exactly as `make run` does, starts the development server on a free
 port, and checks that the login page answers 200. Exits non-zero on any failure.
 """
 
@@ -13,7 +13,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,16 +28,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def throwaway_database(server_url: str, name: str) -> Iterator[str]:
+    admin = psycopg2.connect(server_url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="billable-smoke-") as tmp:
+    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    with (
+        tempfile.TemporaryDirectory(prefix="billable-smoke-") as tmp,
+        throwaway_database(server_url, "billable_smoke") as url,
+    ):
         env = {
             k: v
             for k, v in os.environ.items()
             if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
         }
-        env.update(
-            DEBUG="1", DATABASE_URL=f"sqlite:///{tmp}/smoke.sqlite3", MEDIA_ROOT=f"{tmp}/media"
-        )
+        env.update(DEBUG="1", DATABASE_URL=url, MEDIA_ROOT=f"{tmp}/media")
         python = sys.executable
         boot = subprocess.run(
             [python, "manage.py", "bootstrap_demo"],

@@ -1,15 +1,18 @@
-"""`make run`'s bootstrap on a fresh SQLite file, tasks in-process (issue 2): it seeds the demo
-firm, prints one login per role and the URL, and a second run changes nothing."""
+"""`make run`'s bootstrap on a fresh PostgreSQL database, tasks in-process (issue 2): it seeds the
+demo firm, prints one login per role and the URL, and a second run changes nothing."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import psycopg2
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGINS = {
@@ -21,18 +24,31 @@ LOGINS = {
 }
 
 
-def bootstrap(tmp_path: Path) -> subprocess.CompletedProcess:
+@pytest.fixture
+def demo_db() -> Iterator[str]:
+    """A throwaway database on the test server; yields its URL."""
+    base = os.environ["DATABASE_URL"]
+    name = os.environ.get("TEST_DATABASE_NAME", "test_billable") + "_bootstrap"
+    admin = psycopg2.connect(base.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def bootstrap(url: str, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "TEST_DATABASE_NAME"}
     }
-    env.update(
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp_path}/demo.sqlite3",
-        MEDIA_ROOT=str(tmp_path / "media"),
-        PORT="8765",
-    )
+    env.update(DEBUG="1", DATABASE_URL=url, MEDIA_ROOT=str(tmp_path / "media"), PORT="8765")
     return subprocess.run(
         [sys.executable, "manage.py", "bootstrap_demo"],
         cwd=ROOT,
@@ -43,31 +59,29 @@ def bootstrap(tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-def snapshot(db: Path) -> dict[str, tuple[int, str]]:
+def query(url: str, sql: str) -> list[tuple]:
+    con = psycopg2.connect(url)
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def snapshot(url: str) -> dict[str, tuple[int, str]]:
     """Every table: row count and a hash of its rows."""
-    con = sqlite3.connect(db)
-    try:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        out = {}
-        for table in tables:
-            rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{table}"'))
-            out[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
-        return out
-    finally:
-        con.close()
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    tables = [
+        r[0]
+        for r in query(
+            url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+    ]
+    out = {}
+    for table in tables:
+        rows = sorted(repr(r) for r in query(url, f'SELECT * FROM "{table}"'))
+        out[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    return out
 
 
 def assert_logins_printed(stdout: str) -> None:
@@ -77,12 +91,12 @@ def assert_logins_printed(stdout: str) -> None:
         assert re.search(rf"^\s+{username}\s", stdout, re.M), username
 
 
-def test_bootstrap_seeds_prints_logins_and_is_idempotent(tmp_path):
-    first = bootstrap(tmp_path)
+def test_bootstrap_seeds_prints_logins_and_is_idempotent(demo_db, tmp_path):
+    db = demo_db
+    first = bootstrap(db, tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
     assert "seeding the demo firm" in first.stdout
     assert_logins_printed(first.stdout)
-    db = tmp_path / "demo.sqlite3"
 
     # The demo firm came in through the imports, with history naming the importing user.
     assert query(db, "SELECT COUNT(*) FROM agreements_agreement") == [(56,)]
@@ -112,10 +126,10 @@ def test_bootstrap_seeds_prints_logins_and_is_idempotent(tmp_path):
     for username, role in LOGINS.items():
         if role:
             assert groups[username] == role
-    assert query(db, "SELECT is_superuser FROM auth_user WHERE username = 'admin'") == [(1,)]
+    assert query(db, "SELECT is_superuser FROM auth_user WHERE username = 'admin'") == [(True,)]
 
     before = snapshot(db)
-    second = bootstrap(tmp_path)
+    second = bootstrap(db, tmp_path)
     assert second.returncode == 0, second.stderr[-4000:]
     assert "seeding" not in second.stdout
     assert_logins_printed(second.stdout)

@@ -122,17 +122,36 @@ def test_production_cookies_are_secure():
     assert result.stdout.split() == ["True", "True", "True", "False"], result.stderr
 
 
-def test_default_database_is_sqlite_under_var():
-    code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.CELERY_TASK_ALWAYS_EAGER)"
+def _settings_in_subprocess(code: str, **env_vars: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update(DEBUG="1", DJANGO_SETTINGS_MODULE="billing_site.settings")
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    env.update(DEBUG="1", DJANGO_SETTINGS_MODULE="billing_site.settings", **env_vars)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    engine, name, eager = result.stdout.split()
-    assert engine == "django.db.backends.sqlite3"
-    assert name == str(ROOT / "var" / "billable.sqlite3")
-    assert eager == "True"
+
+
+def test_default_database_is_the_embedded_postgresql():
+    result = _settings_in_subprocess(
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['ENGINE'], d['HOST'], d['PORT'], d['NAME'], s.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "127.0.0.1",
+        "54329",
+        "billable",
+        "True",
+    ], result.stderr
+
+
+def test_a_database_other_than_postgresql_is_refused():
+    result = _settings_in_subprocess("pass", DATABASE_URL="sqlite:///var/x.sqlite3")
+    assert result.returncode == 1
+    assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr
 
 
 @pytest.mark.django_db

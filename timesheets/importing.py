@@ -9,12 +9,11 @@ How it runs
 -----------
 1. Rows are streamed from ``csvio.CsvReader`` and checked in Python (formats, lengths, hours). Parsed
    dates and hours are cached, because exports repeat them on every line.
-2. PostgreSQL: valid rows go in chunks through ``COPY`` into a TEMP staging table, so memory stays flat
+2. Valid rows go in chunks through ``COPY`` into a TEMP staging table, so memory stays flat
    whatever the file size. Repeated Entry IDs are then found with one ``GROUP BY``; entries are
    written with one ``UPDATE ... FROM`` (changed rows only) and one ``INSERT ... SELECT`` (new rows),
    each in a CTE that also writes the simple-history rows (``timesheets_historicaltimeentry``) for
    exactly the rows it touched. This is the one documented place with raw SQL for entries.
-   Other databases (SQLite for ``make run``): the same checks, then ORM bulk operations with history.
 3. An entry already on an approved invoice (``TimeEntry.locked``) is never changed. If the file
    differs from it in Date, Hours, Project Code, Role or Billable, a ``CHANGED_AFTER_INVOICING`` flag
    is raised (or reopened) naming each change old -> new; the row counts as unchanged. When the file
@@ -26,7 +25,6 @@ How it runs
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -41,7 +39,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from agreements.importing import lock_imports
 from core import csvio
 from core.imports import ImportResult, RowError
-from timesheets.models import MS_PER_HOUR, Employee, Flag, TimeEntry
+from timesheets.models import MS_PER_HOUR, Employee, Flag
 
 COLUMNS = (
     "Entry ID",
@@ -250,20 +248,15 @@ class _Checker:
 
 
 def import_entries(
-    source: Iterable[csvio.Row],
-    *,
-    user: Any = None,
-    dry_run: bool = False,
-    engine: str | None = None,
+    source: Iterable[csvio.Row], *, user: Any = None, dry_run: bool = False
 ) -> ImportResult:
-    """Check and write rows from ``source`` (a CsvReader or a list of Rows). ``engine`` is "sql"
-    (PostgreSQL COPY + set-based SQL) or "orm" (portable); by default "sql" on PostgreSQL."""
-    engine = engine or ("sql" if connection.vendor == "postgresql" else "orm")
+    """Check and write rows from ``source`` (a CsvReader or a list of Rows): COPY into a staging
+    table, then set-based SQL."""
     result = ImportResult(dry_run=dry_run)
     checker = _Checker()
     with transaction.atomic():
         lock_imports("time_entries")
-        writer = _SqlStage() if engine == "sql" else _ListStage()
+        writer = _SqlStage()
         try:
             writer.open()
             try:
@@ -446,108 +439,6 @@ def _resolve_agreed_flags(external_ids: list[str], user: Any) -> None:
 
 def entry_number(external_id: str) -> Decimal | None:
     return Decimal(external_id) if _ENTRY_NUMBER.fullmatch(external_id) else None
-
-
-# --- portable engine (SQLite, `make run`) ------------------------------------------------------
-
-
-class _ListStage:
-    """Keeps the rows in memory and writes with ORM bulk operations (small files)."""
-
-    def __init__(self) -> None:
-        self.rows: list[Staged] = []
-        self._locked_changes: list[LockedChange] = []
-        self._locked_agreeing: list[str] = []
-
-    def open(self) -> None:
-        pass
-
-    def add(self, staged: Staged) -> None:
-        self.rows.append(staged)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.rows = []
-
-    def repeated_ids(self) -> Iterator[tuple[int, str, int]]:
-        first: dict[str, int] = {}
-        for row in self.rows:
-            seen = first.setdefault(row.external_id, row.line)
-            if seen != row.line:
-                yield row.line, row.external_id, seen
-
-    def write(self, result: ImportResult, *, employees: dict[str, int], user: Any) -> None:
-        ids = [r.external_id for r in self.rows]
-        existing: dict[str, TimeEntry] = {}
-        for i in range(0, len(ids), 2000):
-            for entry in TimeEntry.objects.filter(external_id__in=ids[i : i + 2000]):
-                existing[entry.external_id] = entry
-        creates, updates = [], []
-        now = timezone.now()
-        fields = ("date", "employee_id", "role", "project_code", "task", "duration_ms",
-                  "billable", "approved", "notes")  # fmt: skip
-        for row in self.rows:
-            values = {
-                "date": dt.date.fromisoformat(row.date),
-                "employee_id": employees[row.employee_ext],
-                "role": row.role,
-                "project_code": row.project_code,
-                "task": row.task,
-                "duration_ms": row.duration_ms,
-                "billable": row.billable,
-                "approved": row.approved,
-                "notes": row.notes,
-            }
-            entry = existing.get(row.external_id)
-            if entry is None:
-                creates.append(
-                    TimeEntry(
-                        external_id=row.external_id,
-                        external_number=entry_number(row.external_id),
-                        created_at=now,
-                        updated_at=now,
-                        **values,
-                    )
-                )
-                continue
-            old = {f: getattr(entry, f) for f in fields}
-            if entry.locked:
-                billing_old = {f: old[f] for f in BILLING_FIELDS}
-                billing_new = {f: values[f] for f in BILLING_FIELDS}
-                if billing_old != billing_new:
-                    self._locked_changes.append(
-                        LockedChange(entry.pk, entry.external_id, billing_old, billing_new)
-                    )
-                else:
-                    self._locked_agreeing.append(entry.external_id)
-                result.unchanged += 1
-            elif old != values:
-                for f, v in values.items():
-                    setattr(entry, f, v)
-                entry.updated_at = now
-                updates.append(entry)
-            else:
-                result.unchanged += 1
-        if creates:
-            bulk_create_with_history(
-                creates, TimeEntry, batch_size=1000, default_user=user,
-                default_change_reason=CHANGE_REASON,
-            )  # fmt: skip
-        if updates:
-            bulk_update_with_history(
-                updates, TimeEntry, [*fields, "updated_at"], batch_size=1000,
-                default_user=user, default_change_reason=CHANGE_REASON,
-            )  # fmt: skip
-        result.created += len(creates)
-        result.updated += len(updates)
-
-    def locked_changes(self) -> list[LockedChange]:
-        return self._locked_changes
-
-    def locked_agreeing(self) -> list[str]:
-        return self._locked_agreeing
 
 
 # --- PostgreSQL engine -------------------------------------------------------------------------

@@ -12,8 +12,7 @@ last step applies that set to `timesheets_flag` in one transaction:
 - `released` and `written_off` flags are never touched.
 
 History rows for every flag changed are written with one INSERT ... SELECT, with the user who
-started the run (None for the nightly job). The SQL runs on PostgreSQL (production, tests) and
-SQLite >= 3.39 (`make run`); the few dialect differences live in `_Dialect`.
+started the run (None for the nightly job).
 
 "Smaller Entry ID" (SPEC 5) compares numbers when both IDs are whole numbers, else text. No total
 order satisfies that for every mix ("9" < "10" numerically, "10" < "1a" < "9" as text), so the
@@ -70,21 +69,18 @@ class ReconciliationResult:
 
 
 def advisory_lock(*, shared: bool) -> None:
-    """Serialise the apply step against flag actions (PostgreSQL; SQLite serialises writes anyway).
+    """Serialise the apply step against flag actions.
 
     Must be called inside a transaction: the lock is released at commit or rollback."""
-    if connection.vendor != "postgresql":
-        return
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {fn}(%s)", [_LOCK_KEY])
 
 
 class _Sql:
-    """SQL text for one run, with the dialect differences in one place."""
+    """SQL text for one run."""
 
     def __init__(self, as_of: dt.date) -> None:
-        self.pg = connection.vendor == "postgresql"
         self.as_of = as_of
         self.t = {
             "te": TimeEntry._meta.db_table,
@@ -95,21 +91,20 @@ class _Sql:
             "hflag": Flag.history.model._meta.db_table,
         }
 
-    # -- dialect -------------------------------------------------------------------------------
-    def fmt2(self, expr: str) -> str:
+    # -- formatting ----------------------------------------------------------------------------
+    @staticmethod
+    def fmt2(expr: str) -> str:
         """A number as text with 2 decimals, for the words of `detail`."""
-        if self.pg:
-            return f"to_char(({expr}), 'FM9999999990.00')"
-        # '%%': every statement is executed with a params list, so Django formats it with %.
-        return f"printf('%%.2f', ({expr}))"
+        return f"to_char(({expr}), 'FM9999999990.00')"
 
-    def dtext(self, expr: str) -> str:
-        """A date as YYYY-MM-DD text (SQLite stores dates as that text already)."""
-        return f"to_char(({expr}), 'YYYY-MM-DD')" if self.pg else f"({expr})"
+    @staticmethod
+    def dtext(expr: str) -> str:
+        """A date as YYYY-MM-DD text."""
+        return f"to_char(({expr}), 'YYYY-MM-DD')"
 
-    def entry_order(self, e: str = "e") -> str:
-        collate = 'COLLATE "C"' if self.pg else ""
-        return f"({e}.external_number IS NULL), {e}.external_number, {e}.external_id {collate}"
+    @staticmethod
+    def entry_order(e: str = "e") -> str:
+        return f'({e}.external_number IS NULL), {e}.external_number, {e}.external_id COLLATE "C"'
 
     def date(self, value: dt.date) -> Any:
         return connection.ops.adapt_datefield_value(value)
@@ -136,8 +131,8 @@ class _Sql:
     def insert_flags(self, select: str) -> str:
         """Insert the rows of `select` (columns in recon_flag order) into the TEMP table.
 
-        Wrapped in a sub-select so SQLite's upsert parses it; ON CONFLICT keeps the first row per
-        (code, subject) should data break the one-matching-agreement invariant."""
+        ON CONFLICT keeps the first row per (code, subject) should data break the
+        one-matching-agreement invariant."""
         return (
             "INSERT INTO recon_flag (code, subject, entry_id, agreement_id, employee_id, day, "
             "project_code, hours, detail) "
@@ -156,10 +151,9 @@ _NULL_DATE = "CAST(NULL AS date)"
 def _step_setup(cur: Any, q: _Sql) -> None:
     for name in _TEMP_TABLES:
         cur.execute(f"DROP TABLE IF EXISTS {name}", [])
-    if q.pg:
-        # Session settings for the big aggregates and sorts; reset when the run ends.
-        cur.execute(f"SET work_mem = '{_WORK_MEM}'")
-        cur.execute("SET jit = off")
+    # Session settings for the big aggregates and sorts; reset when the run ends.
+    cur.execute(f"SET work_mem = '{_WORK_MEM}'")
+    cur.execute("SET jit = off")
     cur.execute(
         "CREATE TEMP TABLE recon_flag (code varchar(32) NOT NULL, subject varchar(160) NOT NULL, "
         "entry_id bigint, agreement_id bigint, employee_id bigint, day date, "
@@ -288,8 +282,7 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
         GROUP BY {key}
         HAVING COUNT(*) > 1
     """)
-    if q.pg:
-        cur.execute("ANALYZE recon_dupkey")
+    cur.execute("ANALYZE recon_dupkey")
     cur.execute(f"""
         INSERT INTO recon_dup (entry_id, first_id)
         SELECT r.id, r.first_id FROM (
@@ -306,8 +299,7 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
         ) r
         WHERE r.rn > 1 AND r.billable
     """)
-    if q.pg:
-        cur.execute("ANALYZE recon_dup", [])
+    cur.execute("ANALYZE recon_dup", [])
     cur.execute(
         q.insert_flags(f"""
         SELECT 'DUPLICATE_ENTRY', e.external_id, e.id, a.id, e.employee_id, e.date,
@@ -476,8 +468,7 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
     now = timezone.now()
     p_now, p_as_of = q.now(now), q.date(q.as_of)
     codes = ", ".join(f"'{c}'" for c in RECONCILED_CODES)
-    if q.pg:
-        cur.execute("ANALYZE recon_flag", [])
+    cur.execute("ANALYZE recon_flag", [])
     advisory_lock(shared=False)
     same = "f.code = t.code AND f.subject = t.subject"
     # 1. New flags.

@@ -7,8 +7,7 @@
 - invoicing_invoiceline, invoicing_entrybilling, invoicing_milestonebilling,
   invoicing_blockbilling: no INSERT, UPDATE or DELETE of a row whose invoice is final.
 
-Errors use SQLSTATE 23514 (check_violation) so Django raises IntegrityError. SQLite (the `make
-run` demo) has no triggers; the service layer and the admin refuse the same changes there.
+Errors use SQLSTATE 23514 (check_violation) so Django raises IntegrityError.
 """
 
 from django.db import migrations
@@ -112,8 +111,6 @@ BACKWARD = [
 
 def _run(statements):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
         for sql in statements:
             schema_editor.execute(sql, None)  # None: no %-parameter parsing (RAISE uses %)
 

@@ -86,12 +86,10 @@ def mutated(draw, valid: bytes):
     return bytes(data)
 
 
-def check_entries(data: bytes, engine: str) -> None:
+def check_entries(data: bytes) -> None:
     with rolled_back():
         before = snapshot()
-        result = import_entries(
-            csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine
-        )
+        result = import_entries(csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED))
         if result.ok:
             # Everything or nothing: every row of the file was written, each with one history row.
             assert TimeEntry.objects.count() == result.created
@@ -113,7 +111,7 @@ def check_agreements(data: bytes) -> None:
 @FAST
 @given(st.binary(max_size=3000))
 def test_random_bytes_time_entries(data):
-    check_entries(data, "sql")
+    check_entries(data)
 
 
 @FAST
@@ -124,14 +122,8 @@ def test_random_bytes_agreements(data):
 
 @FAST
 @given(mutated(VALID_ENTRIES))
-def test_mutated_time_entry_file_sql(data):
-    check_entries(data, "sql")
-
-
-@settings(FAST, max_examples=30)
-@given(mutated(VALID_ENTRIES))
-def test_mutated_time_entry_file_orm(data):
-    check_entries(data, "orm")
+def test_mutated_time_entry_file(data):
+    check_entries(data)
 
 
 @FAST

@@ -1,5 +1,4 @@
-"""Time-entry import (SPEC 1.2, issue 3), on both engines: PostgreSQL COPY + set-based SQL ("sql")
-and the portable ORM path used on SQLite ("orm")."""
+"""Time-entry import (SPEC 1.2, issue 3): PostgreSQL COPY + set-based SQL."""
 
 from __future__ import annotations
 
@@ -24,22 +23,19 @@ from timesheets.importing import (
 from timesheets.models import Employee, Flag, TimeEntry
 
 pytestmark = pytest.mark.django_db
-ENGINES = ["sql", "orm"]
 
 
-def run(data: bytes, engine: str, **kw):
-    return import_entries(
-        csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), engine=engine, **kw
-    )
+def run(data: bytes, **kw):
+    return import_entries(csvio.CsvReader(data, columns=COLUMNS, required=REQUIRED), **kw)
 
 
 def where(result):
     return [(e.line, e.column) for e in result.errors]
 
 
-def rejected(data: bytes, engine: str, expected: list[tuple[int, str]], message: str | None = None):
+def rejected(data: bytes, expected: list[tuple[int, str]], message: str | None = None):
     before = snapshot()
-    result = run(data, engine)
+    result = run(data)
     assert where(result) == expected, result.errors
     if message is not None:
         assert result.errors[0].message == message
@@ -48,15 +44,10 @@ def rejected(data: bytes, engine: str, expected: list[tuple[int, str]], message:
     return result
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request):
-    return request.param
-
-
 # --- good files ---------------------------------------------------------------------------------
 
 
-def test_import_creates_entries_employees_and_history(engine, billing_admin):
+def test_import_creates_entries_employees_and_history(billing_admin):
     data = entries_csv(
         entry(Notes="first line\nsecond line"),
         entry(
@@ -80,7 +71,7 @@ def test_import_creates_entries_employees_and_history(engine, billing_admin):
             }
         ),
     )
-    result = run(data, engine, user=billing_admin)
+    result = run(data, user=billing_admin)
     assert result.ok, result.errors
     assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
     rows = {
@@ -134,24 +125,23 @@ def test_import_creates_entries_employees_and_history(engine, billing_admin):
     assert {h.history_user_id for h in Employee.history.all()} == {billing_admin.pk}
 
 
-def test_reimport_of_the_same_file_changes_nothing(engine):
+def test_reimport_of_the_same_file_changes_nothing():
     data = entries_csv(entry(), entry(**{"Entry ID": "1002", "Hours": "2"}))
-    assert run(data, engine).created == 2
+    assert run(data).created == 2
     before = snapshot()
-    again = run(data, engine)
+    again = run(data)
     assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 2, [])
     assert snapshot() == before
 
 
-def test_changed_row_is_updated_with_history(engine, billing_admin, services_manager):
-    run(entries_csv(entry(), entry(**{"Entry ID": "1002"})), engine, user=billing_admin)
+def test_changed_row_is_updated_with_history(billing_admin, services_manager):
+    run(entries_csv(entry(), entry(**{"Entry ID": "1002"})), user=billing_admin)
     result = run(
         entries_csv(
             entry(Hours="2:15", Notes="reviewed", **{"Employee Name": "Ann Jones"}),
             entry(**{"Entry ID": "1002", "Employee Name": ""}),
             entry(**{"Entry ID": "1003", "Employee Name": "Ann Jones"}),
         ),
-        engine,
         user=services_manager,
     )
     assert (result.created, result.updated, result.unchanged) == (1, 1, 1)
@@ -170,25 +160,24 @@ def test_changed_row_is_updated_with_history(engine, billing_admin, services_man
     assert ann.history.first().history_user == services_manager
 
 
-def test_empty_employee_name_keeps_the_stored_one(engine):
+def test_empty_employee_name_keeps_the_stored_one():
     EmployeeFactory(external_id="E1", name="Ann Smith")
-    assert run(entries_csv(entry(**{"Employee Name": ""})), engine).ok
+    assert run(entries_csv(entry(**{"Employee Name": ""}))).ok
     assert Employee.objects.get(external_id="E1").name == "Ann Smith"
 
 
-def test_dry_run_counts_but_writes_nothing(engine):
-    run(entries_csv(entry()), engine)
+def test_dry_run_counts_but_writes_nothing():
+    run(entries_csv(entry()))
     before = snapshot()
     result = run(
         entries_csv(entry(Hours="3"), entry(**{"Entry ID": "2", "Employee ID": "E9"})),
-        engine,
         dry_run=True,
     )
     assert (result.ok, result.dry_run, result.created, result.updated) == (True, True, 1, 1)
     assert snapshot() == before
 
 
-def test_bom_crlf_and_header_case_are_accepted(engine):
+def test_bom_crlf_and_header_case_are_accepted():
     data = entries_csv(
         entry(Notes='said "hi"\r\nthen left'),
         entry(**{"Entry ID": "1002"}),
@@ -196,7 +185,7 @@ def test_bom_crlf_and_header_case_are_accepted(engine):
         bom=True,
     )
     data = data.replace(b"Entry ID,Date", b"  entry id ,DATE", 1)
-    result = run(data, engine)
+    result = run(data)
     assert (result.created, result.errors) == (2, [])
     assert TimeEntry.objects.get(external_id="1001").notes == 'said "hi"\r\nthen left'
 
@@ -204,8 +193,8 @@ def test_bom_crlf_and_header_case_are_accepted(engine):
 # --- CHANGED_AFTER_INVOICING ---------------------------------------------------------------------
 
 
-def test_invoiced_entry_is_never_changed_and_gets_a_flag(engine, billing_admin):
-    run(entries_csv(entry(), entry(**{"Entry ID": "1002"})), engine)
+def test_invoiced_entry_is_never_changed_and_gets_a_flag(billing_admin):
+    run(entries_csv(entry(), entry(**{"Entry ID": "1002"})))
     TimeEntry.objects.filter(external_id="1001").update(locked=True)
     before_entry = TimeEntry.objects.values().get(external_id="1001")
     history_before = TimeEntry.history.count()
@@ -213,7 +202,7 @@ def test_invoiced_entry_is_never_changed_and_gets_a_flag(engine, billing_admin):
     data = entries_csv(
         entry(Hours="2", Date="2026-01-16", Notes="late fix"), entry(**{"Entry ID": "1002"})
     )
-    result = run(data, engine, user=billing_admin)
+    result = run(data, user=billing_admin)
     assert result.ok
     assert (result.created, result.updated, result.unchanged) == (0, 0, 2)
     assert TimeEntry.objects.values().get(external_id="1001") == before_entry
@@ -238,21 +227,21 @@ def test_invoiced_entry_is_never_changed_and_gets_a_flag(engine, billing_admin):
 
     # The same file again: one flag, no new history.
     before = snapshot()
-    assert run(data, engine).ok
+    assert run(data).ok
     assert snapshot() == before
 
     # The tracker agrees with the invoice again: the flag's cause has gone.
-    assert run(entries_csv(entry(), entry(**{"Entry ID": "1002"})), engine).ok
+    assert run(entries_csv(entry(), entry(**{"Entry ID": "1002"}))).ok
     flag.refresh_from_db()
     assert flag.status == "resolved"
     assert TimeEntry.objects.values().get(external_id="1001") == before_entry
 
 
-def test_invoiced_entry_with_only_notes_changed_is_left_alone_without_flag(engine):
-    run(entries_csv(entry()), engine)
+def test_invoiced_entry_with_only_notes_changed_is_left_alone_without_flag():
+    run(entries_csv(entry()))
     TimeEntry.objects.update(locked=True)
     before = snapshot()
-    result = run(entries_csv(entry(Notes="typo fixed", Task="Other")), engine)
+    result = run(entries_csv(entry(Notes="typo fixed", Task="Other")))
     assert (result.unchanged, result.notices) == (1, [])
     assert snapshot() == before
 
@@ -265,28 +254,27 @@ def test_invoiced_entry_with_only_notes_changed_is_left_alone_without_flag(engin
         ("Billable", "no", "Billable yes -> no"),
     ],
 )
-def test_each_billing_field_change_is_flagged(engine, column, value, change):
-    run(entries_csv(entry()), engine)
+def test_each_billing_field_change_is_flagged(column, value, change):
+    run(entries_csv(entry()))
     TimeEntry.objects.update(locked=True)
-    assert run(entries_csv(entry(**{column: value})), engine).ok
+    assert run(entries_csv(entry(**{column: value}))).ok
     assert change in Flag.objects.get(code="CHANGED_AFTER_INVOICING").detail
 
 
 # --- one test per validation rule ----------------------------------------------------------------
 
 
-def test_missing_required_column(engine):
+def test_missing_required_column():
     data = b"Entry ID,Date,Employee ID,Project Code,Billable\n1,2026-01-01,E1,P,yes\n"
-    rejected(data, engine, [(1, "Hours")], "required column is missing from the header")
+    rejected(data, [(1, "Hours")], "required column is missing from the header")
 
 
 @pytest.mark.parametrize(
     "column", ["Entry ID", "Date", "Employee ID", "Project Code", "Hours", "Billable"]
 )
-def test_required_value_missing(engine, column):
+def test_required_value_missing(column):
     rejected(
         entries_csv(entry(), entry(**{"Entry ID": "2", column: ""})),
-        engine,
         [(3, column)],
         "is required",
     )
@@ -315,8 +303,8 @@ def test_required_value_missing(engine, column):
         ("Role", "R" * 101, "must be at most 100 characters (it has 101)"),
     ],
 )
-def test_field_format_rules(engine, column, value, message):
-    rejected(entries_csv(entry(**{column: value})), engine, [(2, column)], message)
+def test_field_format_rules(column, value, message):
+    rejected(entries_csv(entry(**{column: value})), [(2, column)], message)
 
 
 @pytest.mark.parametrize(
@@ -335,43 +323,40 @@ def test_hours_formats(text, ms):
     assert parse_hours(text) == ms
 
 
-def test_repeated_entry_id_counts_physical_lines(engine):
+def test_repeated_entry_id_counts_physical_lines():
     data = entries_csv(
         entry(Notes="two\nlines"), entry(**{"Entry ID": "1002"}), entry(Notes="again")
     )
     # Header = line 1, the first row spans lines 2-3, so the repeat is on physical line 5.
-    rejected(data, engine, [(5, "Entry ID")], "1001 repeats line 2")
+    rejected(data, [(5, "Entry ID")], "1001 repeats line 2")
 
 
-def test_row_with_the_wrong_number_of_fields(engine):
+def test_row_with_the_wrong_number_of_fields():
     data = (
         entries_csv(entry()) + b"1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build, extra,1.5,yes,yes,\n"
     )
     rejected(
         data,
-        engine,
         [(3, "File")],
         "has 12 fields but the header has 11 (a comma in an unquoted value?)",
     )
 
 
-def test_every_problem_is_listed_in_line_order(engine):
+def test_every_problem_is_listed_in_line_order():
     data = entries_csv(
         entry(Hours="x"),
         entry(**{"Entry ID": "2", "Date": "", "Billable": "?"}),
         entry(**{"Entry ID": "2"}),
         entry(**{"Entry ID": "1001"}),
     )
-    result = rejected(data, engine, [(2, "Hours"), (3, "Date"), (3, "Billable")])
+    result = rejected(data, [(2, "Hours"), (3, "Date"), (3, "Billable")])
     # Repeats are checked once every row is well-formed, so they are not reported yet.
     assert len(result.errors) == 3
 
 
-def test_errors_are_capped_with_a_summary(engine):
+def test_errors_are_capped_with_a_summary():
     rows = [entry(**{"Entry ID": str(i), "Hours": "x"}) for i in range(1005)]
-    result = rejected(
-        entries_csv(*rows), engine, [(n, "Hours") for n in range(2, 1002)] + [(0, "File")]
-    )
+    result = rejected(entries_csv(*rows), [(n, "Hours") for n in range(2, 1002)] + [(0, "File")])
     assert result.errors[-1].message == "5 more problem(s) not listed; fix these and import again"
 
 
@@ -411,35 +396,34 @@ def test_errors_are_capped_with_a_summary(engine):
         ),
     ],
 )
-def test_bad_files_get_a_clear_message(engine, data, line, message):
-    rejected(data, engine, [(line, "File")], message)
+def test_bad_files_get_a_clear_message(data, line, message):
+    rejected(data, [(line, "File")], message)
 
 
-def test_latin1_file_names_the_bad_line(engine):
+def test_latin1_file_names_the_bad_line():
     data = entries_csv(entry(), entry(**{"Entry ID": "2", "Notes": "café"})).replace(
         "café".encode(), "café".encode("latin-1")
     )
     rejected(
         data,
-        engine,
         [(3, "File")],
         "is not valid UTF-8 (byte 0xE9 at position 63); save the file as CSV UTF-8",
     )
 
 
-def test_unclosed_quote(engine):
+def test_unclosed_quote():
     data = (
         entries_csv(entry())
         + b'1002,2026-01-15,E1,Ann,Engineer,PRJ-1,Build,1.5,yes,yes,"never closed\nmore\n'
     )
-    rejected(data, engine, [(3, "File")], "a quoted value that starts on line 3 is never closed")
+    rejected(data, [(3, "File")], "a quoted value that starts on line 3 is never closed")
 
 
-def test_file_larger_than_the_limit(engine, settings, tmp_path):
+def test_file_larger_than_the_limit(settings, tmp_path):
     settings.BILLING_IMPORT_MAX_BYTES = 300
     data = entries_csv(*[entry(**{"Entry ID": str(i)}) for i in range(10)])
     assert len(data) > 300
-    rejected(data, engine, [(0, "File")], "the file is larger than the import limit of 300 bytes")
+    rejected(data, [(0, "File")], "the file is larger than the import limit of 300 bytes")
     path = tmp_path / "big.csv"
     path.write_bytes(data)
     before = snapshot()
@@ -450,7 +434,7 @@ def test_file_larger_than_the_limit(engine, settings, tmp_path):
     assert snapshot() == before
 
 
-def test_stream_of_unknown_size_is_cut_at_the_limit(engine, settings):
+def test_stream_of_unknown_size_is_cut_at_the_limit(settings):
     settings.BILLING_IMPORT_MAX_BYTES = 300
 
     class Pipe:  # no size, no fileno: only read/readline
@@ -467,9 +451,7 @@ def test_stream_of_unknown_size_is_cut_at_the_limit(engine, settings):
 
     data = entries_csv(*[entry(**{"Entry ID": str(i)}) for i in range(10)])
     before = snapshot()
-    result = import_entries(
-        csvio.CsvReader(Pipe(data), columns=COLUMNS, required=REQUIRED), engine=engine
-    )
+    result = import_entries(csvio.CsvReader(Pipe(data), columns=COLUMNS, required=REQUIRED))
     assert where(result) == [(0, "File")]
     assert snapshot() == before
 
@@ -529,7 +511,7 @@ def test_command_exit_codes_json_and_stderr(tmp_path, capsys):
     assert snapshot() == before
 
 
-def test_existing_entries_from_factories_are_matched_by_entry_id(engine):
+def test_existing_entries_from_factories_are_matched_by_entry_id():
     TimeEntryFactory(
         external_id="1001",
         employee=EmployeeFactory(external_id="E1", name="Ann Smith"),
@@ -539,18 +521,17 @@ def test_existing_entries_from_factories_are_matched_by_entry_id(engine):
         duration_ms=5_400_000,
         date=dt.date(2026, 1, 15),
     )
-    result = run(entries_csv(entry()), engine)
+    result = run(entries_csv(entry()))
     assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
 
 
-def test_nul_byte_after_the_first_block_names_its_line(engine):
+def test_nul_byte_after_the_first_block_names_its_line():
     rows = [entry(**{"Entry ID": str(i), "Notes": "x" * 100}) for i in range(100)]
     data = entries_csv(*rows)
     lines = data.split(b"\n")
     lines[90] = lines[90][:-1] + b"\x00"
     rejected(
         b"\n".join(lines),
-        engine,
         [(91, "File")],
         "the file contains binary data (NUL bytes); upload the CSV export",
     )

@@ -381,7 +381,7 @@ def test_api_refuses_to_change_an_approved_invoice(approved, trial_log):
 def test_read_only_admin_history_forms_cannot_write(approved, trial_log, client):
     """django-simple-history's "revert to this version" form checks only the VIEW permission and
     then saves: every read-only admin (invoices, credit notes, payments, allocations) must refuse
-    that POST itself, so nothing reaches the database trigger or, on SQLite, the table."""
+    that POST itself, so nothing reaches the database trigger."""
     from django.contrib import admin as django_admin
     from django.test import RequestFactory
     from simple_history.admin import SimpleHistoryAdmin
