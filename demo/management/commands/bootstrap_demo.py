@@ -3,7 +3,7 @@
 Migrates; on an empty database seeds the demo firm (scale small); brings the flags up to date and
 generates the last closed month's invoices as drafts for review (once per month: skipped when a
 finished run for that month exists); creates one demo login per role. Running it again changes
-nothing and prints the logins again. Works on SQLite with in-process tasks.
+nothing and prints the logins again. Works with in-process tasks (no broker).
 """
 
 from __future__ import annotations
