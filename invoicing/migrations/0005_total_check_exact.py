@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("invoicing", "0003_total_check_tolerates_sqlite_floats")]
+    dependencies = [("invoicing", "0004_line_tax_category_service_period_notes")]
 
     operations = [
         migrations.RemoveConstraint(
