@@ -17,6 +17,7 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import File
@@ -39,6 +40,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
+from core import login
 from core.errors import BillingError
 from core.models import IDEMPOTENCY_TTL, IdempotencyKey
 from core.roles import HasCapability, required_capability
@@ -594,13 +596,12 @@ class ObtainTokenView(APIView):
         tags=["auth"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        limiter = _login_limiter(request)
-        if limiter is not None and limiter.locked_out():
+        limiter = _LoginLimiter(request)
+        if limiter.locked_out():
             return error_response(limiter.message(), status.HTTP_429_TOO_MANY_REQUESTS)
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
-            if limiter is not None:
-                limiter.record_failure()
+            limiter.record_failure()
             errors = _flatten_errors(serializer.errors)
             message = " ".join(errors.pop("non_field_errors", [])) or _validation_sentence(errors)
             return error_response(message, status.HTTP_400_BAD_REQUEST, errors or None)
@@ -611,8 +612,7 @@ class ObtainTokenView(APIView):
 class _LoginLimiter:
     """Adapter onto the login page's limiter (same counters, keyed by username and address)."""
 
-    def __init__(self, module: Any, request: Request) -> None:
-        self.module = module
+    def __init__(self, request: Request) -> None:
         username = ""
         if hasattr(request.data, "get"):
             username = str(request.data.get("username") or "")
@@ -620,26 +620,14 @@ class _LoginLimiter:
         self.shim = type("Shim", (), {"POST": {"username": username}, "META": request.META})()
 
     def locked_out(self) -> bool:
-        return bool(self.module.is_locked_out(self.shim))
+        return login.is_locked_out(self.shim)
 
     def record_failure(self) -> None:
-        self.module.record_failure(self.shim)
+        login.record_failure(self.shim)
 
     def message(self) -> str:
-        from django.conf import settings
-
         minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
         return f"Too many failed log-ins. Try again in {minutes} minutes."
-
-
-def _login_limiter(request: Request) -> _LoginLimiter | None:
-    try:
-        from core import login
-    except ImportError:  # the shared limiter is not installed
-        return None
-    if not hasattr(login, "is_locked_out") or not hasattr(login, "record_failure"):
-        return None
-    return _LoginLimiter(login, request)
 
 
 @csrf_exempt  # any method; it changes nothing (and a CSRF page would not be JSON)

@@ -1,4 +1,5 @@
-"""Celery tasks for invoicing: thin, idempotent, ids in (STYLE: Celery)."""
+"""Celery tasks for invoicing: thin, idempotent, ids in (STYLE: Celery). Each task imports its
+service inside its body; the services import the tasks they enqueue (on commit)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.db import InterfaceError, OperationalError
 
 from core.dates import firm_today, previous_month
 from invoicing.models import InvoiceRun
-from invoicing.services import invoice_run_generate
 
 logger = logging.getLogger(__name__)
 # A dropped database connection raises OperationalError, then InterfaceError ("connection already
@@ -27,6 +27,8 @@ TRANSIENT = (OperationalError, InterfaceError)
 def generate_invoices_task(run_id: int) -> None:
     """Run a recorded invoice run. A second delivery of a finished run is a no-op; a run that
     died half-way is simply run again (generation is idempotent)."""
+    from invoicing.services import invoice_run_generate
+
     run = InvoiceRun.objects.filter(pk=run_id).first()
     if run is None or run.status == InvoiceRun.Status.DONE:
         return

@@ -13,6 +13,7 @@ from simple_history.utils import bulk_update_with_history
 from core.errors import BillingError
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun
+from timesheets.tasks import reconcile_task
 
 ACTIONS = {"release": Flag.Status.RELEASED, "write_off": Flag.Status.WRITTEN_OFF}
 ACTION_WORDS = {"release": "released", "write_off": "written off"}
@@ -81,8 +82,6 @@ def reconciliation_start(*, as_of: dt.date, user: Any) -> ReconciliationRun:
     """Queue a run for the worker ("run now" on the dashboard and the API).
 
     Reuses a recent queued or running run for the same date instead of queueing a second one."""
-    from timesheets.tasks import reconcile_task
-
     with transaction.atomic():
         active = (
             ReconciliationRun.objects.select_for_update()

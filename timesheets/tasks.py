@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over timesheets.services (twin command: `reconcile`)."""
+"""Celery tasks: thin wrappers over timesheets.services (twin command: `reconcile`). The task
+imports its service inside its body; the service imports the task it enqueues (on commit)."""
 
 from __future__ import annotations
 

@@ -266,8 +266,9 @@ def test_reject_returns_entries_to_the_pool(api_for, billing_admin, world):
     assert not EntryBilling.objects.filter(invoice=world.draft).exists()
 
 
-def test_send_mails_the_pdf(api_for, billing_admin, world):
-    response = api_for(billing_admin).post(f"/api/v1/invoices/{world.approved.pk}/send/")
+def test_send_mails_the_pdf(api_for, billing_admin, world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(billing_admin).post(f"/api/v1/invoices/{world.approved.pk}/send/")
     assert response.status_code == 200
     assert response.json()["status"] == "sent"
     assert len(mail.outbox) == 1

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_flag_refresh(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
     settings.MEDIA_ROOT = tmp_path
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -88,13 +88,13 @@ def test_failed_approval_gives_its_number_back(billing_admin, monkeypatch):
     def broken_renderer(invoice):
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(services, "invoice_pdf", broken_renderer)
+    monkeypatch.setattr("invoicing.services.approval.invoice_pdf", broken_renderer)
     with pytest.raises(RuntimeError):
         services.invoice_approve(invoice=first, user=billing_admin)
     first.refresh_from_db()
     assert (first.status, first.number) == ("draft", None)
     monkeypatch.undo()
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
     assert services.invoice_approve(invoice=second, user=billing_admin).number == "INV-2026-00001"
     assert services.invoice_approve(invoice=first, user=billing_admin).number == "INV-2026-00002"
 
@@ -252,7 +252,8 @@ def test_admin_action_approves_through_the_service(client, billing_admin):
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_admin, monkeypatch):
     monkeypatch.setattr(
-        services, "invoice_pdf", lambda invoice: b"%PDF-1.7 " + invoice.number.encode()
+        "invoicing.services.approval.invoice_pdf",
+        lambda invoice: b"%PDF-1.7 " + invoice.number.encode(),
     )
     drafts = [draft() for _ in range(16)]
     barrier = threading.Barrier(16)
@@ -282,11 +283,17 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
     assert NumberSequence.objects.get(series="INV", year=2026).last == 16
 
 
-def test_send_emails_the_stored_pdf_and_records_it(billing_admin):
+def test_send_emails_the_stored_pdf_and_records_it(
+    billing_admin, django_capture_on_commit_callbacks
+):
     invoice = services.invoice_approve(
         invoice=draft(billing_email="ap@customer.example"), user=billing_admin
     )
-    sent = services.invoice_send(invoice=invoice, user=billing_admin)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        sent = services.invoice_send(invoice=invoice, user=billing_admin)
+    assert mail.outbox == []  # not while the row is locked: after commit
+    for callback in callbacks:
+        callback()
     assert (sent.status, sent.sent_to) == ("sent", "ap@customer.example") and sent.sent_at
     (message,) = mail.outbox
     assert message.to == ["ap@customer.example"]
@@ -295,6 +302,20 @@ def test_send_emails_the_stored_pdf_and_records_it(billing_admin):
     assert (name, mimetype) == ("INV-2026-00001.pdf", "application/pdf")
     assert hashlib.sha256(content).hexdigest() == invoice.pdf_sha256
     assert sent.history.first().history_user == billing_admin
+
+
+def test_send_that_the_mail_server_refuses_leaves_the_invoice_approved(
+    billing_admin, settings, django_capture_on_commit_callbacks
+):
+    invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    with pytest.raises(BillingError, match="Could not send INV-2026-00001 to "):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.invoice_send(invoice=invoice, user=billing_admin)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.sent_at, invoice.sent_to) == ("approved", None, "")
+    assert invoice.history.first().history_user == billing_admin
 
 
 def test_send_refuses_a_draft_and_an_invoice_without_email(billing_admin):

@@ -14,7 +14,7 @@ from tests.worker import wait_for
 
 @pytest.fixture
 def no_flag_refresh(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
     settings.MEDIA_ROOT = tmp_path
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
     settings.MEDIA_ROOT = tmp_path
     settings.BILLING_FIRM_NAME = "Northwind IT Services"
     settings.BILLING_FIRM_ADDRESS = "1 Harbour Street\nSpringfield"

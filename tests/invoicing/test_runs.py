@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from invoicing import selectors, services
 from invoicing.models import EntryBilling, Invoice, InvoiceRun, MilestoneBilling
+from invoicing.services import runs
 from tests.factories import TimeEntryFactory, UserFactory
 from tests.invoicing.helpers import FEB, JAN, build_firm, line_rows, minutes, snapshot
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fixed_flags(monkeypatch):
     """These tests set flags by hand; the run's flag refresh is exercised separately below."""
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
 
 
 EXPECTED_PO1 = [
@@ -133,7 +134,7 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
     expected = [
         (tuple(p.key), p.priced.totals.total) for p in selectors.invoice_run_preview(period=JAN)
     ]
-    real = services._generate_group
+    real = runs._generate_group
     calls = {"n": 0}
 
     def dies_on_second_group(**kw):
@@ -142,7 +143,7 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
             raise RuntimeError("worker killed")
         return real(**kw)
 
-    monkeypatch.setattr(services, "_generate_group", dies_on_second_group)
+    monkeypatch.setattr("invoicing.services.runs._generate_group", dies_on_second_group)
     with pytest.raises(RuntimeError):
         services.invoice_run_generate(period=JAN)
     failed = InvoiceRun.objects.get()
@@ -150,7 +151,7 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
     assert "worker killed" in failed.error
     assert Invoice.objects.count() == 1  # whole groups only
 
-    monkeypatch.setattr(services, "_generate_group", real)
+    monkeypatch.setattr("invoicing.services.runs._generate_group", real)
     services.invoice_run_generate(period=JAN, run=failed)
     failed.refresh_from_db()
     # The second attempt only has the two unfinished groups left to do.
@@ -370,7 +371,7 @@ def test_entries_billed_or_blocked_after_the_snapshot_are_left_out():
     )
     run = InvoiceRun.objects.create(period=JAN)
     key = next(k for k in snap.groups if k.po_number == "PO-1")
-    services._generate_group(run_id=run.pk, key=key, snapshot=snap, user=None)
+    runs._generate_group(run_id=run.pk, key=key, snapshot=snap, user=None)
     assert not EntryBilling.objects.filter(entry=firm["entries"]["1"]).exists()
     billed = set(EntryBilling.objects.values_list("entry__external_id", flat=True))
     assert billed == {"2", "3", "4", "5", "12"}
@@ -378,7 +379,7 @@ def test_entries_billed_or_blocked_after_the_snapshot_are_left_out():
     services.invoice_run_generate(period=JAN)  # bills the other two groups
     before = snapshot()
     for k in snap.groups:  # the stale snapshot again: nothing is billed twice, nothing fails
-        services._generate_group(run_id=run.pk, key=k, snapshot=snap, user=None)
+        runs._generate_group(run_id=run.pk, key=k, snapshot=snap, user=None)
     assert snapshot() == before
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from invoicing import services
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr(services, "_refresh_flags", lambda user: None)
+    monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
     settings.MEDIA_ROOT = tmp_path
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -185,11 +186,14 @@ def test_bulk_approve_numbers_in_id_order(client_for, billing_admin, drafts):
     assert numbers == ["INV-2026-00001", "INV-2026-00002", "INV-2026-00003"]
 
 
-def test_send_and_credit_note_from_the_page(client_for, billing_admin, finance, drafts):
+def test_send_and_credit_note_from_the_page(
+    client_for, billing_admin, finance, drafts, django_capture_on_commit_callbacks
+):
     invoice = services.invoice_approve(invoice=drafts["PO-2"], user=billing_admin)
-    client_for(billing_admin).post(reverse("invoicing:send", args=[invoice.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(billing_admin).post(reverse("invoicing:send", args=[invoice.pk]))
     invoice.refresh_from_db()
-    assert (invoice.status, invoice.sent_to) == ("sent", "ap@acme.example")
+    assert (invoice.status, invoice.sent_to, len(mail.outbox)) == ("sent", "ap@acme.example", 1)
     fiona = client_for(finance)
     assert fiona.post(reverse("invoicing:send", args=[invoice.pk])).status_code == 403
     fiona.post(

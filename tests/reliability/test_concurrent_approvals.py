@@ -26,6 +26,7 @@ from django.db import connection, connections
 from core.errors import BillingError
 from invoicing import services
 from invoicing.models import Invoice, InvoiceLine, NumberSequence
+from invoicing.services import approval
 from tests.factories import AccountFactory, UserFactory
 from tests.reliability.conftest import long_trials, trial_count
 
@@ -77,14 +78,14 @@ def pdf_stub(monkeypatch):
     """Short version: a stub PDF (the lock and numbering logic stay real). `fail_ids` makes the
     approval of those drafts crash after their number was taken."""
     fail_ids: set[int] = set()
-    real = services.invoice_pdf
+    real = approval.invoice_pdf
 
     def render(invoice):
         if invoice.pk in fail_ids:
             raise InjectedFailure(f"injected failure after taking {invoice.number}")
         return real(invoice) if long_trials() else STUB_PDF
 
-    monkeypatch.setattr(services, "invoice_pdf", render)
+    monkeypatch.setattr("invoicing.services.approval.invoice_pdf", render)
     return fail_ids
 
 

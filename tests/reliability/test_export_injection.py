@@ -58,7 +58,7 @@ def live(cell: str) -> bool:
 def hostile_firm(transactional_db, monkeypatch, settings, tmp_path):
     """Hostile text everywhere; returns {export name: [hostile values it must carry]}."""
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(invoicing_services, "invoice_pdf", lambda invoice: STUB_PDF)
+    monkeypatch.setattr("invoicing.services.approval.invoice_pdf", lambda invoice: STUB_PDF)
     expect: dict[str, list[str]] = {"flags": [], "invoices": [], "aging": []}
     entries = []
     n = 0

@@ -55,7 +55,7 @@ def snapshot(invoice_id: int) -> dict:
 @pytest.fixture
 def approved(transactional_db, monkeypatch, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(services, "invoice_pdf", lambda invoice: STUB_PDF)
+    monkeypatch.setattr("invoicing.services.approval.invoice_pdf", lambda invoice: STUB_PDF)
     agreement = AgreementFactory(
         external_id="IMM-1", project_code="IMM-P", start_date=dt.date(2025, 12, 1)
     )

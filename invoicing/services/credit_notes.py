@@ -1,0 +1,57 @@
+"""Credit notes against an approved invoice (SPEC 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from core.dates import firm_today
+from core.errors import BillingError
+from invoicing import numbering, selectors
+from invoicing.models import CreditNote, Invoice
+from invoicing.pdf import credit_note_pdf
+from invoicing.services.common import need_reason, parse_money, with_user
+
+
+def credit_note_create(
+    *, invoice: Invoice, amount, reason: str, user, date: dt.date | None = None
+) -> CreditNote:
+    """CN-YYYY-NNNNN against an approved invoice, for part or all of its open amount."""
+    reason = need_reason(reason)
+    value = parse_money(amount)
+    if value <= 0:
+        raise BillingError("A credit note is for a positive amount.")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
+        if invoice.status not in Invoice.FINAL_STATUSES:
+            raise BillingError(
+                f"Invoice {invoice} is not approved; only an approved invoice is credited."
+            )
+        open_amount = selectors.open_amount(invoice)
+        if value > open_amount:
+            raise BillingError(
+                f"Invoice {invoice} has {invoice.currency} {open_amount} open; "
+                f"cannot credit {invoice.currency} {value}."
+            )
+        date = date or firm_today()
+        if date < invoice.invoice_date:
+            raise BillingError(
+                f"A credit note cannot be dated before its invoice ({invoice.invoice_date})."
+            )
+        seq, number = numbering.take_number(series=numbering.CREDIT_NOTE, year=date.year)
+        note = CreditNote(
+            invoice=invoice,
+            number=number,
+            number_year=date.year,
+            number_seq=seq,
+            date=date,
+            amount=value,
+            currency=invoice.currency,
+            reason=reason,
+            created_by=user,
+        )
+        note.pdf.save(f"{number}.pdf", ContentFile(credit_note_pdf(note)), save=False)
+        with_user(note, user).save()
+    return note
