@@ -10,6 +10,7 @@ without --user) with the change reason "agreement import".
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,8 @@ from agreements.importing import (
 )
 from agreements.models import Account, Agreement, Milestone, RoleRate
 from core import csvio
+from core.dates import firm_today
+from core.errors import BillingError
 from core.imports import ImportResult, RowError
 
 CHANGE_REASON = "agreement import"
@@ -224,3 +227,37 @@ def _sync_milestones(
         changed = True
         _delete(ms, user, dry_run)
     return changed
+
+
+def milestone_complete(*, milestone: Milestone, user: Any, completed_on: dt.date) -> Milestone:
+    """Mark an undated Fixed Fee milestone complete on a date (SPEC 3: it is billed by the first
+    run for a period ending on or after that date). Recorded with who and when in its history."""
+    with transaction.atomic():
+        ms = Milestone.objects.select_for_update().select_related("agreement").get(pk=milestone.pk)
+        label = f"Milestone “{ms.name}” of {ms.agreement.external_id}"
+        if ms.agreement.agreement_type != Agreement.Type.FIXED_FEE:
+            raise BillingError(f"{label} is not on a Fixed Fee agreement.")
+        if ms.due_date is not None:
+            raise BillingError(
+                f"{label} is dated {ms.due_date:%Y-%m-%d}: it is billed in that period and "
+                "needs no completion."
+            )
+        if ms.completed_on is not None:
+            raise BillingError(
+                f"{label} was already marked complete on {ms.completed_on:%Y-%m-%d}."
+            )
+        if completed_on > firm_today():
+            raise BillingError(
+                f"{label}: the completion date {completed_on:%Y-%m-%d} is in the future."
+            )
+        if completed_on < ms.agreement.start_date:
+            raise BillingError(
+                f"{label}: the completion date {completed_on:%Y-%m-%d} is before the agreement "
+                f"starts ({ms.agreement.start_date:%Y-%m-%d})."
+            )
+        ms.completed_on = completed_on
+        ms.completed_by = user
+        ms._history_user = user  # type: ignore[attr-defined]
+        ms._change_reason = "marked complete"  # type: ignore[attr-defined]
+        ms.save(update_fields=["completed_on", "completed_by"])
+    return ms

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "timesheets",
     "invoicing",
     "receivables",
+    "records",
     "demo",
 ]
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("time/", include("timesheets.urls")),
     path("invoices/", include("invoicing.urls")),
     path("receivables/", include("receivables.urls")),
+    path("", include("records.urls")),
     path("api/v1/", include("billing_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

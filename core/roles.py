@@ -41,6 +41,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "aging.view": frozenset({FINANCE, AUDITOR}),
     "dunning.view": frozenset({FINANCE, AUDITOR}),
     "dunning.run": frozenset({FINANCE}),
+    # Record screens (issue 15): every role reads customers and history; each section and each
+    # kind of history row is shown only with the read capability of what it shows.
+    "customers.view": _ALL,
+    "history.view": _ALL,
+    "milestones.complete": frozenset({BILLING_ADMIN}),
 }
 
 # When a user holds several roles, home goes to the first of these they hold.

@@ -60,6 +60,8 @@ class TimeEntry(models.Model):
         indexes = [
             models.Index(fields=["project_code", "date"], name="entry_project_date"),
             models.Index(fields=["employee", "date"], name="entry_employee_date"),
+            # The time-entry browser pages by (date, id), newest first (records/entries.py).
+            models.Index(fields=["date", "id"], name="entry_date_id"),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,7 @@ from tests.factories import (
     FlagFactory,
     InvoiceFactory,
     InvoiceLineFactory,
+    MilestoneFactory,
     PaymentFactory,
     RoleRateFactory,
     TimeEntryFactory,
@@ -94,6 +95,7 @@ class World:
     invoice_run: Any
     reconciliation_run: Any
     reminder: Any
+    milestone: Any = None  # undated, on a Fixed Fee agreement of the same account
 
 
 def _final_invoice(*, account, agreement, number, seq, total, **fields) -> Invoice:
@@ -215,7 +217,16 @@ def make_world() -> World:
         invoice=disputed, level=7, sent_on=dt.date(2026, 1, 6), sent_to="ap@acc-1.example"
     )
     assert agreement.stage == Agreement.Stage.SIGNED
+    milestone = MilestoneFactory(
+        agreement__account=account,
+        agreement__external_id="AGR-FF",
+        agreement__project_code="FIXED",
+        position=1,
+        name="Go-live",
+        due_date=None,
+    )
     return World(
+        milestone=milestone,
         account=account,
         agreement=agreement,
         employee=employee,

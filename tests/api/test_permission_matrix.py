@@ -258,6 +258,12 @@ MATRIX: dict[str, list[Probe]] = {
     "invoicing:adjust_line": [page("POST", "invoices.manage", pk("draft_line"))],
     "invoicing:credit_note_pdf": [page("GET", "invoices.view", pk("credit_note"))],
     "receivables:aging": [page("GET", "aging.view")],
+    "records:customers": [page("GET", "customers.view")],
+    "records:customer": [page("GET", "customers.view", pk("account"))],
+    "records:statement": [page("GET", "aging.view", pk("account"))],
+    "records:agreement": [page("GET", "agreements.view", pk("agreement"))],
+    "records:milestone_complete": [page("POST", "milestones.complete", pk("milestone"))],
+    "records:entries": [page("GET", "entries.view")],
     "receivables:aging_export": [page("GET", "aging.view")],
     "receivables:aging_detail": [
         page("GET", "aging.view", lambda w: {"account_pk": w.account.pk, "currency": "USD"})

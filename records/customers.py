@@ -1,0 +1,192 @@
+"""Reads for the customer screens: the list with open and overdue balances, one customer's
+documents, and an account statement for any date range. Set-based: a page of customers costs a
+fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Case, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from agreements.models import Account
+from core.dates import firm_today
+from invoicing.models import CreditNote, Invoice
+from receivables.models import Payment
+from receivables.selectors import annotate_open_amount, final_invoices
+
+ZERO = Decimal("0.00")
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+UNPAID = ("approved", "sent", "partially_paid")
+
+
+@dataclass
+class Balance:
+    currency: str
+    open: Decimal = ZERO
+    overdue: Decimal = ZERO
+
+
+def customer_list(
+    *, q: str = "", overdue_only: bool = False, today: dt.date | None = None
+) -> QuerySet[Account]:
+    qs = Account.objects.all()
+    if q:
+        qs = qs.filter(
+            Q(name__icontains=q) | Q(external_id__icontains=q) | Q(billing_email__icontains=q)
+        )
+    if overdue_only:
+        overdue = annotate_open_amount(
+            final_invoices().filter(
+                account=OuterRef("pk"), status__in=UNPAID, due_date__lt=today or firm_today()
+            )
+        ).filter(open_amount__gt=0)
+        qs = qs.filter(Exists(overdue))
+    return qs.order_by("name", "external_id")
+
+
+def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[int, list[Balance]]:
+    """account id -> open and overdue amounts per currency (final invoices), in one query."""
+    today = today or firm_today()
+    rows = (
+        annotate_open_amount(final_invoices().filter(account_id__in=account_ids))
+        .order_by()
+        .values("account_id", "currency")
+        .annotate(
+            open_sum=Sum("open_amount"),
+            overdue_sum=Coalesce(
+                Sum(
+                    Case(
+                        When(due_date__lt=today, status__in=UNPAID, then="open_amount"),
+                        default=Value(ZERO),
+                        output_field=MONEY_FIELD,
+                    )
+                ),
+                Value(ZERO),
+            ),
+        )
+        .order_by("account_id", "currency")
+    )
+    result: dict[int, list[Balance]] = defaultdict(list)
+    for r in rows:
+        if r["open_sum"] or r["overdue_sum"]:
+            result[r["account_id"]].append(Balance(r["currency"], r["open_sum"], r["overdue_sum"]))
+    return result
+
+
+def unapplied_by_currency(account: Account) -> list[tuple[str, Decimal]]:
+    from receivables.selectors import annotate_unapplied
+
+    rows = (
+        annotate_unapplied(Payment.objects.filter(account=account))
+        .order_by()
+        .values("currency")
+        .annotate(s=Sum("unapplied"))
+        .order_by("currency")
+    )
+    return [(r["currency"], r["s"]) for r in rows if r["s"]]
+
+
+def billing_details(account: Account) -> list[tuple[str, str]]:
+    """The account's contact and billing fields that are filled, as (label, value)."""
+    out = []
+    for f in account._meta.concrete_fields:
+        if f.name in {"id", "created_at", "updated_at", "name", "external_id"}:
+            continue
+        value = getattr(account, f.name)
+        if value not in (None, ""):
+            out.append((str(f.verbose_name).capitalize(), str(value)))
+    return out
+
+
+@dataclass
+class StatementLine:
+    date: dt.date
+    kind: str  # Invoice, Credit note, Payment
+    reference: str
+    debit: Decimal | None
+    credit: Decimal | None
+    balance: Decimal = ZERO
+    url_pk: int | None = None
+
+
+@dataclass
+class RangeStatement:
+    currency: str
+    opening: Decimal
+    lines: list[StatementLine] = field(default_factory=list)
+    closing: Decimal = ZERO
+    invoiced: Decimal = ZERO
+    received: Decimal = ZERO
+    credited: Decimal = ZERO
+
+
+def _sum(qs: QuerySet[Any], column: str) -> dict[str, Decimal]:
+    return {
+        r["currency"]: r["s"] or ZERO
+        for r in qs.order_by().values("currency").annotate(s=Sum(column))
+    }
+
+
+def range_statement(
+    *, account: Account, date_from: dt.date, date_to: dt.date
+) -> list[RangeStatement]:
+    """Per currency: balance before `date_from` (approved invoices less credit notes less
+    payments, all by their own dates), every document dated in the range with a running
+    balance, and the closing balance on `date_to`."""
+    invoices = final_invoices().filter(account=account)
+    notes = CreditNote.objects.filter(
+        invoice__account=account, invoice__status__in=Invoice.FINAL_STATUSES
+    )
+    payments = Payment.objects.filter(account=account)
+    before_inv = _sum(invoices.filter(invoice_date__lt=date_from), "total")
+    before_cn = _sum(notes.filter(date__lt=date_from), "amount")
+    before_pay = _sum(payments.filter(date__lt=date_from), "amount")
+    lines: list[tuple[str, StatementLine]] = []
+    for inv in invoices.filter(invoice_date__range=(date_from, date_to)):
+        lines.append(
+            (
+                inv.currency,
+                StatementLine(
+                    inv.invoice_date, "Invoice", inv.number or "", inv.total, None, url_pk=inv.pk
+                ),
+            )
+        )
+    for cn in notes.filter(date__range=(date_from, date_to)).select_related("invoice"):
+        lines.append(
+            (
+                cn.currency,
+                StatementLine(
+                    cn.date, "Credit note", f"{cn.number} ({cn.invoice.number})", None, cn.amount
+                ),
+            )
+        )
+    for p in payments.filter(date__range=(date_from, date_to)):
+        lines.append((p.currency, StatementLine(p.date, "Payment", p.external_id, None, p.amount)))
+    currencies = sorted(set(before_inv) | set(before_pay) | set(before_cn) | {c for c, _ in lines})
+    out = []
+    for cur in currencies:
+        st = RangeStatement(
+            cur, before_inv.get(cur, ZERO) - before_cn.get(cur, ZERO) - before_pay.get(cur, ZERO)
+        )
+        running = st.opening
+        order = {"Invoice": 0, "Credit note": 1, "Payment": 2}
+        for _, line in sorted(
+            ((c, ln) for c, ln in lines if c == cur),
+            key=lambda x: (x[1].date, order[x[1].kind], x[1].reference),
+        ):
+            running += (line.debit or ZERO) - (line.credit or ZERO)
+            line.balance = running
+            st.lines.append(line)
+            st.invoiced += line.debit or ZERO
+            if line.kind == "Payment":
+                st.received += line.credit or ZERO
+            elif line.credit:
+                st.credited += line.credit
+        st.closing = running
+        out.append(st)
+    return out

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from records import views
+
+app_name = "records"
+urlpatterns = [
+    path("customers/", views.customer_list, name="customers"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path("customers/<int:pk>/statement/", views.customer_statement, name="statement"),
+    path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
+    path("milestones/<int:pk>/complete/", views.milestone_complete, name="milestone_complete"),
+    path("time/entries/", views.entry_browser, name="entries"),
+]

@@ -1,0 +1,225 @@
+"""Record screens (issue 15): thin views over records' selectors. Every view checks a capability
+on the server; each section of a page is shown only to roles that may read it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from agreements import services as agreement_services
+from agreements.models import Account, Agreement, Milestone
+from core.dates import firm_today
+from core.errors import BillingError
+from core.listing import PAGE_SIZE, DateRangeForm, csv_response, query_without
+from core.money import format_amount
+from core.roles import has_capability, require
+from invoicing.models import CreditNote
+from receivables.models import Reminder
+from receivables.selectors import annotate_open_amount, annotate_unapplied
+from records import agreements, customers, entries
+
+RECENT = 20
+
+
+@require_GET
+@require("customers.view")
+def customer_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    overdue_only = request.GET.get("overdue") == "1"
+    today = firm_today()
+    page = Paginator(
+        customers.customer_list(q=q, overdue_only=overdue_only, today=today), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    show_money = has_capability(request.user, "invoices.view")
+    balances = customers.balances([a.pk for a in rows], today=today) if show_money else {}
+    for account in rows:
+        account.balances = balances.get(account.pk, [])
+    return render(
+        request,
+        "records/customer_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "q": q,
+            "overdue_only": overdue_only,
+            "show_money": show_money,
+        },
+    )
+
+
+@require_GET
+@require("customers.view")
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=pk)
+    user = request.user
+    today = firm_today()
+    context: dict = {
+        "account": account,
+        "details": customers.billing_details(account),
+        "agreements": list(account.agreements.select_related("parent").order_by("external_id")),
+        "today": today,
+        "statement_form": DateRangeForm(
+            initial={"date_from": today.replace(month=1, day=1), "date_to": today}
+        ),
+    }
+    if has_capability(user, "invoices.view"):
+        invoices = annotate_open_amount(account.invoices.select_related("account")).order_by(
+            "-invoice_date", "-id"
+        )
+        context["invoice_count"] = account.invoices.count()
+        context["invoices"] = list(invoices[:RECENT])
+        context["balances"] = customers.balances([account.pk], today=today).get(account.pk, [])
+        context["credit_notes"] = list(
+            CreditNote.objects.filter(invoice__account=account)
+            .select_related("invoice")
+            .order_by("-date", "-number")[:RECENT]
+        )
+    if has_capability(user, "payments.view"):
+        context["payments"] = list(
+            annotate_unapplied(account.payments.all()).order_by("-date", "-id")[:RECENT]
+        )
+        context["unapplied"] = customers.unapplied_by_currency(account)
+    if has_capability(user, "dunning.view"):
+        context["reminders"] = list(
+            Reminder.objects.filter(invoice__account=account)
+            .select_related("invoice")
+            .order_by("-sent_on", "-id")[:RECENT]
+        )
+    return render(request, "records/customer_detail.html", context)
+
+
+@require_GET
+@require("aging.view")
+def customer_statement(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=pk)
+    today = firm_today()
+    form = DateRangeForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    date_from: dt.date = data.get("date_from") or today.replace(month=1, day=1)
+    date_to: dt.date = data.get("date_to") or today
+    sections = (
+        []
+        if form.empty_range
+        else customers.range_statement(account=account, date_from=date_from, date_to=date_to)
+    )
+    if request.GET.get("format") == "csv":
+        rows = [
+            (
+                s.currency,
+                line.date.isoformat(),
+                line.kind,
+                line.reference,
+                format_amount(line.debit),
+                format_amount(line.credit),
+                format_amount(line.balance),
+            )
+            for s in sections
+            for line in s.lines
+        ]
+        name = f"statement-{account.external_id}-{date_from}-{date_to}.csv"
+        return csv_response(
+            name, ("currency", "date", "type", "reference", "debit", "credit", "balance"), rows
+        )
+    return render(
+        request,
+        "records/statement.html",
+        {
+            "account": account,
+            "form": form,
+            "date_from": date_from,
+            "date_to": date_to,
+            "sections": sections,
+            "query": query_without(request, "format"),
+        },
+    )
+
+
+# --- agreements ---------------------------------------------------------------------------------
+
+
+class MilestoneCompleteForm(forms.Form):
+    completed_on = forms.DateField(label="Completed on", widget=forms.DateInput({"type": "date"}))
+
+
+@require_GET
+@require("agreements.view")
+def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        agreement = agreements.agreement_detail(pk)
+    except Agreement.DoesNotExist:
+        raise Http404("No such agreement.") from None
+    user = request.user
+    context: dict = {
+        "agreement": agreement,
+        "role_rates": list(agreement.role_rates.all()),
+        "children": list(agreement.children.all()),
+        "cap": agreements.cap_usage(agreement),
+        "block": agreements.block_balance(agreement),
+        "milestones": agreements.milestone_rows(agreement),
+        "months": agreements.delivered_by_month(agreement),
+        "can_complete": has_capability(user, "milestones.complete"),
+        "complete_form": MilestoneCompleteForm(initial={"completed_on": firm_today()}),
+        "today": firm_today(),
+    }
+    if has_capability(user, "flags.view"):
+        flags = agreements.agreement_flags(agreement)
+        context["flags"] = list(flags[:RECENT])
+        context["flag_count"] = flags.count()
+    if has_capability(user, "invoices.view"):
+        context["invoices"] = list(agreements.agreement_invoices(agreement)[:RECENT])
+    return render(request, "records/agreement_detail.html", context)
+
+
+@require_POST
+@require("milestones.complete")
+def milestone_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    milestone = get_object_or_404(Milestone, pk=pk)
+    form = MilestoneCompleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the completion date as YYYY-MM-DD.")
+    else:
+        try:
+            done = agreement_services.milestone_complete(
+                milestone=milestone,
+                user=request.user,
+                completed_on=form.cleaned_data["completed_on"],
+            )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"“{done.name}” marked complete on {done.completed_on:%Y-%m-%d}; the next invoice "
+                "run for a month ending on or after that day bills it.",
+            )
+    return redirect("records:agreement", pk=milestone.agreement_id)
+
+
+# --- time entries -------------------------------------------------------------------------------
+
+
+@require_GET
+@require("entries.view")
+def entry_browser(request: HttpRequest) -> HttpResponse:
+    form = entries.EntryFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    qs = entries.filtered_entries(data)
+    if form.is_bound and (not form.is_valid() or form.empty_range):
+        qs = qs.none()
+    page = entries.entry_page(qs, entries.Cursor.parse(request.GET.get("after")))
+    return render(
+        request,
+        "records/entries.html",
+        {
+            "form": form,
+            "page": page,
+            "filter_query": query_without(request, "after"),
+        },
+    )
