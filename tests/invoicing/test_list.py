@@ -122,7 +122,9 @@ def test_list_query_count_is_flat(client_for, auditor, django_assert_max_num_que
     assert response.content.decode().count('data-label="Invoice"') == 50
 
 
-def test_bulk_send_all_matching_asks_first_then_sends(client_for, billing_admin, invoices):
+def test_bulk_send_all_matching_asks_first_then_sends(
+    client_for, billing_admin, invoices, django_capture_on_commit_callbacks
+):
     client = client_for(billing_admin)
     confirm = client.get(reverse("invoicing:bulk_send") + "?all=1&customer=acme")
     html = confirm.content.decode()
@@ -134,11 +136,12 @@ def test_bulk_send_all_matching_asks_first_then_sends(client_for, billing_admin,
     )
     assert stale.status_code == 302 and len(mail.outbox) == 0
     assert not Invoice.objects.filter(sent_at__isnull=False).exists()
-    done = client.post(
-        reverse("invoicing:bulk_send"),
-        {"all": "1", "customer": "acme", "confirm_count": "2"},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            reverse("invoicing:bulk_send"),
+            {"all": "1", "customer": "acme", "confirm_count": "2"},
+            follow=True,
+        )
     assert "2 invoices sent." in done.content.decode()
     assert sorted(m.subject for m in mail.outbox) == [
         "Invoice INV-2026-00001 from " + mail.outbox[0].subject.split(" from ")[1],
