@@ -12,13 +12,13 @@ works in whole minutes. Money is Decimal, rounded by `core.money.round_money` on
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.money import ZERO, round_money
+from timesheets.ordering import entry_key
 
 MS_PER_MINUTE = 60_000
 SIXTY = Decimal(60)
@@ -198,26 +198,11 @@ def amount_for(minutes: int, rate: Decimal) -> Decimal:
     return round_money(Decimal(minutes) * rate / SIXTY)
 
 
-def entry_id_cmp(a: EntryIn, b: EntryIn) -> int:
-    """Entry IDs compare as numbers when both are whole numbers, else as text (SPEC 5)."""
-    if a.external_number is not None and b.external_number is not None:
-        x: object = a.external_number
-        y: object = b.external_number
-    else:
-        x, y = a.external_id, b.external_id
-    return (x > y) - (x < y)  # type: ignore[operator]
-
-
-def _entry_order_cmp(a: EntryIn, b: EntryIn) -> int:
-    if a.date != b.date:
-        return -1 if a.date < b.date else 1
-    return entry_id_cmp(a, b) or ((a.entry_id > b.entry_id) - (a.entry_id < b.entry_id))
-
-
 def sort_entries(entries: Iterable[EntryIn]) -> list[EntryIn]:
-    """(Date, Entry ID) order. Pre-sorted by text so the result never depends on input order."""
-    pre = sorted(entries, key=lambda e: (e.date, e.external_id, e.entry_id))
-    return sorted(pre, key=functools.cmp_to_key(_entry_order_cmp))
+    """(Date, Entry ID) order of SPEC 5 (timesheets.ordering, the order the SQL uses too)."""
+    return sorted(
+        entries, key=lambda e: (*entry_key(e.date, e.external_id, e.external_number), e.entry_id)
+    )
 
 
 def milestone_amounts(amount: Decimal, milestones: Sequence[MilestoneTerm]) -> dict[int, Decimal]:

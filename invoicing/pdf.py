@@ -23,6 +23,7 @@ from core.pdf import TEMPLATES_DIR, render_pdf
 from invoicing import generation as gen
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from timesheets.models import MS_PER_HOUR
+from timesheets.ordering import entry_order_by
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     billings = (
         EntryBilling.objects.filter(invoice_id=invoice.pk)
         .select_related("entry__employee")
-        .order_by("entry__date", "entry__external_number", "entry__external_id")
+        .order_by(*entry_order_by("entry__"))
     )
     appendix = [
         {

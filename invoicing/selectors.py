@@ -40,6 +40,7 @@ from invoicing.models import (
     MilestoneBilling,
 )
 from timesheets.models import Flag, TimeEntry
+from timesheets.ordering import entry_key
 
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 BILLED_TYPES = (Agreement.Type.TIME_AND_MATERIALS, Agreement.Type.PREPAID_HOURS)
@@ -627,7 +628,7 @@ def invoices_for_export(status: str | None = None) -> QuerySet[Invoice]:
 
 def _entry_sort_key(eb: EntryBilling) -> tuple:
     e = eb.entry
-    return (e.date, e.external_number is None, e.external_number or 0, e.external_id)
+    return entry_key(e.date, e.external_id, e.external_number)
 
 
 def _dec(value: Decimal | None) -> str | None:

@@ -39,6 +39,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from agreements.importing import lock_imports
 from core import csvio
 from core.imports import ImportResult, RowError
+from timesheets import ordering
 from timesheets.models import MS_PER_HOUR, Employee, Flag
 
 COLUMNS = (
@@ -68,7 +69,6 @@ FIELD_LABELS = {
     "role": "Role",
     "billable": "Billable",
 }
-_ENTRY_NUMBER = re.compile(r"[0-9]{1,30}")
 _DECIMAL_HOURS = re.compile(r"(\d*)(?:\.(\d*))?")
 _CLOCK_HOURS = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d))?")
 _BOOLS = {
@@ -438,7 +438,8 @@ def _resolve_agreed_flags(external_ids: list[str], user: Any) -> None:
 
 
 def entry_number(external_id: str) -> Decimal | None:
-    return Decimal(external_id) if _ENTRY_NUMBER.fullmatch(external_id) else None
+    number = ordering.entry_number(external_id)
+    return Decimal(number) if number is not None else None
 
 
 # --- PostgreSQL engine -------------------------------------------------------------------------
@@ -501,7 +502,7 @@ WITH changed AS (
         (external_id, external_number, date, employee_id, role, project_code, task,
          duration_ms, billable, approved, notes, locked, created_at, updated_at)
     SELECT s.external_id,
-           CASE WHEN s.external_id ~ '^[0-9]{{1,30}}$' THEN s.external_id::numeric END,
+           CASE WHEN s.external_id ~ {ordering.ENTRY_NUMBER_SQL} THEN s.external_id::numeric END,
            s.date, e.id, s.role, s.project_code, s.task, s.duration_ms, s.billable,
            s.approved, s.notes, false, statement_timestamp(), statement_timestamp()
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext

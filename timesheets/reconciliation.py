@@ -14,10 +14,8 @@ last step applies that set to `timesheets_flag` in one transaction:
 History rows for every flag changed are written with one INSERT ... SELECT, with the user who
 started the run (None for the nightly job).
 
-"Smaller Entry ID" (SPEC 5) compares numbers when both IDs are whole numbers, else text. No total
-order satisfies that for every mix ("9" < "10" numerically, "10" < "1a" < "9" as text), so the
-order used everywhere is: whole-number IDs first, by value (ties by text), then the other IDs by
-text (code-point order). For IDs of one kind it is exactly the SPEC comparison.
+"Smaller Entry ID" and "(Date, Entry ID) order" are SPEC 5's order, written once in
+timesheets.ordering (whole numbers first by value, then the others as text).
 
 The rule steps only read, so they run outside the apply transaction (progress is committed after
 each step and the dashboard sees it); the apply step holds an advisory lock that flag actions
@@ -38,6 +36,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement, RoleRate
 from timesheets.models import Employee, Flag, TimeEntry
+from timesheets.ordering import entry_id_order_sql, entry_order_sql
 
 DAILY_LIMIT_MS = 12 * 3_600_000
 UNAPPROVED_AFTER_DAYS = 7
@@ -101,10 +100,6 @@ class _Sql:
     def dtext(expr: str) -> str:
         """A date as YYYY-MM-DD text."""
         return f"to_char(({expr}), 'YYYY-MM-DD')"
-
-    @staticmethod
-    def entry_order(e: str = "e") -> str:
-        return f'({e}.external_number IS NULL), {e}.external_number, {e}.external_id COLLATE "C"'
 
     def date(self, value: dt.date) -> Any:
         return connection.ops.adapt_datefield_value(value)
@@ -294,7 +289,7 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
               ON g.employee_id = e.employee_id AND g.date = e.date
              AND g.project_code = e.project_code AND g.duration_ms = e.duration_ms
              AND g.notes_key = LOWER(TRIM(e.notes))
-            WINDOW w AS (PARTITION BY {key} ORDER BY {q.entry_order("e")}
+            WINDOW w AS (PARTITION BY {key} ORDER BY {entry_id_order_sql("e")}
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         ) r
         WHERE r.rn > 1 AND r.billable
@@ -331,7 +326,7 @@ def _step_over_cap(cur: Any, q: _Sql) -> None:
                    a.id AS agreement_id, a.external_id AS agr_ext,
                    a.not_to_exceed_hours AS cap_hours, a.billing_increment,
                    SUM({rounded}) OVER (
-                       PARTITION BY a.id ORDER BY e.date, {q.entry_order("e")}
+                       PARTITION BY a.id ORDER BY {entry_order_sql("e")}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                    ) AS total_minutes
             FROM {t["te"]} e

@@ -229,6 +229,23 @@ def test_prepaid_block_drawdown_bills_the_crossing_entry_for_minutes_past_the_ba
     assert result.totals.total == D("1750.00")
 
 
+def test_prepaid_drawdown_with_mixed_entry_ids_follows_spec_5_order():
+    # 120 block minutes left; same day 9, 10, 1a of 60 minutes each: 9 and 10 draw the block
+    # down (SPEC 5: whole numbers first, by value), 1a is the overage.
+    terms = prepaid(bill_block=False, block_drawn_minutes=480)
+    day = dt.date(2026, 1, 12)
+    entries = [
+        entry(21, 60, agreement_id=7, external_id="1a", date=day),
+        entry(22, 60, agreement_id=7, external_id="10", date=day),
+        entry(23, 60, agreement_id=7, external_id="9", date=day),
+    ]
+    assert [e.external_id for e in gen.sort_entries(entries)] == ["9", "10", "1a"]
+    result = price([terms], entries)
+    claims = {c.entry_id: (c.block_minutes, c.billed_minutes) for c in result.claims}
+    assert claims == {23: (60, 0), 22: (60, 0), 21: (0, 60)}
+    assert [(x.minutes, x.amount, x.entry_ids) for x in result.lines] == [(60, D("200.00"), (21,))]
+
+
 def test_prepaid_entries_wholly_inside_the_block_make_no_line():
     result = price([prepaid(bill_block=False)], [entry(1, 60, agreement_id=7)])
     assert result.lines == ()

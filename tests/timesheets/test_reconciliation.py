@@ -233,6 +233,16 @@ def test_over_cap_orders_by_date_then_numeric_entry_id():
     assert subjects("OVER_CAP") == {"10", "8"}
 
 
+def test_over_cap_mixed_entry_ids_whole_numbers_first_then_text():
+    # SPEC 5: 9, 10, 1a on the same day; a cap of 2 h lets 9 and 10 through, 1a passes it.
+    capped("AGR-M", "PRJ-A", "2.00")
+    entry("1a", duration_ms=H)
+    entry("10", duration_ms=H)
+    entry("9", duration_ms=H)
+    run()
+    assert subjects("OVER_CAP") == {"1a"}
+
+
 def test_over_cap_text_entry_ids_compare_as_text():
     capped("AGR-X", "PRJ-A", "1.00")
     entry("A-9", duration_ms=H)
