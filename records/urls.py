@@ -10,4 +10,5 @@ urlpatterns = [
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("milestones/<int:pk>/complete/", views.milestone_complete, name="milestone_complete"),
     path("time/entries/", views.entry_browser, name="entries"),
+    path("history/", views.history_view, name="history"),
 ]

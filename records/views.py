@@ -22,7 +22,7 @@ from core.roles import has_capability, require
 from invoicing.models import CreditNote
 from receivables.models import Reminder
 from receivables.selectors import annotate_open_amount, annotate_unapplied
-from records import agreements, customers, entries
+from records import agreements, customers, entries, history
 
 RECENT = 20
 
@@ -86,6 +86,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             annotate_unapplied(account.payments.all()).order_by("-date", "-id")[:RECENT]
         )
         context["unapplied"] = customers.unapplied_by_currency(account)
+    context["history"], _ = history.history_page(
+        user=user, data={"account": account.pk}, size=RECENT
+    )
     if has_capability(user, "dunning.view"):
         context["reminders"] = list(
             Reminder.objects.filter(invoice__account=account)
@@ -221,5 +224,35 @@ def entry_browser(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "filter_query": query_without(request, "after"),
+        },
+    )
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+@require_GET
+@require("history.view")
+def history_view(request: HttpRequest) -> HttpResponse:
+    kinds = history.kinds_for(request.user)
+    form = history.HistoryFilterForm(request.GET or None, kinds=kinds)
+    data = form.cleaned_data if form.is_valid() else {}
+    events, cursor = (
+        ([], None)
+        if form.empty_range or (form.is_bound and not form.is_valid())
+        else (history.history_page(user=request.user, data=data))
+    )
+    account = None
+    if data.get("account"):
+        account = Account.objects.filter(pk=data["account"]).first()
+    return render(
+        request,
+        "records/history.html",
+        {
+            "form": form,
+            "events": events,
+            "cursor": cursor,
+            "account": account,
+            "filter_query": query_without(request, "before"),
         },
     )

@@ -264,6 +264,7 @@ MATRIX: dict[str, list[Probe]] = {
     "records:agreement": [page("GET", "agreements.view", pk("agreement"))],
     "records:milestone_complete": [page("POST", "milestones.complete", pk("milestone"))],
     "records:entries": [page("GET", "entries.view")],
+    "records:history": [page("GET", "history.view")],
     "receivables:aging_export": [page("GET", "aging.view")],
     "receivables:aging_detail": [
         page("GET", "aging.view", lambda w: {"account_pk": w.account.pk, "currency": "USD"})

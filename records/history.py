@@ -1,0 +1,235 @@
+"""The in-app audit view over django-simple-history tables: who changed what, when, field by
+field. Read-only. Each kind of record is shown only to roles that may read it; a page costs a
+fixed number of queries (two per history table: the rows, then their previous versions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
+
+from agreements.models import Account, Agreement, Milestone, RoleRate
+from core.listing import DateRangeForm
+from core.roles import has_capability
+from invoicing.models import CreditNote, Invoice, InvoiceLine
+from receivables.models import Allocation, Payment, Reminder
+from timesheets.models import Flag, TimeEntry
+
+PAGE_SIZE = 50
+NOISE = {"created_at", "updated_at", "last_seen_as_of"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    label: str
+    model: type[Model]
+    capability: str
+    account_path: str | None  # lookup from the history row to the account id
+    url_name: str | None = None
+
+
+KINDS = (
+    Kind("account", "Customer", Account, "customers.view", "id", "records:customer"),
+    Kind("agreement", "Agreement", Agreement, "agreements.view", "account_id", "records:agreement"),
+    Kind("role_rate", "Rate", RoleRate, "agreements.view", "agreement__account_id"),
+    Kind("milestone", "Milestone", Milestone, "agreements.view", "agreement__account_id"),
+    Kind("entry", "Time entry", TimeEntry, "entries.view", None),
+    Kind("flag", "Flag", Flag, "flags.view", "agreement__account_id", "timesheets:flag_detail"),
+    Kind("invoice", "Invoice", Invoice, "invoices.view", "account_id", "invoicing:detail"),
+    Kind("line", "Invoice line", InvoiceLine, "invoices.view", "invoice__account_id"),
+    Kind("credit_note", "Credit note", CreditNote, "invoices.view", "invoice__account_id"),
+    Kind("payment", "Payment", Payment, "payments.view", "account_id", "receivables:payment"),
+    Kind("allocation", "Allocation", Allocation, "payments.view", "payment__account_id"),
+    Kind("reminder", "Reminder", Reminder, "dunning.view", "invoice__account_id"),
+)
+BY_KEY = {k.key: k for k in KINDS}
+
+
+def kinds_for(user: Any) -> list[Kind]:
+    return [k for k in KINDS if has_capability(user, k.capability)]
+
+
+class HistoryFilterForm(DateRangeForm):
+    kind = forms.ChoiceField(required=False, label="Record")
+    object = forms.CharField(required=False, max_length=100, label="Record ID")
+    user = forms.CharField(required=False, max_length=150)
+    account = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, kinds: list[Kind], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Any"), *((k.key, k.label) for k in kinds)]
+        self.fields["object"].widget.attrs["placeholder"] = "e.g. INV-2026-00001, AGR-1, 42"
+        self.fields["user"].widget.attrs["placeholder"] = "Username"
+
+
+@dataclass
+class Change:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class Event:
+    when: dt.datetime
+    kind: Kind
+    action: str  # Created, Changed, Deleted
+    label: str
+    object_id: int
+    user: str
+    reason: str
+    changes: list[Change] = field(default_factory=list)
+    history_id: int = 0
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.when.isoformat()}|{self.kind.key}|{self.history_id}"
+
+
+def _label(kind: Kind, row: Any) -> str:
+    for name in ("number", "external_id"):
+        value = getattr(row, name, None)
+        if value:
+            return str(value)
+    if kind.key == "line":
+        return f"#{row.id} of invoice #{row.invoice_id}"
+    if kind.key == "flag":
+        return f"{row.code} {row.subject}"
+    if kind.key == "allocation":
+        return f"#{row.id}: payment #{row.payment_id} → invoice #{row.invoice_id}"
+    return f"#{row.id}"
+
+
+def _tracked(kind: Kind) -> list[Any]:
+    return [f for f in kind.model._meta.concrete_fields if f.name not in NOISE and f.name != "id"]
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _object_filter(kind: Kind, text: str) -> Q | None:
+    q = Q()
+    names = {f.name for f in kind.model._meta.concrete_fields}
+    matched = False
+    for name in ("number", "external_id", "subject"):
+        if name in names:
+            q |= Q(**{f"{name}__iexact": text})
+            matched = True
+    if text.lstrip("#").isdigit():
+        q |= Q(id=int(text.lstrip("#")))
+        matched = True
+    return q if matched else None
+
+
+def _cursor(text: str) -> tuple[dt.datetime, str, int] | None:
+    try:
+        when, key, hid = text.split("|")
+        return dt.datetime.fromisoformat(when), key, int(hid)
+    except ValueError:
+        return None
+
+
+def _rows(kind: Kind, data: dict[str, Any]) -> QuerySet[Any] | None:
+    hist = kind.model.history.model  # type: ignore[attr-defined]
+    qs = hist.objects.all()
+    if data.get("object"):
+        match = _object_filter(kind, data["object"].strip())
+        if match is None:
+            return None
+        qs = qs.filter(match)
+    if data.get("user"):
+        qs = qs.filter(history_user__username__icontains=data["user"].strip())
+    if data.get("date_from"):
+        qs = qs.filter(history_date__date__gte=data["date_from"])
+    if data.get("date_to"):
+        qs = qs.filter(history_date__date__lte=data["date_to"])
+    if data.get("account"):
+        if kind.account_path is None:
+            return None
+        qs = qs.filter(**{kind.account_path: data["account"]})
+    cursor = _cursor(data.get("before") or "")
+    if cursor:
+        # The global order is (date, history id, kind) descending: rows sharing a timestamp (a
+        # bulk import writes many) continue on the next page exactly where this one stopped.
+        when, key, hid = cursor
+        older = Q(history_date__lt=when) | Q(history_date=when, history_id__lt=hid)
+        if kind.key < key:
+            older |= Q(history_date=when, history_id=hid)
+        qs = qs.filter(older)
+    prev = hist.objects.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by(
+        "-history_id"
+    )
+    return (
+        qs.select_related("history_user")
+        .annotate(prev_id=Subquery(prev.values("history_id")[:1]))
+        .order_by("-history_date", "-history_id")
+    )
+
+
+def _events(kind: Kind, rows: list[Any]) -> list[Event]:
+    hist = kind.model.history.model  # type: ignore[attr-defined]
+    previous = {
+        p.history_id: p
+        for p in hist.objects.filter(history_id__in=[r.prev_id for r in rows if r.prev_id])
+    }
+    fields = _tracked(kind)
+    events = []
+    for row in rows:
+        action = {"+": "Created", "~": "Changed", "-": "Deleted"}[row.history_type]
+        changes = []
+        before = previous.get(row.prev_id)
+        if row.history_type == "~" and before is not None:
+            for f in fields:
+                old, new = getattr(before, f.attname), getattr(row, f.attname)
+                if old != new:
+                    changes.append(Change(f.verbose_name, _text(old), _text(new)))
+        elif row.history_type == "+":
+            for f in fields:
+                value = getattr(row, f.attname)
+                if value not in (None, "", False):
+                    changes.append(Change(f.verbose_name, "", _text(value)))
+        user = row.history_user.get_username() if row.history_user else "system (import or command)"
+        events.append(
+            Event(
+                row.history_date,
+                kind,
+                action,
+                _label(kind, row),
+                row.id,
+                user,
+                row.history_change_reason or "",
+                changes,
+                row.history_id,
+            )
+        )
+    return events
+
+
+def history_page(
+    *, user: Any, data: dict[str, Any], size: int = PAGE_SIZE
+) -> tuple[list[Event], str | None]:
+    """The newest `size` events matching the filters over the tables the user may read, and the
+    cursor of the next (older) page."""
+    kinds = kinds_for(user)
+    if data.get("kind"):
+        kinds = [k for k in kinds if k.key == data["kind"]]
+    events: list[Event] = []
+    for kind in kinds:
+        qs = _rows(kind, data)
+        if qs is None:
+            continue
+        events += _events(kind, list(qs[: size + 1]))
+    events.sort(key=lambda e: (e.when, e.history_id, e.kind.key), reverse=True)
+    more = len(events) > size
+    events = events[:size]
+    return events, (events[-1].cursor if more and events else None)
