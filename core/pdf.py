@@ -41,18 +41,20 @@ class LocalOnlyFetcher(URLFetcher):
         raise ValueError(f"PDF renderer fetches nothing outside templates/: {url[:200]}")
 
 
-def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
-    """Render `template_name` with `context` to PDF bytes."""
+def render_pdf(
+    template_name: str, context: dict[str, Any], *, pdf_variant: str | None = None
+) -> bytes:
+    """Render `template_name` with `context` to PDF bytes (`pdf_variant`: e.g. "pdf/a-3b")."""
     html = render_to_string(template_name, context)
-    return html_to_pdf(html)
+    return html_to_pdf(html, pdf_variant=pdf_variant)
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, *, pdf_variant: str | None = None) -> bytes:
     try:
         document = HTML(
             string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher()
         )
-        return document.write_pdf()
+        return document.write_pdf(pdf_variant=pdf_variant)
     except (ArithmeticError, RecursionError) as exc:
         # WeasyPrint crashes on out-of-range CSS (font-size: 1e8px, letter-spacing: 1e8px) and on
         # very deep nesting; refuse with a readable message instead of a traceback.

@@ -21,6 +21,9 @@ from django.conf import settings
 from agreements.models import Agreement
 from core.pdf import TEMPLATES_DIR, render_pdf
 from invoicing import generation as gen
+from invoicing.einvoice.cii import cii_xml
+from invoicing.einvoice.document import Document, credit_note_document, invoice_document
+from invoicing.einvoice.facturx import PDF_VARIANT, facturx_pdf
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from timesheets.models import MS_PER_HOUR
 from timesheets.ordering import entry_order_by
@@ -46,9 +49,41 @@ def firm_context() -> dict[str, Any]:
 
 
 def percent(rate: Decimal) -> str:
-    """8.875 -> '8.875', 20.000 -> '20', 0 -> '0'."""
+    """8.875 -> '8.875', 20.000 -> '20', 0 -> '0': the one way rates are printed."""
     text = f"{rate:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+CATEGORY_NAMES = {
+    "S": "Standard rate",
+    "Z": "Zero rated",
+    "E": "Exempt",
+    "AE": "Reverse charge",
+    "K": "Intra-community supply",
+    "G": "Export outside the EU",
+    "O": "Outside the scope of VAT",
+}
+
+
+def document_context(doc: Document) -> dict[str, Any]:
+    """What the seller, buyer, tax and payment blocks of both PDFs print."""
+    return {
+        "doc": doc,
+        "seller": doc.seller,
+        "buyer": doc.buyer,
+        "payee": doc.payee,
+        "taxes": [
+            {
+                "category": t.category,
+                "category_name": CATEGORY_NAMES.get(t.category, t.category),
+                "rate": percent(t.rate),
+                "base": t.base,
+                "tax": t.tax,
+                "exemption_reason": t.exemption_reason,
+            }
+            for t in doc.taxes
+        ],
+    }
 
 
 @dataclass
@@ -111,7 +146,12 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         .select_related("agreement")
         .order_by("position", "id")
     )
-    totals = gen.compute_totals(gen.AmountLine(amount=x.amount, tax_rate=x.tax_rate) for x in lines)
+    doc = invoice_document(invoice)
+    # The document's lines are the invoice lines in the same order: each printed row shows the
+    # customer-facing quantity, unit, price and discount of its line.
+    for line, doc_line in zip(lines, doc.lines, strict=True):
+        line.doc = doc_line  # type: ignore[attr-defined]
+        line.rate_text = percent(doc_line.tax_rate)  # type: ignore[attr-defined]
     billings = (
         EntryBilling.objects.filter(invoice_id=invoice.pk)
         .select_related("entry__employee")
@@ -133,16 +173,14 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     status = invoice.status
     watermark = {"draft": "DRAFT", "rejected": "REJECTED"}.get(status, "")
     return {
+        **document_context(doc),
         "firm": firm_context(),
         "invoice": invoice,
         "account": invoice.account,
-        "billing_email": invoice.billing_email or invoice.account.billing_email,
         "groups": group_lines(lines, invoice.account_id),
-        "taxes": [{"rate": percent(t.rate), "base": t.base, "tax": t.tax} for t in totals.taxes],
-        "net": totals.net,
-        "tax": totals.tax,
-        "total": totals.total,
-        "terms_days": (invoice.due_date - invoice.invoice_date).days,
+        "net": doc.net,
+        "tax": doc.tax,
+        "total": doc.total,
         "appendix": appendix,
         "watermark": watermark,
         "line_count": len(lines),
@@ -150,19 +188,25 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice as PDF bytes: final layout for approved invoices, watermarked DRAFT before."""
-    return render_pdf("invoicing/pdf/invoice.html", invoice_context(invoice))
+    """The invoice as PDF bytes: watermarked DRAFT before approval; once approved, the final
+    Factur-X (PDF/A-3 with its CII XML embedded, SPEC 3.2)."""
+    context = invoice_context(invoice)
+    if not invoice.is_final:
+        return render_pdf("invoicing/pdf/invoice.html", context)
+    pdf = render_pdf("invoicing/pdf/invoice.html", context, pdf_variant=PDF_VARIANT)
+    return facturx_pdf(pdf, cii_xml(context["doc"]), context["doc"])
 
 
 def credit_note_pdf(note: CreditNote) -> bytes:
+    """The credit note as a Factur-X PDF (PDF/A-3 with its CII XML embedded)."""
     invoice = note.invoice
-    return render_pdf(
-        "invoicing/pdf/credit_note.html",
-        {
-            "firm": firm_context(),
-            "note": note,
-            "invoice": invoice,
-            "account": invoice.account,
-            "billing_email": invoice.billing_email or invoice.account.billing_email,
-        },
-    )
+    doc = credit_note_document(note)
+    context = {
+        **document_context(doc),
+        "firm": firm_context(),
+        "note": note,
+        "invoice": invoice,
+        "account": invoice.account,
+    }
+    pdf = render_pdf("invoicing/pdf/credit_note.html", context, pdf_variant=PDF_VARIANT)
+    return facturx_pdf(pdf, cii_xml(doc), doc)

@@ -11,6 +11,7 @@ from simple_history.utils import bulk_update_with_history
 
 from core.errors import BillingError
 from invoicing import numbering
+from invoicing.einvoice.checks import einvoice_parties_for_approval
 from invoicing.models import Invoice
 from invoicing.pdf import invoice_pdf
 from invoicing.services.common import lock_draft, with_user
@@ -32,6 +33,7 @@ def invoice_approve(*, invoice: Invoice, user) -> Invoice:
             raise BillingError(f"Draft #{invoice.pk} has no lines.")
         if invoice.total < 0:
             raise BillingError(f"Draft #{invoice.pk} has a negative total; adjust it first.")
+        invoice.parties = einvoice_parties_for_approval(invoice)
         year = invoice.invoice_date.year
         seq, number = numbering.take_number(series=numbering.INVOICE, year=year)
         invoice.number, invoice.number_year, invoice.number_seq = number, year, seq
