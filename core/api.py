@@ -33,7 +33,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +43,7 @@ from rest_framework.views import APIView
 from core import login
 from core.errors import BillingError
 from core.models import IDEMPOTENCY_TTL, IdempotencyKey
+from core.parsers import BoundedJSONParser
 from core.roles import HasCapability, required_capability
 
 logger = logging.getLogger(__name__)
@@ -317,6 +318,9 @@ class IdempotencyMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if request.method not in MUTATING_METHODS:
             return
+        # Parse the body now, so a malformed or too deeply nested one is a 400 even on actions
+        # that read no body (approve, send), instead of being ignored while the action runs.
+        request.data  # noqa: B018
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None:
             return
@@ -477,7 +481,7 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The CSV export, UTF-8.")
 
 
-IMPORT_PARSERS = [JSONParser, MultiPartParser, FormParser, CSVUploadParser]
+IMPORT_PARSERS = [BoundedJSONParser, MultiPartParser, FormParser, CSVUploadParser]
 
 
 def parse_bool_param(request: Request, name: str) -> bool:
@@ -581,7 +585,7 @@ class ObtainTokenView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     serializer_class = AuthTokenSerializer
 
     @extend_schema(

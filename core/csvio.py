@@ -367,6 +367,17 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _WHOLE = re.compile(r"\d+")
+# Longer than any number a column holds (14 digits, a sign, a point, 4 places, zero padding);
+# checked before int()/Decimal() so a 100,000-digit cell is refused, not converted.
+MAX_NUMBER_CHARS = 40
+
+
+def check_number_length(text: str) -> None:
+    """Refuse a number cell too long to be a real value (before any conversion)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise FieldError(
+            f"must be a number of at most {MAX_NUMBER_CHARS} characters (it has {len(text)})"
+        )
 
 
 def parse_bool(text: str) -> bool:
@@ -403,6 +414,7 @@ def parse_decimal(
     max_digits: int | None = None,
 ) -> Decimal:
     """A plain decimal number ("1500", "12.5"): no thousands separators, symbols or exponents."""
+    check_number_length(text)
     if not _DECIMAL.fullmatch(text):
         hint = ""
         if "," in text:
@@ -449,6 +461,7 @@ def parse_currency(text: str) -> str:
 
 
 def parse_whole(text: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    check_number_length(text)
     if not _WHOLE.fullmatch(text):
         raise FieldError(f"must be a whole number, got {text!r}")
     value = int(text)

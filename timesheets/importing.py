@@ -98,6 +98,7 @@ def time_entry_import_rows(
 
 def parse_hours(text: str) -> int:
     """Hours as exported -> whole milliseconds. Raises csvio.FieldError."""
+    csvio.check_number_length(text)
     m = _CLOCK_HOURS.fullmatch(text)
     if m:
         ms = (int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3] or 0)) * 1000
