@@ -25,6 +25,7 @@ from agreements.models import (
     Agreement,
     default_tax_category,
 )
+from agreements.pricing import role_key
 from core import csvio
 from core.countries import is_country_code
 from core.imports import RowError
@@ -187,7 +188,7 @@ def _role_rates(f: csvio.Fields) -> list[RoleRateValue]:
         if len(role) > 100:
             f.error("Role Rates", f"role {role[:20]!r}... is longer than 100 characters")
             return []
-        key = " ".join(role.lower().split())
+        key = role_key(role)
         if key in seen:
             f.error("Role Rates", f"role {role!r} appears twice")
             return []

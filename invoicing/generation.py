@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from agreements.pricing import role_key, round_up_minutes
 from core.money import ZERO, round_money
 from timesheets.ordering import entry_key
 
-MS_PER_MINUTE = 60_000
 SIXTY = Decimal(60)
 HUNDRED = Decimal(100)
 TAX_RATE_PLACES = Decimal("0.001")  # InvoiceLine.tax_rate has 3 decimal places
@@ -87,7 +87,7 @@ class AgreementTerms:
 
     def rate_for(self, role: str) -> tuple[str, Decimal] | None:
         """(rate-card role as written, rate) for an entry's role, ("", hourly rate), or None."""
-        key = role.strip().lower()
+        key = role_key(role)
         for rr in self.role_rates:
             if rr.role_key == key:
                 return rr.role, rr.rate
@@ -180,16 +180,6 @@ class PricedInvoice:
     skipped_entry_ids: tuple[int, ...] = field(default=())  # no rate applies: left unbilled
 
 
-def round_up_minutes(duration_ms: int, increment: int) -> int:
-    """Minutes rounded UP to the increment: 61 min at 15 -> 75; an exact multiple stays."""
-    if duration_ms <= 0:
-        raise ValueError("duration must be positive")
-    if increment <= 0:
-        raise ValueError("billing increment must be positive")
-    step_ms = increment * MS_PER_MINUTE
-    return -(-duration_ms // step_ms) * increment
-
-
 def hours_from_minutes(minutes: int) -> Decimal:
     return round_money(Decimal(minutes) / SIXTY)
 
@@ -245,13 +235,13 @@ def _time_description(terms: AgreementTerms, role: str, overage: bool) -> str:
 
 
 def _line_sort_key(line: LineOut, positions: Mapping[int, int]) -> tuple:
-    role_key = line.key[2] if line.kind == TIME else ""
+    line_role = line.key[2] if line.kind == TIME else ""
     rate = line.rate if line.rate is not None else ZERO
     return (
         line.agreement_external_id,
         _KIND_RANK[line.kind],
         positions.get(line.milestone_id or 0, 0),
-        role_key,
+        line_role,
         rate,
     )
 
@@ -297,7 +287,7 @@ def price_invoice(
                 skipped.append(entry.entry_id)  # MISSING_RATE: reconciliation flags it
                 continue
             role, rate = priced
-            key = (TIME, agreement.agreement_id, role.strip().lower(), rate, None)
+            key = (TIME, agreement.agreement_id, role_key(role), rate, None)
             time_minutes[key] += billed
             time_entries[key].append(entry.entry_id)
             time_dates[key].append(entry.date)

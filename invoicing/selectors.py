@@ -28,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from agreements.matching import match_sql
 from agreements.models import Account, Agreement, Milestone
 from core.dates import period_bounds
 from invoicing import generation as gen
@@ -67,11 +68,8 @@ _ELIGIBLE_SQL = """
 SELECT e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id
 FROM {entry} e
 JOIN {agreement} a
-  ON a.project_code = e.project_code
- AND a.stage = %s
+  ON {match}
  AND a.agreement_type IN (%s, %s)
- AND a.start_date <= e.date
- AND (a.end_date IS NULL OR a.end_date >= e.date)
 WHERE e.billable = %s AND e.approved = %s AND e.date <= %s
   AND NOT EXISTS (SELECT 1 FROM {billing} b WHERE b.entry_id = e.id)
   AND NOT EXISTS (
@@ -104,7 +102,6 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
     codes = sorted(Flag.BLOCKING_CODES)
     only_ids = ""
     params: list = [
-        Agreement.Stage.SIGNED,
         *BILLED_TYPES,
         True,
         True,
@@ -121,6 +118,7 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         agreement=Agreement._meta.db_table,
         billing=EntryBilling._meta.db_table,
         flag=Flag._meta.db_table,
+        match=match_sql("e", "a"),
         codes=", ".join(["%s"] * len(codes)),
         only_ids=only_ids,
     )
@@ -446,7 +444,7 @@ def load_terms(agreement_ids: set[int]) -> dict[int, gen.AgreementTerms]:
             agreement_type=a.agreement_type,
             hourly_rate=a.hourly_rate,
             role_rates=tuple(
-                gen.RoleRateTerm(role_key=r.role.strip().lower(), role=r.role, rate=r.rate)
+                gen.RoleRateTerm(role_key=r.role_key, role=r.role, rate=r.rate)
                 for r in a.role_rates.all()
             ),
             billing_increment=a.billing_increment,

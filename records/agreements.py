@@ -10,9 +10,10 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 
+from agreements.matching import covered_entries_q
 from agreements.models import Agreement, Milestone
+from agreements.pricing import round_up_minutes
 from invoicing import generation as gen
-from invoicing.generation import round_up_minutes
 from invoicing.models import BlockBilling, EntryBilling, Invoice
 from receivables.selectors import annotate_open_amount
 from timesheets.models import MS_PER_HOUR, Flag, TimeEntry
@@ -30,12 +31,13 @@ def agreement_detail(pk: int) -> Agreement:
 
 def matched_entries(agreement: Agreement) -> QuerySet[TimeEntry]:
     """Entries with the agreement's Project Code dated within its Start..End (SPEC 2 matching)."""
-    qs = TimeEntry.objects.filter(
-        project_code=agreement.project_code, date__gte=agreement.start_date
+    return TimeEntry.objects.filter(
+        covered_entries_q(
+            project_code=agreement.project_code,
+            start_date=agreement.start_date,
+            end_date=agreement.end_date,
+        )
     )
-    if agreement.end_date:
-        qs = qs.filter(date__lte=agreement.end_date)
-    return qs
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from agreements.models import Account, Agreement, Milestone, RoleRate
+from agreements.pricing import role_key
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 from receivables.models import Allocation, Payment
 from timesheets.models import Employee, Flag, TimeEntry
@@ -68,7 +69,7 @@ class RoleRateFactory(factory.django.DjangoModelFactory):
 
     agreement = factory.SubFactory(AgreementFactory)
     role = "Engineer"
-    role_key = factory.LazyAttribute(lambda r: r.role.strip().lower())
+    role_key = factory.LazyAttribute(lambda r: role_key(r.role))
     rate = Decimal("175.00")
 
 

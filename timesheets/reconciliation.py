@@ -34,7 +34,9 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from agreements.matching import match_sql
 from agreements.models import Agreement, RoleRate
+from agreements.pricing import role_key_sql, rounded_minutes_sql
 from timesheets.models import Employee, Flag, TimeEntry
 from timesheets.ordering import entry_id_order_sql, entry_order_sql
 
@@ -108,13 +110,6 @@ class _Sql:
         return connection.ops.adapt_datetimefield_value(value)
 
     # -- shared fragments ----------------------------------------------------------------------
-    @staticmethod
-    def match(e: str = "e", a: str = "a") -> str:
-        """SPEC 2: same Project Code, Stage Signed, Start <= Date <= End (End empty = open)."""
-        return (
-            f"{a}.project_code = {e}.project_code AND {a}.stage = 'signed' "
-            f"AND {a}.start_date <= {e}.date AND ({a}.end_date IS NULL OR {a}.end_date >= {e}.date)"
-        )
 
     @staticmethod
     def hours(ms: str) -> str:
@@ -220,7 +215,7 @@ def _step_unmatched(cur: Any, q: _Sql) -> None:
             FROM {t["te"]} e
             JOIN {t["agr"]} a ON a.project_code = e.project_code AND a.stage = 'signed'
             WHERE e.billable
-              AND NOT EXISTS (SELECT 1 FROM {t["agr"]} m WHERE {q.match("e", "m")})
+              AND NOT EXISTS (SELECT 1 FROM {t["agr"]} m WHERE {match_sql("e", "m")})
         )
         SELECT 'OUTSIDE_AGREEMENT_DATES', c.external_id, c.entry_id, c.agreement_id,
                c.employee_id, c.date, c.project_code, {q.hours("c.duration_ms")},
@@ -251,13 +246,13 @@ def _step_missing_rate(cur: Any, q: _Sql) -> None:
                   ELSE 'role "' || TRIM(e.role) || '"' END
                || ' and no default Hourly Rate.'
         FROM {t["te"]} e
-        JOIN {t["agr"]} a ON {q.match()}
+        JOIN {t["agr"]} a ON {match_sql()}
         WHERE e.billable
           AND a.agreement_type IN ('time_and_materials', 'prepaid_hours')
           AND a.hourly_rate IS NULL
           AND NOT EXISTS (
               SELECT 1 FROM {t["rr"]} r
-              WHERE r.agreement_id = a.id AND r.role_key = LOWER(TRIM(e.role))
+              WHERE r.agreement_id = a.id AND r.role_key = {role_key_sql("e.role")}
           )
     """)
     )
@@ -306,7 +301,7 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
         JOIN {t["te"]} e ON e.id = d.entry_id
         JOIN {t["te"]} f ON f.id = d.first_id
         JOIN {t["emp"]} emp ON emp.id = e.employee_id
-        LEFT JOIN {t["agr"]} a ON {q.match()}
+        LEFT JOIN {t["agr"]} a ON {match_sql()}
         WHERE true
     """)
     )
@@ -314,8 +309,7 @@ def _step_duplicates(cur: Any, q: _Sql) -> None:
 
 def _step_over_cap(cur: Any, q: _Sql) -> None:
     t = q.t
-    inc_ms = "(a.billing_increment * 60000)"
-    rounded = f"(((e.duration_ms + {inc_ms} - 1) / {inc_ms}) * a.billing_increment)"
+    rounded = rounded_minutes_sql("e.duration_ms", "a.billing_increment")
     # Running total of rounded minutes per T&M agreement with a cap, in (Date, Entry ID) order,
     # over its billable entries less written-off ones and unreleased duplicates (a duplicate by
     # the rule now, whose DUPLICATE_ENTRY flag is not released). Integer minutes throughout.
@@ -330,7 +324,7 @@ def _step_over_cap(cur: Any, q: _Sql) -> None:
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                    ) AS total_minutes
             FROM {t["te"]} e
-            JOIN {t["agr"]} a ON {q.match()}
+            JOIN {t["agr"]} a ON {match_sql()}
             WHERE e.billable
               AND a.agreement_type = 'time_and_materials'
               AND a.not_to_exceed_hours IS NOT NULL
@@ -373,7 +367,7 @@ def _step_unapproved(cur: Any, q: _Sql) -> None:
                || {q.h2("e.duration_ms")} || ' h dated ' || {q.dtext("e.date")}
                || ' is 7 or more days old. Unapproved time is never billed.'
         FROM {t["te"]} e
-        LEFT JOIN {t["agr"]} a ON {q.match()}
+        LEFT JOIN {t["agr"]} a ON {match_sql()}
         WHERE e.billable AND NOT e.approved AND e.date <= %s
     """),
         [q.date(cutoff)],
@@ -411,7 +405,7 @@ def _step_agreements(cur: Any, q: _Sql) -> None:
         SELECT a.id, a.external_id, a.project_code, a.start_date, a.end_date, a.hours_sold,
                COALESCE(SUM(e.duration_ms), 0) AS delivered_ms
         FROM {t["agr"]} a
-        LEFT JOIN {t["te"]} e ON {q.match()}
+        LEFT JOIN {t["te"]} e ON {match_sql()}
         WHERE a.stage = 'signed'
         GROUP BY a.id, a.external_id, a.project_code, a.start_date, a.end_date, a.hours_sold
     """

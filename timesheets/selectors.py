@@ -27,9 +27,11 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Lower, Trim
+from django.db.models.functions import Coalesce
 
+from agreements.matching import covered_entries_q, matching_agreements_q
 from agreements.models import Agreement, RoleRate
+from agreements.pricing import role_key_expr, rounded_minutes_expr
 from core.money import round_money
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
 
@@ -190,9 +192,11 @@ def run_progress(run: ReconciliationRun) -> dict[str, Any]:
 def _matched_entries() -> QuerySet[TimeEntry]:
     """Entries matching the agreement of the outer query (SPEC 2 matching)."""
     return TimeEntry.objects.filter(
-        project_code=OuterRef("project_code"),
-        date__gte=OuterRef("start_date"),
-        date__lte=Coalesce(OuterRef("end_date"), F("date")),
+        covered_entries_q(
+            project_code=OuterRef("project_code"),
+            start_date=OuterRef("start_date"),
+            end_date=OuterRef("end_date"),
+        )
     )
 
 
@@ -352,11 +356,9 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
     """Currency -> value of unbilled time dated first..last (see `kpis`). Minutes are summed per
     (agreement, role) in SQL; each group is priced once, like an invoice line."""
     matched = Agreement.objects.filter(
-        project_code=OuterRef("project_code"),
-        stage=Agreement.Stage.SIGNED,
+        matching_agreements_q(project_code=OuterRef("project_code"), date=OuterRef("date")),
         agreement_type=Agreement.Type.TIME_AND_MATERIALS,
-        start_date__lte=OuterRef("date"),
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("date")))
+    )
     not_invoiced = Q(billing__isnull=True) | Q(billing__invoice__status="draft")
     qs = (
         TimeEntry.objects.filter(date__gte=first, date__lte=last, billable=True, approved=True)
@@ -368,13 +370,8 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
         )
         .filter(agreement_id__isnull=False)
         .annotate(
-            rounded=ExpressionWrapper(
-                (F("duration_ms") + F("increment") * 60000 - 1)
-                / (F("increment") * 60000)
-                * F("increment"),
-                output_field=IntegerField(),
-            ),
-            role_key=Lower(Trim("role")),
+            rounded=rounded_minutes_expr("duration_ms", "increment"),
+            role_key=role_key_expr("role"),
         )
         .values("agreement_id", "role_key")
         .annotate(minutes=Sum("rounded"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from agreements.models import Account
+from agreements.pricing import role_key
 from invoicing import generation as gen
 from invoicing import selectors
 from invoicing.models import (
@@ -40,7 +41,7 @@ class GroupOutcome:
 
 def _db_line_key(line: InvoiceLine, milestone_of_line: dict[int, int]) -> tuple:
     if line.kind == InvoiceLine.Kind.TIME:
-        return (gen.TIME, line.agreement_id, line.role.strip().lower(), line.rate, None)
+        return (gen.TIME, line.agreement_id, role_key(line.role), line.rate, None)
     if line.kind == InvoiceLine.Kind.BLOCK:
         return (gen.BLOCK, line.agreement_id, "", None, None)
     return (gen.MILESTONE, line.agreement_id, "", None, milestone_of_line.get(line.pk))

@@ -1,0 +1,62 @@
+"""Agreement pricing rules (SPEC 3), each in its forms side by side: Python, SQL text, ORM.
+
+- **Rounding**: an entry's minutes are rounded *up* to the agreement's Billing Increment.
+- **Rate**: the role rate whose name equals the entry's Role (case-insensitive, surrounding
+  whitespace ignored), else the Hourly Rate. `role_key` is that comparison key; a RoleRate
+  stores it (`RoleRate.role_key`) so SQL can join on it.
+
+Lower-casing is Python's `str.lower` and PostgreSQL's `LOWER` (C.UTF-8); they agree on every
+letter except a few (e.g. Turkish dotted capital I), which the property test leaves out.
+tests/agreements/test_pricing.py checks on PostgreSQL that the forms agree on random data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import ExpressionWrapper, F, Func, IntegerField, Value
+from django.db.models.functions import Lower
+
+MS_PER_MINUTE = 60_000
+# What "surrounding whitespace" means, the same for Python and SQL (ASCII whitespace).
+WHITESPACE = " \t\n\v\f\r"
+_WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+def round_up_minutes(duration_ms: int, increment: int) -> int:
+    """Minutes rounded UP to the increment: 61 min at 15 -> 75; an exact multiple stays."""
+    if duration_ms <= 0:
+        raise ValueError("duration must be positive")
+    if increment <= 0:
+        raise ValueError("billing increment must be positive")
+    step_ms = increment * MS_PER_MINUTE
+    return -(-duration_ms // step_ms) * increment
+
+
+def rounded_minutes_sql(ms: str, increment: str) -> str:
+    """SQL form of `round_up_minutes` over integer columns (integer division rounds down)."""
+    step = f"(({increment}) * {MS_PER_MINUTE})"
+    return f"(((({ms}) + {step} - 1) / {step}) * ({increment}))"
+
+
+def rounded_minutes_expr(ms: Any, increment: Any) -> ExpressionWrapper:
+    """ORM form of `round_up_minutes`; arguments are field names or expressions."""
+    ms = F(ms) if isinstance(ms, str) else ms
+    increment = F(increment) if isinstance(increment, str) else increment
+    step = increment * MS_PER_MINUTE
+    return ExpressionWrapper((ms + step - 1) / step * increment, output_field=IntegerField())
+
+
+def role_key(role: str) -> str:
+    """The key a role is compared by (Python form)."""
+    return role.strip(WHITESPACE).lower()
+
+
+def role_key_sql(expr: str) -> str:
+    """SQL form of `role_key`."""
+    return f"LOWER(BTRIM({expr}, {_WHITESPACE_SQL}))"
+
+
+def role_key_expr(field: str) -> Lower:
+    """ORM form of `role_key`."""
+    return Lower(Func(F(field), Value(WHITESPACE), function="BTRIM"))
