@@ -298,6 +298,37 @@ if BILLING_DECIMAL not in ("point", "comma"):
 BILLING_DUNNING_DAYS = [int(d) for d in env_list("BILLING_DUNNING_DAYS", ["7", "30", "60"])]
 BILLING_CAPACITY_HOURS_PER_DAY = env_int("BILLING_CAPACITY_HOURS_PER_DAY", 8)
 
+
+def env_dispute_categories(name: str, default: str) -> dict[str, tuple[str, int]]:
+    """`key=Label:SLA days; ...` -> {key: (label, days)}; the SLA is in calendar days."""
+    categories: dict[str, tuple[str, int]] = {}
+    for item in env_str(name, default).split(";"):
+        if not item.strip():
+            continue
+        key, _, rest = item.partition("=")
+        label, _, days = rest.rpartition(":")
+        key, label = key.strip().lower(), label.strip()
+        if not key or not label or not days.strip().isdigit() or len(key) > 32:
+            raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not key=Label:days")
+        categories[key] = (label, int(days))
+    if not categories:
+        raise ImproperlyConfigured(f"{name} names no category")
+    return categories
+
+
+# Dispute categories with their resolution SLA in calendar days (docs/receivables.md).
+BILLING_DISPUTE_CATEGORIES = env_dispute_categories(
+    "BILLING_DISPUTE_CATEGORIES",
+    "overbilling=Overbilling:10; outage=Service outage credit:15; "
+    "misclassified=Misclassified work:10; rate=Wrong rate or terms:10; other=Other:20",
+)
+# A dispute credit above this amount (in the invoice's currency) needs a second person.
+BILLING_DISPUTE_FOUR_EYES_AMOUNT = env_str("BILLING_DISPUTE_FOUR_EYES_AMOUNT", "1000.00")
+BILLING_DISPUTE_ATTACHMENT_MAX_BYTES = env_int(
+    "BILLING_DISPUTE_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024
+)
+BILLING_DISPUTE_ATTACHMENTS_PER_MESSAGE = env_int("BILLING_DISPUTE_ATTACHMENTS_PER_MESSAGE", 3)
+
 # Production hardening; `check --deploy` is clean when DEBUG is off.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

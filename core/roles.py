@@ -46,6 +46,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "customers.view": _ALL,
     "history.view": _ALL,
     "milestones.complete": frozenset({BILLING_ADMIN}),
+    "disputes.view": frozenset({BILLING_ADMIN, FINANCE, AUDITOR}),
+    "disputes.manage": frozenset({FINANCE}),
+    # Credit, approve a credit (four-eyes), reject, re-bill.
+    "disputes.resolve": frozenset({BILLING_ADMIN, FINANCE}),
+    # Customer contacts of the portal: invite, revoke.
+    "contacts.view": frozenset({BILLING_ADMIN, FINANCE, AUDITOR}),
+    "contacts.manage": frozenset({BILLING_ADMIN, FINANCE}),
 }
 
 # When a user holds several roles, home goes to the first of these they hold.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from receivables.models import Allocation, Payment, Reminder
+from receivables.models import Allocation, Dispute, DisputeMessage, Payment, Reminder
 
 
 class ReadOnlyAdmin(SimpleHistoryAdmin):
@@ -39,3 +39,14 @@ class AllocationAdmin(ReadOnlyAdmin):
 @admin.register(Reminder)
 class ReminderAdmin(ReadOnlyAdmin):
     list_display = ("invoice", "level", "sent_on", "sent_to")
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("id", "invoice", "category", "status", "opened_at", "resolved_at")
+    list_filter = ("status", "category")
+
+
+@admin.register(DisputeMessage)
+class DisputeMessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "dispute", "author", "author_customer", "internal", "created_at")

@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from receivables import apis
+from receivables import apis, dispute_apis
 
 router = SimpleRouter()
 router.register("payments", apis.PaymentViewSet, basename="api-payment")
 router.register("allocations", apis.AllocationViewSet, basename="api-allocation")
 router.register("reminders", apis.ReminderViewSet, basename="api-reminder")
+router.register("disputes", dispute_apis.DisputeViewSet, basename="api-dispute")
 
 urlpatterns = [
     *router.urls,

@@ -173,7 +173,7 @@ class AllocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billab
 
 
 class _InvoiceActionView(BillableAPIView):
-    capability = "payments.manage"
+    capability = "disputes.manage"
 
     def _invoice(self, pk: str) -> Invoice:
         invoice = Invoice.objects.filter(pk=int(pk)).first() if pk.isdigit() else None

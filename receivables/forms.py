@@ -77,3 +77,24 @@ class ReasonForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField(label="Payments CSV")
+
+
+def category_choices() -> list[tuple[str, str]]:
+    from receivables.disputes import categories
+
+    return [(key, f"{label} (SLA {days} days)") for key, (label, days) in categories().items()]
+
+
+class DisputeOpenForm(forms.Form):
+    category = forms.ChoiceField(choices=category_choices)
+    message = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class DisputeCommentForm(forms.Form):
+    message = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    internal = forms.BooleanField(required=False, label="Internal note (not shown to the customer)")
+
+
+class DisputeCreditForm(forms.Form):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(max_length=2000)

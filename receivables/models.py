@@ -8,7 +8,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Account
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice, InvoiceLine
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -95,3 +95,143 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"Invoice #{self.invoice_id} level {self.level} ({self.status}, {self.sent_on})"
+
+
+class Dispute(models.Model):
+    """A customer's objection to an invoice or some of its lines. While it is open the invoice is
+    `disputed` (automatic allocation and dunning skip it); it ends by a credit note, a rejection
+    with a reason, a re-bill, or withdrawal. At most one open dispute per invoice."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING_APPROVAL = "pending_approval", "Credit awaiting approval"
+        CREDITED = "credited", "Resolved by credit note"
+        REJECTED = "rejected", "Rejected"
+        REBILLED = "rebilled", "Credited and re-billed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN_STATUSES = frozenset({"open", "pending_approval"})
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="disputes")
+    lines = models.ManyToManyField(InvoiceLine, blank=True, related_name="disputes")
+    category = models.CharField(max_length=32, help_text="A key of BILLING_DISPUTE_CATEGORIES.")
+    sla_days = models.PositiveSmallIntegerField(
+        help_text="Resolution SLA in calendar days, taken from the category when opened."
+    )
+    sla_due_at = models.DateTimeField(help_text="opened_at + sla_days: resolve by then.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_by_customer = models.EmailField(
+        blank=True, help_text="The portal contact who opened it (empty: opened by staff)."
+    )
+    credit_amount = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Credit proposed or issued, invoice currency."
+    )
+    credit_reason = models.TextField(blank=True)
+    credit_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    credit_note = models.ForeignKey(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
+    )
+    rebill_invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="rebilled_disputes"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who closed it; for a credit, the approver.",
+    )
+    resolution_note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status__in=["open", "pending_approval"]),
+                name="dispute_one_open_per_invoice",
+            ),
+            models.CheckConstraint(
+                name="dispute_resolved_iff_closed",
+                condition=(
+                    Q(status__in=["open", "pending_approval"], resolved_at__isnull=True)
+                    | (~Q(status__in=["open", "pending_approval"]) & Q(resolved_at__isnull=False))
+                ),
+            ),
+            models.CheckConstraint(
+                name="dispute_rejection_has_reason",
+                condition=~Q(status="rejected") | ~Q(resolution_note=""),
+            ),
+            models.CheckConstraint(
+                name="dispute_credited_has_note",
+                condition=~Q(status="credited") | Q(credit_note__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "opened_at"], name="dispute_status_opened")]
+
+    def __str__(self) -> str:
+        return f"Dispute #{self.pk} on invoice #{self.invoice_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class DisputeMessage(models.Model):
+    """One message of a dispute's thread; internal notes are never shown to the customer."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="messages")
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author_customer = models.EmailField(
+        blank=True, help_text="The portal contact who wrote it (empty: staff)."
+    )
+    internal = models.BooleanField(default=False, help_text="Staff only; hidden from the customer.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(name="dispute_message_not_empty", condition=~Q(body="")),
+            models.CheckConstraint(
+                name="dispute_message_customer_not_internal",
+                condition=Q(author_customer="") | Q(internal=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message #{self.pk} on dispute #{self.dispute_id}"
+
+
+class DisputeAttachment(models.Model):
+    """A file sent with a message. Stored under a random name (never the sender's), served only
+    as a download with the type we detected (receivables/attachments.py)."""
+
+    message = models.ForeignKey(
+        DisputeMessage, on_delete=models.PROTECT, related_name="attachments"
+    )
+    file = models.FileField(upload_to="dispute_attachments/%Y/%m/")
+    original_name = models.CharField(max_length=120, help_text="Sanitised name to show.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -13,7 +13,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
+    Aggregate,
+    Count,
     DecimalField,
+    DurationField,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -27,7 +30,7 @@ from django.db.models.functions import Coalesce
 
 from agreements.models import Account
 from invoicing.models import CreditNote, Invoice
-from receivables.models import Allocation, Payment, Reminder
+from receivables.models import Allocation, Dispute, Payment, Reminder
 
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -302,3 +305,118 @@ def reminder_list(*, q: str = "") -> QuerySet[Reminder]:
     if q:
         qs = qs.filter(Q(invoice__number__icontains=q) | Q(invoice__account__name__icontains=q))
     return qs.order_by("-sent_on", "-id")
+
+
+# --- disputes ------------------------------------------------------------------------------------
+
+CLOSED_DISPUTE_STATUSES = sorted(
+    set(Dispute.Status.values) - Dispute.OPEN_STATUSES - {Dispute.Status.WITHDRAWN}
+)
+
+
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5): works on intervals as on numbers."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+
+def open_dispute(invoice: Invoice) -> Dispute | None:
+    return invoice.disputes.filter(status__in=Dispute.OPEN_STATUSES).first()
+
+
+def dispute_list(*, status: str = "open", q: str = "", account: Account | None = None):
+    """Disputes, oldest first when open; `status` is a Dispute status, "open" (open and awaiting
+    approval), "closed" or "" for all."""
+    qs = Dispute.objects.select_related("invoice", "invoice__account", "credit_note")
+    if status == "open":
+        qs = qs.filter(status__in=Dispute.OPEN_STATUSES)
+    elif status == "closed":
+        qs = qs.exclude(status__in=Dispute.OPEN_STATUSES)
+    elif status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(Q(invoice__number__icontains=q) | Q(invoice__account__name__icontains=q))
+    if account is not None:
+        qs = qs.filter(invoice__account=account)
+    order = ["opened_at", "id"] if status == "open" else ["-opened_at", "-id"]
+    return qs.order_by(*order)
+
+
+@dataclass(frozen=True)
+class DisputeAge:
+    age_days: int
+    sla_days: int
+    days_left: int  # negative: past the SLA
+    within_sla: bool
+
+
+def dispute_age(dispute: Dispute, now: dt.datetime | None = None) -> DisputeAge:
+    """Age in whole days against the SLA: until resolution for a closed dispute, else until now."""
+    from django.utils import timezone
+
+    end = dispute.resolved_at or now or timezone.now()
+    age = end - dispute.opened_at
+    left = dispute.sla_due_at - end
+    return DisputeAge(
+        age_days=age.days,
+        sla_days=dispute.sla_days,
+        days_left=left.days,
+        within_sla=end <= dispute.sla_due_at,
+    )
+
+
+@dataclass(frozen=True)
+class DisputeKpis:
+    open_count: int
+    open_past_sla: int
+    resolved_count: int
+    median_resolution_days: Decimal | None
+    within_sla_percent: Decimal | None
+    credited: list[dict]  # {"category", "label", "currency", "amount", "count"}
+
+
+def dispute_kpis(now: dt.datetime | None = None) -> DisputeKpis:
+    """Open count, median resolution time, share resolved within SLA, credited amount by category
+    (withdrawn disputes count as neither resolved nor credited). Two queries."""
+    from django.utils import timezone
+
+    from core.money import round_money
+    from receivables.disputes import category_label
+
+    now = now or timezone.now()
+    is_open = Q(status__in=sorted(Dispute.OPEN_STATUSES))
+    is_resolved = Q(status__in=CLOSED_DISPUTE_STATUSES)
+    counts = Dispute.objects.aggregate(
+        open=Count("id", filter=is_open),
+        late=Count("id", filter=is_open & Q(sla_due_at__lt=now)),
+        resolved=Count("id", filter=is_resolved),
+        within=Count("id", filter=is_resolved & Q(resolved_at__lte=F("sla_due_at"))),
+        median=Median(
+            ExpressionWrapper(F("resolved_at") - F("opened_at"), output_field=DurationField()),
+            filter=is_resolved,
+            output_field=DurationField(),
+        ),
+    )
+    median = None
+    if counts["median"] is not None:
+        median = round_money(Decimal(counts["median"].total_seconds()) / Decimal(86400))
+    within = None
+    if counts["resolved"]:
+        within = round_money(Decimal(100 * counts["within"]) / Decimal(counts["resolved"]))
+    credited = [
+        {**row, "label": category_label(row["category"])}
+        for row in Dispute.objects.filter(credit_note__isnull=False)
+        .values("category", currency=F("credit_note__currency"))
+        .annotate(amount=Sum("credit_note__amount"), count=Count("id"))
+        .order_by("category", "currency")
+    ]
+    return DisputeKpis(
+        open_count=counts["open"],
+        open_past_sla=counts["late"],
+        resolved_count=counts["resolved"],
+        median_resolution_days=median,
+        within_sla_percent=within,
+        credited=credited,
+    )

@@ -6,7 +6,14 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from receivables.models import Allocation, Payment, Reminder
+from receivables.models import (
+    Allocation,
+    Dispute,
+    DisputeAttachment,
+    DisputeMessage,
+    Payment,
+    Reminder,
+)
 from receivables.validation import currency_problem, future_date_problem
 
 
@@ -177,3 +184,102 @@ AGING_JSON_SCHEMA = {
         },
     },
 }
+
+
+class DisputeAttachmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisputeAttachment
+        fields = ["id", "original_name", "content_type", "size", "sha256", "created_at"]
+        read_only_fields = fields
+
+
+class DisputeMessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(
+        source="author.username", read_only=True, allow_null=True, default=None
+    )
+    attachments = DisputeAttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DisputeMessage
+        fields = [
+            "id",
+            "body",
+            "author",
+            "author_customer",
+            "internal",
+            "created_at",
+            "attachments",
+        ]
+        read_only_fields = fields
+
+
+def _username(field: str) -> serializers.CharField:
+    return serializers.CharField(
+        source=f"{field}.username", read_only=True, allow_null=True, default=None
+    )
+
+
+class DisputeSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    account_id = serializers.CharField(source="invoice.account.external_id", read_only=True)
+    lines = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    opened_by = _username("opened_by")
+    resolved_by = _username("resolved_by")
+    credit_proposed_by = _username("credit_proposed_by")
+    credit_note_number = serializers.CharField(
+        source="credit_note.number", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "account_id",
+            "lines",
+            "category",
+            "status",
+            "sla_days",
+            "sla_due_at",
+            "opened_at",
+            "opened_by",
+            "opened_by_customer",
+            "credit_amount",
+            "credit_reason",
+            "credit_proposed_by",
+            "credit_note",
+            "credit_note_number",
+            "rebill_invoice",
+            "resolved_at",
+            "resolved_by",
+            "resolution_note",
+        ]
+        read_only_fields = fields
+
+
+class DisputeDetailSerializer(DisputeSerializer):
+    messages = DisputeMessageSerializer(many=True, read_only=True)
+
+    class Meta(DisputeSerializer.Meta):
+        fields = [*DisputeSerializer.Meta.fields, "messages"]
+        read_only_fields = fields
+
+
+class DisputeCreateSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(help_text="Invoice id (as in export_invoices).")
+    category = serializers.CharField(help_text="A key of BILLING_DISPUTE_CATEGORIES.")
+    message = serializers.CharField(max_length=5000)
+    lines = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, help_text="Line ids."
+    )
+
+
+class DisputeCommentSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=5000)
+    internal = serializers.BooleanField(required=False, default=False)
+
+
+class DisputeCreditSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    reason = serializers.CharField(max_length=2000)

@@ -278,31 +278,36 @@ def allocation_reverse(*, allocation: Allocation, user, reason: str) -> Allocati
 
 
 def invoice_dispute(*, invoice: Invoice, user, reason: str) -> Invoice:
-    """Mark a final invoice disputed: automatic allocation and dunning skip it."""
+    """Mark a final invoice disputed (finance, by hand): opens a dispute in the default category
+    with the reason as its first message. Automatic allocation and dunning skip it."""
+    from receivables.disputes import categories, dispute_open
+
     reason = (reason or "").strip()
     if not reason:
         raise BillingError("A reason is required to dispute an invoice.")
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if invoice.status not in Invoice.FINAL_STATUSES:
-            raise BillingError(
-                f"Invoice {invoice} is not approved; only final invoices are disputed."
-            )
-        if invoice.disputed:
-            raise BillingError(f"Invoice {invoice} is already disputed.")
-        invoice.disputed = True
-        invoice.dispute_reason = reason
-        invoice._history_user = user
-        invoice.save(update_fields=["disputed", "dispute_reason", "updated_at"])
-    return invoice
+    keys = list(categories())
+    dispute_open(
+        invoice=invoice,
+        category="other" if "other" in keys else keys[0],
+        message=reason,
+        user=user,
+    )
+    return Invoice.objects.get(pk=invoice.pk)
 
 
 def invoice_dispute_clear(*, invoice: Invoice, user) -> Invoice:
-    """Clear a dispute. The reason stays in the invoice's history."""
+    """Clear a dispute: its open dispute is withdrawn. The reason stays in the history."""
+    from receivables.disputes import dispute_withdraw
+
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if not invoice.disputed:
             raise BillingError(f"Invoice {invoice} is not disputed.")
+        dispute = selectors.open_dispute(invoice)
+        if dispute is not None:
+            dispute_withdraw(dispute=dispute, user=user)
+            return Invoice.objects.get(pk=invoice.pk)
+        # A flag without a dispute record (set before disputes were recorded): clear it.
         invoice.disputed = False
         invoice.dispute_reason = ""
         invoice._history_user = user

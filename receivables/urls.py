@@ -1,6 +1,6 @@
 from django.urls import path
 
-from receivables import views
+from receivables import dispute_views, views
 
 app_name = "receivables"
 urlpatterns = [
@@ -16,13 +16,25 @@ urlpatterns = [
     path("allocations/<int:pk>/reverse/", views.allocation_reverse, name="allocation_reverse"),
     path("unapplied/", views.unapplied, name="unapplied"),
     path("invoices/<int:pk>/", views.invoice, name="invoice"),
-    path("invoices/<int:pk>/dispute/", views.invoice_dispute, name="invoice_dispute"),
+    path("invoices/<int:pk>/dispute/", dispute_views.invoice_dispute, name="invoice_dispute"),
     path(
         "invoices/<int:pk>/clear-dispute/",
         views.invoice_dispute_clear,
         name="invoice_dispute_clear",
     ),
-    path("disputes/", views.disputes, name="disputes"),
+    path("disputes/", dispute_views.dispute_list, name="disputes"),
+    path("disputes/<int:pk>/", dispute_views.dispute_detail, name="dispute"),
+    path("disputes/<int:pk>/comment/", dispute_views.dispute_comment, name="dispute_comment"),
+    path("disputes/<int:pk>/credit/", dispute_views.dispute_credit, name="dispute_credit"),
+    path("disputes/<int:pk>/approve/", dispute_views.dispute_approve, name="dispute_approve"),
+    path("disputes/<int:pk>/decline/", dispute_views.dispute_decline, name="dispute_decline"),
+    path("disputes/<int:pk>/reject/", dispute_views.dispute_reject, name="dispute_reject"),
+    path("disputes/<int:pk>/rebill/", dispute_views.dispute_rebill, name="dispute_rebill"),
+    path(
+        "disputes/attachments/<int:pk>/",
+        dispute_views.dispute_attachment,
+        name="dispute_attachment",
+    ),
     path("dunning/", views.dunning, name="dunning"),
     path("dunning/run/", views.dunning_run, name="dunning_run"),
 ]

@@ -24,7 +24,14 @@ from invoicing.models import CreditNote, Invoice
 from receivables import selectors, services
 from receivables.aging import BUCKETS, aging_report
 from receivables.exports import aging_pdf, statement_pdf
-from receivables.forms import ApplyForm, AsOfForm, PaymentForm, ReasonForm, UploadForm
+from receivables.forms import (
+    ApplyForm,
+    AsOfForm,
+    DisputeOpenForm,
+    PaymentForm,
+    ReasonForm,
+    UploadForm,
+)
 from receivables.models import Allocation, Payment
 
 UPLOAD_DIR = "imports/payments"
@@ -47,7 +54,12 @@ def aging(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "receivables/aging.html",
-        {"form": form, "as_of": as_of, "report": report, "buckets": BUCKETS},
+        {
+            "form": form,
+            "as_of": as_of,
+            "report": report,
+            "buckets": BUCKETS,
+        },
     )
 
 
@@ -315,30 +327,15 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "credit_notes": CreditNote.objects.filter(invoice=inv).order_by("date", "number"),
             "reminders": inv.reminders.order_by("sent_on", "level"),
+            "disputes": inv.disputes.order_by("-opened_at"),
+            "dispute_form": DisputeOpenForm(),
+            "lines": inv.lines.order_by("position", "id"),
         },
     )
 
 
 @require_POST
-@require("payments.manage")
-def invoice_dispute(request: HttpRequest, pk: int) -> HttpResponse:
-    inv = get_object_or_404(Invoice, pk=pk)
-    form = ReasonForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise BillingError("A reason is required to dispute an invoice.")
-        services.invoice_dispute(invoice=inv, user=request.user, reason=form.cleaned_data["reason"])
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request, f"{inv.number} is disputed: no reminders, no automatic allocation."
-        )
-    return redirect("receivables:invoice", pk=pk)
-
-
-@require_POST
-@require("payments.manage")
+@require("disputes.manage")
 def invoice_dispute_clear(request: HttpRequest, pk: int) -> HttpResponse:
     inv = get_object_or_404(Invoice, pk=pk)
     try:
@@ -348,30 +345,6 @@ def invoice_dispute_clear(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Dispute on {inv.number} cleared.")
     return redirect("receivables:invoice", pk=pk)
-
-
-@require("payments.view")
-def disputes(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    found = None
-    if q:
-        found = (
-            selectors.annotate_open_amount(selectors.final_invoices().select_related("account"))
-            .filter(number__icontains=q)
-            .order_by("number")[:20]
-        )
-    disputed = selectors.annotate_open_amount(
-        selectors.final_invoices().filter(disputed=True).select_related("account")
-    ).order_by("due_date", "number")
-    return render(
-        request,
-        "receivables/disputes.html",
-        {
-            "page": Paginator(disputed, 50).get_page(request.GET.get("page")),
-            "found": found,
-            "q": q,
-        },
-    )
 
 
 # --- dunning --------------------------------------------------------------------------------------

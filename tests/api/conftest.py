@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from agreements.models import Agreement
 from invoicing.models import EntryBilling, Invoice, InvoiceRun
-from receivables.models import Reminder
+from receivables.models import Dispute, DisputeAttachment, DisputeMessage, Reminder
 from tests.factories import (
     AccountFactory,
     AgreementFactory,
@@ -95,6 +95,8 @@ class World:
     invoice_run: Any
     reconciliation_run: Any
     reminder: Any
+    dispute: Any
+    dispute_attachment: Any
     milestone: Any = None  # undated, on a Fixed Fee agreement of the same account
 
 
@@ -216,6 +218,26 @@ def make_world() -> World:
     reminder = Reminder.objects.create(
         invoice=disputed, level=7, sent_on=dt.date(2026, 1, 6), sent_to="ap@acc-1.example"
     )
+    dispute = Dispute.objects.create(
+        invoice=disputed,
+        category="overbilling",
+        sla_days=10,
+        opened_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        sla_due_at=dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC),
+        opened_by_customer="ap@acc-1.example",
+    )
+    message = DisputeMessage.objects.create(
+        dispute=dispute, body="Hours questioned", author_customer="ap@acc-1.example"
+    )
+    content = b"Entry 1001 was not worked.\n"
+    dispute_attachment = DisputeAttachment.objects.create(
+        message=message,
+        file=default_storage.save("dispute_attachments/world.txt", ContentFile(content)),
+        original_name="note.txt",
+        content_type="text/plain; charset=utf-8",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
     assert agreement.stage == Agreement.Stage.SIGNED
     milestone = MilestoneFactory(
         agreement__account=account,
@@ -243,6 +265,8 @@ def make_world() -> World:
         invoice_run=invoice_run,
         reconciliation_run=reconciliation_run,
         reminder=reminder,
+        dispute=dispute,
+        dispute_attachment=dispute_attachment,
     )
 
 

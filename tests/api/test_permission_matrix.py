@@ -210,10 +210,62 @@ MATRIX: dict[str, list[Probe]] = {
         )
     ],
     "api-invoice-dispute": [
-        Probe("POST", "payments.manage", kwargs=pk("approved"), body=lambda w: {"reason": "Hours"})
+        Probe("POST", "disputes.manage", kwargs=pk("approved"), body=lambda w: {"reason": "Hours"})
     ],
     "api-invoice-clear-dispute": [
-        Probe("POST", "payments.manage", kwargs=pk("disputed"), body=lambda w: {})
+        Probe("POST", "disputes.manage", kwargs=pk("disputed"), body=lambda w: {})
+    ],
+    "api-dispute-list": [
+        Probe("GET", "disputes.view"),
+        Probe(
+            "POST",
+            "disputes.manage",
+            ok=201,
+            body=lambda w: {
+                "invoice": w.approved.pk,
+                "category": "overbilling",
+                "message": "Too many hours",
+            },
+        ),
+    ],
+    "api-dispute-detail": [Probe("GET", "disputes.view", kwargs=pk("dispute"))],
+    "api-dispute-comment": [
+        Probe(
+            "POST",
+            "disputes.manage",
+            ok=201,
+            kwargs=pk("dispute"),
+            body=lambda w: {"message": "Checking"},
+        )
+    ],
+    "api-dispute-credit": [
+        Probe(
+            "POST",
+            "disputes.resolve",
+            kwargs=pk("dispute"),
+            body=lambda w: {"amount": "50.00", "reason": "Goodwill"},
+        )
+    ],
+    # Allowed roles reach the service, which refuses: the world's dispute awaits no approval.
+    "api-dispute-approve-credit": [
+        Probe("POST", "disputes.resolve", ok=409, kwargs=pk("dispute"), body=lambda w: {})
+    ],
+    "api-dispute-decline-credit": [
+        Probe(
+            "POST",
+            "disputes.resolve",
+            ok=409,
+            kwargs=pk("dispute"),
+            body=lambda w: {"reason": "No"},
+        )
+    ],
+    "api-dispute-reject": [
+        Probe("POST", "disputes.resolve", kwargs=pk("dispute"), body=lambda w: {"reason": "Worked"})
+    ],
+    "api-dispute-rebill": [
+        Probe(
+            "POST", "disputes.resolve", kwargs=pk("dispute"), body=lambda w: {"reason": "Wrong PO"}
+        )
     ],
     "api-reminder-list": [Probe("GET", "dunning.view")],
     "api-reminder-detail": [Probe("GET", "dunning.view", kwargs=pk("reminder"))],
@@ -278,9 +330,17 @@ MATRIX: dict[str, list[Probe]] = {
     "receivables:allocation_reverse": [page("POST", "payments.manage", pk("allocation"))],
     "receivables:unapplied": [page("GET", "payments.view")],
     "receivables:invoice": [page("GET", "payments.view", pk("approved"))],
-    "receivables:invoice_dispute": [page("POST", "payments.manage", pk("approved"))],
-    "receivables:invoice_dispute_clear": [page("POST", "payments.manage", pk("disputed"))],
-    "receivables:disputes": [page("GET", "payments.view")],
+    "receivables:invoice_dispute": [page("POST", "disputes.manage", pk("approved"))],
+    "receivables:invoice_dispute_clear": [page("POST", "disputes.manage", pk("disputed"))],
+    "receivables:disputes": [page("GET", "disputes.view")],
+    "receivables:dispute": [page("GET", "disputes.view", pk("dispute"))],
+    "receivables:dispute_comment": [page("POST", "disputes.manage", pk("dispute"))],
+    "receivables:dispute_credit": [page("POST", "disputes.resolve", pk("dispute"))],
+    "receivables:dispute_approve": [page("POST", "disputes.resolve", pk("dispute"))],
+    "receivables:dispute_decline": [page("POST", "disputes.resolve", pk("dispute"))],
+    "receivables:dispute_reject": [page("POST", "disputes.resolve", pk("dispute"))],
+    "receivables:dispute_rebill": [page("POST", "disputes.resolve", pk("dispute"))],
+    "receivables:dispute_attachment": [page("GET", "disputes.view", pk("dispute_attachment"))],
     "receivables:dunning": [page("GET", "dunning.view")],
     "receivables:dunning_run": [page("POST", "dunning.run")],
 }

@@ -40,7 +40,6 @@ READ_PAGES = [
     "receivables:aging",
     "receivables:payments",
     "receivables:unapplied",
-    "receivables:disputes",
     "receivables:dunning",
 ]
 
@@ -53,6 +52,15 @@ def test_finance_and_auditor_read_every_page_others_are_refused(
     assert client_for(auditor).get(reverse(name)).status_code == 200
     for user in (billing_admin, services_manager, outsider):
         assert client_for(user).get(reverse(name)).status_code == 403
+
+
+def test_disputes_page_is_read_by_finance_auditor_and_billing_admins(
+    client_for, finance, auditor, billing_admin, services_manager, outsider
+):
+    for user in (finance, auditor, billing_admin):
+        assert client_for(user).get(reverse("receivables:disputes")).status_code == 200
+    for user in (services_manager, outsider):
+        assert client_for(user).get(reverse("receivables:disputes")).status_code == 403
 
 
 def test_auditor_cannot_act_and_nothing_changes(client_for, auditor, acme):
@@ -72,7 +80,10 @@ def test_auditor_cannot_act_and_nothing_changes(client_for, auditor, acme):
             reverse("receivables:payment_apply", args=[payment.pk]),
             {"invoice": inv.pk, "amount": "1"},
         ),
-        (reverse("receivables:invoice_dispute", args=[inv.pk]), {"reason": "x"}),
+        (
+            reverse("receivables:invoice_dispute", args=[inv.pk]),
+            {"category": "other", "message": "x"},
+        ),
         (reverse("receivables:dunning_run"), {}),
     ]
     for url, data in posts:
@@ -223,7 +234,10 @@ def test_apply_and_reverse_by_hand(client_for, finance, acme):
 def test_dispute_and_clear_from_the_invoice_page(client_for, finance, acme):
     inv = final_invoice(acme, "300.00")
     client = client_for(finance)
-    client.post(reverse("receivables:invoice_dispute", args=[inv.pk]), {"reason": "Rate wrong"})
+    client.post(
+        reverse("receivables:invoice_dispute", args=[inv.pk]),
+        {"category": "rate", "message": "Rate wrong"},
+    )
     inv.refresh_from_db()
     assert (inv.disputed, inv.dispute_reason) == (True, "Rate wrong")
     assert inv.number in client.get(reverse("receivables:disputes")).content.decode()

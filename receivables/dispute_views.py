@@ -1,0 +1,218 @@
+"""Finance pages for disputes: the list with age against SLA and the KPIs, a dispute's detail
+with its thread, and the resolving actions. Thin: forms validate, services in
+receivables/disputes.py write, selectors read."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from core.errors import BillingError
+from core.roles import require
+from invoicing.models import Invoice
+from receivables import attachments, disputes, selectors
+from receivables.forms import DisputeCommentForm, DisputeCreditForm, DisputeOpenForm, ReasonForm
+from receivables.models import Dispute, DisputeAttachment
+
+STATUS_FILTERS = [("open", "Open"), ("closed", "Closed"), ("", "All")]
+
+
+@require("disputes.view")
+def dispute_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "open")
+    if status not in {key for key, _ in STATUS_FILTERS}:
+        status = "open"
+    q = request.GET.get("q", "").strip()
+    page = Paginator(selectors.dispute_list(status=status, q=q), 50).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        (d, selectors.dispute_age(d), disputes.category_label(d.category)) for d in page.object_list
+    ]
+    found = None
+    if q:
+        found = (
+            selectors.annotate_open_amount(selectors.final_invoices().select_related("account"))
+            .filter(number__icontains=q)
+            .order_by("number")[:20]
+        )
+    return render(
+        request,
+        "receivables/disputes.html",
+        {
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "status_filters": STATUS_FILTERS,
+            "q": q,
+            "found": found,
+            "kpis": selectors.dispute_kpis(),
+        },
+    )
+
+
+@require("disputes.view")
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(
+        Dispute.objects.select_related(
+            "invoice", "invoice__account", "credit_note", "rebill_invoice"
+        ),
+        pk=pk,
+    )
+    invoice = selectors.annotate_open_amount(Invoice.objects.filter(pk=dispute.invoice_id)).get()
+    thread = dispute.messages.select_related("author").prefetch_related("attachments")
+    return render(
+        request,
+        "receivables/dispute_detail.html",
+        {
+            "dispute": dispute,
+            "invoice": invoice,
+            "age": selectors.dispute_age(dispute),
+            "label": disputes.category_label(dispute.category),
+            "disputed_lines": dispute.lines.order_by("position", "id"),
+            "thread": thread,
+            "comment_form": DisputeCommentForm(),
+            "credit_form": DisputeCreditForm(),
+            "four_eyes_amount": disputes.four_eyes_amount(),
+            "accept": attachments.ACCEPT,
+        },
+    )
+
+
+def _act(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:
+    dispute = get_object_or_404(Dispute, pk=pk)
+    try:
+        action(dispute)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
+    return redirect("receivables:dispute", pk=pk)
+
+
+def _reason(request: HttpRequest) -> str:
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        raise BillingError("A reason is required.")
+    return form.cleaned_data["reason"]
+
+
+@require_POST
+@require("disputes.manage")
+def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(dispute: Dispute) -> None:
+        form = DisputeCommentForm(request.POST)
+        if not form.is_valid():
+            raise BillingError("Write a message (at most 5000 characters).")
+        disputes.dispute_comment(
+            dispute=dispute,
+            message=form.cleaned_data["message"],
+            internal=form.cleaned_data["internal"],
+            files=request.FILES.getlist("files"),
+            user=request.user,
+        )
+
+    return _act(request, pk, act, "Message added.")
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_credit(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(dispute: Dispute) -> None:
+        form = DisputeCreditForm(request.POST)
+        if not form.is_valid():
+            raise BillingError("Enter an amount greater than zero and a reason.")
+        done = disputes.dispute_credit(
+            dispute=dispute,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+            user=request.user,
+        )
+        if done.status == Dispute.Status.PENDING_APPROVAL:
+            messages.info(
+                request, "The credit is above the four-eyes amount: another user must approve it."
+            )
+
+    return _act(request, pk, act, "Credit recorded.")
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda d: disputes.dispute_credit_approve(dispute=d, user=request.user),
+        "Credit approved; the credit note is issued.",
+    )
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda d: disputes.dispute_credit_decline(
+            dispute=d, user=request.user, reason=_reason(request)
+        ),
+        "Proposed credit declined; the dispute is open again.",
+    )
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda d: disputes.dispute_reject(dispute=d, user=request.user, reason=_reason(request)),
+        "Dispute rejected; the invoice is payable and reminded again.",
+    )
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_rebill(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda d: disputes.dispute_rebill(dispute=d, user=request.user, reason=_reason(request)),
+        "Invoice credited; its lines are on a draft for review.",
+    )
+
+
+@require("disputes.view")
+def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    return attachments.attachment_response(get_object_or_404(DisputeAttachment, pk=pk))
+
+
+@require_POST
+@require("disputes.manage")
+def invoice_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+    """Finance opens a dispute on the customer's behalf (category, message, files)."""
+    invoice = get_object_or_404(Invoice, pk=pk)
+    form = DisputeOpenForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise BillingError("Choose a category and write what the customer disputes.")
+        ids = [int(x) for x in request.POST.getlist("lines") if x.isdigit()]
+        lines = list(invoice.lines.filter(pk__in=ids))
+        dispute = disputes.dispute_open(
+            invoice=invoice,
+            category=form.cleaned_data["category"],
+            message=form.cleaned_data["message"],
+            lines=lines,
+            files=request.FILES.getlist("files"),
+            user=request.user,
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("receivables:invoice", pk=pk)
+    messages.success(
+        request, f"{invoice.number} is disputed: no reminders, no automatic allocation."
+    )
+    return redirect("receivables:dispute", pk=dispute.pk)
