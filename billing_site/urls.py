@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core import views
+from core import mail_views, views
 from core.login import RateLimitedLoginView
 
 handler403 = "core.views.permission_denied"
@@ -20,6 +20,8 @@ urlpatterns = [
     path("invoices/", include("invoicing.urls")),
     path("receivables/", include("receivables.urls")),
     path("", include("records.urls")),
+    path("mail/templates/", mail_views.template_list, name="mail_templates"),
+    path("mail/templates/<str:kind>/<int:level>/", mail_views.template_edit, name="mail_template"),
     path("api/v1/", include("billing_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

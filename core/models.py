@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 
@@ -89,3 +90,62 @@ class ImportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import {self.pk} ({self.file_name})"
+
+
+class MailTemplate(models.Model):
+    """The subject and body of one kind of outgoing mail (and, for reminders, one level), as a
+    billing admin edited them. Without a row the default text in core/mail.py is used."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        STATEMENT = "statement", "Statement"
+        REMINDER = "reminder", "Reminder"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    level = models.PositiveSmallIntegerField(
+        default=0, help_text="Reminders: days past due of the level; 0 for other kinds."
+    )
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "level"], name="mail_template_unique_kind_level"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.level}" if self.level else self.get_kind_display()
+
+
+class SentMail(models.Model):
+    """Every message that left: who sent it, when, to whom, its subject and the SHA-256 of each
+    attachment. `object_id` is the invoice, credit note or account the message is about."""
+
+    kind = models.CharField(max_length=16, choices=MailTemplate.Kind.choices)
+    level = models.PositiveSmallIntegerField(default=0)
+    object_id = models.PositiveBigIntegerField()
+    account_id = models.PositiveBigIntegerField(db_index=True, help_text="The customer's account.")
+    invoice_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    attachments = models.JSONField(default=list, help_text='[{"name": ..., "sha256": ...}]')
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {', '.join(self.to)} at {self.sent_at:%Y-%m-%d %H:%M}"

@@ -53,6 +53,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Customer contacts of the portal: invite, revoke.
     "contacts.view": frozenset({BILLING_ADMIN, FINANCE, AUDITOR}),
     "contacts.manage": frozenset({BILLING_ADMIN, FINANCE}),
+    "mail.templates": frozenset({BILLING_ADMIN}),
+    "statements.send": frozenset({FINANCE}),
 }
 
 # When a user holds several roles, home goes to the first of these they hold.

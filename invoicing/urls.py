@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing import list_views, views
+from invoicing import list_views, mail_views, views
 
 app_name = "invoicing"
 urlpatterns = [
@@ -16,6 +16,8 @@ urlpatterns = [
     path("<int:pk>/reject/", views.reject, name="reject"),
     path("<int:pk>/lines/", views.add_line, name="add_line"),
     path("<int:pk>/send/", views.send, name="send"),
+    path("<int:pk>/mail/", mail_views.invoice_mail, name="mail"),
+    path("credit-notes/<int:pk>/mail/", mail_views.credit_note_mail, name="credit_note_mail"),
     path("<int:pk>/credit-notes/", views.credit_note, name="credit_note"),
     path("lines/<int:pk>/adjust/", views.adjust_line, name="adjust_line"),
     path("credit-notes/<int:pk>/pdf/", views.credit_note_pdf_view, name="credit_note_pdf"),

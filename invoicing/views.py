@@ -18,8 +18,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from agreements.models import Agreement
-from core.dates import firm_today, parse_period, previous_month
+from core.dates import firm_today, parse_period, period_bounds, previous_month
 from core.errors import BillingError
+from core.mail_views import sent_for
 from core.roles import has_capability, require
 from invoicing import forms, selectors, services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
@@ -92,6 +93,7 @@ def review(request: HttpRequest) -> HttpResponse:
         {
             "period": period,
             "period_label": f"{period:%B %Y}",
+            "period_last": period_bounds(period)[1],
             "drafts": drafts,
             "page": drafts,
             "final": final,
@@ -113,6 +115,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
         "lines": lines,
         "warnings": warnings,
         "credit_notes": list(invoice.credit_notes.all()),
+        "sent_mails": list(sent_for(invoice_id=invoice.pk)),
         "can_manage": has_capability(request.user, "invoices.manage") and invoice.is_editable,
         "can_send": has_capability(request.user, "invoices.manage") and invoice.is_final,
         "can_credit": has_capability(request.user, "credit_notes.create")

@@ -13,17 +13,16 @@ import logging
 import secrets
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
 from agreements.models import Account
-from core import csvio
+from core import csvio, mail
 from core.dates import firm_today
 from core.errors import BillingError
 from core.imports import ImportResult, RowError
 from core.money import round_money
+from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
 from receivables import importing, selectors
 from receivables.allocation import (
@@ -394,21 +393,61 @@ def _allocation_notice(payment: Payment, allocations: list[Allocation]) -> str:
 # --- Dunning -------------------------------------------------------------------------------------
 
 
-def dunning_run(*, as_of: dt.date, user=None) -> list[Reminder]:
+def dunning_run(*, as_of: dt.date, user=None, expected: int | None = None) -> list[Reminder]:
     """Send the reminders due on `as_of` (SPEC 4); returns the Reminder rows recorded.
 
     Per invoice only the highest due level is mailed; lower levels due at the same time are
     recorded as `superseded`, so a customer never gets several mails for one invoice in one day.
     Idempotent: a level is recorded once per invoice (unique constraint), and the invoice row is
-    locked while its reminders are decided, so two concurrent runs never mail twice.
+    locked while its reminders are decided, so two concurrent runs never mail twice. `expected`
+    (the count a person confirmed on the preview page) refuses a run whose list has changed.
     """
+    due = selectors.dunning_due(as_of)
+    if expected is not None and len(due) != expected:
+        raise BillingError(
+            f"{len(due)} reminders are due now, not the {expected} you confirmed; nothing was "
+            "sent. Check the list again."
+        )
     recorded: list[Reminder] = []
-    for due in selectors.dunning_due(as_of):
-        recorded.extend(_remind(due.invoice.pk, as_of, user))
+    for item in due:
+        recorded.extend(_remind(item.invoice.pk, as_of, user))
     return recorded
 
 
-def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
+def reminder_draft(due: selectors.DueReminder, *, to=None, cc=None):
+    """The reminder message for one due level: that level's template (escalating wording), the
+    open amount, a payment instruction and the invoice PDF."""
+    invoice = due.invoice
+    values = invoice_values(invoice, due.invoice.open_amount)
+    values["days_past_due"] = str(due.days_past_due)
+    return invoice_draft(
+        invoice,
+        to=to if to is not None else contacts(invoice)[:1],
+        cc=cc,
+        kind="reminder",
+        level=due.level,
+        values=values,
+        with_pdf=bool(invoice.pdf),
+    )
+
+
+def reminder_send(
+    *, invoice: Invoice, user, to: list[str], cc: list[str] | None = None
+) -> list[Reminder]:
+    """Send the reminder due now for one invoice, to the recipients a person chose on its
+    preview page. Refused when no level is due (none reached, or each already sent)."""
+    recipients = mail.parse_addresses(to)
+    copies = mail.parse_addresses(cc or [], label="CC", required=False)
+    rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies)
+    if not rows:
+        raise BillingError(
+            f"No reminder is due for {invoice.number}: it is disputed, paid, not yet "
+            "past the first level, or every due level was already sent."
+        )
+    return rows
+
+
+def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Reminder]:
     with transaction.atomic():
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
@@ -420,7 +459,8 @@ def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
         if not pending:
             return []
         due = pending[0]
-        email = invoice.billing_email or invoice.account.billing_email
+        draft = reminder_draft(due, to=to, cc=cc)
+        email = ", ".join(draft.to)
         rows = [
             Reminder(
                 invoice=invoice,
@@ -431,7 +471,9 @@ def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
             )
             for level in due.skipped_levels
         ]
-        main = Reminder(invoice=invoice, level=due.level, sent_on=as_of, sent_to=email or "")
+        main = Reminder(
+            invoice=invoice, level=due.level, sent_on=as_of, sent_to=draft.to[0] if draft.to else ""
+        )
         if email:
             main.status = Reminder.Status.SENT
         else:
@@ -440,23 +482,9 @@ def _remind(invoice_id: int, as_of: dt.date, user) -> list[Reminder]:
         rows.append(main)
         created = bulk_create_with_history(rows, Reminder, default_user=user)
         if email:
-            open_amount = due.invoice.open_amount
+            mail.sent_mail_record(draft=draft, user=user)
             # Sent inside the transaction: if the mail server refuses, nothing is recorded and
             # the next run tries again (at-least-once; a commit failure after a send may repeat).
-            send_mail(
-                subject=f"Payment reminder: invoice {invoice.number} is {due.days_past_due} days "
-                f"past due",
-                message=(
-                    f"Dear {invoice.account.name},\n\n"
-                    f"Our records show that invoice {invoice.number} dated "
-                    f"{invoice.invoice_date.isoformat()} was due on {invoice.due_date.isoformat()} "
-                    f"and has {invoice.currency} {open_amount:,.2f} open.\n"
-                    f"If you have already paid, please disregard this reminder.\n\n"
-                    f"{settings.BILLING_FIRM_NAME}\n"
-                ),
-                from_email=None,
-                recipient_list=[email],
-                fail_silently=False,
-            )
+            mail.message_for(draft).send(fail_silently=False)
         logger.info("dunning: invoice %s level %s (%s)", invoice.number, due.level, main.status)
     return created

@@ -37,4 +37,6 @@ urlpatterns = [
     ),
     path("dunning/", views.dunning, name="dunning"),
     path("dunning/run/", views.dunning_run, name="dunning_run"),
+    path("dunning/preview/", views.dunning_preview, name="dunning_preview"),
+    path("invoices/<int:pk>/remind/", views.invoice_remind, name="invoice_remind"),
 ]

@@ -13,13 +13,15 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from agreements.models import Account
 from core import csvio
 from core.dates import firm_today
 from core.errors import BillingError
+from core.mail_views import preview_or_send, sent_for
 from core.roles import has_capability, require
+from invoicing.mail import contacts as invoice_contacts
 from invoicing.models import CreditNote, Invoice
 from receivables import selectors, services
 from receivables.aging import BUCKETS, aging_report
@@ -368,11 +370,34 @@ def dunning(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require("dunning.run")
+def dunning_preview(request: HttpRequest) -> HttpResponse:
+    """What "Run now" would send today, message by message, before anything leaves."""
+    today = firm_today()
+    rows = []
+    for due in selectors.dunning_due(today):
+        try:
+            draft = services.reminder_draft(due)
+        except BillingError as exc:
+            rows.append({"due": due, "draft": None, "problem": str(exc)})
+        else:
+            rows.append({"due": due, "draft": draft, "problem": ""})
+    return render(request, "receivables/dunning_preview.html", {"rows": rows, "today": today})
+
+
 @require_POST
 @require("dunning.run")
 def dunning_run(request: HttpRequest) -> HttpResponse:
+    confirmed = request.POST.get("confirm_count", "")
     try:
-        reminders = services.dunning_run(as_of=firm_today(), user=request.user)
+        reminders = services.dunning_run(
+            as_of=firm_today(),
+            user=request.user,
+            expected=int(confirmed) if confirmed.isdigit() else None,
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("receivables:dunning_preview")
     except OSError as exc:
         messages.error(
             request,
@@ -381,8 +406,39 @@ def dunning_run(request: HttpRequest) -> HttpResponse:
         )
     else:
         sent = sum(1 for r in reminders if r.status == "sent")
+        skipped = len(reminders) - sent
         messages.success(
             request,
-            f"Dunning run: {sent} reminders sent, {len(reminders) - sent} recorded as skipped.",
+            f"Dunning run: {sent} reminder{'s' if sent != 1 else ''} sent, "
+            f"{skipped} recorded as skipped.",
         )
     return redirect("receivables:dunning")
+
+
+@require_http_methods(["GET", "POST"])
+@require("dunning.run")
+def invoice_remind(request: HttpRequest, pk: int) -> HttpResponse:
+    """One invoice's reminder: the level due now, previewed, then sent to the chosen To/CC."""
+    inv = get_object_or_404(Invoice.objects.select_related("account"), pk=pk)
+
+    def build():
+        due = selectors.dunning_due(firm_today(), invoice_ids=[inv.pk])
+        if not due:
+            raise BillingError(
+                f"No reminder is due for {inv.number}: it is disputed, paid, not yet past the "
+                "first level, or every due level was already sent."
+            )
+        return services.reminder_draft(due[0])
+
+    return preview_or_send(
+        request,
+        build=build,
+        send=lambda to, cc: services.reminder_send(invoice=inv, user=request.user, to=to, cc=cc),
+        contacts=invoice_contacts(inv),
+        heading=f"Send a reminder for {inv.number}",
+        send_label="Send reminder",
+        back_url=reverse("receivables:invoice", args=[inv.pk]),
+        back_label=f"Invoice {inv.number}",
+        sent=sent_for(invoice_id=inv.pk, kind="reminder"),
+        done=lambda rows: f"Reminder for {inv.number} sent to {rows[-1].sent_to}.",
+    )

@@ -14,7 +14,9 @@ from django.db.models import Case, DecimalField, Exists, OuterRef, Q, QuerySet, 
 from django.db.models.functions import Coalesce
 
 from agreements.models import Account
+from core import mail
 from core.dates import firm_today
+from core.money import Money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Payment
 from receivables.selectors import annotate_open_amount, final_invoices
@@ -190,3 +192,41 @@ def range_statement(
         st.closing = running
         out.append(st)
     return out
+
+
+def statement_draft(
+    account: Account, *, as_of: dt.date, to: list[str], cc: list[str] | None = None
+) -> mail.Draft:
+    """The statement message: open balance per currency as of the day, the statement PDF."""
+    from django.conf import settings
+
+    from receivables.exports import statement_pdf
+    from receivables.selectors import customer_statement
+
+    sections = customer_statement(account=account, as_of=as_of)
+    balance = ", ".join(str(Money(s.balance, s.currency)) for s in sections) or "nothing"
+    reference = account.external_id
+    values = {
+        "customer": account.name,
+        "as_of": as_of.isoformat(),
+        "balance": balance,
+        "payment_instruction": (
+            f"Please transfer the open amount to {settings.BILLING_FIRM_NAME}, IBAN "
+            f"{settings.BILLING_FIRM_IBAN}, BIC {settings.BILLING_FIRM_BIC}, quoting {reference}."
+        ),
+        "firm": settings.BILLING_FIRM_NAME,
+    }
+    subject, body = mail.render("statement", 0, values)
+    pdf = statement_pdf(account=account, as_of=as_of)
+    return mail.Draft(
+        kind="statement",
+        object_id=account.pk,
+        account_id=account.pk,
+        to=to,
+        cc=cc or [],
+        subject=subject,
+        body=body,
+        attachments=[
+            (f"statement-{account.external_id}-{as_of.isoformat()}.pdf", pdf, "application/pdf")
+        ],
+    )

@@ -7,6 +7,7 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customers"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("customers/<int:pk>/statement/", views.customer_statement, name="statement"),
+    path("customers/<int:pk>/statement/mail/", views.statement_mail, name="statement_mail"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),
     path("milestones/<int:pk>/complete/", views.milestone_complete, name="milestone_complete"),
     path("time/entries/", views.entry_browser, name="entries"),

@@ -10,13 +10,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import services as agreement_services
 from agreements.models import Account, Agreement, Milestone
+from core import mail
 from core.dates import firm_today
 from core.errors import BillingError
 from core.listing import PAGE_SIZE, DateRangeForm, csv_response, query_without
+from core.mail_views import preview_or_send, sent_for
 from core.money import format_amount
 from core.roles import has_capability, require
 from invoicing.models import CreditNote
@@ -86,6 +89,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             annotate_unapplied(account.payments.all()).order_by("-date", "-id")[:RECENT]
         )
         context["unapplied"] = customers.unapplied_by_currency(account)
+    context["sent_mails"] = list(sent_for(account_id=account.pk)[:RECENT])
     context["history"], _ = history.history_page(
         user=user, data={"account": account.pk}, size=RECENT
     )
@@ -255,4 +259,29 @@ def history_view(request: HttpRequest) -> HttpResponse:
             "account": account,
             "filter_query": query_without(request, "before"),
         },
+    )
+
+
+# --- statement mail -----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require("statements.send")
+def statement_mail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=pk)
+    contacts = [account.billing_email] if account.billing_email else []
+    return preview_or_send(
+        request,
+        build=lambda: customers.statement_draft(account, as_of=firm_today(), to=contacts),
+        send=lambda to, cc: mail.mail_send(
+            draft=customers.statement_draft(account, as_of=firm_today(), to=to, cc=cc),
+            user=request.user,
+        ),
+        contacts=contacts,
+        heading=f"Send a statement to {account.name}",
+        send_label="Send statement",
+        back_url=reverse("records:customer", args=[account.pk]),
+        back_label=account.name,
+        sent=sent_for(kind="statement", account_id=account.pk),
+        done=lambda sent: f"Statement sent to {', '.join(sent.to)}.",
     )

@@ -18,13 +18,14 @@ from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.drafts import CLAIM_FIELDS, GroupOutcome, draft_write
 from invoicing.services.review import invoice_line_add, invoice_line_adjust, invoice_reject
 from invoicing.services.runs import RUN_LOCK_KEY, invoice_run_generate, invoice_run_start
-from invoicing.services.sending import invoice_send
+from invoicing.services.sending import credit_note_send, invoice_send
 
 __all__ = [
     "CLAIM_FIELDS",
     "RUN_LOCK_KEY",
     "GroupOutcome",
     "credit_note_create",
+    "credit_note_send",
     "draft_write",
     "invoice_approve",
     "invoice_line_add",

@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
+from core.models import SentMail
 from receivables import selectors
 from receivables.models import Reminder
 from receivables.services import dunning_run, invoice_dispute, payment_record
@@ -140,19 +141,17 @@ def test_due_tomorrow_and_command():
 
 
 @pytest.mark.django_db
-def test_mail_failure_records_nothing_so_a_retry_sends(monkeypatch):
+def test_mail_failure_records_nothing_so_a_retry_sends(settings):
     acc = AccountFactory(billing_email="ap@x.example")
     final_invoice(acc, "100.00", due=DUE, seq=1)
-
-    def broken(*args, **kwargs):
-        raise OSError("mail server down")
-
-    monkeypatch.setattr("receivables.services.send_mail", broken)
+    backend = settings.EMAIL_BACKEND
+    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
     with pytest.raises(OSError):
         dunning_run(as_of=day(7))
-    assert Reminder.objects.count() == 0
-    monkeypatch.undo()
+    assert Reminder.objects.count() == 0 and SentMail.objects.count() == 0
+    settings.EMAIL_BACKEND = backend
     assert len(dunning_run(as_of=day(7))) == 1
+    assert SentMail.objects.get().to == ["ap@x.example"]
 
 
 @pytest.mark.django_db
