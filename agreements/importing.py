@@ -1,8 +1,8 @@
 """Parsing and checking a CRM agreements export (SPEC 1.1). Reads the database, never writes.
 
-``parse_agreements(rows, errors)`` turns ``csvio.Row`` objects into ``AgreementRow`` values,
-recording every problem of a single row; ``check_agreements(parsed, errors)`` adds the problems
-that need other rows or the database (repeated IDs, accounts that disagree, parents, overlapping
+``parse_row(row, errors)`` turns one ``csvio.Row`` into an ``AgreementRow``, recording every
+problem of that row; ``check_rows(parsed, bad_ids, errors)`` adds the problems that need other
+rows or the database (repeated IDs, accounts that disagree, parents, overlapping
 signed agreements, already-billed milestones). ``agreements.services.agreement_import`` writes.
 """
 
@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
 
 from agreements import selectors
 from agreements.models import (
@@ -26,7 +25,7 @@ from agreements.models import (
     default_tax_category,
 )
 from agreements.pricing import role_key
-from core import csvio
+from core import csvio, locks
 from core.countries import is_country_code
 from core.imports import RowError
 
@@ -616,5 +615,4 @@ def parse_and_check(
 def lock_imports(name: str) -> None:
     """Serialize imports of one kind (PostgreSQL advisory lock held to the end of the transaction),
     so two uploads of overlapping files cannot both pass the checks and then collide."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"billable.import.{name}"])
+    locks.import_lock(name)

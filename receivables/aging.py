@@ -30,11 +30,10 @@ from django.db import connection, transaction
 
 from agreements.models import Account
 from core.exports import neutralize
-from core.money import round_money
+from core.money import ZERO, round_money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Payment
 
-ZERO = Decimal("0.00")
 BUCKETS = ("Current", "1-30", "31-60", "61-90", "91+")
 HEADER = ["Account ID", "Account Name", "Currency", *BUCKETS, "Unapplied", "Total"]
 JSON_KEYS = ["current", "1-30", "31-60", "61-90", "91+"]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-ZERO = Decimal("0.00")
+from core.money import ZERO
 
 INVOICE_NUMBER_RE = re.compile(r"INV-\d{4}-\d{5}", re.IGNORECASE)
 # A run of 13-19 digits, optionally separated by single spaces or dashes, not glued to other

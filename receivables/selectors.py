@@ -29,10 +29,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from agreements.models import Account
+from core.money import ZERO
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Dispute, Payment, Reminder
 
-ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 FINAL_STATUSES = sorted(Invoice.FINAL_STATUSES)
 STATEMENT_PAYMENT_DAYS = 90

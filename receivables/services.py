@@ -21,7 +21,7 @@ from core import csvio, mail
 from core.dates import firm_today
 from core.errors import BillingError
 from core.imports import ImportResult, RowError
-from core.money import round_money
+from core.money import ZERO, round_money
 from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
 from receivables import importing, selectors
@@ -35,8 +35,6 @@ from receivables.models import Allocation, Payment, Reminder
 from receivables.validation import currency_problem, future_date_problem
 
 logger = logging.getLogger(__name__)
-
-ZERO = Decimal("0.00")
 
 
 def _final_statuses() -> list[str]:

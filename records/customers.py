@@ -16,12 +16,11 @@ from django.db.models.functions import Coalesce
 from agreements.models import Account
 from core import mail
 from core.dates import firm_today
-from core.money import Money
+from core.money import ZERO, Money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Payment
 from receivables.selectors import annotate_open_amount, final_invoices
 
-ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 UNPAID = ("approved", "sent", "partially_paid")
 

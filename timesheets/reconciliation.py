@@ -37,6 +37,7 @@ from django.utils import timezone
 from agreements.matching import match_sql
 from agreements.models import Agreement, RoleRate
 from agreements.pricing import role_key_sql, rounded_minutes_sql
+from core import locks
 from timesheets.models import Employee, Flag, TimeEntry
 from timesheets.ordering import entry_id_order_sql, entry_order_sql
 
@@ -50,7 +51,6 @@ RECONCILED_CODES = tuple(sorted(c for c in Flag.Code.values if c != "CHANGED_AFT
 _NOT_EXCLUDING_WRITE_OFF = "CHANGED_AFTER_INVOICING"
 _TEMP_TABLES = ("recon_flag", "recon_dup", "recon_dupkey", "recon_change")
 _WORK_MEM = "128MB"  # per sort/hash node, for this session only while a run is going
-_LOCK_KEY = 804_211_917  # PostgreSQL advisory lock: apply step (exclusive) vs. flag actions
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ def advisory_lock(*, shared: bool) -> None:
     """Serialise the apply step against flag actions.
 
     Must be called inside a transaction: the lock is released at commit or rollback."""
-    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {fn}(%s)", [_LOCK_KEY])
+    locks.xact_lock(locks.RECONCILIATION_APPLY, shared=shared)
 
 
 class _Sql:
@@ -596,8 +594,10 @@ def reconcile(
     finally:
         try:
             with connection.cursor() as cur:
-                for name in ("recon_flag", "recon_dup", "recon_change"):
+                for name in _TEMP_TABLES:
                     cur.execute(f"DROP TABLE IF EXISTS {name}", [])
+                cur.execute("RESET work_mem")  # set by _step_setup for this run only
+                cur.execute("RESET jit")
         except DatabaseError:
             # Inside a caller's transaction that already failed: its rollback drops them.
             pass

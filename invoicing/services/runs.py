@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import locks
 from core.dates import firm_today
 from invoicing import selectors
 from invoicing.models import InvoiceRun
@@ -23,14 +24,12 @@ from invoicing.services.drafts import GroupOutcome, draft_write
 from invoicing.tasks import generate_invoices_task
 from timesheets import services as timesheets_services
 
-# pg_advisory_xact_lock key shared by every invoice-run group transaction ("BILL" in ASCII).
-RUN_LOCK_KEY = 0x42494C4C
+RUN_LOCK_KEY = locks.INVOICE_RUN  # core.locks holds every advisory-lock key
 
 
 def _lock_runs() -> None:
     """Serialise invoice-run group transactions (advisory lock held to the end of the transaction)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK_KEY])
+    locks.xact_lock(locks.INVOICE_RUN)
 
 
 def _refresh_flags(user) -> None:
