@@ -130,21 +130,61 @@ def flag_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(back)
 
 
+def _bulk_selection(request: HttpRequest) -> list[int]:
+    """The flags a bulk action is about: the ticked ones, or every open flag matching the
+    dashboard filters when "select all N matching" was chosen (`all=1`)."""
+    if request.POST.get("all") == "1":
+        filters = FlagFilterForm(request.POST).filters()
+        return list(
+            selectors.flags_filtered(filters)
+            .filter(status=Flag.Status.OPEN)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return sorted({int(v) for v in request.POST.getlist("flag") if str(v).isdigit()})
+
+
 @require("flags.act")
 @require_POST
 def flags_bulk(request: HttpRequest) -> HttpResponse:
-    form = BulkActionForm(request.POST)
+    """Two steps: the first POST shows what will happen to how many flags and asks; only the
+    confirmed POST (same selection, same count) acts."""
     back = _next_url(request, reverse("timesheets:dashboard"))
+    ids = _bulk_selection(request)
+    data = request.POST.copy()
+    data.setlist("flag", [str(i) for i in ids])
+    form = BulkActionForm(data)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(back)
     action = form.cleaned_data["action"]
+    if request.POST.get("confirm_count") != str(len(ids)):
+        if request.POST.get("confirm_count"):
+            messages.error(request, "The selection changed since you confirmed it; check it again.")
+        keep = [
+            (k, v)
+            for k, vs in request.POST.lists()
+            if k not in {"csrfmiddlewaretoken", "confirm_count", "flag"}
+            for v in vs
+        ]
+        if request.POST.get("all") != "1":
+            keep += [("flag", str(i)) for i in ids]
+        return render(
+            request,
+            "timesheets/bulk_confirm.html",
+            {
+                "count": len(ids),
+                "action": action,
+                "verb": services.ACTION_WORDS[action],
+                "reason": form.cleaned_data["reason"],
+                "fields": keep,
+                "back": back,
+                "sample": list(Flag.objects.filter(pk__in=ids[:20]).order_by("code", "subject")),
+            },
+        )
     try:
         done = services.flags_bulk_action(
-            flag_ids=form.cleaned_data["flag"],
-            action=action,
-            user=request.user,
-            reason=form.cleaned_data["reason"],
+            flag_ids=ids, action=action, user=request.user, reason=form.cleaned_data["reason"]
         )
     except BillingError as exc:
         messages.error(request, str(exc))

@@ -189,10 +189,11 @@ def test_bulk_release_keeps_filters(client_for, services_manager, flagged):
     client = client_for(services_manager)
     ids = [flagged["over1"].pk, flagged["over2"].pk]
     back = f"{DASH}?code=OVER_CAP"
-    r = client.post(
-        reverse("timesheets:flags_bulk"),
-        {"flag": ids, "action": "release", "reason": "PO 123", "next": back},
-    )
+    data = {"flag": ids, "action": "release", "reason": "PO 123", "next": back}
+    ask = client.post(reverse("timesheets:flags_bulk"), data)
+    assert ask.status_code == 200 and "Release 2 flags?" in ask.content.decode()
+    assert set(Flag.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"open"}
+    r = client.post(reverse("timesheets:flags_bulk"), {**data, "confirm_count": "2"})
     assert r.status_code == 302 and r["Location"] == back
     assert set(Flag.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"released"}
     r = client.post(
@@ -202,6 +203,7 @@ def test_bulk_release_keeps_filters(client_for, services_manager, flagged):
             "action": "release",
             "reason": "x",
             "next": "https://evil.example/",
+            "confirm_count": "1",
         },
     )
     assert r["Location"] == DASH
@@ -395,3 +397,29 @@ def test_kpis(settings):
     # Unbilled: Engineer 8:00 x 200 = 1600 (the written-off entry will never be billed: left
     # out); default rate: 1:15 + 1:15 = 2:30 x 100 = 250.
     assert k.unbilled == {"USD": Decimal("1850.00")}
+
+
+def test_bulk_write_off_of_all_matching_asks_first(client_for, services_manager, flagged):
+    client = client_for(services_manager)
+    open_over_cap = list(
+        Flag.objects.filter(code="OVER_CAP", status="open").values_list("pk", flat=True)
+    )
+    data = {
+        "all": "1",
+        "status": "open",
+        "code": "OVER_CAP",
+        "action": "write_off",
+        "reason": "Goodwill",
+    }
+    ask = client.post(reverse("timesheets:flags_bulk"), data).content.decode()
+    assert f"Write off {len(open_over_cap)} flag" in ask and 'name="all" value="1"' in ask
+    assert Flag.objects.filter(pk__in=open_over_cap, status="open").count() == len(open_over_cap)
+    no_action = client.post(reverse("timesheets:flags_bulk"), {**data, "action": ""}, follow=True)
+    assert Flag.objects.filter(pk__in=open_over_cap, status="open").count() == len(open_over_cap)
+    assert no_action.status_code == 200
+    client.post(
+        reverse("timesheets:flags_bulk"), {**data, "confirm_count": str(len(open_over_cap))}
+    )
+    assert set(Flag.objects.filter(pk__in=open_over_cap).values_list("status", flat=True)) == {
+        "written_off"
+    }
