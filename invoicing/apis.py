@@ -8,9 +8,10 @@ from typing import Any
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +35,45 @@ from invoicing.serializers import (
     InvoiceRunStartSerializer,
     InvoiceSerializer,
 )
+
+EINVOICE_SCHEMA = extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "fmt", str, OpenApiParameter.PATH, enum=["ubl", "cii", "facturx"], description="Format."
+        )
+    ],
+    responses={
+        (200, "application/xml"): OpenApiResponse(
+            OpenApiTypes.BINARY, description="UBL 2.1 or CII D16B XML (EN 16931)."
+        ),
+        (200, "application/pdf"): OpenApiResponse(
+            OpenApiTypes.BINARY, description="Factur-X: PDF/A-3 with factur-x.xml embedded."
+        ),
+    },
+)
+EINVOICE_ACTION = {
+    "detail": True,
+    "methods": ["get"],
+    # Any last segment reaches the view, which answers an unknown format with a JSON 404.
+    "url_path": "einvoice/(?P<fmt>[^/]+)",
+    "url_name": "einvoice",
+    "renderer_classes": [JSONRenderer],
+    "content_negotiation_class": IgnoreFormatQueryNegotiation,
+    "filter_backends": [],
+    "pagination_class": None,
+}
+
+
+def einvoice_response(subject: Invoice | CreditNote, fmt: str) -> HttpResponse:
+    """An approved invoice's or a credit note's e-invoice as a download (SPEC 3.2)."""
+    from invoicing.einvoice import FORMATS, einvoice_file
+
+    if fmt not in FORMATS:
+        raise NotFound(f"No e-invoice format {fmt!r}; use ubl, cii or facturx.")
+    file = einvoice_file(subject, fmt)
+    response = HttpResponse(file.content, content_type=file.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
+    return response
 
 
 @extend_schema(tags=["invoices"])
@@ -201,6 +241,12 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
         response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
         return response
 
+    @EINVOICE_SCHEMA
+    @action(**EINVOICE_ACTION)
+    def einvoice(self, request: Request, fmt: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The approved invoice as an EN 16931 e-invoice: ubl, cii or facturx."""
+        return einvoice_response(self.get_object(), fmt)
+
 
 @extend_schema(tags=["invoices"])
 class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableViewSet):
@@ -237,3 +283,9 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billab
         )
         note = self.get_queryset().get(pk=note.pk)
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @EINVOICE_SCHEMA
+    @action(**EINVOICE_ACTION)
+    def einvoice(self, request: Request, fmt: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The credit note as an EN 16931 e-invoice: ubl, cii or facturx."""
+        return einvoice_response(self.get_object(), fmt)

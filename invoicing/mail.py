@@ -70,6 +70,12 @@ def invoice_draft(
     attachments = (
         [(f"{invoice.number}.pdf", stored_pdf(invoice), "application/pdf")] if with_pdf else []
     )
+    # The stored final PDF is the Factur-X (CII inside); some customers also want the UBL.
+    if with_pdf and kind == "invoice" and invoice.account.einvoice_ubl_by_email:
+        from invoicing.einvoice import einvoice_file
+
+        ubl = einvoice_file(invoice, "ubl")
+        attachments.append((ubl.filename, ubl.content, ubl.content_type))
     return mail.Draft(
         kind=kind,
         level=level,

@@ -21,4 +21,10 @@ urlpatterns = [
     path("<int:pk>/credit-notes/", views.credit_note, name="credit_note"),
     path("lines/<int:pk>/adjust/", views.adjust_line, name="adjust_line"),
     path("credit-notes/<int:pk>/pdf/", views.credit_note_pdf_view, name="credit_note_pdf"),
+    path("<int:pk>/einvoice/<str:fmt>/", views.invoice_einvoice_view, name="einvoice"),
+    path(
+        "credit-notes/<int:pk>/einvoice/<str:fmt>/",
+        views.credit_note_einvoice_view,
+        name="credit_note_einvoice",
+    ),
 ]

@@ -167,6 +167,30 @@ def credit_note_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@require_GET
+@require("invoices.view")
+def invoice_einvoice_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """Download an approved invoice's e-invoice (SPEC 3.2): ubl, cii or facturx."""
+    invoice = get_object_or_404(Invoice.objects.select_related("account"), pk=pk)
+    return _einvoice_download(invoice, fmt)
+
+
+@require_GET
+@require("invoices.view")
+def credit_note_einvoice_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    note = get_object_or_404(CreditNote.objects.select_related("invoice__account"), pk=pk)
+    return _einvoice_download(note, fmt)
+
+
+def _einvoice_download(subject: Invoice | CreditNote, fmt: str) -> HttpResponse:
+    from invoicing.apis import einvoice_response
+    from invoicing.einvoice import FORMATS
+
+    if fmt not in FORMATS or (isinstance(subject, Invoice) and not subject.is_final):
+        raise Http404("No such e-invoice: only approved invoices and credit notes have one.")
+    return einvoice_response(subject, fmt)
+
+
 def _done(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     return redirect("invoicing:detail", pk=invoice.pk)
 

@@ -183,8 +183,10 @@ def terms_text(invoice: Invoice) -> str:
     return f"Payable within {days} days of the invoice date, by {invoice.due_date.isoformat()}."
 
 
-def invoice_document(invoice: Invoice) -> Document:
-    rows = list(InvoiceLine.objects.filter(invoice_id=invoice.pk).order_by("position", "id"))
+def invoice_document(invoice: Invoice, rows: list[InvoiceLine] | None = None) -> Document:
+    """`rows`: the invoice's lines in order (read from the database when not given)."""
+    if rows is None:
+        rows = list(InvoiceLine.objects.filter(invoice_id=invoice.pk).order_by("position", "id"))
     lines = tuple(doc_line(x, str(i)) for i, x in enumerate(rows, start=1))
     taxes = tax_groups(lines)
     net = round_money(sum((x.net for x in lines), ZERO))

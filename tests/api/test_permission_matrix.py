@@ -153,6 +153,12 @@ MATRIX: dict[str, list[Probe]] = {
     "api-invoice-list": [Probe("GET", "invoices.view")],
     "api-invoice-detail": [Probe("GET", "invoices.view", kwargs=pk("draft"))],
     "api-invoice-pdf": [Probe("GET", "invoices.view", kwargs=pk("approved"))],
+    "api-invoice-einvoice": [
+        Probe("GET", "invoices.view", kwargs=lambda w: {"pk": w.approved.pk, "fmt": "ubl"})
+    ],
+    "api-credit-note-einvoice": [
+        Probe("GET", "invoices.view", kwargs=lambda w: {"pk": w.credit_note.pk, "fmt": "cii"})
+    ],
     "api-invoice-approve": [
         Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {})
     ],
@@ -316,6 +322,12 @@ MATRIX: dict[str, list[Probe]] = {
     "invoicing:credit_note": [page("POST", "credit_notes.create", pk("approved"))],
     "invoicing:adjust_line": [page("POST", "invoices.manage", pk("draft_line"))],
     "invoicing:credit_note_pdf": [page("GET", "invoices.view", pk("credit_note"))],
+    "invoicing:einvoice": [
+        page("GET", "invoices.view", lambda w: {"pk": w.approved.pk, "fmt": "ubl"})
+    ],
+    "invoicing:credit_note_einvoice": [
+        page("GET", "invoices.view", lambda w: {"pk": w.credit_note.pk, "fmt": "cii"})
+    ],
     "receivables:aging": [page("GET", "aging.view")],
     "records:customers": [page("GET", "customers.view")],
     "records:customer": [page("GET", "customers.view", pk("account"))],
