@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("timesheets.api_urls")),
     path("", include("invoicing.api_urls")),
     path("", include("receivables.api_urls")),
+    path("", include("portal.api_urls")),
     # Last: anything else under /api/v1/ answers a JSON 404, not the HTML error page.
     re_path(r"^.*$", api.api_not_found, name="api-not-found"),
 ]

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "timesheets",
     "invoicing",
     "receivables",
+    "portal",
     "records",
     "demo",
 ]
@@ -328,6 +329,13 @@ BILLING_DISPUTE_ATTACHMENT_MAX_BYTES = env_int(
     "BILLING_DISPUTE_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024
 )
 BILLING_DISPUTE_ATTACHMENTS_PER_MESSAGE = env_int("BILLING_DISPUTE_ATTACHMENTS_PER_MESSAGE", 3)
+# Where the site is reached from outside: links in portal e-mails.
+BILLING_SITE_URL = env_str("BILLING_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Customer portal (docs/portal.md): sign-in links are single-use and short-lived.
+PORTAL_LINK_MINUTES = env_int("PORTAL_LINK_MINUTES", 30)
+PORTAL_LINKS_PER_HOUR = env_int("PORTAL_LINKS_PER_HOUR", 5)
+PORTAL_SESSION_HOURS = env_int("PORTAL_SESSION_HOURS", 12)
+PORTAL_COOKIE_NAME = "billable_portal"
 
 # Production hardening; `check --deploy` is clean when DEBUG is off.
 if not DEBUG:

@@ -19,6 +19,9 @@ urlpatterns = [
     path("time/", include("timesheets.urls")),
     path("invoices/", include("invoicing.urls")),
     path("receivables/", include("receivables.urls")),
+    path("contacts/", include("portal.staff_urls")),
+    # The customer portal: its own sign-in and session, no staff page and no API behind it.
+    path("portal/", include("portal.urls")),
     path("", include("records.urls")),
     path("mail/templates/", mail_views.template_list, name="mail_templates"),
     path("mail/templates/<str:kind>/<int:level>/", mail_views.template_edit, name="mail_template"),

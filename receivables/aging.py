@@ -39,6 +39,14 @@ HEADER = ["Account ID", "Account Name", "Currency", *BUCKETS, "Unapplied", "Tota
 JSON_KEYS = ["current", "1-30", "31-60", "61-90", "91+"]
 
 
+def bucket_of(days_past_due: int) -> str:
+    """The bucket of one invoice: the Python form of the CASE in `_sql()` (same boundaries)."""
+    for limit, name in ((0, "Current"), (30, "1-30"), (60, "31-60"), (90, "61-90")):
+        if days_past_due <= limit:
+            return name
+    return "91+"
+
+
 @dataclass
 class AgingRow:
     account_id: int

@@ -148,7 +148,7 @@ def dispute_open(
             raise BillingError(
                 f"Invoice {invoice} is not approved; only final invoices are disputed."
             )
-        if invoice.disputed:
+        if invoice.disputed or invoice.disputes.filter(status__in=Dispute.OPEN_STATUSES).exists():
             raise BillingError(f"Invoice {invoice} is already disputed.")
         chosen = list(lines or [])
         if any(line.invoice_id != invoice.pk for line in chosen):

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from agreements.models import Agreement
 from invoicing.models import EntryBilling, Invoice, InvoiceRun
+from portal.models import Contact, PaymentNotice
 from receivables.models import Dispute, DisputeAttachment, DisputeMessage, Reminder
 from tests.factories import (
     AccountFactory,
@@ -97,6 +98,8 @@ class World:
     reminder: Any
     dispute: Any
     dispute_attachment: Any
+    contact: Any
+    notice: Any
     milestone: Any = None  # undated, on a Fixed Fee agreement of the same account
 
 
@@ -238,6 +241,17 @@ def make_world() -> World:
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
     )
+    contact = Contact.objects.create(
+        account=account, email="ap@acc-1.example", invited_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    )
+    notice = PaymentNotice.objects.create(
+        contact=contact,
+        account=account,
+        invoice=approved,
+        date=dt.date(2026, 1, 25),
+        amount=Decimal("600.00"),
+        currency="USD",
+    )
     assert agreement.stage == Agreement.Stage.SIGNED
     milestone = MilestoneFactory(
         agreement__account=account,
@@ -267,6 +281,8 @@ def make_world() -> World:
         reminder=reminder,
         dispute=dispute,
         dispute_attachment=dispute_attachment,
+        contact=contact,
+        notice=notice,
     )
 
 

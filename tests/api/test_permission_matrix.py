@@ -273,6 +273,19 @@ MATRIX: dict[str, list[Probe]] = {
             "POST", "disputes.resolve", kwargs=pk("dispute"), body=lambda w: {"reason": "Wrong PO"}
         )
     ],
+    "api-contact-list": [
+        Probe("GET", "contacts.view"),
+        Probe(
+            "POST",
+            "contacts.manage",
+            ok=201,
+            body=lambda w: {"account_id": "ACC-1", "email": "new@acc-1.example"},
+        ),
+    ],
+    "api-contact-detail": [Probe("GET", "contacts.view", kwargs=pk("contact"))],
+    "api-contact-revoke": [
+        Probe("POST", "contacts.manage", kwargs=pk("contact"), body=lambda w: {})
+    ],
     "api-reminder-list": [Probe("GET", "dunning.view")],
     "api-reminder-detail": [Probe("GET", "dunning.view", kwargs=pk("reminder"))],
     "api-ar-aging": [
@@ -361,6 +374,38 @@ MATRIX: dict[str, list[Probe]] = {
     "receivables:dispute_rebill": [page("POST", "disputes.resolve", pk("dispute"))],
     "receivables:dispute_attachment": [page("GET", "disputes.view", pk("dispute_attachment"))],
     "receivables:dunning": [page("GET", "dunning.view")],
+    "contacts:list": [page("GET", "contacts.view")],
+    "contacts:invite": [page("POST", "contacts.manage")],
+    "contacts:revoke": [page("POST", "contacts.manage", pk("contact"))],
+    "contacts:options": [page("POST", "contacts.manage", pk("account", "account_pk"))],
+    "contacts:notices": [page("GET", "payments.view")],
+    "contacts:notice_match": [page("POST", "payments.manage", pk("notice"))],
+    "contacts:notice_dismiss": [page("POST", "payments.manage", pk("notice"))],
+    # The customer portal: no staff role and no staff login opens it. Without a portal session
+    # every page sends to the portal's own sign-in (tests/portal covers contacts).
+    "portal:signin": [Probe("GET", fmt="page", outcomes=everyone(200))],
+    "portal:signin_link": [
+        Probe("GET", fmt="page", kwargs=lambda w: {"token": "no-such-link"}, outcomes=everyone(410))
+    ],
+    "portal:signout": [Probe("POST", fmt="page", outcomes=everyone(302))],
+    "portal:home": [Probe("GET", fmt="page", outcomes=everyone(302))],
+    "portal:invoices": [Probe("GET", fmt="page", outcomes=everyone(302))],
+    "portal:statement": [Probe("GET", fmt="page", outcomes=everyone(302))],
+    **{
+        name: [Probe(method, fmt="page", kwargs=pk(attr), outcomes=everyone(302))]
+        for name, method, attr in [
+            ("portal:invoice", "GET", "approved"),
+            ("portal:invoice_pdf", "GET", "approved"),
+            ("portal:invoice_ubl", "GET", "approved"),
+            ("portal:credit_note_ubl", "GET", "credit_note"),
+            ("portal:notice_new", "POST", "approved"),
+            ("portal:dispute_new", "POST", "approved"),
+            ("portal:credit_note_pdf", "GET", "credit_note"),
+            ("portal:dispute", "GET", "dispute"),
+            ("portal:dispute_comment", "POST", "dispute"),
+            ("portal:attachment", "GET", "dispute_attachment"),
+        ]
+    },
     "receivables:dunning_run": [page("POST", "dunning.run")],
 }
 
@@ -484,6 +529,7 @@ SNAPSHOT_APPS = (
     "timesheets",
     "invoicing",
     "receivables",
+    "portal",
     "core",
     "authtoken",
 )

@@ -1,0 +1,302 @@
+"""The customer portal's pages. Each one is for a signed-in contact (portal.auth) and reads
+through portal.selectors, which start from the contact's account; services write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.dates import firm_today
+from core.errors import BillingError
+from invoicing.pdf import firm_context
+from portal import auth, selectors, services
+from portal.forms import NoticeForm, PortalDisputeForm, PortalMessageForm, SignInForm
+from receivables import attachments, disputes
+from receivables.exports import statement_pdf
+
+
+def _firm() -> dict[str, Any]:
+    """The letterhead and bank details of the invoices (BILLING_FIRM_*)."""
+    firm = firm_context()
+    city = " ".join(x for x in (settings.BILLING_FIRM_POSTAL_CODE, settings.BILLING_FIRM_CITY) if x)
+    return {
+        **firm,
+        "address_lines": [*firm["address_lines"], *([city] if city else [])],
+        "country": settings.BILLING_FIRM_COUNTRY,
+        "vat_id": settings.BILLING_FIRM_VAT_ID,
+        "bank": settings.BILLING_FIRM_BANK,
+        "iban": settings.BILLING_FIRM_IBAN,
+        "bic": settings.BILLING_FIRM_BIC,
+        "instructions": settings.BILLING_PAYMENT_INSTRUCTIONS,
+    }
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200):
+    context = {"firm": _firm(), "contact": getattr(request, "contact", None), **context}
+    return render(request, template, context, status=status)
+
+
+def _download(request: HttpRequest, field: Any, filename: str, what: str) -> FileResponse:
+    if not field:
+        raise Http404("No document stored.")
+    services.event_record(contact=request.contact, action="download", detail=what)  # type: ignore[attr-defined]
+    response = FileResponse(
+        field.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    """Ask for a sign-in link. The answer is the same whether or not the address is known."""
+    form = SignInForm(request.POST or None)
+    sent = False
+    if request.method == "POST" and form.is_valid():
+        services.signin_link_request(email=form.cleaned_data["email"])
+        sent = True
+    return _render(request, "portal/signin.html", {"form": form, "sent": sent})
+
+
+@require_http_methods(["GET", "POST"])
+def signin_link(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners that follow links do not use them up); POST signs in."""
+    if request.method == "GET":
+        link = services.signin_link_check(token=token)
+        if link is None:
+            return _render(request, "portal/link_invalid.html", {}, status=410)
+        return _render(request, "portal/signin_confirm.html", {"link": link})
+    redeemed = services.signin_link_redeem(token=token)
+    if redeemed is None:
+        return _render(request, "portal/link_invalid.html", {}, status=410)
+    _contact, session_token = redeemed
+    response = redirect("portal:home")
+    auth.set_cookie(response, session_token)
+    return response
+
+
+@require_POST
+@auth.portal_login_required
+def signout(request: HttpRequest) -> HttpResponse:
+    services.portal_session_end(session=request.portal_session)  # type: ignore[attr-defined]
+    response = redirect("portal:signin")
+    auth.clear_cookie(response)
+    return response
+
+
+# --- account -----------------------------------------------------------------------------------
+
+
+@auth.portal_login_required
+def home(request: HttpRequest) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    invoices = selectors.invoices(contact)
+    return _render(
+        request,
+        "portal/home.html",
+        {
+            "balances": selectors.balances(contact),
+            "open_invoices": invoices.filter(open_amount__gt=0).order_by("due_date", "number"),
+            "open_disputes": selectors.disputes(contact).filter(
+                status__in=["open", "pending_approval"]
+            ),
+            "today": firm_today(),
+        },
+    )
+
+
+@auth.portal_login_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    return _render(
+        request,
+        "portal/invoices.html",
+        {
+            "invoices": selectors.invoices(contact)[:500],
+            "credit_notes": selectors.credit_notes(contact)[:500],
+            "disputes": selectors.disputes(contact).order_by("-opened_at")[:200],
+            "notices": selectors.notices(contact)[:100],
+        },
+    )
+
+
+@auth.portal_login_required
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    invoice = get_object_or_404(selectors.invoices(contact), pk=pk)
+    with_entries = selectors.shows_entries(contact)
+    return _render(
+        request,
+        "portal/invoice.html",
+        {
+            "invoice": invoice,
+            "lines": selectors.invoice_lines(invoice, with_entries=with_entries),
+            "with_entries": with_entries,
+            "credit_notes": selectors.credit_notes(contact).filter(invoice=invoice),
+            "disputes": invoice.disputes.order_by("-opened_at"),
+            "dispute_form": PortalDisputeForm(),
+            "notice_form": NoticeForm(
+                initial={"date": firm_today(), "amount": invoice.open_amount}
+            ),
+            "accept": attachments.ACCEPT,
+        },
+    )
+
+
+@auth.portal_login_required
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(selectors.invoices(request.contact), pk=pk)  # type: ignore[attr-defined]
+    return _download(request, invoice.pdf, f"{invoice.number}.pdf", invoice.number or "")
+
+
+@auth.portal_login_required
+def credit_note_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(selectors.credit_notes(request.contact), pk=pk)  # type: ignore[attr-defined]
+    return _download(request, note.pdf, f"{note.number}.pdf", note.number)
+
+
+def _ubl(request: HttpRequest, subject: Any) -> HttpResponse:
+    from invoicing.einvoice import einvoice_file
+
+    try:
+        document = einvoice_file(subject, "ubl")
+    except BillingError as exc:
+        raise Http404(str(exc)) from exc
+    services.event_record(contact=request.contact, action="download", detail=document.filename)  # type: ignore[attr-defined]
+    response = HttpResponse(document.content, content_type=document.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@auth.portal_login_required
+def invoice_ubl(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invoice as a UBL 2.1 e-invoice (Peppol BIS Billing 3.0), for the customer's books."""
+    return _ubl(request, get_object_or_404(selectors.invoices(request.contact), pk=pk))  # type: ignore[attr-defined]
+
+
+@auth.portal_login_required
+def credit_note_ubl(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ubl(request, get_object_or_404(selectors.credit_notes(request.contact), pk=pk))  # type: ignore[attr-defined]
+
+
+@auth.portal_login_required
+def statement(request: HttpRequest) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    today = firm_today()
+    services.event_record(contact=contact, action="download", detail=f"statement {today}")
+    response = HttpResponse(
+        statement_pdf(account=contact.account, as_of=today), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="statement-{today.isoformat()}.pdf"'
+    return response
+
+
+@require_POST
+@auth.portal_login_required
+def notice_new(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    invoice = get_object_or_404(selectors.invoices(contact), pk=pk)
+    form = NoticeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise BillingError("Enter the day you paid (YYYY-MM-DD) and the amount.")
+        services.payment_notice_create(
+            contact=contact,
+            invoice=invoice,
+            date=form.cleaned_data["date"],
+            amount=form.cleaned_data["amount"],
+            reference=form.cleaned_data["reference"],
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: we will match your payment when it arrives.")
+    return redirect("portal:invoice", pk=pk)
+
+
+# --- disputes ----------------------------------------------------------------------------------
+
+
+@require_POST
+@auth.portal_login_required
+def dispute_new(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    invoice = get_object_or_404(selectors.invoices(contact), pk=pk)
+    form = PortalDisputeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise BillingError("Choose what is wrong and tell us in a message.")
+        ids = [int(x) for x in request.POST.getlist("lines") if x.isdigit()]
+        dispute = disputes.dispute_open(
+            invoice=invoice,
+            category=form.cleaned_data["category"],
+            message=form.cleaned_data["message"],
+            lines=list(invoice.lines.filter(pk__in=ids)),
+            files=request.FILES.getlist("files"),
+            customer=contact.email,
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:invoice", pk=pk)
+    services.event_record(
+        contact=contact, action="dispute_opened", detail=f"#{dispute.pk} {invoice.number}"
+    )
+    messages.success(request, "Your dispute is recorded; we will answer here.")
+    return redirect("portal:dispute", pk=dispute.pk)
+
+
+@auth.portal_login_required
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(selectors.disputes(request.contact), pk=pk)  # type: ignore[attr-defined]
+    return _render(
+        request,
+        "portal/dispute.html",
+        {
+            "dispute": dispute,
+            "label": disputes.category_label(dispute.category),
+            "disputed_lines": dispute.lines.order_by("position", "id"),
+            "thread": selectors.dispute_thread(dispute),
+            "form": PortalMessageForm(),
+            "accept": attachments.ACCEPT,
+        },
+    )
+
+
+@require_POST
+@auth.portal_login_required
+def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = request.contact  # type: ignore[attr-defined]
+    dispute = get_object_or_404(selectors.disputes(contact), pk=pk)
+    form = PortalMessageForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise BillingError("Write a message (at most 5000 characters).")
+        disputes.dispute_comment(
+            dispute=dispute,
+            message=form.cleaned_data["message"],
+            files=request.FILES.getlist("files"),
+            customer=contact.email,
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        services.event_record(contact=contact, action="dispute_message", detail=f"#{dispute.pk}")
+        messages.success(request, "Message sent.")
+    return redirect("portal:dispute", pk=pk)
+
+
+@auth.portal_login_required
+def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    found = selectors.attachment(request.contact, pk)  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404("No such file.")
+    return attachments.attachment_response(found)

@@ -1,0 +1,63 @@
+"""Staff side of the portal: contacts page (invite, revoke, entries option) and the contacts API."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from portal.models import Contact, PortalAccount, SignInLink
+from tests.factories import AccountFactory
+
+
+def api(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.mark.django_db
+def test_contacts_page_invites_revokes_and_sets_options(billing_admin, auditor, client_for):
+    acc = AccountFactory(external_id="ACC-P", name="Portal Co")
+    client = client_for(billing_admin)
+    client.post("/contacts/invite/", {"account": "ACC-P", "email": "Ann@Portal.Example"})
+    contact = Contact.objects.get()
+    assert (contact.account, contact.email, contact.invited_by) == (
+        acc,
+        "ann@portal.example",
+        billing_admin,
+    )
+    assert SignInLink.objects.filter(contact=contact).count() == 1
+    refused = client.post("/contacts/invite/", {"account": "NOPE", "email": "x@y.example"})
+    assert [str(m) for m in refused.wsgi_request._messages][-1] == "No account with ID 'NOPE'."
+    assert Contact.objects.count() == 1
+    client.post(f"/contacts/accounts/{acc.pk}/options/", {"show_entries": "1"})
+    assert PortalAccount.objects.get(account=acc).show_entries is True
+    page = client_for(auditor).get("/contacts/").content.decode()
+    assert "ann@portal.example" in page and "Revoke" not in page
+    client.post(f"/contacts/{contact.pk}/revoke/")
+    contact.refresh_from_db()
+    assert (contact.revoked_by, contact.is_active) == (billing_admin, False)
+
+
+@pytest.mark.django_db
+def test_contacts_api(finance, auditor):
+    AccountFactory(external_id="ACC-Q")
+    created = api(finance).post(
+        "/api/v1/contacts/", {"account_id": "ACC-Q", "email": "bo@q.example"}, format="json"
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["account_id"], body["email"], body["active"], body["invited_by"]) == (
+        "ACC-Q",
+        "bo@q.example",
+        True,
+        "fiona.finance",
+    )
+    listed = api(auditor).get("/api/v1/contacts/", {"account": "ACC-Q", "active": "true"})
+    assert [c["email"] for c in listed.json()["results"]] == ["bo@q.example"]
+    assert api(auditor).post(f"/api/v1/contacts/{body['id']}/revoke/").status_code == 403
+    revoked = api(finance).post(f"/api/v1/contacts/{body['id']}/revoke/")
+    assert (revoked.json()["active"], revoked.json()["revoked_by"]) == (False, "fiona.finance")
+    again = api(finance).post(f"/api/v1/contacts/{body['id']}/revoke/")
+    assert (again.status_code, again.json()["detail"]) == (409, "bo@q.example is already revoked.")
