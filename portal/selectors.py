@@ -10,13 +10,12 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from core.dates import firm_today
+from core.money import ZERO
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from portal.models import Contact, PaymentNotice, PortalAccount
 from receivables import selectors as ar
 from receivables.aging import BUCKETS, bucket_of
 from receivables.models import Dispute, DisputeAttachment
-
-ZERO = Decimal("0.00")
 
 
 def invoices(contact: Contact) -> QuerySet[Invoice]:
