@@ -94,6 +94,7 @@ def review(request: HttpRequest) -> HttpResponse:
             "period": period,
             "period_label": f"{period:%B %Y}",
             "period_last": period_bounds(period)[1],
+            "period_open": period_bounds(period)[1] > firm_today(),
             "drafts": drafts,
             "page": drafts,
             "final": final,

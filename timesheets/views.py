@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.dates import firm_today
+from core.dates import firm_today, previous_month
 from core.errors import BillingError
 from core.roles import has_capability, require
 from timesheets import exports, selectors, services
@@ -48,7 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
     month_form = MonthForm(request.GET or None)
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
-        firm_today().replace(day=1)
+        previous_month(firm_today())  # the last closed month: its figures no longer move
     )
     run = selectors.latest_run()
     query = request.GET.copy()
