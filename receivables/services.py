@@ -19,7 +19,7 @@ from simple_history.utils import bulk_create_with_history
 from agreements.models import Account
 from core import csvio, mail
 from core.dates import firm_today
-from core.errors import BillingError
+from core.errors import BillingError, require_reason
 from core.imports import ImportResult, RowError
 from core.money import ZERO, round_money
 from invoicing.mail import contacts, invoice_draft, invoice_values
@@ -257,9 +257,7 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
 def allocation_reverse(*, allocation: Allocation, user, reason: str) -> Allocation:
     """Reverse an allocation (recorded with who, when and why; never deleted). The amount goes
     back to the payment's unapplied cash and the invoice is open again."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise BillingError("A reason is required to reverse an allocation.")
+    reason = require_reason(reason, to="reverse an allocation")
     with transaction.atomic():
         Invoice.objects.select_for_update().filter(pk=allocation.invoice_id).get()
         allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
@@ -279,9 +277,7 @@ def invoice_dispute(*, invoice: Invoice, user, reason: str) -> Invoice:
     with the reason as its first message. Automatic allocation and dunning skip it."""
     from receivables.disputes import categories, dispute_open
 
-    reason = (reason or "").strip()
-    if not reason:
-        raise BillingError("A reason is required to dispute an invoice.")
+    reason = require_reason(reason, to="dispute an invoice")
     keys = list(categories())
     dispute_open(
         invoice=invoice,

@@ -224,3 +224,13 @@ def test_first_migrate_gives_role_groups_their_admin_permissions():
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def test_require_reason_trims_and_refuses_blank_with_what_it_was_for():
+    from core.errors import BillingError, require_reason
+
+    assert require_reason("  Customer PO 77 \n") == "Customer PO 77"
+    with pytest.raises(BillingError, match=r"^A reason is required\.$"):
+        require_reason(" ")
+    with pytest.raises(BillingError, match=r"^A reason is required to dispute an invoice\.$"):
+        require_reason(None, to="dispute an invoice")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from core.errors import BillingError
+from core.errors import BillingError, require_reason
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun
 from timesheets.tasks import reconcile_task
@@ -203,10 +203,7 @@ def _apply_action(flag: Flag, *, action: str, user: Any, reason: str, now: dt.da
 
 
 def _clean_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise BillingError("A reason is required")
-    return reason
+    return require_reason(reason)
 
 
 def _change_reason(action: str, reason: str) -> str:

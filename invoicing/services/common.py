@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
-from core.errors import BillingError
+from core.errors import BillingError, require_reason
 from invoicing import generation as gen
 from invoicing.models import Invoice
 
@@ -65,10 +65,7 @@ def parse_money(value, what: str = "Amount") -> Decimal:
 
 
 def need_reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise BillingError("A reason is required.")
-    return text
+    return require_reason(reason)
 
 
 def lock_draft(invoice: Invoice, action: str) -> Invoice:
