@@ -296,6 +296,8 @@ if BILLING_DATE_ORDER not in ("mdy", "dmy", "ymd"):
     raise ImproperlyConfigured("BILLING_DATE_ORDER must be mdy, dmy or ymd")
 if BILLING_DECIMAL not in ("point", "comma"):
     raise ImproperlyConfigured("BILLING_DECIMAL must be point or comma")
+# Drafts billing more entries than this render their preview in a worker (invoicing.previews).
+BILLING_PREVIEW_INLINE_ENTRIES = env_int("BILLING_PREVIEW_INLINE_ENTRIES", 200)
 BILLING_DUNNING_DAYS = [int(d) for d in env_list("BILLING_DUNNING_DAYS", ["7", "30", "60"])]
 BILLING_CAPACITY_HOURS_PER_DAY = env_int("BILLING_CAPACITY_HOURS_PER_DAY", 8)
 

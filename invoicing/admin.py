@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from core.errors import BillingError
 from core.roles import has_capability
 from invoicing import services
-from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
+from invoicing.models import CreditNote, Invoice, InvoiceAdjustment, InvoiceLine, InvoiceRun
 
 
 class ReadOnlyAdmin:
@@ -42,6 +42,24 @@ class InvoiceLineInline(ReadOnlyAdmin, admin.TabularInline):
     readonly_fields = fields
 
 
+class InvoiceAdjustmentInline(ReadOnlyAdmin, admin.TabularInline):
+    model = InvoiceAdjustment
+    extra = 0
+    fields = (
+        "created_at",
+        "user",
+        "kind",
+        "line_id",
+        "before_description",
+        "before_amount",
+        "after_description",
+        "after_amount",
+        "reason",
+        "version",
+    )
+    readonly_fields = fields
+
+
 @admin.action(description="Approve selected drafts (numbers them and renders the final PDF)")
 def approve_selected(modeladmin, request, queryset):
     if not has_capability(request.user, "invoices.manage"):
@@ -49,7 +67,10 @@ def approve_selected(modeladmin, request, queryset):
         return
     for invoice in queryset.order_by("id"):
         try:
-            done = services.invoice_approve(invoice=invoice, user=request.user)
+            # The changelist row the operator selected is the version they saw.
+            done = services.invoice_approve(
+                invoice=invoice, user=request.user, version=invoice.version
+            )
         except BillingError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
         else:
@@ -71,7 +92,7 @@ class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_filter = ("status", "currency", "disputed")
     search_fields = ("number", "account__name", "po_number")
     list_select_related = ("account",)
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, InvoiceAdjustmentInline]
     actions = [approve_selected]
 
     def get_readonly_fields(self, request, obj=None):

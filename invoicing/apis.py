@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from core.api import (
     BillableReadOnlyViewSet,
     BillableViewSet,
+    ErrorSerializer,
     IgnoreFormatQueryNegotiation,
 )
 from core.errors import BillingError
@@ -29,6 +30,7 @@ from invoicing.serializers import (
     CreditNoteCreateSerializer,
     CreditNoteSerializer,
     InvoiceAdjustSerializer,
+    InvoiceApproveSerializer,
     InvoiceDetailSerializer,
     InvoiceRejectSerializer,
     InvoiceRunSerializer,
@@ -142,6 +144,7 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
             "list": InvoiceSerializer,
             "reject": InvoiceRejectSerializer,
             "adjust": InvoiceAdjustSerializer,
+            "approve": InvoiceApproveSerializer,
         }.get(self.action, InvoiceDetailSerializer)
 
     def _detail(self, invoice: Invoice) -> Response:
@@ -152,13 +155,19 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
         # Object-level lookup (404) before the service locks and re-checks the row.
         return self.get_object()
 
-    @extend_schema(request=None, responses={200: InvoiceDetailSerializer})
+    @extend_schema(request=InvoiceApproveSerializer, responses={200: InvoiceDetailSerializer})
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def approve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Approve a draft: assigns INV-YYYY-NNNNN, renders the final PDF and freezes it."""
+        """Approve a draft at the `version` you reviewed: assigns INV-YYYY-NNNNN and freezes it.
+        The final PDF is rendered in the background (`pdf_status` is `rendering` until then)."""
         from invoicing.services import invoice_approve
 
-        invoice = invoice_approve(invoice=self._locked(), user=request.user)
+        invoice = self._locked()
+        serializer = InvoiceApproveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invoice = invoice_approve(
+            invoice=invoice, user=request.user, version=serializer.validated_data["version"]
+        )
         return self._detail(invoice)
 
     @extend_schema(request=InvoiceRejectSerializer, responses={200: InvoiceDetailSerializer})
@@ -215,7 +224,12 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
         responses={
             (200, "application/pdf"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The final PDF, or a DRAFT preview."
-            )
+            ),
+            202: OpenApiResponse(
+                ErrorSerializer,
+                description="Rendering in the background (a fresh approval, a large draft): "
+                "retry after `Retry-After` seconds.",
+            ),
         }
     )
     @action(
@@ -229,13 +243,21 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
     def pdf(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         """The invoice PDF: the frozen file of an approved invoice, a preview for a draft."""
         invoice = self.get_object()
+        content: bytes | None = None
         if invoice.pdf:
             with invoice.pdf.open("rb") as fh:
                 content = fh.read()
-        else:
-            from invoicing.pdf import invoice_pdf
+        elif not invoice.is_final:
+            from invoicing.previews import preview_get
 
-            content = invoice_pdf(invoice)
+            content = preview_get(invoice)
+        if content is None:  # rendering in a worker
+            what = "final PDF" if invoice.is_final else "preview"
+            return Response(
+                {"detail": f"The {what} is being rendered; retry shortly."},
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Retry-After": "5"},
+            )
         name = invoice.number or f"draft-{invoice.pk}"
         response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{name}.pdf"'

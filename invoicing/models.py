@@ -105,7 +105,16 @@ class Invoice(models.Model):
         blank=True,
         help_text="Seller and buyer as they stood at approval (invoicing/einvoice/parties.py).",
     )
-    pdf = models.FileField(upload_to="invoices/", blank=True)
+    version = models.PositiveIntegerField(
+        default=1,
+        help_text="Incremented by every change to the draft (adjustment, added line, a run adding "
+        "entries); approval names the version the approver saw.",
+    )
+    pdf = models.FileField(
+        upload_to="invoices/",
+        blank=True,
+        help_text="The final PDF, stored once by a worker after approval; empty while rendering.",
+    )
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -145,6 +154,14 @@ class Invoice(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    @property
+    def pdf_status(self) -> str:
+        """`rendering` from approval until the worker has stored the final PDF, then `ready`;
+        `preview` for drafts and rejected invoices (rendered on demand, watermarked)."""
+        if not self.is_final:
+            return "preview"
+        return "ready" if self.pdf else "rendering"
 
 
 class InvoiceLine(models.Model):
@@ -201,6 +218,45 @@ class InvoiceLine(models.Model):
     @property
     def vat_category(self) -> str:
         return self.tax_category or ("S" if self.tax_rate > 0 else "Z")
+
+
+class InvoiceAdjustment(models.Model):
+    """One change a billing admin made to a draft: who, when, the line before and after, why.
+
+    Append-only: a new row per change, never updated or deleted (a PostgreSQL trigger refuses
+    both), so a later edit of the same line cannot hide an earlier one. Every user with a row here
+    is barred from approving the invoice (SPEC 3, four eyes)."""
+
+    class Kind(models.TextChoices):
+        CHANGE = "change", "Changed a line"
+        ADD = "add", "Added a line"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
+    # A plain id, not a foreign key: a later run may replace the line, the record stays as it was.
+    line_id = models.BigIntegerField(help_text="Id of the line changed or added.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField(help_text="The draft's version after this change.")
+    before_description = models.CharField(max_length=500, blank=True)
+    after_description = models.CharField(max_length=500)
+    before_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    after_amount = models.DecimalField(**MONEY)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["invoice", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(name="invoice_adjustment_has_reason", condition=~Q(reason="")),
+            models.CheckConstraint(
+                name="invoice_adjustment_kind",
+                condition=Q(kind="change", before_amount__isnull=False)
+                | Q(kind="add", before_amount__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on invoice {self.invoice_id} by user {self.user_id}"
 
 
 class EntryBilling(models.Model):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from invoicing.models import InvoiceRun
+from invoicing.models import Invoice, InvoiceRun
 from timesheets.models import ReconciliationRun
 
 
@@ -23,7 +23,7 @@ def stale_runs_requeue(
     *, queued_for: dt.timedelta = dt.timedelta(minutes=10)
 ) -> dict[str, list[int]]:
     """Send the task of every stale run again; return the ids re-sent, per kind."""
-    from invoicing.tasks import generate_invoices_task
+    from invoicing.tasks import generate_invoices_task, render_invoice_pdf_task
     from timesheets.tasks import reconcile_task
 
     now = timezone.now()
@@ -39,4 +39,19 @@ def stale_runs_requeue(
         generate_invoices_task.delay(run_id)
     for run_id in reconcile_ids:
         reconcile_task.delay(run_id=run_id)
-    return {"invoice_runs": invoice_ids, "reconciliation_runs": reconcile_ids}
+    # Approved invoices whose final PDF was never stored (the render task was lost, or the broker
+    # was down when the approval committed). Rendering is idempotent.
+    unrendered = list(
+        Invoice.objects.filter(
+            status__in=sorted(Invoice.FINAL_STATUSES),
+            pdf="",
+            approved_at__lt=now - dt.timedelta(minutes=2),
+        ).values_list("pk", flat=True)
+    )
+    for invoice_id in unrendered:
+        render_invoice_pdf_task.delay(invoice_id)
+    return {
+        "invoice_runs": invoice_ids,
+        "reconciliation_runs": reconcile_ids,
+        "unrendered_invoices": unrendered,
+    }

@@ -126,6 +126,12 @@ class InvoiceSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Total less live allocations and credit notes (0 for rejected invoices).",
     )
+    pdf_status = serializers.ChoiceField(
+        choices=["preview", "rendering", "ready"],
+        read_only=True,
+        help_text="`rendering` from approval until the final PDF is stored (it cannot be sent "
+        "before), then `ready`; `preview` for drafts.",
+    )
 
     class Meta:
         model = Invoice
@@ -151,6 +157,8 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "rejected_at",
             "rejection_reason",
             "sent_at",
+            "version",
+            "pdf_status",
             "created_at",
             "updated_at",
         ]
@@ -186,6 +194,15 @@ class InvoiceDetailSerializer(InvoiceSerializer):
             (billing.entry.external_id for billing in invoice.entry_billings.all()),
             key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v),
         )
+
+
+class InvoiceApproveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=2_000_000_000,
+        help_text="The draft's `version` as you reviewed it; a draft changed since is refused "
+        "(409) so that nobody approves figures they did not see.",
+    )
 
 
 class InvoiceRejectSerializer(serializers.Serializer):

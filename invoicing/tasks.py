@@ -54,3 +54,26 @@ def requeue_stale_runs_task() -> dict[str, list[int]]:
     from invoicing.recovery import stale_runs_requeue
 
     return stale_runs_requeue()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def render_invoice_pdf_task(invoice_id: int) -> None:
+    """Render and store an approved invoice's final PDF (after the approval committed). A second
+    delivery finds the PDF stored and does nothing."""
+    from invoicing.services import invoice_pdf_store
+
+    invoice_pdf_store(invoice_id=invoice_id)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def render_draft_preview_task(invoice_id: int, version: int) -> None:
+    """Render the watermarked preview of a draft at `version` into the preview cache."""
+    from invoicing.previews import preview_render
+
+    preview_render(invoice_id=invoice_id, version=version)

@@ -24,7 +24,7 @@ from core.mail_views import sent_for
 from core.roles import has_capability, require
 from invoicing import forms, selectors, services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
-from invoicing.pdf import invoice_pdf
+from invoicing.previews import preview_get
 
 
 def _period_from(request: HttpRequest) -> dt.date:
@@ -107,6 +107,7 @@ def review(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
     lines = list(invoice.lines.all())
+    adjustments = list(invoice.adjustments.select_related("user"))
     warnings = selectors.flagged_entries([invoice.pk]).get(invoice.pk, [])
     agreements = Agreement.objects.filter(
         account_id=invoice.account_id, currency=invoice.currency
@@ -122,8 +123,8 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
         "can_credit": has_capability(request.user, "credit_notes.create")
         and invoice.is_final
         and invoice.open_amount > 0,
-        "self_adjusted": invoice.adjusted_by_id is not None
-        and invoice.adjusted_by_id == request.user.pk,
+        "adjustments": adjustments,
+        "self_adjusted": any(a.user_id == request.user.pk for a in adjustments),
         "add_form": forms_in.get("add_form") or forms.LineAddForm(agreements=agreements),
         "reject_form": forms_in.get("reject_form") or forms.RejectForm(),
         "credit_form": forms_in.get("credit_form") or forms.CreditNoteForm(),
@@ -148,10 +149,24 @@ def invoice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     if invoice.is_final and invoice.pdf:
         response = FileResponse(invoice.pdf.open("rb"), content_type="application/pdf")
         name = f"{invoice.number}.pdf"
-    else:  # a draft (or rejected) invoice: rendered now, watermarked
-        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    else:  # a draft (or rejected) invoice: its cached preview, watermarked
+        content = None if invoice.is_final else preview_get(invoice)
+        if content is None:
+            return _pdf_pending(request, invoice)
+        response = HttpResponse(content, content_type="application/pdf")
         name = f"draft-{invoice.pk}.pdf"
     response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _pdf_pending(request: HttpRequest, invoice: Invoice) -> HttpResponse:
+    """202 while a worker renders: the final PDF after approval, or a large draft's preview."""
+    what = "final PDF" if invoice.is_final else "preview"
+    response = render(
+        request, "invoicing/pdf_pending.html", {"invoice": invoice, "what": what}, status=202
+    )
+    response["Retry-After"] = "5"
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -192,6 +207,11 @@ def _einvoice_download(subject: Invoice | CreditNote, fmt: str) -> HttpResponse:
     return einvoice_response(subject, fmt)
 
 
+def _version(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
 def _done(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     return redirect("invoicing:detail", pk=invoice.pk)
 
@@ -200,8 +220,11 @@ def _done(request: HttpRequest, invoice: Invoice) -> HttpResponse:
 @require("invoices.manage")
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
+    version = _version(request.POST.get("version"))
     try:
-        invoice = services.invoice_approve(invoice=invoice, user=request.user)
+        if version is None:
+            raise BillingError("Approval names the version you reviewed; reload the draft.")
+        invoice = services.invoice_approve(invoice=invoice, user=request.user, version=version)
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
@@ -213,12 +236,19 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require("invoices.manage")
 def approve_many(request: HttpRequest) -> HttpResponse:
     period = _period_from(request)
-    ids = sorted({int(x) for x in request.POST.getlist("ids") if x.isdigit()})
-    if not ids:
+    versions: dict[int, int] = {}
+    for value in request.POST.getlist("ids"):  # "id:version", as the review page showed them
+        pk, _, seen = value.partition(":")
+        version = _version(seen)
+        if pk.isdigit() and version is not None:
+            versions[int(pk)] = version
+    if not versions:
         messages.error(request, "Select the drafts to approve.")
-    for invoice in Invoice.objects.filter(pk__in=ids).order_by("id"):
+    for invoice in Invoice.objects.filter(pk__in=versions).order_by("id"):
         try:
-            done = services.invoice_approve(invoice=invoice, user=request.user)
+            done = services.invoice_approve(
+                invoice=invoice, user=request.user, version=versions[invoice.pk]
+            )
         except BillingError as exc:
             messages.error(request, f"Draft #{invoice.pk}: {exc}")
         else:
@@ -358,7 +388,11 @@ def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
 @require("invoices.manage")
 def run_start(request: HttpRequest) -> HttpResponse:
     period = _period_from(request)
-    run = services.invoice_run_start(period=period, user=request.user)
+    try:
+        run = services.invoice_run_start(period=period, user=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect(_review_url(period))
     run.refresh_from_db()  # in-process (no broker) the run has finished already
     if run.status == InvoiceRun.Status.FAILED:
         messages.error(request, f"The invoice run failed: {run.error}")

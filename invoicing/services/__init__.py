@@ -3,7 +3,8 @@
 - `runs`: invoice runs (flags first, one snapshot, one transaction per billing group);
 - `drafts`: writing one group's draft (invoice, lines, claims);
 - `review`: reject a draft, adjust a line, add a manual line;
-- `approval`: approve a draft (number, final PDF, entries locked);
+- `approval`: approve a draft (version, four eyes, number, entries locked), and store its
+  final PDF after commit;
 - `sending`: e-mail an approved invoice (after commit);
 - `credit_notes`: credit an approved invoice.
 
@@ -13,11 +14,16 @@ checks the transition, writes, and records the user in history. Errors a user ca
 helper in a test, patch it in the module that uses it (e.g. `invoicing.services.runs`).
 """
 
-from invoicing.services.approval import invoice_approve
+from invoicing.services.approval import invoice_approve, invoice_pdf_store
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.drafts import CLAIM_FIELDS, GroupOutcome, draft_write
 from invoicing.services.review import invoice_line_add, invoice_line_adjust, invoice_reject
-from invoicing.services.runs import RUN_LOCK_KEY, invoice_run_generate, invoice_run_start
+from invoicing.services.runs import (
+    RUN_LOCK_KEY,
+    invoice_run_generate,
+    invoice_run_start,
+    refuse_future_period,
+)
 from invoicing.services.sending import credit_note_send, invoice_send
 
 __all__ = [
@@ -30,8 +36,10 @@ __all__ = [
     "invoice_approve",
     "invoice_line_add",
     "invoice_line_adjust",
+    "invoice_pdf_store",
     "invoice_reject",
     "invoice_run_generate",
     "invoice_run_start",
     "invoice_send",
+    "refuse_future_period",
 ]

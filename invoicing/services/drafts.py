@@ -96,6 +96,9 @@ def _write_invoice(
         outcome.created = 1
     else:
         outcome.updated = 1
+        # New entries on a draft someone may be reviewing: approval of the old figures is
+        # refused from now on (SPEC 3, version).
+        invoice.version += 1
     invoice.invoice_date = priced.invoice_date
     invoice.due_date = priced.due_date
     invoice.run_id = run_id

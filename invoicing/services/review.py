@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from agreements.models import Agreement
 from core.errors import BillingError
-from invoicing.models import BlockBilling, EntryBilling, Invoice, InvoiceLine, MilestoneBilling
+from invoicing.models import (
+    BlockBilling,
+    EntryBilling,
+    Invoice,
+    InvoiceAdjustment,
+    InvoiceLine,
+    MilestoneBilling,
+)
 from invoicing.services.common import (
     bulk_delete_with_history,
     lock_draft,
@@ -38,11 +45,39 @@ def invoice_reject(*, invoice: Invoice, user, reason: str) -> Invoice:
     return invoice
 
 
+def _record_change(
+    *,
+    invoice: Invoice,
+    line: InvoiceLine,
+    user,
+    reason: str,
+    before: tuple[str, Decimal] | None,
+) -> InvoiceAdjustment:
+    """Bump the draft's version and append the change to its record (never overwritten)."""
+    invoice.version += 1
+    invoice.adjusted_by = user  # the latest adjuster, shown on the page; the rows below decide
+    recompute_totals(invoice)
+    with_user(invoice, user).save()
+    return InvoiceAdjustment.objects.create(
+        invoice=invoice,
+        line_id=line.pk,
+        kind=InvoiceAdjustment.Kind.ADD if before is None else InvoiceAdjustment.Kind.CHANGE,
+        user=user,
+        created_at=timezone.now(),
+        version=invoice.version,
+        before_description=before[0] if before else "",
+        before_amount=before[1] if before else None,
+        after_description=line.description,
+        after_amount=line.amount,
+        reason=reason,
+    )
+
+
 def invoice_line_adjust(
     *, line: InvoiceLine, user, reason: str, amount=None, description: str | None = None
 ) -> InvoiceLine:
-    """Change a draft line's amount and/or description, with a reason. The adjusting user may
-    not approve the draft afterwards."""
+    """Change a draft line's amount and/or description, with a reason. The change is recorded
+    (InvoiceAdjustment) and its user may not approve the draft afterwards."""
     reason = need_reason(reason)
     if amount is None and description is None:
         raise BillingError("Give a new amount or a new description.")
@@ -53,6 +88,7 @@ def invoice_line_adjust(
     with transaction.atomic():
         invoice = lock_draft(line.invoice, "adjusted")
         line = InvoiceLine.objects.select_for_update().get(pk=line.pk, invoice=invoice)
+        before = (line.description, line.amount)
         if new_amount is not None:
             # A priced line keeps its priced amount: the customer sees quantity x price as
             # priced and the difference as a discount or surcharge (SPEC 3.1).
@@ -66,9 +102,7 @@ def invoice_line_adjust(
         line.adjustment_reason = reason
         line.adjusted_by = user
         with_user(line, user).save()
-        invoice.adjusted_by = user
-        recompute_totals(invoice)
-        with_user(invoice, user).save()
+        _record_change(invoice=invoice, line=line, user=user, reason=reason, before=before)
     return line
 
 
@@ -144,7 +178,5 @@ def invoice_line_add(
             adjusted_by=user,
         )
         with_user(line, user).save()
-        invoice.adjusted_by = user
-        recompute_totals(invoice)
-        with_user(invoice, user).save()
+        _record_change(invoice=invoice, line=line, user=user, reason=reason, before=None)
     return line

@@ -17,7 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import locks
-from core.dates import firm_today
+from core.dates import firm_today, period_bounds
+from core.errors import BillingError
 from invoicing import selectors
 from invoicing.models import InvoiceRun
 from invoicing.services.drafts import GroupOutcome, draft_write
@@ -77,6 +78,13 @@ def invoice_run_generate(
     period = period.replace(day=1)
     if run is None:
         run = InvoiceRun.objects.create(period=period, started_by=user)
+    try:
+        refuse_future_period(period)
+    except BillingError as exc:
+        InvoiceRun.objects.filter(pk=run.pk).update(
+            status=InvoiceRun.Status.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        raise
     InvoiceRun.objects.filter(pk=run.pk).update(
         status=InvoiceRun.Status.RUNNING, started_at=timezone.now(), groups_done=0, error=""
     )
@@ -100,8 +108,21 @@ def invoice_run_generate(
     return run
 
 
+def refuse_future_period(period: dt.date) -> None:
+    """SPEC 3: a run for a month whose last day is after today (firm time zone) is refused, so
+    nothing dated later than today is billed and no number of a future year is issued."""
+    last_day = period_bounds(period)[1]
+    today = firm_today()
+    if last_day > today:
+        raise BillingError(
+            f"The period {period:%Y-%m} ends on {last_day:%Y-%m-%d}, after today "
+            f"({today:%Y-%m-%d}): a month is invoiced once it is over."
+        )
+
+
 def invoice_run_start(*, period: dt.date, user) -> InvoiceRun:
     """Record a queued run and enqueue it once the row is committed."""
+    refuse_future_period(period.replace(day=1))
     run = InvoiceRun.objects.create(period=period.replace(day=1), started_by=user)
     transaction.on_commit(lambda: generate_invoices_task.delay(run.pk))
     return run

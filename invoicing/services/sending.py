@@ -58,6 +58,10 @@ def invoice_send(
             raise BillingError(
                 f"Invoice {invoice} is not approved; only an approved invoice is sent."
             )
+        if not invoice.pdf:
+            raise BillingError(
+                f"The PDF of {invoice} is still rendering; send it once it is ready."
+            )
         recipients = mail.parse_addresses(to, required=False) if to is not None else None
         copies = mail.parse_addresses(cc or [], label="CC", required=False)
         draft = invoice_draft(invoice, to=recipients, cc=copies)

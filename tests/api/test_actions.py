@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 
 from agreements.models import Agreement
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
@@ -199,12 +200,16 @@ def test_invoice_run_completes_with_eager_tasks(
 
 
 def test_approve_numbers_and_freezes(api_for, billing_admin, world):
-    response = api_for(billing_admin).post(f"/api/v1/invoices/{world.draft.pk}/approve/")
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the worker's render after commit
+        response = api_for(billing_admin).post(
+            f"/api/v1/invoices/{world.draft.pk}/approve/", {"version": 1}, format="json"
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "approved"
     assert body["number"] == "INV-2026-00001"
     assert body["approved_by"] == "bella.admin"
+    assert body["pdf_status"] == "rendering"  # the answer left before the render
     assert TimeEntry.objects.get(external_id="1001").locked is True
     pdf = api_for(billing_admin).get(f"/api/v1/invoices/{world.draft.pk}/pdf/")
     assert pdf.status_code == 200
@@ -237,11 +242,17 @@ def test_adjust_then_the_same_admin_cannot_approve(
         format="json",
     )
     assert added.json()["total"] == "194.00"  # 150 + 40 + tax 4.00
-    refused = client.post(f"/api/v1/invoices/{world.draft.pk}/approve/")
+    version = added.json()["version"]
+    assert version == 3
+    refused = client.post(
+        f"/api/v1/invoices/{world.draft.pk}/approve/", {"version": version}, format="json"
+    )
     assert refused.status_code == 409
     assert "another billing admin must approve it" in refused.json()["detail"]
     assert Invoice.objects.get(pk=world.draft.pk).status == "draft"
-    approved = api_for(second_billing_admin).post(f"/api/v1/invoices/{world.draft.pk}/approve/")
+    approved = api_for(second_billing_admin).post(
+        f"/api/v1/invoices/{world.draft.pk}/approve/", {"version": version}, format="json"
+    )
     assert approved.status_code == 200
 
 

@@ -160,7 +160,7 @@ MATRIX: dict[str, list[Probe]] = {
         Probe("GET", "invoices.view", kwargs=lambda w: {"pk": w.credit_note.pk, "fmt": "cii"})
     ],
     "api-invoice-approve": [
-        Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {})
+        Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {"version": 1})
     ],
     "api-invoice-reject": [
         Probe("POST", "invoices.manage", kwargs=pk("draft"), body=lambda w: {"reason": "Wrong PO"})

@@ -226,3 +226,17 @@ def line_rows(invoice: Invoice) -> list:
         )
         for x in invoice.lines.select_related("agreement").order_by("position", "id")
     ]
+
+
+def approve(*, invoice: Invoice, user) -> Invoice:
+    """Approve a draft at the version it has now, as a reviewer who just opened it would, and run
+    what the approval queues after commit (the final PDF render), as the worker would."""
+    from django.test import TestCase
+
+    from invoicing import services
+
+    current = Invoice.objects.get(pk=invoice.pk)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = services.invoice_approve(invoice=current, user=user, version=current.version)
+    done.refresh_from_db()
+    return done

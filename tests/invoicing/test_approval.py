@@ -12,10 +12,10 @@ from django.core import mail
 from django.db import IntegrityError, connection, transaction
 
 from core.errors import BillingError
-from invoicing import selectors, services
+from invoicing import numbering, selectors, services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine, NumberSequence
 from tests.factories import AllocationFactory, InvoiceFactory, InvoiceLineFactory, PaymentFactory
-from tests.invoicing.helpers import JAN, build_firm
+from tests.invoicing.helpers import JAN, approve, build_firm
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def generated_draft() -> Invoice:
 def test_approval_numbers_renders_stores_hash_and_locks_entries(billing_admin):
     invoice = generated_draft()
     entries = list(EntryBilling.objects.filter(invoice=invoice).values_list("entry_id", flat=True))
-    approved = services.invoice_approve(invoice=invoice, user=billing_admin)
+    approved = approve(invoice=invoice, user=billing_admin)
 
     approved.refresh_from_db()
     assert (approved.status, approved.number, approved.number_year, approved.number_seq) == (
@@ -69,34 +69,37 @@ def test_approval_numbers_renders_stores_hash_and_locks_entries(billing_admin):
     assert {h.history_user for h in locked_history} == {billing_admin}
     assert approved.history.first().history_user == billing_admin
 
-    second = services.invoice_approve(invoice=draft(), user=billing_admin)
+    second = approve(invoice=draft(), user=billing_admin)
     assert second.number == "INV-2026-00002"
 
 
 def test_numbers_are_per_year_of_the_invoice_date(billing_admin):
-    a = services.invoice_approve(
+    a = approve(
         invoice=draft(invoice_date=dt.date(2025, 12, 31), period=dt.date(2025, 12, 1)),
         user=billing_admin,
     )
-    b = services.invoice_approve(invoice=draft(), user=billing_admin)
+    b = approve(invoice=draft(), user=billing_admin)
     assert (a.number, b.number) == ("INV-2025-00001", "INV-2026-00001")
 
 
 def test_failed_approval_gives_its_number_back(billing_admin, monkeypatch):
     first, second = draft(), draft()
 
-    def broken_renderer(invoice):
-        raise RuntimeError("renderer crashed")
+    real_take = numbering.take_number
 
-    monkeypatch.setattr("invoicing.services.approval.invoice_pdf", broken_renderer)
+    def take_then_crash(**kwargs):
+        real_take(**kwargs)
+        raise RuntimeError("crashed after taking the number")
+
+    monkeypatch.setattr(numbering, "take_number", take_then_crash)
     with pytest.raises(RuntimeError):
-        services.invoice_approve(invoice=first, user=billing_admin)
+        approve(invoice=first, user=billing_admin)
     first.refresh_from_db()
     assert (first.status, first.number) == ("draft", None)
     monkeypatch.undo()
     monkeypatch.setattr("invoicing.services.runs._refresh_flags", lambda user: None)
-    assert services.invoice_approve(invoice=second, user=billing_admin).number == "INV-2026-00001"
-    assert services.invoice_approve(invoice=first, user=billing_admin).number == "INV-2026-00002"
+    assert approve(invoice=second, user=billing_admin).number == "INV-2026-00001"
+    assert approve(invoice=first, user=billing_admin).number == "INV-2026-00002"
 
 
 def test_adjusted_draft_must_be_approved_by_another_admin(billing_admin, second_billing_admin):
@@ -110,12 +113,12 @@ def test_adjusted_draft_must_be_approved_by_another_admin(billing_admin, second_
     assert invoice.adjusted_by == billing_admin
 
     with pytest.raises(BillingError, match="another billing admin"):
-        services.invoice_approve(invoice=invoice, user=billing_admin)
+        approve(invoice=invoice, user=billing_admin)
     invoice.refresh_from_db()
     assert (invoice.status, invoice.number) == ("draft", None)
     assert not NumberSequence.objects.filter(last__gt=0).exists()
 
-    approved = services.invoice_approve(invoice=invoice, user=second_billing_admin)
+    approved = approve(invoice=invoice, user=second_billing_admin)
     assert approved.number == "INV-2026-00001" and approved.total == D("4118.13")
 
 
@@ -155,7 +158,7 @@ def test_add_line_with_reason_and_refusals(billing_admin):
 def test_approved_invoice_cannot_be_changed_through_the_services(
     billing_admin, second_billing_admin
 ):
-    invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
+    invoice = approve(invoice=draft(), user=billing_admin)
     line = invoice.lines.get()
     before = (invoice.total, line.amount, line.description)
     with pytest.raises(BillingError, match="only a draft can be adjusted"):
@@ -169,7 +172,7 @@ def test_approved_invoice_cannot_be_changed_through_the_services(
     with pytest.raises(BillingError, match="only a draft can be rejected"):
         services.invoice_reject(invoice=invoice, user=second_billing_admin, reason="x")
     with pytest.raises(BillingError, match="only a draft can be approved"):
-        services.invoice_approve(invoice=invoice, user=second_billing_admin)
+        approve(invoice=invoice, user=second_billing_admin)
     invoice.refresh_from_db()
     line.refresh_from_db()
     assert (invoice.total, line.amount, line.description) == before
@@ -178,7 +181,7 @@ def test_approved_invoice_cannot_be_changed_through_the_services(
 
 def test_postgresql_trigger_refuses_changes_to_an_approved_invoice(billing_admin):
     invoice = generated_draft()
-    services.invoice_approve(invoice=invoice, user=billing_admin)
+    approve(invoice=invoice, user=billing_admin)
     attempts = [
         lambda: Invoice.objects.filter(pk=invoice.pk).update(total=D("1.00"), net=D("1.00")),
         lambda: Invoice.objects.filter(pk=invoice.pk).update(number="INV-2026-00099"),
@@ -212,7 +215,7 @@ def test_postgresql_trigger_refuses_changes_to_an_approved_invoice(billing_admin
 
 
 def test_admin_is_read_only_for_invoices(client, billing_admin, django_user_model):
-    invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
+    invoice = approve(invoice=draft(), user=billing_admin)
     root = django_user_model.objects.create_superuser(
         "root", "root@firm.example", "pw-Billable-2026"
     )
@@ -262,9 +265,7 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
     def approve(invoice):
         try:
             barrier.wait(timeout=30)
-            numbers[invoice.pk] = services.invoice_approve(
-                invoice=invoice, user=billing_admin
-            ).number
+            numbers[invoice.pk] = approve(invoice=invoice, user=billing_admin).number
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -286,9 +287,7 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
 def test_send_emails_the_stored_pdf_and_records_it(
     billing_admin, django_capture_on_commit_callbacks
 ):
-    invoice = services.invoice_approve(
-        invoice=draft(billing_email="ap@customer.example"), user=billing_admin
-    )
+    invoice = approve(invoice=draft(billing_email="ap@customer.example"), user=billing_admin)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sent = services.invoice_send(invoice=invoice, user=billing_admin)
     assert mail.outbox == []  # not while the row is locked: after commit
@@ -307,7 +306,7 @@ def test_send_emails_the_stored_pdf_and_records_it(
 def test_send_that_the_mail_server_refuses_leaves_the_invoice_approved(
     billing_admin, settings, django_capture_on_commit_callbacks
 ):
-    invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
+    invoice = approve(invoice=draft(), user=billing_admin)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(BillingError, match="Could not send INV-2026-00001 to "):
@@ -324,7 +323,7 @@ def test_send_refuses_a_draft_and_an_invoice_without_email(billing_admin):
     invoice = draft(billing_email="")
     invoice.account.billing_email = ""
     invoice.account.save()
-    invoice = services.invoice_approve(invoice=invoice, user=billing_admin)
+    invoice = approve(invoice=invoice, user=billing_admin)
     with pytest.raises(BillingError, match="no billing e-mail"):
         services.invoice_send(invoice=invoice, user=billing_admin)
     invoice.refresh_from_db()
@@ -332,7 +331,7 @@ def test_send_refuses_a_draft_and_an_invoice_without_email(billing_admin):
 
 
 def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, finance):
-    invoice = services.invoice_approve(invoice=draft(), user=billing_admin)
+    invoice = approve(invoice=draft(), user=billing_admin)
     payment = PaymentFactory(account=invoice.account, amount=D("300.00"))
     AllocationFactory(payment=payment, invoice=invoice, amount=D("300.00"))
     reversed_payment = PaymentFactory(account=invoice.account, amount=D("50.00"))

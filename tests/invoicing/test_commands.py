@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from invoicing import services
 from invoicing.models import Invoice
 from tests.factories import InvoiceFactory, InvoiceLineFactory
-from tests.invoicing.helpers import JAN, build_firm
+from tests.invoicing.helpers import JAN, approve, build_firm
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -125,7 +125,7 @@ def test_approve_invoices_usage_errors(billing_admin, finance):
 def test_export_invoices_json_has_exactly_specs_fields(billing_admin):
     build_firm()
     services.invoice_run_generate(period=JAN)
-    services.invoice_approve(invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin)
+    approve(invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin)
     code, out, _ = run("export_invoices", "--format", "json")
     assert code == 0
     data = {i["po_number"] or i["currency"]: i for i in json.loads(out)}

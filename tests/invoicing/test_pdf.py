@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from invoicing import pdf, services
 from invoicing.models import Invoice, InvoiceLine
 from tests.factories import InvoiceFactory
-from tests.invoicing.helpers import JAN, build_firm
+from tests.invoicing.helpers import JAN, approve, build_firm
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -79,9 +79,7 @@ def test_draft_pdf_has_letterhead_customer_lines_taxes_total_appendix_and_waterm
 def test_approved_pdf_has_the_number_and_no_watermark(billing_admin):
     build_firm()
     services.invoice_run_generate(period=JAN)
-    invoice = services.invoice_approve(
-        invoice=Invoice.objects.get(po_number="PO-1"), user=billing_admin
-    )
+    invoice = approve(invoice=Invoice.objects.get(po_number="PO-1"), user=billing_admin)
     with invoice.pdf.open("rb") as fh:
         t = flat(text_of(fh.read())[0])
     assert "Invoice INV-2026-00001" in t and "DRAFT" not in t
@@ -136,9 +134,7 @@ def test_logo_only_from_inside_templates(settings):
 def test_credit_note_pdf(billing_admin, finance):
     build_firm()
     services.invoice_run_generate(period=JAN)
-    invoice = services.invoice_approve(
-        invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin
-    )
+    invoice = approve(invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin)
     note = services.credit_note_create(
         invoice=invoice, amount="25.50", reason="Travel time not billable", user=finance
     )

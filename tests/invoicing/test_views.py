@@ -12,7 +12,7 @@ from django.urls import reverse
 from invoicing import services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
 from tests.factories import InvoiceFactory, InvoiceLineFactory
-from tests.invoicing.helpers import JAN, build_firm
+from tests.invoicing.helpers import JAN, approve, build_firm
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -122,13 +122,15 @@ def test_adjust_then_another_admin_approves(
         billing_admin,
     )
 
-    response = bella.post(reverse("invoicing:approve", args=[invoice.pk]), follow=True)
+    response = bella.post(
+        reverse("invoicing:approve", args=[invoice.pk]), {"version": "2"}, follow=True
+    )
     assert "another billing admin must approve it" in response.content.decode()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.total) == ("draft", D("70.00"))
 
     response = client_for(second_billing_admin).post(
-        reverse("invoicing:approve", args=[invoice.pk]), follow=True
+        reverse("invoicing:approve", args=[invoice.pk]), {"version": "2"}, follow=True
     )
     assert "Approved as INV-2026-00001" in response.content.decode()
     invoice.refresh_from_db()
@@ -179,7 +181,7 @@ def test_add_line_and_reject_with_reason(client_for, billing_admin, drafts):
 def test_bulk_approve_numbers_in_id_order(client_for, billing_admin, drafts):
     ids = sorted(i.pk for i in drafts.values())
     response = client_for(billing_admin).post(
-        reverse("invoicing:approve_many"), {"ids": [str(i) for i in ids], "period": "2026-01"}
+        reverse("invoicing:approve_many"), {"ids": [f"{i}:1" for i in ids], "period": "2026-01"}
     )
     assert response.status_code == 302 and response["Location"].endswith("?period=2026-01")
     numbers = list(Invoice.objects.order_by("id").values_list("number", flat=True))
@@ -189,7 +191,7 @@ def test_bulk_approve_numbers_in_id_order(client_for, billing_admin, drafts):
 def test_send_and_credit_note_from_the_page(
     client_for, billing_admin, finance, drafts, django_capture_on_commit_callbacks
 ):
-    invoice = services.invoice_approve(invoice=drafts["PO-2"], user=billing_admin)
+    invoice = approve(invoice=drafts["PO-2"], user=billing_admin)
     with django_capture_on_commit_callbacks(execute=True):
         client_for(billing_admin).post(reverse("invoicing:send", args=[invoice.pk]))
     invoice.refresh_from_db()

@@ -8,8 +8,8 @@
 - Two threads released at once on the same draft: one number, one BillingError.
 A trial is one approval attempt; a violation is any of the above not holding.
 
-The PDF renderer is replaced by a stub in the short version (the number lock is held while the
-PDF renders, so 200 real renders serialise into minutes); BILLABLE_LONG_TRIALS=1 renders real PDFs.
+The final PDF renders after the approval commits (outside the number lock); the short version
+replaces the renderer by a stub to keep the trial fast, BILLABLE_LONG_TRIALS=1 renders real PDFs.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import pytest
 from django.db import connection, connections
 
 from core.errors import BillingError
-from invoicing import services
 from invoicing.models import Invoice, InvoiceLine, NumberSequence
 from invoicing.services import approval
 from tests.factories import AccountFactory, UserFactory
+from tests.invoicing.helpers import approve as approve_current
 from tests.reliability.conftest import long_trials, trial_count
 
 THREADS = 16
@@ -35,7 +35,7 @@ STUB_PDF = b"%PDF-1.4\n%stub\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 class InjectedFailure(Exception):
-    """A crash after the number was taken (while rendering the PDF)."""
+    """A crash after the number was taken (while the approved invoice is written)."""
 
 
 def make_drafts(n: int, year: int = 2026) -> list[int]:
@@ -79,13 +79,18 @@ def pdf_stub(monkeypatch):
     approval of those drafts crash after their number was taken."""
     fail_ids: set[int] = set()
     real = approval.invoice_pdf
+    real_with_user = approval.with_user
 
     def render(invoice):
-        if invoice.pk in fail_ids:
-            raise InjectedFailure(f"injected failure after taking {invoice.number}")
         return real(invoice) if long_trials() else STUB_PDF
 
+    def with_user(obj, user):
+        if isinstance(obj, Invoice) and obj.number and obj.pk in fail_ids:
+            raise InjectedFailure(f"injected failure after taking {obj.number}")
+        return real_with_user(obj, user)
+
     monkeypatch.setattr("invoicing.services.approval.invoice_pdf", render)
+    monkeypatch.setattr("invoicing.services.approval.with_user", with_user)
     return fail_ids
 
 
@@ -126,7 +131,7 @@ def test_sixteen_threads_approve_two_hundred_drafts_gapless(
                     invoice_id = queue.pop()
                 user = users[invoice_id % len(users)]
                 try:
-                    inv = services.invoice_approve(invoice=Invoice(pk=invoice_id), user=user)
+                    inv = approve_current(invoice=Invoice(pk=invoice_id), user=user)
                     result = (invoice_id, "ok", inv.number)
                 except BillingError as exc:
                     result = (invoice_id, "refused", str(exc))
@@ -200,7 +205,7 @@ def test_two_threads_on_one_draft_one_number_one_refusal(trial_log, pdf_stub, se
         def approve(user, invoice_id=invoice_id, barrier=barrier, results=results):
             try:
                 barrier.wait(timeout=30)
-                inv = services.invoice_approve(invoice=Invoice(pk=invoice_id), user=user)
+                inv = approve_current(invoice=Invoice(pk=invoice_id), user=user)
                 results.append(("ok", inv.number))
             except BillingError as exc:
                 results.append(("refused", str(exc)))
@@ -234,7 +239,7 @@ def test_failure_after_taking_a_number_leaves_no_gap(trial_log, pdf_stub, settin
     for invoice_id in ids:
         trial_log.trial()
         try:
-            services.invoice_approve(invoice=Invoice(pk=invoice_id), user=user)
+            approve_current(invoice=Invoice(pk=invoice_id), user=user)
         except InjectedFailure:
             inv = Invoice.objects.get(pk=invoice_id)
             trial_log.check(

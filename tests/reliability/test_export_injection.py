@@ -30,6 +30,7 @@ from invoicing import services as invoicing_services
 from invoicing.models import Invoice
 from receivables.models import Payment
 from tests.factories import UserFactory
+from tests.invoicing.helpers import approve
 from timesheets.models import Employee, TimeEntry
 
 RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -138,7 +139,7 @@ def hostile_firm(transactional_db, monkeypatch, settings, tmp_path):
     invoicing_services.invoice_run_generate(period=dt.date(2026, 1, 1))
     approver = UserFactory(username="exp-approver", roles=["Billing admin"])
     for invoice in Invoice.objects.filter(status="draft"):
-        invoicing_services.invoice_approve(invoice=invoice, user=approver)
+        approve(invoice=invoice, user=approver)
     assert Invoice.objects.filter(status="approved").count() == len(RISKY)
     return expect
 

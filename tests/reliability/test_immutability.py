@@ -22,6 +22,7 @@ from core.errors import BillingError
 from invoicing import services
 from invoicing.models import EntryBilling, Invoice, InvoiceLine
 from tests.factories import AgreementFactory, TimeEntryFactory, UserFactory
+from tests.invoicing.helpers import approve
 from tests.reliability.billing_data import PERIOD
 from timesheets.models import TimeEntry
 
@@ -70,7 +71,7 @@ def approved(transactional_db, monkeypatch, settings, tmp_path):
     services.invoice_run_generate(period=PERIOD)
     invoice = Invoice.objects.get(account=agreement.account)
     admin_user = UserFactory(username="imm-approver", roles=["Billing admin"])
-    services.invoice_approve(invoice=invoice, user=admin_user)
+    approve(invoice=invoice, user=admin_user)
     invoice.refresh_from_db()
     assert invoice.status == "approved" and invoice.lines.exists()
     return invoice
@@ -143,7 +144,7 @@ def test_services_refuse_to_change_an_approved_invoice(approved, trial_log):
         trial_log,
         inv.pk,
         "service approve again",
-        lambda: services.invoice_approve(invoice=inv, user=user),
+        lambda: approve(invoice=inv, user=user),
     )
     # A re-run with a new entry for the same group makes a new draft; the approved one stays.
     TimeEntryFactory(

@@ -135,7 +135,7 @@ class Command(BaseCommand):
                 Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT).order_by("id")
             )
             for invoice in drafts:
-                invoice_approve(invoice=invoice, user=users["billing"])
+                invoice_approve(invoice=invoice, user=users["billing"], version=invoice.version)
             self.stdout.write(f"Invoiced {period:%Y-%m} (run {run.pk}): {len(drafts)} approved.")
         return [
             demo.OpenInvoice(

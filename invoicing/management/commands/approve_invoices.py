@@ -1,12 +1,16 @@
-"""`approve_invoices --user NAME (--period YYYY-MM | --id ID...)` (SPEC 5).
+"""`approve_invoices --user NAME (--period YYYY-MM | --id ID[@VERSION]...)` (SPEC 5).
 
 Approves drafts as that user, in id order, each in its own transaction (the same service as the
-review screen). Refusals are printed on stderr with the reason; exit 1 if any was refused.
-Exit 2: unknown user, a user without the billing admin role, or a bad period.
+review screen). Approval names the version reviewed (SPEC 3): `--id 12@3` approves draft 12 only
+if it is still at version 3 (`version` in `export_invoices`); a bare id or `--period` names the
+version the command read when it started, so a run or an adjustment that lands while it works is
+refused, not approved unseen. Refusals are printed on stderr with the reason; exit 1 if any was
+refused. Exit 2: unknown user, a user without the billing admin role, or a bad period or id.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -20,6 +24,13 @@ from invoicing.models import Invoice
 from invoicing.services import invoice_approve
 
 
+def _id_version(text: str) -> tuple[int, int | None]:
+    pk, sep, version = text.partition("@")
+    if not pk.isdigit() or (sep and not version.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected ID or ID@VERSION, got {text!r}")
+    return int(pk), int(version) if sep else None
+
+
 class Command(BaseCommand):
     help = "Approve draft invoices as a billing admin."
 
@@ -30,10 +41,10 @@ class Command(BaseCommand):
         which.add_argument(
             "--id",
             nargs="+",
-            type=int,
+            type=_id_version,
             dest="ids",
-            metavar="ID",
-            help="invoice ids (as in export_invoices)",
+            metavar="ID[@VERSION]",
+            help="invoice ids (as in export_invoices), each optionally with the version reviewed",
         )
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -48,13 +59,14 @@ class Command(BaseCommand):
                 period = parse_period(options["period"])
             except ValueError as exc:
                 raise CommandError(str(exc), returncode=2) from exc
-            ids = list(
+            wanted: dict[int, int | None] = dict.fromkeys(
                 Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT)
                 .order_by("id")
                 .values_list("id", flat=True)
             )
         else:
-            ids = list(dict.fromkeys(options["ids"]))
+            wanted = dict(options["ids"])
+        ids = list(wanted)
         found = {i.pk: i for i in Invoice.objects.filter(pk__in=ids)}
         approved, refused = [], []
         for pk in ids:
@@ -62,7 +74,8 @@ class Command(BaseCommand):
             try:
                 if invoice is None:
                     raise BillingError(f"no invoice with id {pk}")
-                done = invoice_approve(invoice=invoice, user=user)
+                version = wanted[pk] or invoice.version
+                done = invoice_approve(invoice=invoice, user=user, version=version)
             except BillingError as exc:
                 refused.append({"id": pk, "reason": str(exc)})
                 self.stderr.write(f"invoice {pk}: {exc}")

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from core.dates import parse_period
+from core.errors import BillingError
 from invoicing.services import invoice_run_generate
 
 
@@ -25,6 +26,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from exc
         try:
             run = invoice_run_generate(period=period, user=None)
+        except BillingError as exc:  # refused (a period not over yet): input rejected
+            raise CommandError(str(exc), returncode=1) from exc
         except Exception as exc:  # recorded on the run too
             raise CommandError(f"invoice run failed: {exc}", returncode=1) from exc
         summary = {
