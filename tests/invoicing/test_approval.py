@@ -262,7 +262,7 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
     barrier = threading.Barrier(16)
     numbers, errors = {}, []
 
-    def approve(invoice):
+    def approver(invoice):
         try:
             barrier.wait(timeout=30)
             numbers[invoice.pk] = approve(invoice=invoice, user=billing_admin).number
@@ -271,7 +271,7 @@ def test_sixteen_concurrent_approvals_get_sixteen_consecutive_numbers(billing_ad
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=approve, args=(d,)) for d in drafts]
+    threads = [threading.Thread(target=approver, args=(d,)) for d in drafts]
     for t in threads:
         t.start()
     for t in threads:

@@ -184,7 +184,12 @@ def test_every_change_to_a_draft_increments_its_version(media, billing_admin):
     line = invoice.lines.first()
     services.invoice_line_adjust(line=line, user=billing_admin, amount="10.00", reason="r")
     services.invoice_line_add(
-        invoice=invoice, user=billing_admin, description="Travel", amount="5.00", reason="r"
+        invoice=invoice,
+        user=billing_admin,
+        description="Travel",
+        amount="5.00",
+        tax_rate="10",
+        reason="r",
     )
     services.invoice_run_generate(period=JAN)  # nothing new: not a change
     invoice.refresh_from_db()
@@ -334,7 +339,12 @@ def test_a_large_draft_preview_renders_in_the_worker_and_is_cached_by_version(
     again = client_for(billing_admin).get(url)
     assert again.status_code == 200 and again.content == ready.content
     services.invoice_line_add(
-        invoice=invoice, user=billing_admin, description="Travel", amount="5.00", reason="r"
+        invoice=invoice,
+        user=billing_admin,
+        description="Travel",
+        amount="5.00",
+        tax_rate="10",
+        reason="r",
     )
     assert client_for(auditor).get(url).status_code == 202  # version 2: rendered afresh
     fresh = wait_for(lambda: (r := client_for(auditor).get(url)).status_code == 200 and r, 60)
