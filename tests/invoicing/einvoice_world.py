@@ -15,8 +15,9 @@ from django.conf import settings
 
 from invoicing import generation as gen
 from invoicing.models import CreditNote, Invoice, InvoiceLine
-from invoicing.services import credit_note_create, invoice_approve
+from invoicing.services import credit_note_create
 from tests.factories import AccountFactory, InvoiceFactory, InvoiceLineFactory
+from tests.invoicing.helpers import approve
 
 D = Decimal
 # The official EN 16931 validator, beside the repository (CI has shared/ next to the clone).
@@ -193,7 +194,7 @@ def build(approver) -> dict[str, Invoice | CreditNote]:
         ("milestones", milestones),
         ("adjusted_usd", adjusted),
     ]:
-        out[name] = invoice_approve(invoice=invoice, user=approver)
+        out[name] = approve(invoice=invoice, user=approver)
     out["credit_partial"] = credit_note_create(
         invoice=multi,
         amount="500.00",

@@ -193,7 +193,7 @@ def test_approval_refuses_a_missing_seller_vat_id_and_changes_nothing(settings, 
     settings.BILLING_FIRM_VAT_ID = ""
     invoice = draft(eu_buyer(), [time_line(60, "100.00", tax_rate=D("19"))])
     with pytest.raises(BillingError) as exc:
-        invoice_approve(invoice=invoice, user=billing_admin)
+        invoice_approve(invoice=invoice, user=billing_admin, version=invoice.version)
     assert "BILLING_FIRM_VAT_ID is not set" in str(exc.value)
     assert "(BR-S-02)" in str(exc.value)
     invoice.refresh_from_db()
@@ -211,7 +211,7 @@ def test_approval_refuses_reverse_charge_for_a_buyer_without_vat_id(billing_admi
         [time_line(60, "100.00", tax_category="AE", tax_exemption_reason="Reverse charge")],
     )
     with pytest.raises(BillingError) as exc:
-        invoice_approve(invoice=invoice, user=billing_admin)
+        invoice_approve(invoice=invoice, user=billing_admin, version=invoice.version)
     assert (
         "Account ACC-DE has no Buyer VAT ID: VAT category AE needs the buyer's VAT ID (BR-AE-02)."
         in str(exc.value)
