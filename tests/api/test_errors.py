@@ -22,7 +22,9 @@ def test_missing_field_is_named(api_for, billing_admin, world):
 
 
 def test_refused_transition_is_409_with_the_services_message(api_for, billing_admin, world):
-    response = api_for(billing_admin).post(f"/api/v1/invoices/{world.approved.pk}/approve/")
+    response = api_for(billing_admin).post(
+        f"/api/v1/invoices/{world.approved.pk}/approve/", {"version": 1}, format="json"
+    )
     assert response.status_code == 409
     assert response.json() == {
         "detail": "Invoice INV-2025-00001 is approved: only a draft can be approved."
