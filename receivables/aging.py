@@ -200,9 +200,9 @@ WITH grouped AS (
     WHERE i.{final.replace("AND invoice_date", "AND i.invoice_date")}
     GROUP BY i.account_id, i.currency, 3
     UNION ALL
-    -- Unapplied cash: + payments dated <= D ...
+    -- Unapplied cash: + payments dated <= D (an unassigned payment counts for no account) ...
     SELECT account_id, currency, 5, SUM(amount)
-    FROM {payment} WHERE date <= %(d)s
+    FROM {payment} WHERE date <= %(d)s AND account_id IS NOT NULL
     GROUP BY account_id, currency
     UNION ALL
     -- ... - their allocations dated <= D and not reversed as of D.

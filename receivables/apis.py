@@ -36,6 +36,7 @@ from receivables.serializers import (
     AGING_JSON_SCHEMA,
     AllocationCreateSerializer,
     AllocationSerializer,
+    PaymentAssignSerializer,
     PaymentCreateSerializer,
     PaymentDetailSerializer,
     PaymentSerializer,
@@ -70,7 +71,15 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableV
             "list": PaymentSerializer,
             "create": PaymentCreateSerializer,
             "import_csv": PaymentCreateSerializer,
+            "assign": PaymentAssignSerializer,
         }.get(self.action, PaymentDetailSerializer)
+
+    def _detail(self, payment: Payment) -> Any:
+        return PaymentDetailSerializer(
+            annotate_unapplied(Payment.objects.select_related("account", "assigned_by"))
+            .prefetch_related("allocations__invoice", "allocations__payment")
+            .get(pk=payment.pk)
+        ).data
 
     @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentDetailSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -95,12 +104,26 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableV
             user=request.user,
             external_id=data.get("payment_id") or None,
         )
-        payment = (
-            annotate_unapplied(Payment.objects.select_related("account"))
-            .prefetch_related("allocations__invoice", "allocations__payment")
-            .get(pk=payment.pk)
-        )
-        return Response(PaymentDetailSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(self._detail(payment), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PaymentAssignSerializer, responses={200: PaymentDetailSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def assign(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Assign an unassigned payment (SPEC 1.4) to an account: recorded with the user, the
+        payer is remembered, and the payment is allocated as at import (SPEC 4)."""
+        from receivables.services import payment_assign
+
+        payment = self.get_object()
+        serializer = PaymentAssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = serializer.validated_data["account_id"]
+        account = Account.objects.filter(external_id=key).first()
+        if account is None:
+            raise exceptions.ValidationError(
+                {"account_id": [f"No account with Account ID {key!r}."]}
+            )
+        payment = payment_assign(payment=payment, account=account, user=request.user)
+        return Response(self._detail(payment))
 
     @import_schema("payments", PAYMENT_COLUMNS)
     @action(
@@ -113,9 +136,15 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableV
         pagination_class=None,
     )
     def import_csv(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`?source=` names the file's source (SPEC 1.4; default auto: recognised)."""
         from receivables.services import payment_import, payment_import_rows
 
-        return run_import(request, file_fn=payment_import, rows_fn=payment_import_rows)
+        source = request.query_params.get("source", "auto")
+
+        def from_file(**kwargs: Any) -> Any:
+            return payment_import(source=source, **kwargs)
+
+        return run_import(request, file_fn=from_file, rows_fn=payment_import_rows)
 
 
 @extend_schema(tags=["receivables"])

@@ -8,6 +8,7 @@ from django import forms
 
 from agreements.models import Account
 from core.dates import firm_today
+from receivables.statements import LABELS, SOURCES
 from receivables.validation import currency_problem, future_date_problem
 
 
@@ -75,8 +76,28 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.TextInput(attrs={"size": 40}))
 
 
+class AccountField(forms.CharField):
+    """An Account ID typed by finance -> the Account (a readable error when there is none)."""
+
+    def clean(self, value):
+        key = (super().clean(value) or "").strip()
+        try:
+            return Account.objects.get(external_id=key)
+        except Account.DoesNotExist:
+            raise forms.ValidationError(f"No account with ID {key!r}.") from None
+
+
+class AssignForm(forms.Form):
+    account = AccountField(label="Account ID", max_length=64)
+
+
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Payments CSV")
+    file = forms.FileField(label="Payments file")
+    source = forms.ChoiceField(
+        choices=[("auto", "Recognise it"), *((s, LABELS[s]) for s in SOURCES)],
+        initial="auto",
+        help_text="The billable CSV or a bank statement (camt.053, BAI2, OFX, MT940, bank CSV).",
+    )
 
 
 def category_choices() -> list[tuple[str, str]]:

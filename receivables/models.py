@@ -16,12 +16,25 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 class Payment(models.Model):
     external_id = models.CharField("Payment ID", max_length=64, unique=True)
     date = models.DateField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    # Null = unassigned (SPEC 1.4): a statement credit whose payer is not known yet. It counts for
+    # no account (aging, unapplied cash, statements) until finance assigns it.
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, default="USD")
     # Card-like digit runs are masked before saving: no card number is ever stored.
     reference = models.CharField(max_length=500, blank=True)
     method = models.CharField(max_length=64, blank=True)
+    source = models.CharField(
+        max_length=16, default="billable", help_text="The import source it came from (SPEC 1.4)."
+    )
+    payer_name = models.CharField(max_length=140, blank=True, help_text="As the bank wrote it.")
+    payer_iban = models.CharField(max_length=34, blank=True, help_text="Without spaces.")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -30,10 +43,56 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-date", "external_id"]
-        constraints = [models.CheckConstraint(name="payment_positive", condition=Q(amount__gt=0))]
+        constraints = [
+            models.CheckConstraint(name="payment_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="payment_assigned_has_account",
+                condition=Q(assigned_at__isnull=True) | Q(account__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["date"], name="payment_unassigned_idx", condition=Q(account__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.currency} {self.amount}"
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.account_id is not None
+
+
+class KnownPayer(models.Model):
+    """A payer finance has assigned once: the IBAN or the name a bank writes -> the account.
+
+    Statement imports look payers up here (after invoice numbers in the text) so the next payment
+    from the same payer finds its account without help (SPEC 1.4)."""
+
+    class Kind(models.TextChoices):
+        IBAN = "iban", "IBAN"
+        NAME = "name", "Name"
+
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    key = models.CharField(
+        max_length=140, help_text="IBAN without spaces in capitals, or the name case-folded."
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="known_payers")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="known_payer_once_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key} -> {self.account_id}"
 
 
 class Allocation(models.Model):

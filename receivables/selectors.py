@@ -113,8 +113,11 @@ def payment_list(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     unapplied_only: bool = False,
+    unassigned_only: bool = False,
 ) -> QuerySet[Payment]:
     qs = annotate_unapplied(Payment.objects.select_related("account"))
+    if unassigned_only:
+        qs = qs.filter(account__isnull=True)
     if q:
         qs = qs.filter(
             Q(external_id__icontains=q) | Q(reference__icontains=q) | Q(method__icontains=q)
@@ -141,10 +144,11 @@ class UnappliedRow:
 
 
 def unapplied_cash() -> list[UnappliedRow]:
-    """Unapplied cash now, per (account, currency), with the payments holding it."""
+    """Unapplied cash now, per (account, currency), with the payments holding it. Unassigned
+    payments count for no account (SPEC 1.4): they are listed by `unassigned_payments`."""
     payments = (
         annotate_unapplied(Payment.objects.select_related("account"))
-        .filter(unapplied__gt=0)
+        .filter(unapplied__gt=0, account__isnull=False)
         .order_by("account__name", "account__external_id", "currency", "date", "id")
     )
     rows: dict[tuple[int, str], UnappliedRow] = {}
@@ -155,6 +159,11 @@ def unapplied_cash() -> list[UnappliedRow]:
         rows[key].amount += payment.unapplied
         rows[key].payments.append(payment)
     return list(rows.values())
+
+
+def unassigned_payments() -> QuerySet[Payment]:
+    """Statement credits whose payer was not recognised, oldest first: finance assigns them."""
+    return Payment.objects.filter(account__isnull=True).order_by("date", "id")
 
 
 def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[Invoice]:
@@ -420,3 +429,33 @@ def dispute_kpis(now: dt.datetime | None = None) -> DisputeKpis:
         within_sla_percent=within,
         credited=credited,
     )
+
+
+def payment_export_rows() -> list[dict]:
+    """Every payment for `export_payments` (SPEC 5), oldest first, with its live allocations
+    (reversed ones are left out: they no longer apply). Decimals as 2-place strings, dates ISO,
+    account_id None while unassigned. Two queries whatever the number of payments."""
+    payments = list(Payment.objects.select_related("account").order_by("date", "external_id", "id"))
+    allocations: dict[int, list[dict]] = {}
+    for payment_id, number, amount, date in (
+        live_allocations()
+        .order_by("date", "id")
+        .values_list("payment_id", "invoice__number", "amount", "date")
+    ):
+        allocations.setdefault(payment_id, []).append(
+            {"invoice_number": number, "amount": f"{amount:.2f}", "date": date.isoformat()}
+        )
+    return [
+        {
+            "payment_id": p.external_id,
+            "date": p.date.isoformat(),
+            "account_id": p.account.external_id if p.account else None,
+            "amount": f"{p.amount:.2f}",
+            "currency": p.currency,
+            "reference": p.reference,
+            "method": p.method,
+            "source": p.source,
+            "allocations": allocations.get(p.pk, []),
+        }
+        for p in payments
+    ]

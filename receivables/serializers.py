@@ -47,8 +47,19 @@ class AllocationSerializer(serializers.ModelSerializer):
 
 class PaymentSerializer(serializers.ModelSerializer):
     payment_id = serializers.CharField(source="external_id", read_only=True)
-    account_id = serializers.CharField(source="account.external_id", read_only=True)
-    account_name = serializers.CharField(source="account.name", read_only=True)
+    account_id = serializers.CharField(
+        source="account.external_id",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="null while the payment is unassigned (SPEC 1.4).",
+    )
+    account_name = serializers.CharField(
+        source="account.name", read_only=True, allow_null=True, default=None
+    )
+    assigned_by = serializers.CharField(
+        source="assigned_by.username", read_only=True, allow_null=True, default=None
+    )
     applied = serializers.DecimalField(
         max_digits=14, decimal_places=2, read_only=True, help_text="Live allocations."
     )
@@ -68,6 +79,11 @@ class PaymentSerializer(serializers.ModelSerializer):
             "currency",
             "reference",
             "method",
+            "source",
+            "payer_name",
+            "payer_iban",
+            "assigned_by",
+            "assigned_at",
             "applied",
             "unapplied",
             "created_at",
@@ -116,6 +132,10 @@ class PaymentCreateSerializer(serializers.Serializer):
         if problem := currency_problem(value):
             raise serializers.ValidationError(f"Currency {problem}.")
         return value
+
+
+class PaymentAssignSerializer(serializers.Serializer):
+    account_id = serializers.CharField(max_length=64, help_text="Account ID; must exist.")
 
 
 class AllocationCreateSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ import secrets
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from agreements.models import Account
@@ -24,14 +25,14 @@ from core.imports import ImportResult, RowError
 from core.money import ZERO, round_money
 from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
-from receivables import importing, selectors
+from receivables import importing, selectors, statements
 from receivables.allocation import (
     OpenInvoice,
     mask_card_numbers,
     plan_allocation,
     referenced_numbers,
 )
-from receivables.models import Allocation, Payment, Reminder
+from receivables.models import Allocation, KnownPayer, Payment, Reminder
 from receivables.validation import currency_problem, future_date_problem
 
 logger = logging.getLogger(__name__)
@@ -131,15 +132,20 @@ def _payment_create(
     *,
     external_id: str,
     date: dt.date,
-    account: Account,
+    account: Account | None,
     amount: Decimal,
     currency: str,
     reference: str,
     method: str,
     user,
+    source: str = "billable",
+    payer_name: str = "",
+    payer_iban: str = "",
 ) -> tuple[Payment, list[Allocation]]:
-    """Insert a validated payment and allocate it. Runs inside the caller's transaction."""
-    _lock_invoices(account=account, currency=currency)
+    """Insert a validated payment and allocate it (an unassigned one waits for its account).
+    Runs inside the caller's transaction."""
+    if account is not None:
+        _lock_invoices(account=account, currency=currency)
     payment = Payment(
         external_id=external_id,
         date=date,
@@ -148,11 +154,14 @@ def _payment_create(
         currency=currency,
         reference=reference,
         method=method,
+        source=source,
+        payer_name=payer_name,
+        payer_iban=payer_iban,
         created_by=user,
     )
     payment._history_user = user
     payment.save()
-    return payment, _allocate(payment, user)
+    return payment, (_allocate(payment, user) if account is not None else [])
 
 
 def _allocate(payment: Payment, user) -> list[Allocation]:
@@ -308,19 +317,82 @@ def invoice_dispute_clear(*, invoice: Invoice, user) -> Invoice:
     return invoice
 
 
-# --- Import (SPEC 1.3) ----------------------------------------------------------------------------
+def payment_assign(*, payment: Payment, account: Account, user) -> Payment:
+    """Assign an unassigned payment to an account (SPEC 1.4): recorded with who and when,
+    the payer's IBAN and name are remembered for that account (the next statement finds it),
+    and the payment is then allocated as at import (SPEC 4), dated the payment's date."""
+    with transaction.atomic():
+        _lock_invoices(account=account, currency=payment.currency)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.account_id is not None:
+            raise BillingError(
+                f"Payment {payment.external_id} is already assigned to {payment.account}."
+            )
+        payment.account = account
+        payment.assigned_by = user
+        payment.assigned_at = timezone.now()
+        payment._history_user = user
+        payment.save(update_fields=["account", "assigned_by", "assigned_at"])
+        for kind, key in (
+            (KnownPayer.Kind.IBAN, importing.iban_key(payment.payer_iban)),
+            (KnownPayer.Kind.NAME, importing.name_key(payment.payer_name)),
+        ):
+            if key:
+                _remember_payer(kind=kind, key=key, account=account, user=user)
+        _allocate(payment, user)
+    return payment
 
 
-def payment_import(*, file, user=None, dry_run: bool = False) -> ImportResult:
-    """Import a bank remittance CSV: all or nothing, allocation in file order, idempotent by
+def _remember_payer(*, kind: str, key: str, account: Account, user) -> None:
+    payer = KnownPayer.objects.select_for_update().filter(kind=kind, key=key).first()
+    if payer is None:
+        payer = KnownPayer(kind=kind, key=key, account=account, updated_by=user)
+    elif payer.account_id == account.pk:
+        return
+    else:
+        payer.account, payer.updated_by = account, user  # the latest assignment wins
+    payer._history_user = user
+    payer.save()
+
+
+# --- Import (SPEC 1.3, 1.4) -----------------------------------------------------------------------
+
+
+def payment_import(*, file, user=None, dry_run: bool = False, source: str = "auto") -> ImportResult:
+    """Import payments: the billable CSV (SPEC 1.3) or a bank statement (1.4), `source` given or
+    recognised from the first bytes. All or nothing, allocation in file order, idempotent by
     Payment ID (same values = unchanged; different values = a row error, payments are never
-    edited). `file` is bytes, a path or a binary file object."""
-    reader = csvio.CsvReader(file, columns=importing.COLUMNS, required=importing.REQUIRED)
+    edited). A statement's credits whose payer is not known are imported unassigned. `file` is
+    bytes, a path or a binary file object. The first notice names the source read."""
     try:
-        rows = list(reader)
+        with csvio.open_binary(file) as stream:
+            head = stream.read(statements.HEAD_BYTES)
+        if source == "auto":
+            source = statements.detect(head)
+        if source not in statements.SOURCES:
+            choices = ", ".join(statements.SOURCES)
+            raise csvio.CsvFileError(
+                RowError(0, csvio.FILE, f"unknown source {source!r}; one of auto, {choices}")
+            )
+        if source != "billable":
+            with csvio.open_binary(file) as stream:
+                data = stream.read(csvio.max_import_bytes() + 1)
+            statement = statements.PARSERS[source](data)
+            rows, errors = statements.to_rows(statement), []
+            notice = statement.summary(statements.LABELS[source])
     except csvio.CsvFileError as exc:
-        return ImportResult(errors=[*reader.errors, exc.error], dry_run=dry_run)
-    return _import(rows, list(reader.errors), user, dry_run)
+        return ImportResult(errors=[exc.error], dry_run=dry_run)
+    if source == "billable":
+        reader = csvio.CsvReader(file, columns=importing.COLUMNS, required=importing.REQUIRED)
+        try:
+            rows = list(reader)
+        except csvio.CsvFileError as exc:
+            return ImportResult(errors=[*reader.errors, exc.error], dry_run=dry_run)
+        errors = list(reader.errors)
+        notice = f"Read as {statements.LABELS[source]}: {len(rows)} row(s)."
+    result = _import(rows, errors, user, dry_run, source=source)
+    result.notices.insert(0, notice)
+    return result
 
 
 def payment_import_rows(*, rows, user=None, dry_run: bool = False) -> ImportResult:
@@ -336,11 +408,13 @@ class _DryRun(Exception):
     pass
 
 
-def _import(rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool) -> ImportResult:
+def _import(
+    rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool, *, source: str = "billable"
+) -> ImportResult:
     for attempt in range(2):
         result = ImportResult(dry_run=dry_run)
         result.errors = list(errors)
-        parsed = importing.parse_payments(rows, result.errors)
+        parsed = importing.parse_payments(rows, result.errors, source=source)
         if result.errors:
             return result
         try:
@@ -358,9 +432,12 @@ def _import(rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool) 
                         reference=row.reference,
                         method=row.method,
                         user=user,
+                        source=source,
+                        payer_name=row.payer_name,
+                        payer_iban=row.payer_iban,
                     )
                     result.created += 1
-                    result.notices.append(_allocation_notice(payment, allocations))
+                    result.notices.append(_allocation_notice(payment, allocations, row.found_by))
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -374,10 +451,14 @@ def _import(rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool) 
     raise AssertionError("unreachable")
 
 
-def _allocation_notice(payment: Payment, allocations: list[Allocation]) -> str:
+def _allocation_notice(payment: Payment, allocations: list[Allocation], found_by: str = "") -> str:
+    text = f"{payment.external_id}: {payment.currency} {payment.amount}"
+    if payment.account is None:
+        return text + " unassigned (payer not known); assign it to an account"
+    if found_by:
+        text += f" to {payment.account.external_id} (found by {found_by})"
     applied = sum((a.amount for a in allocations), ZERO)
     parts = [f"{a.amount} to {a.invoice_number}" for a in allocations]
-    text = f"{payment.external_id}: {payment.currency} {payment.amount}"
     text += f" applied {'; '.join(parts)}" if parts else " not applied to any invoice"
     if payment.amount - applied > 0:
         text += f"; {payment.amount - applied} unapplied"

@@ -29,6 +29,7 @@ from receivables.exports import aging_pdf, statement_pdf
 from receivables.forms import (
     ApplyForm,
     AsOfForm,
+    AssignForm,
     DisputeOpenForm,
     PaymentForm,
     ReasonForm,
@@ -136,6 +137,7 @@ def payments(request: HttpRequest) -> HttpResponse:
         date_from=date_from,
         date_to=date_to,
         unapplied_only=get.get("unapplied") == "1",
+        unassigned_only=get.get("unassigned") == "1",
     )
     page = Paginator(qs, 50).get_page(get.get("page"))
     return render(request, "receivables/payments.html", {"page": page, "filters": get})
@@ -181,7 +183,11 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     allocations = payment.allocations.select_related("invoice", "created_by", "reversed_by")
     open_invoices = []
-    if payment.unapplied > 0 and has_capability(request.user, "payments.manage"):
+    if (
+        payment.account is not None
+        and payment.unapplied > 0
+        and has_capability(request.user, "payments.manage")
+    ):
         open_invoices = list(
             selectors.open_invoices(account=payment.account, currency=payment.currency).filter(
                 disputed=False
@@ -194,8 +200,39 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "payment": payment,
             "allocations": allocations,
             "open_invoices": open_invoices,
+            "assign_form": AssignForm() if payment.account is None else None,
         },
     )
+
+
+@require("payments.view")
+def unassigned(request: HttpRequest) -> HttpResponse:
+    """Statement credits whose payer was not recognised: finance assigns each to an account."""
+    page = Paginator(selectors.unassigned_payments(), 50).get_page(request.GET.get("page"))
+    return render(request, "receivables/unassigned.html", {"page": page, "form": AssignForm()})
+
+
+@require_POST
+@require("payments.manage")
+def payment_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    payment = get_object_or_404(Payment, pk=pk)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["account"]))
+        return redirect("receivables:payment", pk=pk)
+    try:
+        payment = services.payment_assign(
+            payment=payment, account=form.cleaned_data["account"], user=request.user
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Payment {payment.external_id} assigned to {payment.account} and applied; "
+            "the payer is remembered for the next statement.",
+        )
+    return redirect("receivables:payment", pk=pk)
 
 
 @require_POST
@@ -270,10 +307,12 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
         if path is None:
             messages.error(request, "That upload has expired; upload the file again.")
             return redirect("receivables:payment_upload")
-        result = services.payment_import(file=path, user=request.user)
+        source = request.session.get(f"payment_upload_{request.POST['token']}_source", "auto")
+        result = services.payment_import(file=path, user=request.user, source=source)
         if result.ok:
             path.unlink(missing_ok=True)
             request.session.pop(f"payment_upload_{request.POST['token']}", None)
+            request.session.pop(f"payment_upload_{request.POST['token']}_source", None)
             messages.success(
                 request,
                 f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
@@ -285,16 +324,20 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        result = services.payment_import(file=upload, user=request.user, dry_run=True)
+        source = form.cleaned_data["source"]
+        result = services.payment_import(
+            file=upload, user=request.user, dry_run=True, source=source
+        )
         token = None
         if result.ok:
             token = uuid.uuid4().hex
-            target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.csv"
+            target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.upload"
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as handle:
                 for chunk in upload.chunks():
                     handle.write(chunk)
             request.session[f"payment_upload_{token}"] = str(target)
+            request.session[f"payment_upload_{token}_source"] = source
         return render(
             request,
             "receivables/payment_upload.html",

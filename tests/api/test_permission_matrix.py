@@ -200,6 +200,16 @@ MATRIX: dict[str, list[Probe]] = {
         Probe("GET", "payments.view", kwargs=lambda w: {"payment_id": w.payment.external_id})
     ],
     "api-payment-import": [Probe("POST", "payments.manage", body=lambda w: [PAYMENT_ROW])],
+    # The world's payment is assigned already: finance passes the check and is refused (409).
+    "api-payment-assign": [
+        Probe(
+            "POST",
+            "payments.manage",
+            ok=409,
+            kwargs=lambda w: {"payment_id": w.payment.external_id},
+            body=lambda w: {"account_id": "ACC-1"},
+        )
+    ],
     "api-allocation-list": [
         Probe("GET", "payments.view"),
         Probe(
@@ -359,6 +369,8 @@ MATRIX: dict[str, list[Probe]] = {
     "receivables:payment_upload": [page("GET", "payments.manage")],
     "receivables:payment": [page("GET", "payments.view", pk("payment"))],
     "receivables:payment_apply": [page("POST", "payments.manage", pk("payment"))],
+    "receivables:payment_assign": [page("POST", "payments.manage", pk("payment"))],
+    "receivables:unassigned": [page("GET", "payments.view")],
     "receivables:allocation_reverse": [page("POST", "payments.manage", pk("allocation"))],
     "receivables:unapplied": [page("GET", "payments.view")],
     "receivables:invoice": [page("GET", "payments.view", pk("approved"))],

@@ -56,6 +56,7 @@ def test_import_allocates_in_file_order(acme, finance):
     assert (p1.method, p1.currency, p1.created_by) == ("check", "USD", finance)
     assert p1.history.get().history_user == finance
     assert result.notices == [
+        "Read as billable (payments CSV, SPEC 1.3): 2 row(s).",
         "P-2: USD 250.00 applied 250.00 to INV-2026-00002",
         "P-1: USD 200.00 applied 100.00 to INV-2026-00001; 50.00 to INV-2026-00002; 50.00 unapplied",
     ]
@@ -124,7 +125,10 @@ def test_dry_run_reports_but_writes_nothing(acme):
     final_invoice(acme, "100.00", seq=1)
     result = run(HEADER + "P-1,2026-03-01,ACME,100.00,USD,,\n", dry_run=True)
     assert (result.created, result.dry_run, result.errors) == (1, True, [])
-    assert result.notices == ["P-1: USD 100.00 applied 100.00 to INV-2026-00001"]
+    assert result.notices == [
+        "Read as billable (payments CSV, SPEC 1.3): 1 row(s).",
+        "P-1: USD 100.00 applied 100.00 to INV-2026-00001",
+    ]
     assert Payment.objects.count() == 0 and Allocation.objects.count() == 0
     assert Invoice.objects.get().status == "approved"
 
