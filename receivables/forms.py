@@ -96,6 +96,7 @@ class UploadForm(forms.Form):
     source = forms.ChoiceField(
         choices=[("auto", "Recognise it"), *((s, LABELS[s]) for s in SOURCES)],
         initial="auto",
+        required=False,
         help_text="The billable CSV or a bank statement (camt.053, BAI2, OFX, MT940, bank CSV).",
     )
 

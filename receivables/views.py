@@ -324,7 +324,7 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        source = form.cleaned_data["source"]
+        source = form.cleaned_data["source"] or "auto"
         result = services.payment_import(
             file=upload, user=request.user, dry_run=True, source=source
         )

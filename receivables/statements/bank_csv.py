@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from core.csvio import normalize_header
+from core.csvio import FieldError, max_import_bytes, normalize_header
+from core.reading.files import FileOptions, Table, sniff_delimiter
+from core.reading.values import ValueOptions, normalize_date, normalize_money
 from receivables.statements.base import (
     Credit,
     Statement,
@@ -26,7 +29,6 @@ from receivables.statements.base import (
     clean_text,
     decode_text,
     file_error,
-    parse_amount,
 )
 
 
@@ -76,21 +78,6 @@ LAYOUTS = (
 )
 
 
-def _split(text: str) -> list[tuple[int, list[str]]]:
-    """(physical line where the record starts, fields), `;` or `,` as the header uses more."""
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    out, last = [], 0
-    try:
-        for fields in reader:
-            out.append((last + 1, fields))
-            last = reader.line_num
-    except csv.Error as exc:
-        raise file_error(last + 1, f"is not valid CSV ({exc})") from None
-    return out
-
-
 def layout_of(header: list[str]) -> Layout | None:
     names = {normalize_header(h) for h in header}
     return next((layout for layout in LAYOUTS if layout.required <= names), None)
@@ -99,22 +86,16 @@ def layout_of(header: list[str]) -> Layout | None:
 def sniff(head: bytes) -> bool:
     """True when the first line is the header of a bank CSV layout this module reads."""
     text, _ = decode_text(head)
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    rows = _split(first)
-    return bool(rows) and layout_of(rows[0][1]) is not None
+    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
+    fields = next(csv.reader([first], delimiter=sniff_delimiter(first)), [])
+    return layout_of(fields) is not None
 
 
-def _date(text: str, order: str, line: int, column: str) -> dt.date:
-    m = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})", text.strip())
-    if not m:
-        shape = "MM/DD/YYYY" if order == "mdy" else "DD.MM.YY"
-        raise file_error(line, f"must be a date as {shape}, got {text!r}", column)
-    a, b, year = int(m[1]), int(m[2]), int(m[3])
-    month, day = (a, b) if order == "mdy" else (b, a)
+def _value(normalize: Any, text: str, options: ValueOptions, line: int, column: str) -> str:
     try:
-        return dt.date(year + 2000 if year < 100 else year, month, day)
-    except ValueError:
-        raise file_error(line, f"is not a real date, got {text!r}", column) from None
+        return normalize(text, options)
+    except FieldError as exc:
+        raise file_error(line, str(exc), column) from None
 
 
 def _iban(text: str) -> str:
@@ -123,21 +104,24 @@ def _iban(text: str) -> str:
 
 
 def parse(data: bytes) -> Statement:
+    """Records through the shared file reader (encoding, delimiter, XLSX: core.reading.files),
+    cells through its value rules in the layout's own date order and decimal mark."""
     check_size(data)
-    text, encoding = decode_text(data)
-    rows = _split(text.lstrip("\ufeff"))
-    if not rows:
+    table = Table(data, FileOptions(), max_bytes=max_import_bytes())
+    records = table.records()
+    first = next(records, None)
+    if first is None:
         raise file_error(0, "the file is empty")
-    header = rows[0][1]
+    header = first[1]
     layout = layout_of(header)
     if layout is None:
-        raise file_error(1, "is not a bank CSV this import knows (Chase, Sparkasse)")
+        raise file_error(first[0], "is not a bank CSV this import knows (Chase, Sparkasse)")
     index = {normalize_header(h): i for i, h in enumerate(header)}
     shown = {normalize_header(h): h.strip() for h in header}
+    options = ValueOptions(layout.date_order, "comma" if layout.decimal_comma else "point")
+    encoding = "" if table.encoding in ("UTF-8", "ASCII", "XLSX") else table.encoding
     statement = Statement("bank-csv", encoding=encoding)
-    for number, row in rows[1:]:
-        if not any(cell.strip() for cell in row):
-            continue
+    for number, row in records:
 
         def cell(name: str, row: list[str] = row) -> str:
             position = index.get(name)
@@ -146,18 +130,23 @@ def parse(data: bytes) -> Statement:
         if layout.pending and cell(layout.pending[0]).lower() == layout.pending[1]:
             statement.skipped["pending lines"] += 1
             continue
+        amount_text = cell(layout.amount)
         column = shown[layout.amount]
-        amount = parse_amount(cell(layout.amount), number, column, comma=layout.decimal_comma)
+        if not amount_text:
+            raise file_error(number, "is required", column)
+        amount = Decimal(_value(normalize_money, amount_text, options, number, column))
         if amount < 0:
             statement.debits += 1
             continue
         if amount == 0:
             statement.skipped["zero amounts"] += 1
             continue
+        date_text = cell(layout.date)
+        iso = _value(normalize_date, date_text, options, number, shown[layout.date])
         statement.credits.append(
             Credit(
                 line=number,
-                date=_date(cell(layout.date), layout.date_order, number, shown[layout.date]),
+                date=dt.date.fromisoformat(iso),
                 amount=amount,
                 currency=(cell(layout.currency) if layout.currency else "")
                 or layout.default_currency,

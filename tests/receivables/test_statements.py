@@ -4,6 +4,7 @@ payers imported unassigned; hostile XML refused with nothing written."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from decimal import Decimal
@@ -294,3 +295,44 @@ def test_billable_csv_is_still_the_default(world):
     result = payment_import(file=text.encode())
     assert result.notices[0] == "Read as billable (payments CSV, SPEC 1.3): 1 row(s)."
     assert Payment.objects.get().source == "billable"
+
+
+def test_bank_csv_as_xlsx_and_its_value_errors(world):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in (FIXTURES / "chase.csv").read_text().splitlines():
+        sheet.append(next(csv.reader([row])))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    result = payment_import(file=buffer.getvalue(), source="bank-csv")
+    assert (result.errors, result.created) == ([], 3)
+    assert Payment.objects.get(external_id="bank-csv:777a03771659959c").amount == D("987.65")
+
+    text = (FIXTURES / "sparkasse.csv").read_bytes().replace(b'"1.200,00"', b'"1.200,005"')
+    bad = payment_import(file=text)
+    assert [str(e) for e in bad.errors] == [
+        "line 4: Betrag: has more than 2 decimal places, got '1.200,005'"
+    ]
+    assert Payment.objects.count() == 3
+
+
+def test_upload_page_previews_a_statement_then_imports_it(world, client_for, finance):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client = client_for(finance)
+    data = (FIXTURES / "bai2.txt").read_bytes()
+    preview = client.post(
+        reverse("receivables:payment_upload"),
+        {"file": SimpleUploadedFile("statement.bai", data), "source": "bai2"},
+    )
+    body = preview.content.decode()
+    assert "Read as bai2 (BAI2 cash management file): 3 credit(s); 2 debit(s) skipped." in body
+    assert "BR260401004: USD 400.00 unassigned (payer not known)" in body
+    assert Payment.objects.count() == 0
+    token = preview.context["token"]
+    done = client.post(reverse("receivables:payment_upload"), {"token": token})
+    assert done.status_code == 302
+    assert Payment.objects.filter(source="bai2").count() == 3

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.csvio import ImportCommand
 from receivables.services import payment_import
-from receivables.statements import SOURCES
+from receivables.sources import SOURCES
 
 
 class Command(ImportCommand):
@@ -16,19 +16,21 @@ class Command(ImportCommand):
         "MT940, bank CSV), and allocate them in file order."
     )
     noun = "payments"
+    sources = SOURCES
 
     def add_arguments(self, parser: Any) -> None:
         super().add_arguments(parser)
         if not any("--source" in action.option_strings for action in parser._actions):
             parser.add_argument(
                 "--source",
-                choices=("auto", *SOURCES),
+                choices=("auto", *SOURCES.names),
                 default="auto",
                 help="the file's source (default: recognised from its first bytes)",
             )
 
-    def run_import(self, *, path, user, dry_run, **options: Any):
-        return payment_import(file=path, user=user, dry_run=dry_run, source=self._source or "auto")
+    def run_import(self, *, path, user, dry_run, options: Any = None):
+        source = options.source_name() if options is not None else self._source
+        return payment_import(file=path, user=user, dry_run=dry_run, source=source or "auto")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._source = options.get("source")
