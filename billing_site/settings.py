@@ -288,6 +288,24 @@ BILLING_PAYMENT_INSTRUCTIONS = env_str(
     "BILLING_PAYMENT_INSTRUCTIONS", "Bank transfer; please quote the invoice number."
 )
 BILLING_FIRM_LOGO = env_str("BILLING_FIRM_LOGO", "")
+# Accounting exports (export_accounting): QuickBooks item, Xero account and tax types, DATEV
+# ledger (SKR03 revenue accounts per VAT category[rate], e.g. S19 = 8400 Erlöse 19 % USt).
+BILLING_QBO_ITEM = env_str("BILLING_QBO_ITEM", "Services")
+BILLING_XERO_SALES_ACCOUNT = env_str("BILLING_XERO_SALES_ACCOUNT", "200")
+BILLING_XERO_TAX_TYPES = env_str(
+    "BILLING_XERO_TAX_TYPES",
+    "Z=Zero Rated Income,E=Exempt Income,AE=Reverse Charge,K=Zero Rated EC Services,"
+    "G=Zero Rated Income,O=No VAT",
+)
+BILLING_DATEV_CONSULTANT = env_str("BILLING_DATEV_CONSULTANT", "1001")
+BILLING_DATEV_CLIENT = env_str("BILLING_DATEV_CLIENT", "1")
+BILLING_DATEV_FISCAL_YEAR_START = env_str("BILLING_DATEV_FISCAL_YEAR_START", "0101")
+BILLING_DATEV_ACCOUNT_LENGTH = env_int("BILLING_DATEV_ACCOUNT_LENGTH", 4)
+BILLING_DATEV_CURRENCY = env_str("BILLING_DATEV_CURRENCY", "EUR")
+BILLING_DATEV_DEBTOR_ACCOUNT = env_str("BILLING_DATEV_DEBTOR_ACCOUNT", "10000")
+BILLING_DATEV_REVENUE_ACCOUNTS = env_str(
+    "BILLING_DATEV_REVENUE_ACCOUNTS", "S19=8400,S7=8300,Z=8200,E=8100,AE=8337,K=8336,G=8120,O=8200"
+)
 BILLING_IMPORT_MAX_BYTES = env_int("BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 # How imports read dates written with / . - and numbers (SPEC 1.4); each import may override them.
 BILLING_DATE_ORDER = env_str("BILLING_DATE_ORDER", "mdy")

@@ -6,6 +6,7 @@ app_name = "receivables"
 urlpatterns = [
     path("aging/", views.aging, name="aging"),
     path("aging/export/", views.aging_export, name="aging_export"),
+    path("accounting/", views.accounting_export, name="accounting"),
     path("aging/account/<int:account_pk>/<str:currency>/", views.aging_detail, name="aging_detail"),
     path("statement/<int:account_pk>/", views.statement, name="statement"),
     path("payments/", views.payments, name="payments"),

@@ -92,6 +92,30 @@ def aging_export(request: HttpRequest) -> HttpResponse:
 
 
 @require("aging.view")
+def accounting_export(request: HttpRequest) -> HttpResponse:
+    """Approved invoices and credit notes of a date range for QuickBooks, Xero or DATEV
+    (SPEC 5 export_accounting): the form, or the file when a format is given."""
+    from invoicing.accounting import FORMATS, accounting_export
+
+    today = firm_today()
+    start_text = request.GET.get("from") or today.replace(day=1).isoformat()
+    end_text = request.GET.get("to") or today.isoformat()
+    fmt = request.GET.get("format", "")
+    context = {"start": start_text, "end": end_text, "formats": FORMATS, "error": ""}
+    if fmt:
+        try:
+            start, end = csvio.parse_date(start_text), csvio.parse_date(end_text)
+            file = accounting_export(fmt=fmt, start=start, end=end)
+        except (csvio.FieldError, BillingError) as exc:
+            context["error"] = str(exc)
+        else:
+            response = HttpResponse(file.content, content_type=file.content_type)
+            response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
+            return response
+    return render(request, "receivables/accounting.html", context)
+
+
+@require("aging.view")
 def aging_detail(request: HttpRequest, account_pk: int, currency: str) -> HttpResponse:
     account = get_object_or_404(Account, pk=account_pk)
     _form, as_of = _as_of(request)

@@ -352,6 +352,7 @@ MATRIX: dict[str, list[Probe]] = {
         page("GET", "invoices.view", lambda w: {"pk": w.credit_note.pk, "fmt": "cii"})
     ],
     "receivables:aging": [page("GET", "aging.view")],
+    "receivables:accounting": [page("GET", "aging.view")],
     "records:customers": [page("GET", "customers.view")],
     "records:customer": [page("GET", "customers.view", pk("account"))],
     "records:statement": [page("GET", "aging.view", pk("account"))],
