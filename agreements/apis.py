@@ -61,6 +61,8 @@ class AgreementViewSet(BillableReadOnlyViewSet):
         pagination_class=None,
     )
     def import_csv(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from agreements.services import agreement_import, agreement_import_rows
+        from agreements.services import SOURCES, agreement_import, agreement_import_rows
 
-        return run_import(request, file_fn=agreement_import, rows_fn=agreement_import_rows)
+        return run_import(
+            request, file_fn=agreement_import, rows_fn=agreement_import_rows, sources=SOURCES
+        )

@@ -11,12 +11,11 @@ without --user) with the change reason "agreement import".
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
 
-from agreements import selectors
+from agreements import selectors, sources
 from agreements.importing import (
     ACCOUNT_COLUMNS,
     COLUMNS,
@@ -29,49 +28,83 @@ from agreements.models import Account, Agreement, Milestone, RoleRate
 from core import csvio
 from core.dates import firm_today
 from core.errors import BillingError
-from core.imports import ImportResult, RowError
+from core.imports import (
+    ImportResult,
+    RowError,
+    import_record_create,
+    import_record_finish,
+)
+from core.reading import ReadOptions, Schema, SourceSet, TableReader, describe_file
 
 CHANGE_REASON = "agreement import"
 
 
-def agreement_import(*, file: Any, user: Any = None, dry_run: bool = False) -> ImportResult:
-    reader = csvio.CsvReader(file, columns=COLUMNS, required=REQUIRED)
-    return _run(lambda: reader, lambda: reader.errors, user=user, dry_run=dry_run)
+SCHEMA = Schema("agreements", COLUMNS, frozenset(REQUIRED), sources.KINDS)
+SOURCES = SourceSet(SCHEMA, sources.BILLABLE, sources.OTHERS)
+
+
+def agreement_import(
+    *,
+    file: Any,
+    user: Any = None,
+    dry_run: bool = False,
+    options: ReadOptions | None = None,
+    file_name: str = "",
+) -> ImportResult:
+    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4)."""
+    reader = TableReader(file, sources=SOURCES, options=options)
+    return _run(reader, user=user, dry_run=dry_run, file=file, file_name=file_name)
 
 
 def agreement_import_rows(
-    *, rows: list[dict[str, Any]], user: Any = None, dry_run: bool = False
+    *,
+    rows: list[dict[str, Any]],
+    user: Any = None,
+    dry_run: bool = False,
+    options: ReadOptions | None = None,
 ) -> ImportResult:
-    return _run(
-        lambda: csvio.rows_from_dicts(rows, columns=COLUMNS), lambda: [], user=user, dry_run=dry_run
-    )
+    try:
+        reader = TableReader.from_dicts(rows, sources=SOURCES, options=options)
+    except csvio.CsvFileError as exc:
+        return ImportResult(errors=[exc.error], dry_run=dry_run)
+    return _run(reader, user=user, dry_run=dry_run, file=None, file_name="JSON rows")
 
 
 def _run(
-    source: Callable[[], Iterable[csvio.Row]],
-    source_errors: Callable[[], list[RowError]],
-    *,
-    user: Any,
-    dry_run: bool,
+    reader: TableReader, *, user: Any, dry_run: bool, file: Any, file_name: str
 ) -> ImportResult:
     result = ImportResult(dry_run=dry_run)
     errors: list[RowError] = []
     rows: list[csvio.Row] = []
     try:
-        for row in source():
+        for row in reader:
             rows.append(row)
     except csvio.CsvFileError as exc:
-        result.errors = sorted([*source_errors(), exc.error], key=lambda e: e.line)
+        result.errors = sorted([*reader.errors, exc.error], key=lambda e: e.line)
+        result.unknown_header = getattr(exc, "header", [])
         return result
-    errors.extend(source_errors())
+    errors.extend(reader.errors)
+    result.source = reader.source.name if reader.source else ""
     with transaction.atomic():
         # Checks run under the lock, so they see what a concurrent import committed.
         lock_imports("agreements")
         good, stored = parse_and_check(rows, errors)
         if errors:
-            result.errors = sorted(errors, key=lambda e: e.line)
+            result.errors = sorted(reader.relabel(errors), key=lambda e: e.line)
             return result
+        result.notices.extend(reader.notices)
         _write(good, stored, user=user, dry_run=dry_run, result=result)
+        if not dry_run:
+            record = import_record_create(
+                kind="agreements",
+                source=result.source,
+                user=user,
+                file=describe_file(file, file_name),
+                encoding=reader.encoding,
+                options=reader.options.as_json(),
+            )
+            import_record_finish(record=record, result=result)
+            result.import_id = record.pk
     return result
 
 

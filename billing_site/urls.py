@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core import mail_views, views
+from core import import_pages, mail_views, views
 from core.login import RateLimitedLoginView
 
 handler403 = "core.views.permission_denied"
@@ -13,6 +13,8 @@ handler500 = "core.views.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("imports/", import_pages.import_history, name="import_history"),
+    path("imports/<int:pk>/undo/", import_pages.import_undo, name="import_undo"),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agreements/", include("agreements.urls")),

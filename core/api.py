@@ -512,7 +512,13 @@ def import_schema(kind: str, columns: str) -> Any:
                 OpenApiParameter.QUERY,
                 required=False,
                 description="Validate and count, write nothing.",
-            )
+            ),
+            *[
+                OpenApiParameter(
+                    name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, description=text
+                )
+                for name, text in READ_PARAMETERS.items()
+            ],
         ],
         request={
             "multipart/form-data": ImportUploadSerializer,
@@ -530,11 +536,49 @@ def import_schema(kind: str, columns: str) -> Any:
     )
 
 
-def run_import(request: Request, *, file_fn: Any, rows_fn: Any) -> Response:
+READ_PARAMETERS = {
+    "source": "Whose export: `auto` (default, from the header) or a source name (SPEC 1.4).",
+    "date_order": "`mdy`, `dmy` or `ymd` for dates that are not ISO (default BILLING_DATE_ORDER).",
+    "decimal": "`point` or `comma` (default BILLING_DECIMAL).",
+    "encoding": "Force an encoding (e.g. `cp1252`).",
+    "delimiter": "Force a delimiter (`,` `;` `tab` `|`).",
+    "sheet": "XLSX sheet name (default: the first).",
+}
+
+
+def read_options_param(request: Request, sources: Any) -> Any:
+    """The SPEC 1.4 reading options of an import request (query string or form fields)."""
+    from core.reading import ReadOptions
+
+    def param(name: str) -> str | None:
+        value = request.query_params.get(name)
+        if value is None and hasattr(request.data, "get") and not isinstance(request.data, list):
+            value = request.data.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    choices = {
+        "source": ("auto", *sources.names) if sources is not None else ("auto",),
+        "date_order": ("mdy", "dmy", "ymd"),
+        "decimal": ("point", "comma"),
+    }
+    values = {name: param(name) for name in READ_PARAMETERS}
+    for name, allowed in choices.items():
+        if values[name] is not None and values[name] not in allowed:
+            raise exceptions.ValidationError(
+                {name: [f"Must be one of {', '.join(allowed)}, got {values[name]!r}."]}
+            )
+    return ReadOptions(source=values.pop("source") or "auto", **values)
+
+
+def run_import(
+    request: Request, *, file_fn: Any, rows_fn: Any, sources: Any = None, **extra: Any
+) -> Response:
     """Shared body of the import endpoints: pick the service variant from the request shape."""
     from io import BytesIO
 
     dry_run = parse_bool_param(request, "dry_run")
+    if sources is not None:
+        extra["options"] = read_options_param(request, sources)
     data = request.data
     user = request.user
     if isinstance(data, list):
@@ -543,7 +587,7 @@ def run_import(request: Request, *, file_fn: Any, rows_fn: Any) -> Response:
                 {"non_field_errors": ["A JSON import is a list of objects, one per row."]}
             )
         rows = [{str(k): "" if v is None else str(v) for k, v in row.items()} for row in data]
-        result = rows_fn(rows=rows, user=user, dry_run=dry_run)
+        result = rows_fn(rows=rows, user=user, dry_run=dry_run, **extra)
     else:
         upload = data.get("file") if hasattr(data, "get") else None
         if isinstance(upload, bytes):
@@ -557,8 +601,10 @@ def run_import(request: Request, *, file_fn: Any, rows_fn: Any) -> Response:
                     ]
                 }
             )
-        result = file_fn(file=upload, user=user, dry_run=dry_run)
+        result = file_fn(file=upload, user=user, dry_run=dry_run, **extra)
     body = {**result.as_dict(), "dry_run": dry_run}
+    if result.source:
+        body["source"] = result.source
     if not result.ok:
         count = len(result.errors)
         first = result.errors[0]

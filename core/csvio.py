@@ -7,21 +7,13 @@ payments. Nothing here touches the database.
 API
 ---
 ``CsvReader(file, *, columns, required=(), max_bytes=None)``
-    ``file`` is ``bytes``, a path (``str`` / ``os.PathLike``) or a binary file object (an open
-    file, ``io.BytesIO``, a Django ``UploadedFile``). ``columns`` are the SPEC column names the
-    importer reads, in the order it wants them; ``required`` is the subset that must be in the
-    header. Iterating yields ``Row(line, values)`` where ``values`` is a tuple of trimmed strings
-    aligned with ``columns`` (``""`` for an empty cell or an absent optional column) and ``line``
-    is the PHYSICAL line on which the record starts (the header is line 1; a record after a quoted
-    newline has a larger number). The file is streamed: memory does not grow with its size.
-
-    Problems with single records (wrong number of fields) are appended to ``reader.errors`` and the
-    record is skipped. Problems with the file as a whole raise ``CsvFileError`` (its ``.error`` is a
-    ``RowError``): empty file, no data rows, missing required column, not comma-separated, not
-    UTF-8, binary content, larger than ``settings.BILLING_IMPORT_MAX_BYTES``, malformed quoting. They
-    can be raised before the first row (header problems) or part-way (a bad byte on line 90,000):
-    importers catch it, keep the errors found so far and add this one. Completely blank lines are
-    skipped. A UTF-8 BOM and CRLF line ends are accepted.
+    SPEC's own layout read through ``core.reading.TableReader`` (SPEC 1.4 file reading: UTF-8,
+    UTF-16 by BOM, else Windows-1252; sniffed delimiter; XLSX), for an importer without sources
+    of its own. Iterating yields ``Row(line, values)``: ``values`` aligned with ``columns``,
+    trimmed, ``""`` for an empty cell or an absent optional column; ``line`` is the PHYSICAL line
+    on which the record starts (the header is line 1). Problems of single records go to
+    ``reader.errors``; whole-file problems raise ``CsvFileError`` (empty file, no data rows,
+    missing required column, binary content, too large, malformed quoting), possibly part-way.
 
 ``rows_from_dicts(rows, *, columns)``
     The same ``Row`` objects from a JSON list of objects keyed by SPEC column names (matched
@@ -47,7 +39,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from operator import itemgetter
 from typing import IO, Any
 
 from django.conf import settings
@@ -56,7 +47,6 @@ from django.core.management.base import BaseCommand, CommandError
 from core.imports import RowError
 
 FILE = "File"  # the column named in errors about the file as a whole
-BOM = b"\xef\xbb\xbf"
 # Cells up to 1 MB (Python's default of 128 KB is too small for long Notes).
 csv.field_size_limit(1024 * 1024)
 
@@ -148,63 +138,13 @@ def open_binary(file: Any) -> Iterator[IO[bytes]]:
         raise TypeError(f"cannot import from {type(file).__name__}; pass bytes, a path or a file")
 
 
-SNIFF_BYTES = 8192
-
-
-def _physical_lines(stream: IO[bytes], limit: int) -> Iterator[str]:
-    """Decoded physical lines, with their line ends, checking size, UTF-8 and binary content."""
-    head = stream.read(SNIFF_BYTES)
-    if b"\x00" in head:
-        # Spreadsheets, PDFs, images and zip files all have NUL bytes near the start.
-        raise CsvFileError(
-            RowError(0, FILE, "the file contains binary data (NUL bytes); upload the CSV export")
-        )
-    first = io.BytesIO(head)
-
-    def readline(size: int) -> bytes:
-        line = first.readline(size)
-        if line.endswith(b"\n") or len(line) >= size:
-            return line
-        return line + stream.readline(size - len(line))  # head ended mid-line
-
-    total = 0
-    number = 0
-    while True:
-        # readline with a cap so a binary file with no newlines cannot be read into memory whole.
-        raw = readline(limit + 1 - total if limit + 1 - total > 0 else 1)
-        if not raw:
-            return
-        number += 1
-        total += len(raw)
-        if total > limit:
-            raise CsvFileError(too_large_error(limit))
-        if number == 1 and raw.startswith(BOM):
-            raw = raw[3:]
-        if b"\x00" in raw:
-            raise CsvFileError(
-                RowError(
-                    number, FILE, "the file contains binary data (NUL bytes); upload the CSV export"
-                )
-            )
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CsvFileError(
-                RowError(
-                    number,
-                    FILE,
-                    f"is not valid UTF-8 (byte 0x{raw[exc.start]:02X} at position {exc.start + 1}); "
-                    "save the file as CSV UTF-8",
-                )
-            ) from None
-
-
 def normalize_header(name: str) -> str:
     return " ".join(name.strip().lower().split())
 
 
 class CsvReader:
-    """Stream an import CSV as ``Row`` objects; see the module docstring."""
+    """SPEC's own layout (columns, required ones) read through ``core.reading.TableReader``, so
+    every import decodes, sniffs and counts lines the same way; for importers without sources."""
 
     def __init__(
         self,
@@ -214,114 +154,29 @@ class CsvReader:
         required: Iterable[str] = (),
         max_bytes: int | None = None,
     ) -> None:
-        self.file = file
+        from core.reading import Schema, Source, SourceSet, TableReader
+
         self.columns = tuple(columns)
         self.required = frozenset(required)
-        self.max_bytes = max_import_bytes() if max_bytes is None else max_bytes
-        self.errors: list[RowError] = []
-        self.rows_read = 0
         unknown = self.required - set(self.columns)
         if unknown:
             raise ValueError(f"required columns not in columns: {sorted(unknown)}")
+        schema = Schema("csv", self.columns, self.required)
+        own = Source(
+            "billable", "Billable", "csv", signature=frozenset(map(normalize_header, self.required))
+        )
+        self.reader = TableReader(file, sources=SourceSet(schema, own), max_bytes=max_bytes)
+
+    @property
+    def errors(self) -> list[RowError]:
+        return self.reader.errors
+
+    @property
+    def rows_read(self) -> int:
+        return self.reader.rows_read
 
     def __iter__(self) -> Iterator[Row]:
-        with open_binary(self.file) as stream:
-            size = _known_size(stream)
-            if size is not None and size > self.max_bytes:
-                raise CsvFileError(too_large_error(self.max_bytes))
-            yield from self._rows(stream)
-
-    def _rows(self, stream: IO[bytes]) -> Iterator[Row]:
-        lines = _physical_lines(stream, self.max_bytes)
-        reader = csv.reader(lines, strict=True)
-        header: list[str] | None = None
-        getter = None
-        width = 0
-        last_line = 0
-        try:
-            for fields in reader:
-                start = last_line + 1
-                last_line = reader.line_num
-                if not fields or all(not f.strip() for f in fields):
-                    continue  # blank line
-                if header is None:
-                    header = fields
-                    getter, width = self._match_header(fields, start)
-                    continue
-                if len(fields) != width:
-                    self.errors.append(
-                        RowError(
-                            start,
-                            FILE,
-                            f"has {len(fields)} fields but the header has {width} "
-                            "(a comma in an unquoted value?)",
-                        )
-                    )
-                    continue
-                fields.append("")  # absent optional columns point here
-                self.rows_read += 1
-                values = getter(fields)  # type: ignore[misc]
-                if not isinstance(values, tuple):
-                    values = (values,)
-                yield Row(start, tuple(v.strip() for v in values))
-        except csv.Error as exc:
-            start = last_line + 1
-            text = str(exc)
-            line = max(reader.line_num, start)
-            if "unexpected end of data" in text:
-                line = start
-                message = f"a quoted value that starts on line {start} is never closed"
-            elif "new-line character" in text:
-                message = (
-                    "has a bare carriage return (CR) outside quotes; save with standard line ends"
-                )
-            elif "field larger than" in text:
-                message = "has a value longer than 1 MB"
-            else:
-                message = f"is not valid CSV ({text})"
-            raise CsvFileError(RowError(line, FILE, message)) from None
-        if header is None:
-            raise CsvFileError(RowError(0, FILE, "the file is empty"))
-        if self.rows_read == 0 and not self.errors:
-            raise CsvFileError(RowError(0, FILE, "the file has a header row but no data rows"))
-
-    def _match_header(self, fields: list[str], line: int) -> tuple[Any, int]:
-        positions: dict[str, int] = {}
-        for index, name in enumerate(fields):
-            key = normalize_header(name)
-            if not key:
-                continue
-            if key in positions:
-                raise CsvFileError(
-                    RowError(line, name.strip(), "the column appears twice in the header")
-                )
-            positions[key] = index
-        missing = [
-            c for c in self.columns if c in self.required and normalize_header(c) not in positions
-        ]
-        if missing:
-            if len(fields) == 1 and any(sep in fields[0] for sep in ";\t|"):
-                sep = next(s for s in ";\t|" if s in fields[0])
-                shown = {"\t": "tabs", ";": "semicolons", "|": "pipes"}[sep]
-                raise CsvFileError(
-                    RowError(
-                        line,
-                        FILE,
-                        f"is not comma-separated (the header is separated by {shown}); "
-                        "export it as CSV with commas",
-                    )
-                )
-            raise CsvFileError(
-                RowError(
-                    line,
-                    missing[0],
-                    "required column is missing from the header"
-                    + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""),
-                )
-            )
-        width = len(fields)
-        index = [positions.get(normalize_header(c), width) for c in self.columns]
-        return itemgetter(*index), width
+        return iter(self.reader)
 
 
 def rows_from_dicts(rows: Any, *, columns: Sequence[str]) -> list[Row]:
@@ -554,26 +409,67 @@ class Fields:
 
 
 class ImportCommand(BaseCommand):
-    """Base of the ``import_*`` commands (SPEC 5): ``FILE [--dry-run] [--json] [--user NAME]``.
+    """Base of the ``import_*`` commands (SPEC 5): ``FILE [--dry-run] [--json] [--user NAME]`` and
+    the reading options of SPEC 1.4 (``--source``, ``--mapping``, ``--encoding``, ``--delimiter``,
+    ``--date-order``, ``--decimal``, ``--sheet``).
 
-    Subclasses set ``noun`` and implement ``run_import(*, path, user, dry_run) -> ImportResult``.
+    Subclasses set ``noun`` and ``sources`` (a ``core.reading.SourceSet``) and implement
+    ``run_import(*, path, user, dry_run, options) -> ImportResult``.
     Exit 0 when imported, 1 when the input is rejected (every error on stderr as
-    ``line N: Column: message``), 2 on usage errors (missing or unreadable FILE, unknown user).
-    ``--json`` prints exactly ``{"created", "updated", "unchanged", "errors"}`` on stdout.
+    ``line N: Column: message``), 2 on usage errors (missing or unreadable FILE or mapping file,
+    unknown user). ``--json`` prints exactly ``{"created", "updated", "unchanged", "errors"}``.
     """
 
     noun = "rows"
+    sources: Any = None
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument(
-            "file", metavar="FILE", help="CSV file (UTF-8, comma-separated, header row)"
-        )
+        parser.add_argument("file", metavar="FILE", help="CSV or XLSX export")
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--json", action="store_true", help="print the SPEC 5 JSON summary")
         parser.add_argument("--user", help="username recorded in history (default: none)")
+        names = ("auto", *self.sources.names) if self.sources is not None else ("auto",)
+        parser.add_argument(
+            "--source", choices=names, default="auto", help="whose export (default: from header)"
+        )
+        parser.add_argument("--mapping", metavar="FILE", help="JSON mapping file (SPEC 1.4)")
+        parser.add_argument("--encoding", help="force an encoding (e.g. cp1252, utf-16)")
+        parser.add_argument("--delimiter", help="force a delimiter: , ; tab |")
+        parser.add_argument("--date-order", choices=("mdy", "dmy", "ymd"))
+        parser.add_argument("--decimal", choices=("point", "comma"))
+        parser.add_argument("--sheet", help="XLSX sheet name (default: the first)")
 
-    def run_import(self, *, path: str, user: Any, dry_run: bool) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def run_import(self, *, path: str, user: Any, dry_run: bool, options: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def read_options(self, options: dict[str, Any]) -> Any:
+        from core.reading import MappingError, ReadOptions, parse_mapping
+
+        mapping = None
+        if options.get("mapping") and self.sources is None:
+            raise CommandError("this import does not take a mapping file yet", returncode=2)
+        if options.get("mapping"):
+            path = options["mapping"]
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read()
+            except OSError as exc:
+                raise CommandError(f"{path}: {exc.strerror}", returncode=2) from None
+            try:
+                mapping = parse_mapping(
+                    text, columns=self.sources.schema.columns, sources=self.sources.names
+                )
+            except MappingError as exc:
+                raise CommandError(f"{path}: {exc}", returncode=2) from None
+        return ReadOptions(
+            source=options.get("source") or "auto",
+            mapping=mapping,
+            encoding=options.get("encoding"),
+            delimiter=options.get("delimiter"),
+            sheet=options.get("sheet"),
+            date_order=options.get("date_order"),
+            decimal=options.get("decimal"),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         import json
@@ -593,16 +489,18 @@ class ImportCommand(BaseCommand):
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no user named {options['user']!r}", returncode=2) from None
 
-        result = self.run_import(path=path, user=user, dry_run=options["dry_run"])
+        read = self.read_options(options)
+        result = self.run_import(path=path, user=user, dry_run=options["dry_run"], options=read)
         for error in result.errors:
             self.stderr.write(str(error))
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
         elif result.ok:
             verb = "Dry run, nothing written" if result.dry_run else f"Imported {self.noun}"
+            deleted = f", {result.deleted} deleted" if result.deleted else ""
             self.stdout.write(
                 f"{verb}: {result.created} created, {result.updated} updated, "
-                f"{result.unchanged} unchanged"
+                f"{result.unchanged} unchanged{deleted}"
             )
             for notice in result.notices:
                 self.stdout.write(notice)

@@ -28,6 +28,11 @@ class ImportResult:
     dry_run: bool = False
     # Notices that do not reject the file (for example CHANGED_AFTER_INVOICING flags raised).
     notices: list[str] = field(default_factory=list)
+    source: str = ""  # the source the file was read as (SPEC 1.4)
+    import_id: int | None = None  # the ImportRecord of an import that wrote
+    deleted: int = 0  # entries removed by --replace-period
+    # The header of a file that matches no source (the upload page opens the mapping form).
+    unknown_header: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,7 +59,7 @@ class ImportFile:
 
 def import_record_create(
     *, kind: str, source: str, user: Any, file: ImportFile, encoding: str,
-    options: dict[str, Any], result: ImportResult,
+    options: dict[str, Any],
 ) -> Any:  # fmt: skip
     """Record an import that wrote (call inside its transaction, before writing, so its rows can
     point at the record; ``import_record_finish`` stores the counts)."""
@@ -103,9 +108,16 @@ def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
         raise UndoRefused("There is no such import.")
     if record.status == ImportRecord.Status.UNDONE:
         raise UndoRefused("This import was already undone.")
-    later = ImportRecord.objects.filter(
-        kind=kind, status=ImportRecord.Status.DONE, created_at__gt=record.created_at
-    ).first()
+    from django.db.models import Q
+
+    wrote = Q(created__gt=0) | Q(updated__gt=0) | Q(deleted__gt=0)
+    later = (
+        ImportRecord.objects.filter(
+            kind=kind, status=ImportRecord.Status.DONE, created_at__gt=record.created_at
+        )
+        .filter(wrote)
+        .first()
+    )
     if later is not None:
         raise UndoRefused(
             f"Import {later.pk} ({later.file_name}) came after this one; undo that one first."
@@ -115,3 +127,32 @@ def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
     record.undone_by = user if getattr(user, "pk", None) else None
     record.save(update_fields=["status", "undone_at", "undone_by"])
     return record
+
+
+def protected_ids(model: Any, ids: list[int]) -> set[int]:
+    """The ids among ``ids`` that a PROTECT relation of another model points at (an entry on an
+    invoice line, a payment with allocations): found through the model's relations, so an
+    upstream app learns that a downstream row holds its row without naming the downstream app."""
+    from django.db import models
+
+    found: set[int] = set()
+    for relation in model._meta.related_objects:
+        if relation.on_delete is not models.PROTECT:
+            continue
+        column = relation.field.name
+        for i in range(0, len(ids), 5000):
+            found.update(
+                relation.related_model._base_manager.filter(
+                    **{f"{column}__in": ids[i : i + 5000]}
+                ).values_list(relation.field.attname, flat=True)
+            )
+    return found
+
+
+# kind -> (capability needed, undo(*, record_id, user)); each app registers its own in ready(),
+# so the history page (core) can undo an import without importing the app.
+UNDO_HANDLERS: dict[str, tuple[str, Any]] = {}
+
+
+def register_undo(kind: str, capability: str, handler: Any) -> None:
+    UNDO_HANDLERS[kind] = (capability, handler)

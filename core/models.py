@@ -149,3 +149,24 @@ class SentMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {', '.join(self.to)} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class SavedMapping(models.Model):
+    """A mapping file (SPEC 1.4) saved from the upload page's mapping form, offered by name."""
+
+    kind = models.CharField(max_length=16, help_text="agreements, time_entries or payments")
+    name = models.CharField(max_length=100)
+    data = models.JSONField(help_text="The mapping file's JSON.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="saved_mapping_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.name}"

@@ -30,6 +30,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "agreements.import": frozenset({BILLING_ADMIN, SERVICES_MANAGER}),
     "entries.view": frozenset({BILLING_ADMIN, SERVICES_MANAGER, AUDITOR}),
     "entries.import": frozenset({BILLING_ADMIN, SERVICES_MANAGER}),
+    # The import history page (SPEC 1.4); undoing an import needs that kind's import capability.
+    "imports.history": _ALL,
     "flags.view": frozenset({SERVICES_MANAGER, BILLING_ADMIN, AUDITOR}),
     "flags.act": frozenset({SERVICES_MANAGER}),
     "reconcile.run": frozenset({SERVICES_MANAGER}),

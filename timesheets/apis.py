@@ -16,6 +16,7 @@ from core.api import (
     BillableReadOnlyViewSet,
     BillableViewSet,
     import_schema,
+    parse_bool_param,
     run_import,
 )
 from timesheets import importing as entry_csv
@@ -72,9 +73,15 @@ class TimeEntryViewSet(BillableReadOnlyViewSet):
         pagination_class=None,
     )
     def import_csv(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from timesheets.importing import time_entry_import, time_entry_import_rows
+        from timesheets.importing import SOURCES, time_entry_import, time_entry_import_rows
 
-        return run_import(request, file_fn=time_entry_import, rows_fn=time_entry_import_rows)
+        return run_import(
+            request,
+            file_fn=time_entry_import,
+            rows_fn=time_entry_import_rows,
+            sources=SOURCES,
+            replace_period=parse_bool_param(request, "replace_period"),
+        )
 
 
 @extend_schema(tags=["flags"])

@@ -1,19 +1,18 @@
-"""The time-entry upload page (SPEC 1.2): the same preview -> confirm flow as agreements."""
+"""The time-entry upload page (SPEC 1.2, 1.4): the same flow as agreements (core.import_pages)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from agreements.views import ImportPage, import_view
+from core.import_pages import ImportPage, import_view
 from core.roles import require
-from timesheets.importing import COLUMNS, REQUIRED, time_entry_import
+from timesheets.importing import SOURCES, time_entry_import
 
 TIME_ENTRIES_PAGE = ImportPage(
     kind="time_entries",
     title="Import time entries",
     url_name="timesheets:import",
-    columns=COLUMNS,
-    required=REQUIRED,
+    sources=SOURCES,
     run=time_entry_import,
     noun="time entries",
 )

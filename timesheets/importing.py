@@ -38,8 +38,15 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from agreements.importing import lock_imports
 from core import csvio
-from core.imports import ImportResult, RowError
-from timesheets import ordering
+from core.imports import (
+    ImportFile,
+    ImportResult,
+    RowError,
+    import_record_create,
+    import_record_finish,
+)
+from core.reading import ReadOptions, Schema, SourceSet, TableReader, describe_file
+from timesheets import ordering, sources
 from timesheets.models import MS_PER_HOUR, Employee, Flag
 
 COLUMNS = (
@@ -78,19 +85,51 @@ _BOOLS = {
 _HOURS_FORMAT = "must be decimal hours (1.5) or H:MM / H:MM:SS (1:30)"
 
 
-def time_entry_import(*, file: Any, user: Any = None, dry_run: bool = False) -> ImportResult:
-    reader = csvio.CsvReader(file, columns=COLUMNS, required=REQUIRED)
-    return import_entries(reader, user=user, dry_run=dry_run)
+SCHEMA = Schema(
+    "time_entries", COLUMNS, frozenset(REQUIRED), sources.KINDS, helpers=("Start Time",)
+)
+SOURCES = SourceSet(SCHEMA, sources.BILLABLE, sources.OTHERS)
+
+
+def time_entry_import(
+    *,
+    file: Any,
+    user: Any = None,
+    dry_run: bool = False,
+    options: ReadOptions | None = None,
+    replace_period: bool = False,
+    file_name: str = "",
+) -> ImportResult:
+    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4)."""
+    reader = TableReader(file, sources=SOURCES, options=options)
+    return import_entries(
+        reader,
+        user=user,
+        dry_run=dry_run,
+        replace_period=replace_period,
+        file_info=None if dry_run else describe_file(file, file_name),
+    )
 
 
 def time_entry_import_rows(
-    *, rows: list[dict[str, Any]], user: Any = None, dry_run: bool = False
+    *,
+    rows: list[dict[str, Any]],
+    user: Any = None,
+    dry_run: bool = False,
+    options: ReadOptions | None = None,
+    replace_period: bool = False,
 ) -> ImportResult:
     try:
-        parsed = csvio.rows_from_dicts(rows, columns=COLUMNS)
+        reader = TableReader.from_dicts(rows, sources=SOURCES, options=options)
     except csvio.CsvFileError as exc:
         return ImportResult(errors=[exc.error], dry_run=dry_run)
-    return import_entries(parsed, user=user, dry_run=dry_run)
+    return import_entries(
+        reader,
+        user=user,
+        dry_run=dry_run,
+        replace_period=replace_period,
+        file_info=None if dry_run else describe_file(None),
+    )
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -249,10 +288,18 @@ class _Checker:
 
 
 def import_entries(
-    source: Iterable[csvio.Row], *, user: Any = None, dry_run: bool = False
+    source: Iterable[csvio.Row],
+    *,
+    user: Any = None,
+    dry_run: bool = False,
+    replace_period: bool = False,
+    file_info: ImportFile | None = None,
 ) -> ImportResult:
-    """Check and write rows from ``source`` (a CsvReader or a list of Rows): COPY into a staging
-    table, then set-based SQL."""
+    """Check and write rows from ``source`` (a TableReader, a CsvReader or a list of Rows): COPY
+    into a staging table, then set-based SQL. ``file_info`` (not for a dry run) records the import
+    in the history; ``replace_period`` removes the source's entries of the file's period that it
+    no longer has."""
+    reader = source if isinstance(source, TableReader) else None
     result = ImportResult(dry_run=dry_run)
     checker = _Checker()
     with transaction.atomic():
@@ -268,6 +315,7 @@ def import_entries(
             except csvio.CsvFileError as exc:
                 checker.error_count += 1
                 checker.errors.append(exc.error)
+                result.unknown_header = getattr(exc, "header", [])
             finally:
                 for error in getattr(source, "errors", ()):
                     checker.add(error.line, error.column, error.message)
@@ -276,17 +324,51 @@ def import_entries(
                 for line, entry_id, first in writer.repeated_ids():
                     checker.add(line, "Entry ID", f"{entry_id} repeats line {first}")
             if checker.error_count:
-                result.errors = _listed(checker)
+                result.errors = reader.relabel(_listed(checker)) if reader else _listed(checker)
                 return result
+            result.source = reader.source.name if reader and reader.source else "billable"
+            result.notices.extend(reader.notices if reader else [])
+            result.notices.extend(_unknown_projects_notice(writer.unknown_projects()))
+            record = None
+            if file_info is not None and not dry_run:
+                record = import_record_create(
+                    kind="time_entries",
+                    source=result.source,
+                    user=user,
+                    file=file_info,
+                    encoding=reader.encoding if reader else "",
+                    options=reader.options.as_json() if reader else {},
+                )
             employees = _upsert_employees(checker.employees, user)
-            writer.write(result, employees=employees, user=user)
+            writer.write(
+                result, employees=employees, user=user, source=result.source, record=record
+            )
             _flag_changes_after_invoicing(writer.locked_changes(), user, result)
             _resolve_agreed_flags(writer.locked_agreeing(), user)
+            if replace_period:
+                from timesheets.import_history import replace_period as remove_missing
+
+                remove_missing(writer.missing(result.source), user=user, result=result)
+            if record is not None:
+                import_record_finish(record=record, result=result, deleted=result.deleted)
+                result.import_id = record.pk
         finally:
             writer.close()
         if dry_run:
             transaction.set_rollback(True)
     return result
+
+
+def _unknown_projects_notice(counts: list[tuple[str, int]]) -> list[str]:
+    """A warning, not an error: time may arrive before the CRM has the agreement."""
+    if not counts:
+        return []
+    shown = ", ".join(f"{code} ({n})" for code, n in counts[:5])
+    more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+    return [
+        f"Entries name Project Codes that no agreement has: {shown}{more}; reconciliation flags "
+        "them NO_AGREEMENT until the agreement is imported."
+    ]
 
 
 def _listed(checker: _Checker) -> list[RowError]:
@@ -468,7 +550,7 @@ _COPY = (
 )
 _ENTRY_COLUMNS = (
     "id, external_id, external_number, date, role, project_code, task, duration_ms, billable, "
-    "approved, notes, locked, created_at, updated_at, employee_id"
+    "approved, notes, locked, created_at, updated_at, employee_id, source, import_record_id"
 )
 # Stored row vs staged row, every field the import sets; and the billing fields only.
 _ALL_DIFFER = (
@@ -490,7 +572,8 @@ WITH changed AS (
     UPDATE timesheets_timeentry t SET
         date = s.date, employee_id = e.id, role = s.role, project_code = s.project_code,
         task = s.task, duration_ms = s.duration_ms, billable = s.billable,
-        approved = s.approved, notes = s.notes, updated_at = statement_timestamp()
+        approved = s.approved, notes = s.notes, updated_at = statement_timestamp(),
+        source = %(source)s, import_record_id = %(record)s
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext
     WHERE t.external_id = s.external_id AND NOT t.locked AND {_ALL_DIFFER}
     RETURNING t.*
@@ -501,11 +584,13 @@ _INSERT = f"""
 WITH changed AS (
     INSERT INTO timesheets_timeentry
         (external_id, external_number, date, employee_id, role, project_code, task,
-         duration_ms, billable, approved, notes, locked, created_at, updated_at)
+         duration_ms, billable, approved, notes, locked, created_at, updated_at, source,
+         import_record_id)
     SELECT s.external_id,
            CASE WHEN s.external_id ~ {ordering.ENTRY_NUMBER_SQL} THEN s.external_id::numeric END,
            s.date, e.id, s.role, s.project_code, s.task, s.duration_ms, s.billable,
-           s.approved, s.notes, false, statement_timestamp(), statement_timestamp()
+           s.approved, s.notes, false, statement_timestamp(), statement_timestamp(),
+           %(source)s, %(record)s
     FROM {STAGE} s JOIN timesheets_employee e ON e.external_id = s.employee_ext
     WHERE NOT EXISTS (SELECT 1 FROM timesheets_timeentry t WHERE t.external_id = s.external_id)
     RETURNING *
@@ -568,8 +653,41 @@ class _SqlStage:
         )
         yield from self.cursor.fetchall()
 
-    def write(self, result: ImportResult, *, employees: dict[str, int], user: Any) -> None:
-        params = {"reason": CHANGE_REASON, "user": getattr(user, "pk", None)}
+    def unknown_projects(self) -> list[tuple[str, int]]:
+        self.cursor.execute(
+            f"""
+            SELECT s.project_code, count(*) FROM {STAGE} s
+            WHERE NOT EXISTS (SELECT 1 FROM agreements_agreement a
+                              WHERE a.project_code = s.project_code)
+            GROUP BY 1 ORDER BY 2 DESC, 1
+            """
+        )
+        return list(self.cursor.fetchall())
+
+    def missing(self, source: str) -> list[int]:
+        """Entries of ``source`` dated within the file's first..last date that it does not have."""
+        self.cursor.execute(
+            f"""
+            SELECT t.id FROM timesheets_timeentry t,
+                (SELECT min(date) AS first, max(date) AS last FROM {STAGE}) p
+            WHERE t.source = %s AND t.date BETWEEN p.first AND p.last
+              AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.external_id = t.external_id)
+            ORDER BY t.id
+            """,
+            [source],
+        )
+        return [r[0] for r in self.cursor.fetchall()]
+
+    def write(
+        self, result: ImportResult, *, employees: dict[str, int], user: Any, source: str = "billable",
+        record: Any = None,
+    ) -> None:  # fmt: skip
+        params = {
+            "reason": CHANGE_REASON,
+            "user": getattr(user, "pk", None),
+            "source": source,
+            "record": getattr(record, "pk", None),
+        }
         self.cursor.execute(_UPDATE, {**params, "kind": "~"})
         result.updated = self.cursor.rowcount
         self.cursor.execute(_INSERT, {**params, "kind": "+"})

@@ -44,6 +44,19 @@ class TimeEntry(models.Model):
     # Set by invoicing when the entry's invoice is approved: imports never change a locked entry
     # (they raise CHANGED_AFTER_INVOICING instead).
     locked = models.BooleanField(default=False)
+    source = models.CharField(
+        max_length=32, default="billable", help_text="The export it came from (SPEC 1.4)."
+    )
+    # The import that created or last changed it (undo, import history). No index: only undo
+    # looks rows up by it, and every index costs the million-row import time.
+    import_record = models.ForeignKey(
+        "core.ImportRecord",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -11,7 +11,7 @@ Every importer (agreements, time entries, payments) reads through ``TableReader`
 ``SourceSet``; the sources themselves live with their app (``timesheets/sources.py``...).
 """
 
-from core.reading.files import FileOptions, sha256_of
+from core.reading.files import FileOptions, describe_file, sha256_of
 from core.reading.layouts import Mapping, MappingError, Schema, Source, parse_mapping
 from core.reading.reader import ReadOptions, SourceSet, TableReader, UnknownLayout
 
@@ -25,6 +25,7 @@ __all__ = [
     "SourceSet",
     "TableReader",
     "UnknownLayout",
+    "describe_file",
     "parse_mapping",
     "sha256_of",
 ]

@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from core.csvio import FILE, CsvFileError, _known_size, open_binary, too_large_error
-from core.imports import RowError
+from core.imports import ImportFile, RowError
 
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 CHUNK = 1 << 20
@@ -370,3 +371,14 @@ def sha256_of(file: Any) -> tuple[str, int]:
             except (OSError, io.UnsupportedOperation):
                 pass
     return digest.hexdigest(), size
+
+
+def describe_file(file: Any, name: str = "") -> ImportFile:
+    """Name, SHA-256 and size of an import file for the history (``None``: JSON rows)."""
+    if file is None:
+        return ImportFile(name=name or "JSON rows")
+    digest, size = sha256_of(file)
+    if not name:
+        raw = os.fspath(file) if isinstance(file, str | os.PathLike) else getattr(file, "name", "")
+        name = os.path.basename(str(raw or ""))
+    return ImportFile(name=name, sha256=digest, size=size)

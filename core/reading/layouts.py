@@ -45,16 +45,32 @@ class Source:
     label: str
     schema_kind: str
     columns: MappingType[str, Candidates] = field(default_factory=dict)
-    # Normalized header names that together identify the export (for --source auto).
+    # Normalized header names that together identify the export (for --source auto); more sets
+    # for translated headers (Kimai in German).
     signature: frozenset[str] = frozenset()
+    alternative_signatures: tuple[frozenset[str], ...] = ()
     kinds: MappingType[str, str] = field(default_factory=dict)
     defaults: MappingType[str, str] = field(default_factory=dict)
     values: MappingType[str, MappingType[str, str]] = field(default_factory=dict)
     footers: tuple[re.Pattern[str], ...] = ()
     derive_key: str | None = None  # the SPEC column filled with a derived key, if absent
     key_fields: tuple[str, ...] = ()
+    # Rows may end with a delimiter the header lacks (Chase): extra empty trailing cells are
+    # dropped. Off by default: elsewhere an extra field means an unquoted delimiter in a value.
+    trailing_delimiter: bool = False
     # Where a report writes its own defaults (e.g. Clockify's date order follows the user).
     hint: str = ""
+
+    def matched_by(self, keys: set[str]) -> int:
+        """How many header names of a signature the header carries (0 = not this source)."""
+        return max(
+            (
+                len(sig)
+                for sig in (self.signature, *self.alternative_signatures)
+                if sig and sig <= keys
+            ),
+            default=0,
+        )
 
     def candidates(self, column: str) -> Candidates:
         """File columns to try for a SPEC column: the source's own, else the SPEC name."""
@@ -187,9 +203,10 @@ def detect(header: list[str], sources: tuple[Source, ...], billable: Source) -> 
     """The source whose signature the header carries (the most specific one wins); the
     ``billable`` source when its required columns are all there; else None."""
     keys = {header_key(h) for h in header}
-    matches = [s for s in sources if s.signature and s.signature <= keys]
-    if matches:
-        return max(matches, key=lambda s: len(s.signature))
+    scored = [(s.matched_by(keys), s) for s in sources]
+    best = max(scored, key=lambda pair: pair[0], default=(0, billable))
+    if best[0]:
+        return best[1]
     return billable if billable.signature <= keys else None
 
 

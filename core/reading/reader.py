@@ -35,7 +35,8 @@ CACHE_LIMIT = 50_000
 
 
 class UnknownLayout(CsvFileError):
-    """The header matches no source and no mapping was given."""
+    """The header matches no source, no mapping was given, and it lacks SPEC's own required
+    columns (the error names the first missing one)."""
 
     def __init__(self, error: RowError, header: list[str]) -> None:
         super().__init__(error)
@@ -120,6 +121,7 @@ class _Column:
     constant: str | None = None
     kind: str = "text"
     table: dict[str, str] = field(default_factory=dict)
+    fallbacks: tuple[tuple[int, ...], ...] = ()
 
 
 class TableReader:
@@ -151,6 +153,7 @@ class TableReader:
         self.labels: dict[str, str] = {}
         self._ambiguous = ""
         self._derive = False
+        self._fallback = False
         self._cache: dict[tuple[str, str], str | FieldError] = {}
 
     @classmethod
@@ -160,17 +163,20 @@ class TableReader:
             raise CsvFileError(RowError(0, FILE, "expected a list of rows (JSON objects)"))
         if not rows:
             raise CsvFileError(RowError(0, FILE, "the list of rows is empty"))
-        header: dict[str, None] = {}
+        # Keys match case-insensitively after trimming, as header names do.
+        header: dict[str, str] = {}
         for index, item in enumerate(rows):
             if not isinstance(item, dict):
                 raise CsvFileError(RowError(index + 2, FILE, "each row must be a JSON object"))
-            header.update(dict.fromkeys(str(k) for k in item))
-        names = list(header)
+            for k in item:
+                header.setdefault(header_key(str(k)), str(k).strip())
+        keys = list(header)
 
         def records() -> Iterator[tuple[int, list[str]]]:
-            yield 1, names
+            yield 1, list(header.values())
             for index, item in enumerate(rows):
-                yield index + 2, [_json_text(item.get(n), index + 2, n) for n in names]
+                by_key = {header_key(str(k)): v for k, v in item.items()}
+                yield index + 2, [_json_text(by_key.get(k), index + 2, header[k]) for k in keys]
 
         reader = cls(None, sources=sources, options=options, records=records())
         reader.table.encoding = "JSON"
@@ -249,8 +255,9 @@ class TableReader:
             raise CsvFileError(RowError(0, FILE, "the file has a header row but no data rows"))
 
     def _fit(self, fields: list[str], width: int, ragged: bool, line: int) -> list[str] | None:
-        if len(fields) > width and not any(f.strip() for f in fields[width:]):
-            return fields[:width]  # a trailing delimiter (Chase) or empty cells past the header
+        trailing = ragged or (self.source is not None and self.source.trailing_delimiter)
+        if trailing and len(fields) > width and not any(f.strip() for f in fields[width:]):
+            return fields[:width]  # empty cells past the header (XLSX, a trailing delimiter)
         if ragged and len(fields) < width:
             return fields + [""] * (width - len(fields))
         self.add_error(
@@ -266,22 +273,11 @@ class TableReader:
         if name != "auto":
             source = self.sources.get(name)
         else:
+            # Nothing recognised: SPEC's own layout, whose missing columns are then reported.
             found = detect(header, self.sources.others, self.sources.billable)
-            if found is None and self.options.mapping is not None:
-                found = self.sources.billable  # a mapping adapts SPEC's own layout
-            if found is None:
-                names = ", ".join(self.sources.names)
-                raise UnknownLayout(
-                    RowError(
-                        line,
-                        FILE,
-                        f"the header matches no known export ({names}); choose the source, or "
-                        "give a mapping file that names the columns",
-                    ),
-                    header,
-                )
+            self._fallback = found is None and self.options.mapping is None
+            source = found or self.sources.billable
             self.detected = True
-            source = found
         if self.options.mapping is not None:
             source = self.options.mapping.apply(source)
         self.source = source
@@ -314,11 +310,12 @@ class TableReader:
                 if source is self.sources.billable
                 else (f"; the {source.label} export has no such column: add it with a mapping file")
             )
-            raise CsvFileError(
-                RowError(
-                    line, missing[0], f"required column is missing from the header{also}{hint}"
-                )
+            error = RowError(
+                line, missing[0], f"required column is missing from the header{also}{hint}"
             )
+            if self._fallback:
+                raise UnknownLayout(error, header)
+            raise CsvFileError(error)
         self._derive = derive
         return columns
 
@@ -328,6 +325,8 @@ class TableReader:
     ) -> _Column | None:  # fmt: skip
         kind = source.kinds.get(name, self.schema.kind_of(name))
         table = {header_key(k): v for k, v in source.values.get(name, {}).items()}
+        present: list[tuple[int, ...]] = []
+        label = ""
         for alternative in source.candidates(name):
             keys = [header_key(c) for c in alternative]
             if not all(k in positions for k in keys):
@@ -338,10 +337,13 @@ class TableReader:
                     raise CsvFileError(
                         RowError(line, shown, "the column appears twice in the header")
                     )
-            label = " + ".join(header[positions[k][0]] for k in keys)
+            present.append(tuple(positions[k][0] for k in keys))
+            label = label or " + ".join(header[positions[k][0]] for k in keys)
+        if present:
             if label != name:
                 self.labels[name] = label
-            return _Column(name, label, tuple(positions[k][0] for k in keys), None, kind, table)
+            # Later alternatives fill cells the first leaves empty (Harvest's Project Code).
+            return _Column(name, label, present[0], None, kind, table, tuple(present[1:]))
         if name in source.defaults:
             return _Column(name, name, (), source.defaults[name], kind, table)
         return None
@@ -352,10 +354,12 @@ class TableReader:
         for column in columns:
             if column.constant is not None:
                 text = column.constant
-            elif len(column.positions) == 1:
-                text = fields[column.positions[0]].strip()
             else:
-                text = " ".join(p for p in (fields[i].strip() for i in column.positions) if p)
+                text = _cell(fields, column.positions)
+                for other in column.fallbacks:
+                    if text:
+                        break
+                    text = _cell(fields, other)
             if column.table and text:
                 text = column.table.get(header_key(text), text)
             if text and column.kind != "text":
@@ -402,6 +406,12 @@ class TableReader:
             values[target] = f"{source.name}:{text}"
 
         return key
+
+
+def _cell(fields: list[str], positions: tuple[int, ...]) -> str:
+    if len(positions) == 1:
+        return fields[positions[0]].strip()
+    return " ".join(p for p in (fields[i].strip() for i in positions) if p)
 
 
 def _mark(delimiter: str | None) -> str:

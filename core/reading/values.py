@@ -116,6 +116,11 @@ def normalize_time(text: str, options: ValueOptions) -> str:
     return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
+def normalize_start(text: str, options: ValueOptions) -> str:
+    """The start time inside a time or date-time cell, or "" when it has none (derived keys)."""
+    return normalize_time(text, options) if _TIME.search(text) else ""
+
+
 # --- numbers ------------------------------------------------------------------------------------
 
 _PLAIN = {
@@ -277,6 +282,7 @@ KINDS: dict[str, Callable[[str, ValueOptions], str]] = {
     "id": normalize_id,
     "date": normalize_date,
     "time": normalize_time,
+    "start": normalize_start,
     "number": normalize_number,
     "percent": normalize_percent,
     "money": normalize_money,

@@ -294,7 +294,8 @@ def test_required_value_missing(column):
         (
             "Start Date",
             "2026/01/05",
-            "must be a date as YYYY-MM-DD or MM/DD/YYYY, got '2026/01/05'",
+            "'2026/01/05' is not a date in month/day/year order; it fits year/month/day: import "
+            "with --date-order ymd",
         ),
         ("Start Date", "02/30/2026", "is not a real date, got '02/30/2026'"),
         ("End Date", "2025-12-31", "must not be before Start Date (2026-01-01)"),
@@ -312,11 +313,17 @@ def test_required_value_missing(column):
         ("Hours Sold", "ten", "must be a number, got 'ten'"),
         (
             "Not To Exceed Hours",
-            "1,200",
-            "must be a number (no thousands separators or decimal commas), got '1,200'",
+            "1,5",
+            "must be a number with a decimal point, got '1,5'; if the file writes decimal commas, "
+            "import with --decimal comma",
         ),
-        ("Hourly Rate", "$150", "must be a number (no currency or percent signs), got '$150'"),
-        ("Hourly Rate", "150.125", "must have at most 2 decimal places, got '150.125'"),
+        ("Hourly Rate", "150 per hour", "must be a number, got '150 per hour'"),
+        (
+            "Hourly Rate",
+            "150.125",
+            "has more than 2 decimal places, got '150.125'; if it is a European amount with a "
+            "thousands dot, import with --decimal comma",
+        ),
         (
             "Billing Increment",
             "7",

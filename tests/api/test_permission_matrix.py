@@ -323,6 +323,9 @@ MATRIX: dict[str, list[Probe]] = {
     "timesheets:run_status": [page("GET", "flags.view", pk("reconciliation_run"))],
     "timesheets:backlog": [page("GET", "flags.view")],
     "timesheets:import": [page("GET", "entries.import")],
+    "import_history": [page("GET", "imports.history")],
+    # An id with no import: the allowed answer is the redirect back with a message.
+    "import_undo": [page("POST", "imports.history", lambda w: {"pk": 987654})],
     "invoicing:review": [page("GET", "invoices.view")],
     "invoicing:list": [page("GET", "invoices.view")],
     "invoicing:mail": [page("GET", "invoices.manage", pk("approved"))],

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+from dataclasses import replace
 
 import openpyxl
 import pytest
@@ -147,13 +148,18 @@ def test_excel_sep_line_and_forced_delimiter():
     assert rows == [ROW]
 
 
-def test_trailing_delimiter_on_rows_is_ignored_other_width_errors_are_reported():
+def test_extra_fields_are_an_error_unless_the_source_writes_a_trailing_delimiter():
     data = GOOD.replace("Ann\n", "Ann,\n") + "8,2026-03-02,1,1,yes,Bo,extra\n"
     reader, rows = read(data.encode())
-    assert rows == [ROW]
+    assert rows == []
     assert reader.errors == [
-        RowError(3, "File", "has 7 fields but the header has 6 (a comma in an unquoted value?)")
+        RowError(2, "File", "has 7 fields but the header has 6 (a comma in an unquoted value?)"),
+        RowError(3, "File", "has 7 fields but the header has 6 (a comma in an unquoted value?)"),
     ]
+    chase = SourceSet(SCHEMA, replace(BILLABLE, trailing_delimiter=True))
+    reader = TableReader(data.encode(), sources=chase)
+    assert [(r.line, r.values) for r in reader] == [ROW]
+    assert [e.line for e in reader.errors] == [3]
 
 
 # --- XLSX ---------------------------------------------------------------------------------------
@@ -235,7 +241,9 @@ def test_unknown_header_raises_unknown_layout_with_the_header():
     with pytest.raises(UnknownLayout) as exc:
         read(b"Foo,Bar\n1,2\n")
     assert exc.value.header == ["Foo", "Bar"]
-    assert exc.value.error.line == 1
+    assert exc.value.error == RowError(
+        1, "ID", "required column is missing from the header (also missing: Date)"
+    )
 
 
 def test_repeated_unused_column_ignored_repeated_used_column_refused():

@@ -283,7 +283,12 @@ def test_required_value_missing(column):
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("Date", "2026.01.15", "must be a date as YYYY-MM-DD or MM/DD/YYYY, got '2026.01.15'"),
+        (
+            "Date",
+            "2026.01.15",
+            "'2026.01.15' is not a date in month/day/year order; it fits year/month/day: import "
+            "with --date-order ymd",
+        ),
         ("Date", "13/01/2026", "is not a real date, got '13/01/2026'"),
         ("Hours", "0", "must be more than 0 and at most 24, got '0'"),
         ("Hours", "24.01", "must be more than 0 and at most 24, got '24.01'"),
@@ -370,16 +375,6 @@ def test_errors_are_capped_with_a_summary():
         (b"\xef\xbb\xbf\r\n\r\n", 0, "the file is empty"),
         (",".join(COLUMNS).encode() + b"\r\n", 0, "the file has a header row but no data rows"),
         (
-            b"Entry ID;Date;Employee ID;Project Code;Hours;Billable\n1;2026-01-01;E1;P;1;yes\n",
-            1,
-            "is not comma-separated (the header is separated by semicolons); export it as CSV with commas",
-        ),
-        (
-            b"Entry ID\tDate\tEmployee ID\n",
-            1,
-            "is not comma-separated (the header is separated by tabs); export it as CSV with commas",
-        ),
-        (
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
             0,
             "the file contains binary data (NUL bytes); upload the CSV export",
@@ -392,7 +387,7 @@ def test_errors_are_capped_with_a_summary():
         (
             ",".join(COLUMNS).encode() + b"\n\xff\xfe1,2\n",
             2,
-            "is not valid UTF-8 (byte 0xFF at position 1); save the file as CSV UTF-8",
+            "has 2 fields but the header has 11 (a comma in an unquoted value?)",
         ),
     ],
 )
@@ -400,15 +395,14 @@ def test_bad_files_get_a_clear_message(data, line, message):
     rejected(data, [(line, "File")], message)
 
 
-def test_latin1_file_names_the_bad_line():
+def test_latin1_file_is_read_as_windows_1252_and_says_so():
     data = entries_csv(entry(), entry(**{"Entry ID": "2", "Notes": "café"})).replace(
         "café".encode(), "café".encode("latin-1")
     )
-    rejected(
-        data,
-        [(3, "File")],
-        "is not valid UTF-8 (byte 0xE9 at position 63); save the file as CSV UTF-8",
-    )
+    result = time_entry_import(file=data)
+    assert result.ok and result.created == 2
+    assert "The file was read as Windows-1252." in result.notices
+    assert TimeEntry.objects.get(external_id="2").notes == "café"
 
 
 def test_unclosed_quote():
@@ -485,7 +479,10 @@ def test_command_exit_codes_json_and_stderr(tmp_path, capsys):
     call_command("import_time_entries", str(good), "--dry-run")
     assert (
         capsys.readouterr().out.strip()
-        == "Dry run, nothing written: 2 created, 0 updated, 0 unchanged"
+        == "Dry run, nothing written: 2 created, 0 updated, 0 unchanged\n"
+        "Source: Billable (SPEC 1.2) (detected from the header).\n"
+        "Entries name Project Codes that no agreement has: PRJ-1 (2); reconciliation flags them "
+        "NO_AGREEMENT until the agreement is imported."
     )
     assert not TimeEntry.objects.exists()
     call_command("import_time_entries", str(good), "--json")
@@ -506,7 +503,7 @@ def test_command_exit_codes_json_and_stderr(tmp_path, capsys):
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         "line 2: Hours: must be more than 0 and at most 24, got '0'",
-        "line 3: Date: must be a date as YYYY-MM-DD or MM/DD/YYYY, got 'tomorrow'",
+        "line 3: Date: must be a date as YYYY-MM-DD or in month/day/year order, got 'tomorrow'",
     ]
     assert snapshot() == before
 

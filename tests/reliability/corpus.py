@@ -287,19 +287,26 @@ def _file_cases(kind: str, tmp_dir: Path) -> list[Case]:
             None,
             b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nstream\n\x00\x00\x00\nendstream\n",
         ),
+        # SPEC 1.4 reads cp1252, UTF-16 with a BOM and any of , ; tab | : what stays hostile is
+        # a byte that is neither UTF-8 nor Windows-1252, UTF-16 with no BOM, and a header whose
+        # delimiter the rows do not use.
         Case(
             "latin-1 encoding",
-            "UTF-8",
+            "Windows-1252",
             3,
             FILE,
             _mutate(kind, 3, **{text_col: "caf\u00e9"}).replace(
-                "café".encode(), "café".encode("latin-1")
+                "café".encode(), "caf\x81".encode("latin-1")
             ),
         ),
-        Case("UTF-16 with BOM", "UTF-8", None, FILE, good.decode().encode("utf-16")),
-        Case("cp1252 smart quote", "UTF-8", 2, FILE, good.replace(lines[1], lines[1] + b"\x93", 1)),
-        Case("semicolon separated", "comma-separated", 1, None, good.replace(b",", b";")),
-        Case("tab separated", "comma-separated", 1, None, good.replace(b",", b"\t")),
+        Case("UTF-16 without BOM", "UTF-16", 0, FILE, good.decode().encode("utf-16-le")),
+        Case(
+            "semicolon separated",
+            "one delimiter",
+            None,
+            FILE,
+            good.replace(lines[0], lines[0].replace(b",", b";"), 1),
+        ),
         Case(
             "unclosed quote",
             "RFC 4180 quoting",

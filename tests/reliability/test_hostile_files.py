@@ -261,7 +261,7 @@ def test_corpus_covers_every_rule_and_hazard(tmp_path):
             "NUL bytes",
             "random bytes",
             "latin-1 encoding",
-            "UTF-16 with BOM",
+            "UTF-16 without BOM",
             "huge field 2 MB",
             "100 MB file",
             "unclosed quote",

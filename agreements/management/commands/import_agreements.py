@@ -1,14 +1,15 @@
-"""import_agreements FILE [--dry-run] [--json] [--user NAME] (SPEC 1.1 and 5)."""
+"""import_agreements FILE [--dry-run] [--json] [--user NAME] [--source ...] (SPEC 1.1, 1.4, 5)."""
 
 from __future__ import annotations
 
-from agreements.services import agreement_import
+from agreements.services import SOURCES, agreement_import
 from core.csvio import ImportCommand
 
 
 class Command(ImportCommand):
-    help = "Import the CRM's service agreements CSV (all or nothing; re-import updates by Agreement ID)."
+    help = "Import the CRM's agreements export (all or nothing; re-import updates by Agreement ID)."
     noun = "agreements"
+    sources = SOURCES
 
-    def run_import(self, *, path, user, dry_run):
-        return agreement_import(file=path, user=user, dry_run=dry_run)
+    def run_import(self, *, path, user, dry_run, options):
+        return agreement_import(file=path, user=user, dry_run=dry_run, options=options)

@@ -1,0 +1,369 @@
+"""Upload pages for every import (SPEC 1.4): pick a file and a source -> dry-run preview (counts,
+the first 20 rows as they will be stored, warnings, every problem) -> confirm. A header that
+matches no source opens a mapping form (their columns, ours, a guess for each, value
+replacements) whose mapping is saved under a name and offered next time.
+
+The uploaded bytes wait in a private temp file between preview and confirm; the browser holds only
+a random token, looked up in the user's session (a token from another session is refused). The
+options the preview was read with are kept with it, so the import reads the file the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from core.csvio import CsvFileError, Row, max_import_bytes, size_text
+from core.imports import UNDO_HANDLERS, ImportResult, UndoRefused
+from core.models import ImportRecord, SavedMapping
+from core.reading import Mapping, MappingError, ReadOptions, SourceSet, TableReader, parse_mapping
+from core.reading.layouts import guess_column
+from core.roles import has_capability, require
+
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "billable-imports"
+SESSION_KEY = "billable_imports"
+PREVIEW_ROWS = 20
+# Columns whose values the mapping form offers to replace (the CRM's words for ours).
+REPLACEABLE = ("Stage", "Agreement Type", "Billable", "Approved")
+
+
+@dataclass(frozen=True)
+class ImportPage:
+    kind: str  # session key, temp file prefix, ImportRecord.kind, SavedMapping.kind
+    title: str
+    url_name: str
+    sources: SourceSet
+    run: Callable[..., ImportResult]
+    noun: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.sources.schema.columns
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c in self.sources.schema.required)
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label="Export file", help_text="CSV or XLSX, with a header row.")
+    source = forms.ChoiceField(label="Source", initial="auto")
+    mapping = forms.ChoiceField(label="Saved mapping", required=False)
+    date_order = forms.ChoiceField(
+        label="Dates",
+        required=False,
+        choices=[("", "firm default"), ("mdy", "month/day/year"), ("dmy", "day/month/year"),
+                 ("ymd", "year/month/day")],
+    )  # fmt: skip
+    decimal = forms.ChoiceField(
+        label="Decimal mark",
+        required=False,
+        choices=[
+            ("", "firm default"),
+            ("point", "point (1,500.00)"),
+            ("comma", "comma (1.500,00)"),
+        ],
+    )
+    encoding = forms.CharField(label="Encoding", required=False, max_length=32)
+    sheet = forms.CharField(label="XLSX sheet", required=False, max_length=100)
+
+    def __init__(self, *args: Any, page: ImportPage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = {s.name: s.label for s in (page.sources.billable, *page.sources.others)}
+        cast(forms.ChoiceField, self.fields["source"]).choices = [
+            ("auto", "Recognise from the header")
+        ] + [(name, labels[name]) for name in page.sources.names]
+        names = SavedMapping.objects.filter(kind=page.kind).values_list("name", flat=True)
+        cast(forms.ChoiceField, self.fields["mapping"]).choices = [("", "none")] + [
+            (n, n) for n in names
+        ]
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = max_import_bytes()
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {size_text(upload.size)}; the import limit is {size_text(limit)}."
+            )
+        if upload.size == 0:
+            raise forms.ValidationError("The file is empty.")
+        return upload
+
+    def choices(self) -> dict[str, str]:
+        keys = ("source", "mapping", "date_order", "decimal", "encoding", "sheet")
+        return {k: str(self.cleaned_data.get(k) or "").strip() for k in keys}
+
+
+def read_options(page: ImportPage, choices: dict[str, str]) -> ReadOptions:
+    mapping = None
+    if choices.get("mapping"):
+        saved = SavedMapping.objects.filter(kind=page.kind, name=choices["mapping"]).first()
+        if saved is not None:
+            mapping = parse_mapping(saved.data, columns=page.columns, sources=page.sources.names)
+    return ReadOptions(
+        source=choices.get("source") or "auto",
+        mapping=mapping,
+        encoding=choices.get("encoding") or None,
+        sheet=choices.get("sheet") or None,
+        date_order=choices.get("date_order") or None,
+        decimal=choices.get("decimal") or None,
+    )
+
+
+def preview_rows(path: str, page: ImportPage, options: ReadOptions) -> list[Row]:
+    """The first rows as they will be stored (normalized by the same reader as the import)."""
+    rows: list[Row] = []
+    try:
+        for row in TableReader(path, sources=page.sources, options=options):
+            rows.append(row)
+            if len(rows) >= PREVIEW_ROWS:
+                break
+    except CsvFileError:
+        pass  # the dry run has already reported it
+    return rows
+
+
+# --- pending uploads ----------------------------------------------------------------------------
+
+
+def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    return request.session.setdefault(SESSION_KEY, {})
+
+
+def _forget(request: HttpRequest, kind: str) -> None:
+    entry = _pending(request).pop(kind, None)
+    request.session.modified = True
+    if entry:
+        Path(entry["path"]).unlink(missing_ok=True)
+
+
+def _store(request: HttpRequest, kind: str, upload: Any, choices: dict[str, str]) -> dict[str, Any]:
+    _forget(request, kind)
+    UPLOAD_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path = UPLOAD_DIR / f"{kind}-{token}.upload"
+    with open(path, "xb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    entry = {
+        "token": token,
+        "path": str(path),
+        "name": upload.name[:200],
+        "size": str(upload.size),
+        "choices": choices,
+    }
+    _pending(request)[kind] = entry
+    request.session.modified = True
+    return entry
+
+
+# --- the mapping form ---------------------------------------------------------------------------
+
+
+def mapping_rows(page: ImportPage, header: list[str]) -> list[dict[str, Any]]:
+    source = page.sources.billable
+    return [
+        {
+            "index": i,
+            "column": column,
+            "required": column in page.sources.schema.required,
+            "guess": guess_column(column, header, source),
+            "replaceable": column in REPLACEABLE,
+        }
+        for i, column in enumerate(page.columns)
+    ]
+
+
+def mapping_from_post(page: ImportPage, post: Any) -> dict[str, Any]:
+    """The mapping form -> a mapping file's JSON (SPEC 1.4), validated by parse_mapping later."""
+    columns, defaults, values = {}, {}, {}
+    for i, column in enumerate(page.columns):
+        theirs = post.get(f"col{i}", "").strip()
+        if theirs:
+            columns[column] = theirs
+        default = post.get(f"default{i}", "").strip()
+        if default:
+            defaults[column] = default
+        table = {}
+        for line in post.get(f"values{i}", "").splitlines():
+            their_value, sep, ours = line.partition("=")
+            if sep and their_value.strip() and ours.strip():
+                table[their_value.strip()] = ours.strip()
+        if table:
+            values[column] = table
+    data: dict[str, Any] = {"columns": columns}
+    if values:
+        data["values"] = values
+    if defaults:
+        data["defaults"] = defaults
+    return data
+
+
+def _save_mapping(request: HttpRequest, page: ImportPage) -> tuple[str, str]:
+    """(saved name, error message)."""
+    name = request.POST.get("mapping_name", "").strip()[:100]
+    if not name:
+        return "", "Give the mapping a name so it can be offered next time."
+    data = mapping_from_post(page, request.POST)
+    try:
+        mapping: Mapping = parse_mapping(data, columns=page.columns, sources=page.sources.names)
+    except MappingError as exc:
+        return "", f"The mapping cannot be used: {exc}."
+    SavedMapping.objects.update_or_create(
+        kind=page.kind,
+        name=name,
+        defaults={
+            "data": mapping.as_json(),
+            "created_by": request.user if request.user.is_authenticated else None,
+        },
+    )
+    return name, ""
+
+
+# --- the view -----------------------------------------------------------------------------------
+
+
+def import_view(request: HttpRequest, page: ImportPage) -> HttpResponse:
+    context: dict[str, Any] = {
+        "page": page,
+        "limit": size_text(max_import_bytes()),
+        "optional": [c for c in page.columns if c not in page.required],
+    }
+    if request.method == "POST" and "token" in request.POST:
+        return _with_pending(request, page, context)
+    if request.method == "POST":
+        form = ImportUploadForm(request.POST, request.FILES, page=page)
+        if not form.is_valid():
+            context["form"] = form
+            return render(request, "imports/upload.html", context, status=400)
+        entry = _store(request, page.kind, form.cleaned_data["file"], form.choices())
+        return _preview(request, page, context, entry)
+    context["form"] = ImportUploadForm(page=page)
+    return render(request, "imports/upload.html", context)
+
+
+def _preview(
+    request: HttpRequest, page: ImportPage, context: dict[str, Any], entry: dict[str, Any]
+) -> HttpResponse:
+    options = read_options(page, entry["choices"])
+    result = page.run(file=entry["path"], user=request.user, dry_run=True, options=options)
+    context.update(form=ImportUploadForm(page=page), result=result, upload=entry)
+    if result.unknown_header:
+        # Keep the upload: the mapping form re-checks the same file.
+        context["mapping"] = mapping_rows(page, result.unknown_header)
+        context["header"] = result.unknown_header
+    elif result.ok:
+        context["rows"] = preview_rows(entry["path"], page, options)
+    else:
+        _forget(request, page.kind)
+    return render(request, "imports/upload.html", context)
+
+
+def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any]) -> HttpResponse:
+    entry = _pending(request).get(page.kind)
+    if not entry or not secrets.compare_digest(entry["token"], request.POST["token"]):
+        messages.error(
+            request, "That upload has expired or was already imported; upload the file again."
+        )
+        return redirect(page.url_name)
+    if "cancel" in request.POST:
+        _forget(request, page.kind)
+        messages.info(request, "Import cancelled; nothing was written.")
+        return redirect(page.url_name)
+    if "save_mapping" in request.POST:
+        name, error = _save_mapping(request, page)
+        if error:
+            messages.error(request, error)
+        else:
+            entry["choices"] = {**entry["choices"], "mapping": name}
+            request.session.modified = True
+            messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
+        return _preview(request, page, context, entry)
+    options = read_options(page, entry["choices"])
+    result = page.run(
+        file=entry["path"], user=request.user, dry_run=False, options=options,
+        file_name=entry["name"],
+    )  # fmt: skip
+    _forget(request, page.kind)
+    if result.ok:
+        messages.success(
+            request,
+            f"Imported {page.noun} from {entry['name']}: {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged"
+            + (f", {result.deleted} deleted" if result.deleted else "")
+            + ".",
+        )
+        for notice in result.notices[:20]:
+            messages.warning(request, notice)
+        return redirect(page.url_name)
+    # The data changed between preview and confirm: show why nothing was written.
+    context.update(form=ImportUploadForm(page=page), result=result, upload=entry, confirmed=True)
+    return render(request, "imports/upload.html", context)
+
+
+# --- the import history -------------------------------------------------------------------------
+
+KIND_CAPABILITIES = {
+    "agreements": "agreements.import",
+    "time_entries": "entries.import",
+    "payments": "payments.manage",
+}
+
+
+@require("imports.history")
+def import_history(request: HttpRequest) -> HttpResponse:
+    """Every import that was written: who, when, the file (name, SHA-256), source and counts;
+    the latest import of a kind that has an undo can be undone by a user who may import it."""
+    from django.core.paginator import Paginator
+
+    records = ImportRecord.objects.select_related("user", "undone_by")
+    page = Paginator(records, 50).get_page(request.GET.get("page"))
+    latest: dict[str, int] = {}
+    for kind in KIND_CAPABILITIES:
+        first = (
+            ImportRecord.objects.filter(kind=kind, status=ImportRecord.Status.DONE)
+            .exclude(created=0, updated=0, deleted=0)
+            .first()
+        )
+        if first is not None:
+            latest[kind] = first.pk
+    undoable = {
+        pk
+        for kind, pk in latest.items()
+        if kind in UNDO_HANDLERS and has_capability(request.user, UNDO_HANDLERS[kind][0])
+    }
+    return render(request, "imports/history.html", {"page": page, "undoable": undoable})
+
+
+@require("imports.history")
+def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("import_history")
+    record = ImportRecord.objects.filter(pk=pk).first()
+    handler = UNDO_HANDLERS.get(record.kind) if record else None
+    if record is None or handler is None:
+        messages.error(request, "This import cannot be undone.")
+        return redirect("import_history")
+    if not has_capability(request.user, handler[0]):
+        raise PermissionDenied("Your role may not undo this import.")
+    try:
+        done = handler[1](record_id=record.pk, user=request.user)
+    except UndoRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Import {record.pk} ({record.file_name}) undone: {done['deleted']} removed, "
+            f"{done['restored']} restored to their earlier version.",
+        )
+    return redirect("import_history")

@@ -1,0 +1,166 @@
+"""Upload pages with sources (SPEC 1.4): source choice, the preview of stored rows and warnings,
+the mapping form for an unknown header (saved and offered next time), the import history and
+undo; the mapping-form flow also in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from core.models import ImportRecord, SavedMapping
+from tests.browser import log_in
+from tests.imports.data import snapshot
+from timesheets.models import TimeEntry
+
+pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).parent / "fixtures"
+URL = "/time/import/"
+UNKNOWN = b"Ref,Day,Person,Job,Time,Chargeable\nA1,03/11/2026,ann,P1,1:15,oui\nA2,03/12/2026,bo,P1,2,non\n"
+
+
+def upload(client, data: bytes, name: str = "export.csv", **fields):
+    file = SimpleUploadedFile(name, data, content_type="text/csv")
+    return client.post(URL, {"file": file, "source": "auto", **fields})
+
+
+def token_of(response) -> str:
+    return re.search(rb'name="token" value="([^"]+)"', response.content).group(1).decode()
+
+
+def cells(response, selector: str) -> list[list[str]]:
+    table = re.search(rf'<table class="{selector}">(.*?)</table>'.encode(), response.content, re.S)
+    rows = re.findall(rb"<tr>(.*?)</tr>", table.group(1), re.S)
+    return [[c.decode() for c in re.findall(rb"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
+
+
+def test_harvest_preview_shows_stored_rows_and_warnings_then_imports(client_for, billing_admin):
+    client = client_for(billing_admin)
+    response = upload(client, (FIXTURES / "harvest.csv").read_bytes(), name="harvest.csv")
+    body = response.content.decode()
+    assert "Source: Harvest detailed time report (detected from the header)." in body
+    assert "Entries name Project Codes that no agreement has: ACME-WEB (1), Internal (1)" in body
+    rows = cells(response, "preview-rows")
+    assert len(rows) == 3
+    assert rows[0][2:] == ["2026-11-02", "Ann Smith", "Ann Smith", "Designer", "ACME-WEB", "Design",
+                           "3.5", "yes", "yes", "Homepage, second round"]  # fmt: skip
+    assert rows[0][1].startswith("harvest:")
+    assert not TimeEntry.objects.exists()
+    response = client.post(URL, {"token": token_of(response), "confirm": "1"}, follow=True)
+    assert b"Imported time entries from harvest.csv: 3 created" in response.content
+    record = ImportRecord.objects.get()
+    assert (record.file_name, record.user, record.source, record.created) == (
+        "harvest.csv", billing_admin, "harvest", 3
+    )  # fmt: skip
+
+
+def test_chosen_source_and_date_order_are_kept_from_preview_to_import(client_for, billing_admin):
+    client = client_for(billing_admin)
+    data = (FIXTURES / "kimai.csv").read_bytes()
+    response = upload(client, data, source="kimai", date_order="dmy")
+    assert "Source: Kimai export (as chosen)." in response.content.decode()
+    client.post(URL, {"token": token_of(response), "confirm": "1"})
+    assert sorted(TimeEntry.objects.values_list("date", flat=True).distinct())[0].isoformat() == (
+        "2026-11-03"
+    )
+
+
+def test_unknown_header_opens_the_mapping_form_and_the_mapping_is_saved(client_for, billing_admin):
+    client = client_for(billing_admin)
+    before = snapshot()
+    response = upload(client, UNKNOWN, name="tracker.csv")
+    body = response.content.decode()
+    assert "Which column is which?" in body
+    # The guesses: "Day" for nothing (no word in common), "Person" for nothing, but our Date etc.
+    assert '<option value="Ref">Ref</option>' in body
+    assert snapshot() == before
+    form = {
+        "token": token_of(response), "save_mapping": "1", "mapping_name": "Our tracker",
+        "col0": "Ref", "col1": "Day", "col2": "Person", "col5": "Job", "col7": "Time",
+        "col8": "Chargeable", "values8": "oui = yes\nnon = no",
+    }  # fmt: skip
+    response = client.post(URL, form)
+    body = response.content.decode()
+    assert "Mapping &#x27;Our tracker&#x27; saved" in body
+    assert [r[1:4] for r in cells(response, "preview-rows")] == [
+        ["A1", "2026-03-11", "ann"],
+        ["A2", "2026-03-12", "bo"],
+    ]
+    assert "Dates such as 03/11/2026 were read in month/day/year order" in body
+    saved = SavedMapping.objects.get(kind="time_entries")
+    assert saved.data["columns"]["Billable"] == "Chargeable"
+    assert saved.data["values"] == {"Billable": {"oui": "yes", "non": "no"}}
+    client.post(URL, {"token": token_of(response), "confirm": "1"})
+    assert sorted(TimeEntry.objects.values_list("external_id", "billable")) == [
+        ("A1", True),
+        ("A2", False),
+    ]
+    # Offered next time, and used when chosen.
+    page = client.get(URL).content.decode()
+    assert '<option value="Our tracker">Our tracker</option>' in page
+    response = upload(client, UNKNOWN, mapping="Our tracker")
+    assert "Which column is which?" not in response.content.decode()
+    assert b'data-count="unchanged">2<' in response.content
+
+
+def test_history_lists_imports_and_undo_takes_the_latest_back(client_for, billing_admin, auditor):
+    client = client_for(billing_admin)
+    response = upload(client, (FIXTURES / "toggl.csv").read_bytes(), name="toggl.csv")
+    client.post(URL, {"token": token_of(response), "confirm": "1"})
+    record = ImportRecord.objects.get()
+    page = client.get(reverse("import_history")).content.decode()
+    assert "toggl.csv" in page and record.sha256[:12] in page
+    assert f'action="/imports/{record.pk}/undo/"' in page
+    # The auditor sees the history but may not undo.
+    assert client_for(auditor).get(reverse("import_history")).status_code == 200
+    assert (
+        f"/imports/{record.pk}/undo/"
+        not in client_for(auditor).get(reverse("import_history")).content.decode()
+    )
+    assert client_for(auditor).post(reverse("import_undo", args=[record.pk])).status_code == 403
+    assert TimeEntry.objects.count() == 3
+    response = client.post(reverse("import_undo", args=[record.pk]), follow=True)
+    assert (
+        f"Import {record.pk} (toggl.csv) undone: 3 removed, 0 restored" in response.content.decode()
+    )
+    assert not TimeEntry.objects.exists()
+    record.refresh_from_db()
+    assert (record.status, record.undone_by) == ("undone", billing_admin)
+
+
+@pytest.mark.browser
+def test_mapping_form_flow_in_the_browser(page, live_server, services_manager):
+    log_in(page, services_manager)
+    page.goto(live_server.url + URL)
+    page.set_input_files(
+        "input[type=file]", {"name": "tracker.csv", "mimeType": "text/csv", "buffer": UNKNOWN}
+    )
+    page.click("text=Check file")
+    page.wait_for_selector("#mapping-form")
+    for ours, theirs in (
+        ("Entry ID", "Ref"),
+        ("Date", "Day"),
+        ("Employee ID", "Person"),
+        ("Project Code", "Job"),
+        ("Hours", "Time"),
+        ("Billable", "Chargeable"),
+    ):
+        page.select_option(f"select[aria-label='Their column for {ours}']", theirs)  # fmt: skip
+    page.fill("textarea[aria-label='Value replacements for Billable']", "oui = yes\nnon = no")
+    page.fill("input[name=mapping_name]", "Tracker")
+    page.click("text=Save mapping and check again")
+    page.wait_for_selector("table.preview-rows")
+    assert page.locator("[data-count=created]").inner_text() == "2"
+    assert page.locator("table.preview-rows tbody tr").count() == 2
+    page.click("button:has-text('Import time entries')")
+    page.wait_for_selector(".messages li.success")
+    assert TimeEntry.objects.count() == 2
+    page.click("text=Import history")
+    assert page.locator("table.import-history tbody tr").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Undo')")
+    page.wait_for_selector(".messages li.success")
+    assert not TimeEntry.objects.exists()
