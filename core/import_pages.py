@@ -57,7 +57,7 @@ class ImportPage:
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(label="Export file", help_text="CSV or XLSX, with a header row.")
-    source = forms.ChoiceField(label="Source", initial="auto")
+    source = forms.ChoiceField(label="Source", initial="auto", required=False)
     mapping = forms.ChoiceField(label="Saved mapping", required=False)
     date_order = forms.ChoiceField(
         label="Dates",

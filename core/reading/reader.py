@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -122,6 +123,13 @@ class _Column:
     kind: str = "text"
     table: dict[str, str] = field(default_factory=dict)
     fallbacks: tuple[tuple[int, ...], ...] = ()
+    cache: dict[str, str | FieldError] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.normalized = self.kind != "text"
+        # One file column, nothing to fall back on: read the cell directly.
+        simple = len(self.positions) == 1 and not self.fallbacks and self.constant is None
+        self.single = self.positions[0] if simple else -1
 
 
 class TableReader:
@@ -154,7 +162,6 @@ class TableReader:
         self._ambiguous = ""
         self._derive = False
         self._fallback = False
-        self._cache: dict[tuple[str, str], str | FieldError] = {}
 
     @classmethod
     def from_dicts(cls, rows: Any, *, sources: SourceSet, options: ReadOptions | None = None):
@@ -234,6 +241,7 @@ class TableReader:
                 columns = self._resolve(source, self.header, line)
                 width, ragged = len(fields), self.encoding in ("XLSX", "JSON")
                 key = self._key_maker(source, columns)
+                self._plan(columns, width)
                 continue
             if source.footers and source.is_footer(fields):
                 continue
@@ -348,42 +356,64 @@ class TableReader:
             return _Column(name, name, (), source.defaults[name], kind, table)
         return None
 
-    def _values(self, columns: list[_Column], fields: list[str], line: int) -> list[str] | None:
-        out: list[str] = []
-        ok = True
+    def _plan(self, columns: list[_Column], width: int) -> None:
+        """Precompute how a record becomes values: one C-level itemgetter over the record plus
+        the constants, then Python only for joined / fallback columns and normalized ones."""
+        constants = [c.constant or "" for c in columns if c.constant is not None]
+        index, k = [], 0
         for column in columns:
-            if column.constant is not None:
-                text = column.constant
+            if column.single >= 0:
+                index.append(column.single)
+            elif column.constant is not None:
+                index.append(width + k)
+                k += 1
             else:
-                text = _cell(fields, column.positions)
-                for other in column.fallbacks:
-                    if text:
-                        break
-                    text = _cell(fields, other)
-            if column.table and text:
-                text = column.table.get(header_key(text), text)
-            if text and column.kind != "text":
-                cached = self._cache.get((column.kind, text))
+                index.append(width + len(constants))  # filled below
+        self._tail = [*constants, ""]
+        self._getter = itemgetter(*index) if len(index) > 1 else (lambda row: (row[index[0]],))
+        self._special = [
+            (k, c) for k, c in enumerate(columns) if c.single < 0 and c.constant is None
+        ]
+        self._post = [(k, c) for k, c in enumerate(columns) if c.table or c.normalized]
+
+    def _values(self, columns: list[_Column], fields: list[str], line: int) -> list[str] | None:
+        # The hot loop of every import (a million rows x a dozen columns).
+        out = [t.strip() for t in self._getter(fields + self._tail)]
+        for k, column in self._special:
+            text = _cell(fields, column.positions)
+            for other in column.fallbacks:
+                if text:
+                    break
+                text = _cell(fields, other)
+            out[k] = text
+        ok = True
+        for k, column in self._post:
+            text = out[k]
+            if not text:
+                continue
+            if column.table:
+                text = out[k] = column.table.get(header_key(text), text)
+            if column.normalized:
+                cached = column.cache.get(text)
                 if cached is None:
-                    cached = self._normalize(column.kind, text)
-                if isinstance(cached, FieldError):
+                    cached = self._normalize(column, text)
+                if cached.__class__ is not str:
                     self.add_error(line, column.label, str(cached))
                     ok = False
                     continue
-                text = cached
-            out.append(text)
+                out[k] = cached  # type: ignore[assignment]
         return out if ok else None
 
-    def _normalize(self, kind: str, text: str) -> str | FieldError:
+    def _normalize(self, column: _Column, text: str) -> str | FieldError:
         try:
-            value: str | FieldError = normalize(kind, text, self.values)
+            value: str | FieldError = normalize(column.kind, text, self.values)
         except FieldError as exc:
             value = exc
-        if kind == "date" and not self._ambiguous and is_ambiguous_date(text):
+        if column.kind == "date" and not self._ambiguous and is_ambiguous_date(text):
             self._ambiguous = text
-        if len(self._cache) > CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[(kind, text)] = value
+        if len(column.cache) > CACHE_LIMIT:
+            column.cache.clear()
+        column.cache[text] = value
         return value
 
     def _key_maker(

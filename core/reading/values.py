@@ -39,8 +39,8 @@ _OTHER = re.compile(
 )
 
 
-def _real(year: int, month: int, day: int) -> dt.date | None:
-    if year < 100:
+def _real(year: int, month: int, day: int, two_digit: bool = False) -> dt.date | None:
+    if two_digit:
         year += 2000  # SPEC 1.4: a two-digit year is 20YY
     if year < 1900:
         return None
@@ -52,12 +52,12 @@ def _real(year: int, month: int, day: int) -> dt.date | None:
 
 def _in_order(order: str, a: int, b: int, c: int, widths: tuple[int, int, int]) -> dt.date | None:
     if order == "ymd":
-        return _real(a, b, c) if widths[0] in (2, 4) else None
+        return _real(a, b, c, widths[0] == 2) if widths[0] in (2, 4) else None
     if widths[2] not in (2, 4):
         return None
     if order == "mdy":
-        return _real(c, a, b)
-    return _real(c, b, a)
+        return _real(c, a, b, widths[2] == 2)
+    return _real(c, b, a, widths[2] == 2)
 
 
 def normalize_date(text: str, options: ValueOptions) -> str:
@@ -255,9 +255,10 @@ def normalize_rate_card(text: str, options: ValueOptions) -> str:
 
     def one(piece: str) -> str:
         role, sep, rate = piece.partition("=")
-        if not sep or not rate.strip():
-            return piece  # the importer explains the Role=Rate form
-        return f"{role.strip()}={normalize_money(rate.strip(), options)}"
+        try:
+            return f"{role.strip()}={normalize_money(rate.strip(), options)}" if sep else piece
+        except FieldError:
+            return piece  # the importer explains it, naming the role
 
     return _normalize_list(text, options, one)
 
@@ -269,9 +270,12 @@ def normalize_milestones(text: str, options: ValueOptions) -> str:
         bits = [b.strip() for b in piece.split(":")]
         if len(bits) not in (2, 3) or not bits[1]:
             return piece
-        bits[1] = normalize_percent(bits[1], options)
-        if len(bits) == 3 and bits[2]:
-            bits[2] = normalize_date(bits[2], options)
+        try:
+            bits[1] = normalize_percent(bits[1], options)
+            if len(bits) == 3 and bits[2]:
+                bits[2] = normalize_date(bits[2], options)
+        except FieldError:
+            return piece  # the importer explains it, naming the milestone
         return ":".join(bits)
 
     return _normalize_list(text, options, one)

@@ -603,9 +603,10 @@ def test_command_exit_codes_and_json(tmp_path, capsys):
     assert json.loads(out) == {"created": 1, "updated": 0, "unchanged": 0, "errors": []}
 
     call_command("import_agreements", str(good))
-    assert (
-        capsys.readouterr().out.strip() == "Imported agreements: 0 created, 0 updated, 1 unchanged"
-    )
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "Imported agreements: 0 created, 0 updated, 1 unchanged",
+        "Source: Billable (SPEC 1.1) (detected from the header).",
+    ]
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(

@@ -33,7 +33,8 @@ def token_of(response) -> str:
 
 def cells(response, selector: str) -> list[list[str]]:
     table = re.search(rf'<table class="{selector}">(.*?)</table>'.encode(), response.content, re.S)
-    rows = re.findall(rb"<tr>(.*?)</tr>", table.group(1), re.S)
+    body = re.search(rb"<tbody>(.*?)</tbody>", table.group(1), re.S).group(1)
+    rows = re.findall(rb"<tr>(.*?)</tr>", body, re.S)
     return [[c.decode() for c in re.findall(rb"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
 
 
@@ -158,7 +159,8 @@ def test_mapping_form_flow_in_the_browser(page, live_server, services_manager):
     page.click("button:has-text('Import time entries')")
     page.wait_for_selector(".messages li.success")
     assert TimeEntry.objects.count() == 2
-    page.click("text=Import history")
+    page.click("p.import-links >> a:has-text('Import history')")
+    page.wait_for_selector("table.import-history")
     assert page.locator("table.import-history tbody tr").count() == 1
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Undo')")

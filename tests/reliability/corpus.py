@@ -439,8 +439,9 @@ def _row_cases(kind: str) -> list[Case]:
         bad("unknown currency", "Currency", "Currency", **{"Currency": "XYZ"})
         bad("terms text", "Payment Terms", "Payment Terms", **{"Payment Terms": "net 30"})
         bad("negative tax", "Tax Rate", "Tax Rate", **{"Tax Rate": "-5"})
-        bad("thousands separator", "Amount", "Amount", **{"Amount": "10,000.00"})
-        bad("currency sign", "Amount", "Amount", **{"Amount": "$10000"})
+        # SPEC 1.4 reads "10,000.00" and "$10000"; a misplaced separator or a word is refused.
+        bad("thousands separator", "Amount", "Amount", **{"Amount": "10,00.00"})
+        bad("currency sign", "Amount", "Amount", **{"Amount": "10000 dollars"})
         bad("exponent", "Amount", "Amount", **{"Amount": "1e4"})
         bad("fixed fee without amount", "Amount required", "Amount", **{"Amount": ""})
         bad("milestones sum 90", "Milestones", "Milestones", **{"Milestones": "A:50; B:40"})
@@ -533,7 +534,7 @@ def _row_cases(kind: str) -> list[Case]:
             "Infinity",
         ]:
             bad(f"hours {hours!r}", "Hours > 0 and <= 24", "Hours", **{"Hours": hours})
-        for value in ["maybe", "2", "oui", "t"]:
+        for value in ["maybe", "2", "ok", "t"]:  # (Oui/Non, Ja/Nein are booleans: SPEC 1.4)
             bad(f"billable {value!r}", "booleans", "Billable", **{"Billable": value})
         bad("approved invalid", "booleans", "Approved", **{"Approved": "pending"})
         for date in [
