@@ -48,6 +48,7 @@ def test_agreement_import_json_list_then_again_unchanged(api_for, billing_admin,
         "unchanged": 0,
         "errors": [],
         "dry_run": False,
+        "source": "billable",
     }
     again = client.post("/api/v1/agreements/import/", [row], format="json")
     assert again.json()["unchanged"] == 1
@@ -63,7 +64,10 @@ def test_agreement_import_csv_upload_and_raw_csv_body(api_for, services_manager,
         {"file": SimpleUploadedFile("crm.csv", AGREEMENTS_CSV.encode())},
         format="multipart",
     )
-    assert dry.json() == {"created": 1, "updated": 0, "unchanged": 0, "errors": [], "dry_run": True}
+    assert dry.json() == {
+        "created": 1, "updated": 0, "unchanged": 0, "errors": [], "dry_run": True,
+        "source": "billable",
+    }  # fmt: skip
     assert not Agreement.objects.exists()
     raw = client.generic(
         "POST", "/api/v1/agreements/import/", AGREEMENTS_CSV.encode(), content_type="text/csv"
