@@ -47,6 +47,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.imports import RowError
 
 FILE = "File"  # the column named in errors about the file as a whole
+BOM = b"\xef\xbb\xbf"
 # Cells up to 1 MB (Python's default of 128 KB is too small for long Notes).
 csv.field_size_limit(1024 * 1024)
 
