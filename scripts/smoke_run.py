@@ -1,25 +1,31 @@
-"""Smoke run of the `make run` path on a throwaway PostgreSQL database.
+"""Smoke run of `make run` (scripts/run_embedded.py) on a throwaway embedded PostgreSQL.
 
-Creates `billable_smoke` on the server of $DATABASE_URL (dropped at the end), bootstraps the demo firm exactly as `make run` does, starts the development server on a free
-port, and checks that the login page answers 200. Exits non-zero on any failure.
+With DATABASE_URL unset, as a newcomer runs it, but with its data directory in a temporary folder
+and free ports: waits for "Billable is ready at", checks that /healthz reports PostgreSQL and the
+login page answers 200, then sends SIGTERM and checks that the web server and the database both
+stopped. Exits non-zero on any failure.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.embedded_pg import port_answers  # noqa: E402
+
+BOOT_TIMEOUT = 1200  # seeding the demo on a busy 2-core machine
 
 
 def free_port() -> int:
@@ -28,77 +34,80 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def throwaway_database(server_url: str, name: str) -> Iterator[str]:
-    admin = psycopg2.connect(server_url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cur.execute(f'CREATE DATABASE "{name}"')
-        yield server_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def fail(message: str) -> int:
+    print(f"smoke: {message}", file=sys.stderr)
+    return 1
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.read().decode()
+
+
+def check_served(web: int) -> str | None:
+    """The problem with the served app, or None."""
+    status, body = get(f"http://127.0.0.1:{web}/healthz")
+    health = json.loads(body)
+    if status != 200 or health.get("database_engine") != "PostgreSQL":
+        return f"/healthz answered {status}: {body}"
+    status, body = get(f"http://127.0.0.1:{web}/accounts/login/")
+    if status != 200 or "Log in" not in body:
+        return f"login page answered {status}"
+    print(f"smoke: served on PostgreSQL {health['database_version']}, login page 200")
+    return None
 
 
 def main() -> int:
-    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    with (
-        tempfile.TemporaryDirectory(prefix="billable-smoke-") as tmp,
-        throwaway_database(server_url, "billable_smoke") as url,
-    ):
+    with tempfile.TemporaryDirectory(prefix="billable-smoke-") as tmp:
+        web, pg_port = free_port(), free_port()
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
+            if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "TEST_DATABASE_NAME"}
         }
-        env.update(DEBUG="1", DATABASE_URL=url, MEDIA_ROOT=f"{tmp}/media")
-        python = sys.executable
-        boot = subprocess.run(
-            [python, "manage.py", "bootstrap_demo"],
+        env.update(
+            PORT=str(web),
+            BILLABLE_PG_DATA=f"{tmp}/pg",
+            BILLABLE_PG_PORT=str(pg_port),
+            MEDIA_ROOT=f"{tmp}/media",
+        )
+        run = subprocess.Popen(
+            [sys.executable, "scripts/run_embedded.py"],
             cwd=ROOT,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
-        print(boot.stdout)
-        if boot.returncode != 0:
-            print(boot.stderr, file=sys.stderr)
-            print("smoke: bootstrap_demo failed", file=sys.stderr)
-            return 1
-        port = free_port()
-        server = subprocess.Popen(
-            [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        ready = threading.Event()
+
+        def relay() -> None:
+            assert run.stdout is not None
+            for line in run.stdout:
+                print(line, end="", flush=True)
+                if "Billable is ready at" in line:
+                    ready.set()
+
+        reader = threading.Thread(target=relay, daemon=True)
+        reader.start()
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/accounts/login/", timeout=5
-                    ) as r:
-                        status = r.status
-                        body = r.read().decode()
-                    break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                print("smoke: the server did not answer within 60 s", file=sys.stderr)
-                return 1
-            if status != 200 or "Log in" not in body:
-                print(f"smoke: login page answered {status}", file=sys.stderr)
-                return 1
-            print(f"smoke: login page answered 200 on port {port}")
-            return 0
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            while not ready.wait(1):
+                if run.poll() is not None or time.monotonic() > deadline:
+                    return fail("`make run` never printed 'Billable is ready at'")
+            if problem := check_served(web):
+                return fail(problem)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            if run.poll() is None:
+                run.send_signal(signal.SIGTERM)
+            code = run.wait(timeout=60)
+            reader.join(timeout=5)
+        if code != 0:
+            return fail(f"`make run` exited {code} after SIGTERM")
+        if port_answers("127.0.0.1", web) or port_answers("127.0.0.1", pg_port):
+            return fail("the web server or PostgreSQL still answers after SIGTERM")
+        print("smoke: SIGTERM stopped the web server and the embedded PostgreSQL")
+        return 0
 
 
 if __name__ == "__main__":

@@ -191,7 +191,14 @@ def test_healthz_reports_broker_when_configured(client, settings):
     finally:
         app.conf.broker_url = saved
         reset_producer_pools()
-    assert body == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert body == {
+        "status": "ok",
+        "database": "ok",
+        "database_engine": "PostgreSQL",
+        "database_version": body["database_version"],
+        "broker": "ok",
+    }
+    assert body["database_version"].split(".")[0].isdigit()
 
 
 def test_first_migrate_gives_role_groups_their_admin_permissions():

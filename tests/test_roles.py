@@ -1,6 +1,7 @@
 """Each role reaches its own home page and is refused another role's page (issue 2)."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +60,10 @@ def test_healthz_reports_database(client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == "ok"
+    assert body["database_engine"] == "PostgreSQL"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        assert body["database_version"] == cursor.fetchone()[0]
 
 
 def test_login_in_browser_lands_on_role_home(page, live_server, services_manager):

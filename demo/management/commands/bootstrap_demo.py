@@ -1,4 +1,4 @@
-"""`bootstrap_demo`: what `make run` does before `runserver`.
+"""`bootstrap_demo`: what `make run` (scripts/run_embedded.py) does before `runserver`.
 
 Migrates; on an empty database seeds the demo firm (scale small); brings the flags up to date and
 generates the last closed month's invoices as drafts for review (once per month: skipped when a
@@ -7,8 +7,6 @@ nothing and prints the logins again. Works with in-process tasks (no broker).
 """
 
 from __future__ import annotations
-
-import os
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -19,9 +17,6 @@ from demo.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, demo_u
 
 class Command(BaseCommand):
     help = "Migrate, seed the demo firm when the database is empty, and print the demo logins."
-
-    def add_arguments(self, parser):
-        parser.add_argument("--url", default=None, help="URL to print (default from $PORT).")
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -34,12 +29,8 @@ class Command(BaseCommand):
         users = demo_users_ensure()
         self._close_last_month(users)
 
-        url = options["url"] or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
-        lines = [
-            "",
-            f"Billable is ready at {url}",
-            f"Demo logins (password for all: {DEMO_PASSWORD}):",
-        ]
+        # "ready at URL" is the run script's to print, once the web server answers.
+        lines = ["", f"Demo logins (password for all: {DEMO_PASSWORD}):"]
         for username, (role_names, superuser) in DEMO_USERS.items():
             what = "superuser, every role" if superuser else ", ".join(role_names)
             lines.append(f"  {username:<9} {what}")
