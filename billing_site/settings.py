@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.BodyLimitMiddleware",  # first: an over-limit body is refused unread
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -307,6 +308,10 @@ BILLING_DATEV_REVENUE_ACCOUNTS = env_str(
     "BILLING_DATEV_REVENUE_ACCOUNTS", "S19=8400,S7=8300,Z=8200,E=8100,AE=8337,K=8336,G=8120,O=8200"
 )
 BILLING_IMPORT_MAX_BYTES = env_int("BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+# A JSON body to an import endpoint (parsed in memory); CSV bodies and uploads may be larger.
+BILLING_JSON_MAX_BYTES = env_int("BILLING_JSON_MAX_BYTES", 10 * 1024 * 1024)
+# Any other body (Django reads these into memory): 2.5 MB, Django's default.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 # How imports read dates written with / . - and numbers (SPEC 1.4); each import may override them.
 BILLING_DATE_ORDER = env_str("BILLING_DATE_ORDER", "mdy")
 BILLING_DECIMAL = env_str("BILLING_DECIMAL", "point")

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import File
 from django.db import DatabaseError, DataError, IntegrityError, transaction
@@ -133,6 +134,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every failure becomes JSON `{"detail", "errors"}`."""
     if isinstance(exc, _Replay):
         return exc.response()
+    if isinstance(exc, RequestDataTooBig):  # a body past DATA_UPLOAD_MAX_MEMORY_SIZE (issue 17)
+        return error_response(
+            f"The request body is too large: {exc} Send large imports as a CSV file.",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found: no such record, or it is not visible to you.")
     elif isinstance(exc, DjangoPermissionDenied):
