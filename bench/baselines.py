@@ -38,7 +38,8 @@ SELECT DISTINCT ON (employee_id) employee_id, COALESCE(employee_name, '')
 FROM bench_stage ORDER BY employee_id
 ON CONFLICT (external_id) DO NOTHING;
 INSERT INTO timesheets_timeentry (external_id, external_number, date, employee_id, role,
-    project_code, task, duration_ms, billable, approved, notes, locked, created_at, updated_at)
+    project_code, task, duration_ms, billable, approved, notes, locked, source, created_at,
+    updated_at)
 SELECT s.entry_id,
        CASE WHEN s.entry_id ~ '^[0-9]+$' THEN s.entry_id::numeric END,
        CASE WHEN s.date LIKE '%/%' THEN to_date(s.date, 'MM/DD/YYYY') ELSE s.date::date END,
@@ -50,7 +51,7 @@ SELECT s.entry_id,
             ELSE round(s.hours::numeric * 3600000)::int END,
        lower(s.billable) IN ('yes', 'y', 'true', '1'),
        lower(COALESCE(NULLIF(s.approved, ''), 'yes')) IN ('yes', 'y', 'true', '1'),
-       COALESCE(s.notes, ''), false, now(), now()
+       COALESCE(s.notes, ''), false, 'billable', now(), now()
 FROM bench_stage s JOIN timesheets_employee emp ON emp.external_id = s.employee_id;
 COMMIT;
 DROP TABLE bench_stage;
@@ -265,19 +266,20 @@ FROM (
 
 INSERT INTO invoicing_invoice (id, account_id, currency, po_number, period, invoice_date,
     due_date, status, net, tax, total, billing_email, rejection_reason, sent_to, disputed,
-    dispute_reason, pdf, pdf_sha256, created_at, updated_at)
+    dispute_reason, notes, terms, parties, version, pdf, pdf_sha256, created_at, updated_at)
 SELECT g.invoice_id, g.account_id, g.currency, g.po_number, %(period)s, %(period_end)s,
        %(period_end)s + g.terms, 'draft', g.net, g.tax, g.net + g.tax, acc.billing_email, '', '',
-       false, '', '', '', now(), now()
+       false, '', '', '', jsonb_build_object(), 1, '', '', now(), now()
 FROM b_group g JOIN agreements_account acc ON acc.id = g.account_id;
 
 INSERT INTO invoicing_invoiceline (id, invoice_id, agreement_id, kind, position, description,
-    role, minutes, hours, rate, amount, tax_rate, adjustment_reason)
+    role, minutes, hours, rate, amount, tax_rate, tax_category, tax_exemption_reason,
+    adjustment_reason)
 SELECT b.line_id, g.invoice_id, b.agreement_id, b.kind,
        row_number() OVER (PARTITION BY g.invoice_id ORDER BY b.external_id COLLATE "C", b.rank,
                           b.ms_position, b.role_key, b.rate),
        b.project_code || ': ' || b.kind, b.role, b.minutes, round(b.minutes / 60.0, 2), b.rate,
-       b.amount, b.tax_rate, ''
+       b.amount, b.tax_rate, CASE WHEN b.tax_rate > 0 THEN 'S' ELSE 'Z' END, '', ''
 FROM b_line b JOIN b_group g ON g.account_id = b.account_id AND g.currency = b.currency
      AND g.po_number = b.po_number;
 
