@@ -266,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoicing.models.Invoice.Status",
         "FlagStatusEnum": "timesheets.models.Flag.Status",
         "ReminderStatusEnum": "receivables.models.Reminder.Status",
+        "DisputeStatusEnum": "receivables.models.Dispute.Status",
     },
 }
 
