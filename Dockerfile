@@ -16,6 +16,8 @@ COPY agreements agreements
 COPY timesheets timesheets
 COPY invoicing invoicing
 COPY receivables receivables
+COPY portal portal
+COPY records records
 COPY templates templates
 COPY static static
 COPY manage.py ./
