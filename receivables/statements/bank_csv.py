@@ -86,8 +86,13 @@ def layout_of(header: list[str]) -> Layout | None:
 def sniff(head: bytes) -> bool:
     """True when the first line is the header of a bank CSV layout this module reads."""
     text, _ = decode_text(head)
-    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-    fields = next(csv.reader([first], delimiter=sniff_delimiter(first)), [])
+    # splitlines: a file with bare CR line ends (or random bytes) must not reach csv as one line.
+    lines = text.lstrip("\ufeff").splitlines()
+    first = lines[0].strip() if lines else ""
+    try:
+        fields = next(csv.reader([first], delimiter=sniff_delimiter(first)), [])
+    except csv.Error:
+        return False
     return layout_of(fields) is not None
 
 
