@@ -40,6 +40,11 @@ def test_manager_filters_writes_off_with_reason_and_count_drops(
     page.fill("#bulk-reason", "Internal training, not billable")
     page.click("#bulk-submit")
     page.wait_for_load_state("networkidle")
+    # A confirmation with the count comes first; nothing is written before it.
+    assert page.locator("#confirm-heading").inner_text() == "Write off 1 flag?"
+    assert Flag.objects.get(code="NO_AGREEMENT", subject="201").status == "open"
+    page.click("#confirm-bulk")
+    page.wait_for_load_state("networkidle")
 
     assert "1 flag written off." in page.locator(".messages").inner_text()
     assert page.locator("tr[data-code=NO_AGREEMENT] .count").inner_text() == "2"
