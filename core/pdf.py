@@ -1,5 +1,11 @@
 """The one way Billable renders PDFs: a Django template through WeasyPrint, fetching nothing.
 
+The firm's letterhead is one as well: `firm_letterhead()` (from the BILLING_FIRM_* settings) and the
+template include `templates/core/pdf/letterhead.html` (its CSS in `letterhead.css`), used by the
+invoice and credit note PDFs (which print the seller frozen on the document), the aging and
+statement PDFs and the portal's header. The logo is a path inside templates/ (relative to it, or
+absolute); any other path is ignored so the renderer never reads elsewhere.
+
 The URL fetcher allows only `data:` URLs and files inside the templates folder (for a logo or a
 font shipped with the project). Any other URL (http, https, ftp, file outside templates/) is refused,
 so customer-controlled text such as `file:///etc/passwd` or `http://127.0.0.1:...` can never make the
@@ -8,6 +14,7 @@ renderer read a file or open a connection. Fonts come from the system's fontconf
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -19,7 +26,39 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from core.errors import BillingError
 
+logger = logging.getLogger(__name__)
+
 TEMPLATES_DIR = (Path(settings.BASE_DIR) / "templates").resolve()
+
+
+def firm_logo_uri() -> str | None:
+    """BILLING_FIRM_LOGO as a file: URI when it is a file inside templates/, else None."""
+    logo = (settings.BILLING_FIRM_LOGO or "").strip()
+    if not logo:
+        return None
+    path = Path(logo)
+    path = (path if path.is_absolute() else TEMPLATES_DIR / path).resolve()
+    if path.is_relative_to(TEMPLATES_DIR) and path.is_file():
+        return path.as_uri()
+    logger.warning("BILLING_FIRM_LOGO %s is not a file inside templates/: ignored", logo)
+    return None
+
+
+def firm_letterhead() -> dict[str, Any]:
+    """The firm as the letterhead include prints it (the same fields as an invoice's seller)."""
+    return {
+        "name": settings.BILLING_FIRM_NAME.strip(),
+        "address_lines": [
+            x.strip() for x in settings.BILLING_FIRM_ADDRESS.splitlines() if x.strip()
+        ],
+        "postal_code": settings.BILLING_FIRM_POSTAL_CODE.strip(),
+        "city": settings.BILLING_FIRM_CITY.strip(),
+        "country": settings.BILLING_FIRM_COUNTRY.strip().upper(),
+        "vat_id": settings.BILLING_FIRM_VAT_ID.strip(),
+        "registration": settings.BILLING_FIRM_REGISTRATION.strip(),
+        "email": settings.BILLING_FIRM_EMAIL.strip(),
+        "logo": firm_logo_uri(),
+    }
 
 
 class LocalOnlyFetcher(URLFetcher):

@@ -2,24 +2,19 @@
 renderer `core.pdf.render_pdf`: fonts are local (DejaVu), nothing is fetched from the
 network or from outside templates/.
 
-The firm's letterhead comes from settings BILLING_FIRM_NAME / BILLING_FIRM_ADDRESS /
-BILLING_FIRM_LOGO; the logo is a path inside templates/ (relative to it, or absolute); any other
-path is ignored so the renderer never reads elsewhere.
+The letterhead is core's (`core.pdf.firm_letterhead`, `templates/core/pdf/letterhead.html`); the
+invoice prints the seller frozen on its document with the firm's logo.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 from agreements.models import Agreement
-from core.pdf import TEMPLATES_DIR, render_pdf
+from core.pdf import firm_letterhead, render_pdf
 from invoicing import generation as gen
 from invoicing.einvoice.cii import cii_xml
 from invoicing.einvoice.document import Document, credit_note_document, invoice_document
@@ -27,25 +22,6 @@ from invoicing.einvoice.facturx import PDF_VARIANT, facturx_pdf
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from timesheets.models import MS_PER_HOUR
 from timesheets.ordering import entry_order_by
-
-logger = logging.getLogger(__name__)
-
-
-def firm_context() -> dict[str, Any]:
-    logo_uri = None
-    logo = (settings.BILLING_FIRM_LOGO or "").strip()
-    if logo:
-        path = Path(logo)
-        path = (path if path.is_absolute() else TEMPLATES_DIR / path).resolve()
-        if path.is_relative_to(TEMPLATES_DIR) and path.is_file():
-            logo_uri = path.as_uri()
-        else:
-            logger.warning("BILLING_FIRM_LOGO %s is not a file inside templates/: ignored", logo)
-    return {
-        "name": settings.BILLING_FIRM_NAME,
-        "address_lines": [x for x in settings.BILLING_FIRM_ADDRESS.splitlines() if x.strip()],
-        "logo": logo_uri,
-    }
 
 
 def percent(rate: Decimal) -> str:
@@ -174,7 +150,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     watermark = {"draft": "DRAFT", "rejected": "REJECTED"}.get(status, "")
     return {
         **document_context(doc),
-        "firm": firm_context(),
+        "firm": firm_letterhead(),
         "invoice": invoice,
         "account": invoice.account,
         "groups": group_lines(lines, invoice.account_id),
@@ -203,7 +179,7 @@ def credit_note_pdf(note: CreditNote) -> bytes:
     doc = credit_note_document(note)
     context = {
         **document_context(doc),
-        "firm": firm_context(),
+        "firm": firm_letterhead(),
         "note": note,
         "invoice": invoice,
         "account": invoice.account,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.dates import firm_today
 from core.errors import BillingError
-from invoicing.pdf import firm_context
+from core.pdf import firm_letterhead
 from portal import auth, selectors, services
 from portal.forms import NoticeForm, PortalDisputeForm, PortalMessageForm, SignInForm
 from receivables import attachments, disputes
@@ -22,13 +22,8 @@ from receivables.exports import statement_pdf
 
 def _firm() -> dict[str, Any]:
     """The letterhead and bank details of the invoices (BILLING_FIRM_*)."""
-    firm = firm_context()
-    city = " ".join(x for x in (settings.BILLING_FIRM_POSTAL_CODE, settings.BILLING_FIRM_CITY) if x)
     return {
-        **firm,
-        "address_lines": [*firm["address_lines"], *([city] if city else [])],
-        "country": settings.BILLING_FIRM_COUNTRY,
-        "vat_id": settings.BILLING_FIRM_VAT_ID,
+        **firm_letterhead(),
         "bank": settings.BILLING_FIRM_BANK,
         "iban": settings.BILLING_FIRM_IBAN,
         "bic": settings.BILLING_FIRM_BIC,

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.utils import timezone
 
 from agreements.models import Account
-from core.pdf import render_pdf
+from core.pdf import firm_letterhead, render_pdf
 from receivables import selectors
 from receivables.aging import BUCKETS, AgingReport
-
-
-def _firm() -> dict[str, str]:
-    return {"name": settings.BILLING_FIRM_NAME, "address": settings.BILLING_FIRM_ADDRESS}
 
 
 def aging_pdf(report: AgingReport) -> bytes:
     return render_pdf(
         "receivables/pdf/aging.html",
-        {"report": report, "buckets": BUCKETS, "firm": _firm(), "generated_at": timezone.now()},
+        {
+            "report": report,
+            "buckets": BUCKETS,
+            "firm": firm_letterhead(),
+            "generated_at": timezone.now(),
+        },
     )
 
 
@@ -32,7 +32,7 @@ def statement_pdf(*, account: Account, as_of: dt.date) -> bytes:
             "account": account,
             "as_of": as_of,
             "sections": sections,
-            "firm": _firm(),
+            "firm": firm_letterhead(),
             "generated_at": timezone.now(),
         },
     )

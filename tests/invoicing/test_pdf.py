@@ -125,10 +125,12 @@ def test_customer_text_cannot_fetch_files_or_urls(tmp_path):
 
 
 def test_logo_only_from_inside_templates(settings):
+    from core.pdf import firm_letterhead
+
     settings.BILLING_FIRM_LOGO = "/etc/hostname"
-    assert pdf.firm_context()["logo"] is None
+    assert firm_letterhead()["logo"] is None
     settings.BILLING_FIRM_LOGO = "invoicing/pdf/base.html"  # a file inside templates/
-    assert pdf.firm_context()["logo"].startswith("file://")
+    assert firm_letterhead()["logo"].startswith("file://")
 
 
 def test_credit_note_pdf(billing_admin, finance):
