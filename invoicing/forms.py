@@ -42,6 +42,24 @@ class LineAddForm(forms.Form):
         ]
 
 
+class NotesForm(forms.Form):
+    """Notes and payment terms printed on the invoice and sent in its e-invoices."""
+
+    notes = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Printed on the invoice; EN 16931 invoice note (BT-22).",
+    )
+    terms = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Payment terms",
+        help_text="Blank: 'Payable within N days of the invoice date' (BT-20).",
+    )
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(max_length=1000, widget=forms.TextInput)
 

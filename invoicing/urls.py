@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/approve/", views.approve, name="approve"),
     path("<int:pk>/reject/", views.reject, name="reject"),
     path("<int:pk>/lines/", views.add_line, name="add_line"),
+    path("<int:pk>/notes/", views.edit_notes, name="edit_notes"),
     path("<int:pk>/send/", views.send, name="send"),
     path("<int:pk>/mail/", mail_views.invoice_mail, name="mail"),
     path("credit-notes/<int:pk>/mail/", mail_views.credit_note_mail, name="credit_note_mail"),

@@ -127,6 +127,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
         "self_adjusted": any(a.user_id == request.user.pk for a in adjustments),
         "add_form": forms_in.get("add_form") or forms.LineAddForm(agreements=agreements),
         "reject_form": forms_in.get("reject_form") or forms.RejectForm(),
+        "notes_form": forms.NotesForm(initial={"notes": invoice.notes, "terms": invoice.terms}),
         "credit_form": forms_in.get("credit_form") or forms.CreditNoteForm(),
     }
 
@@ -337,6 +338,32 @@ def add_line(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             "Not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
         )
+    return _done(request, invoice)
+
+
+@require_POST
+@require("invoices.manage")
+def edit_notes(request: HttpRequest, pk: int) -> HttpResponse:
+    """Notes and payment terms of a draft (billing admin)."""
+    invoice = get_object_or_404(Invoice, pk=pk)
+    form = forms.NotesForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+        )
+        return _done(request, invoice)
+    try:
+        services.invoice_notes_set(
+            invoice=invoice,
+            user=request.user,
+            notes=form.cleaned_data["notes"],
+            terms=form.cleaned_data["terms"],
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Notes and payment terms saved.")
     return _done(request, invoice)
 
 

@@ -2,7 +2,7 @@
 
 - `runs`: invoice runs (flags first, one snapshot, one transaction per billing group);
 - `drafts`: writing one group's draft (invoice, lines, claims);
-- `review`: reject a draft, adjust a line, add a manual line;
+- `review`: reject a draft, adjust a line, add a manual line, edit notes and terms;
 - `approval`: approve a draft (version, four eyes, number, entries locked), and store its
   final PDF after commit;
 - `sending`: e-mail an approved invoice (after commit);
@@ -17,7 +17,12 @@ helper in a test, patch it in the module that uses it (e.g. `invoicing.services.
 from invoicing.services.approval import invoice_approve, invoice_pdf_store
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.drafts import CLAIM_FIELDS, GroupOutcome, draft_write
-from invoicing.services.review import invoice_line_add, invoice_line_adjust, invoice_reject
+from invoicing.services.review import (
+    invoice_line_add,
+    invoice_line_adjust,
+    invoice_notes_set,
+    invoice_reject,
+)
 from invoicing.services.runs import (
     RUN_LOCK_KEY,
     invoice_run_generate,
@@ -36,6 +41,7 @@ __all__ = [
     "invoice_approve",
     "invoice_line_add",
     "invoice_line_adjust",
+    "invoice_notes_set",
     "invoice_pdf_store",
     "invoice_reject",
     "invoice_run_generate",

@@ -1,4 +1,5 @@
-"""Review of a draft: reject it, adjust a line, add a manual line (SPEC 3)."""
+"""Review of a draft: reject it, adjust a line, add a manual line, edit its notes and payment
+terms (SPEC 3, 3.1)."""
 
 from __future__ import annotations
 
@@ -180,3 +181,30 @@ def invoice_line_add(
         with_user(line, user).save()
         _record_change(invoice=invoice, line=line, user=user, reason=reason, before=None)
     return line
+
+
+NOTES_LIMIT = 2000
+TERMS_LIMIT = 1000
+
+
+def invoice_notes_set(*, invoice: Invoice, user, notes: str, terms: str) -> Invoice:
+    """Set the draft's notes (printed, EN 16931 BT-22) and payment terms text (printed, BT-20;
+    blank = "Payable within N days" from the dates). Customer-facing text, not an amount: the
+    change is in the invoice's history with its user and bumps the version (approval of what
+    was seen before is refused), but it is not an adjustment and does not bar its author from
+    approving."""
+    notes = (notes or "").strip().replace("\r\n", "\n")
+    terms = (terms or "").strip().replace("\r\n", "\n")
+    if len(notes) > NOTES_LIMIT:
+        raise BillingError(f"Notes are longer than {NOTES_LIMIT} characters.")
+    if len(terms) > TERMS_LIMIT:
+        raise BillingError(f"Payment terms are longer than {TERMS_LIMIT} characters.")
+    with transaction.atomic():
+        invoice = lock_draft(invoice, "edited")
+        if (invoice.notes, invoice.terms) == (notes, terms):
+            return invoice
+        invoice.notes, invoice.terms = notes, terms
+        invoice.version += 1
+        invoice._change_reason = "notes and terms edited"  # type: ignore[attr-defined]
+        with_user(invoice, user).save()
+    return invoice
