@@ -1,0 +1,186 @@
+"""Idempotency-Key on POST/PUT/PATCH/DELETE.
+
+Same key + same request replays the first answer; same key + a different request is refused
+with 422; still running: 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.files.base import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from core.models import IDEMPOTENCY_TTL, IdempotencyKey
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": r"^[!-~]([ -~]*[!-~])?$",
+}
+
+
+class IdempotencyConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+    default_code = "idempotency_in_progress"
+
+
+class IdempotencyMismatch(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was already used for a different request. "
+        "Send a new key for a new request."
+    )
+    default_code = "idempotency_key_reused"
+
+
+class _Replay(Exception):
+    """Raised inside `initial()` to short-circuit a request whose answer is already stored."""
+
+    def __init__(self, record: IdempotencyKey) -> None:
+        super().__init__(record.key)
+        self.record = record
+
+    def response(self) -> Response:
+        data = json.loads(self.record.response_body) if self.record.response_body else None
+        headers = dict(self.record.response_headers or {})
+        headers["Idempotent-Replayed"] = "true"
+        return Response(data, status=self.record.response_status, headers=headers)
+
+
+def _hash_value(h: Any, value: Any) -> None:
+    if isinstance(value, File):
+        h.update(b"file:" + (value.name or "").encode())
+        value.seek(0)
+        for chunk in value.chunks():
+            h.update(chunk)
+        value.seek(0)
+    elif isinstance(value, bytes):
+        h.update(b"bytes:" + value)
+    else:
+        h.update(json.dumps(value, sort_keys=True, cls=JSONEncoder, default=str).encode())
+
+
+def request_fingerprint(request: Request) -> str:
+    """SHA-256 over method, path, sorted query and the PARSED body (so two multipart uploads of
+    the same file with different boundaries are the same request)."""
+    h = hashlib.sha256()
+    h.update(request.method.encode() + b" " + request.path.encode() + b"?")
+    h.update(json.dumps(sorted(request.query_params.lists())).encode())
+    data = request.data
+    if hasattr(data, "lists"):
+        for name, values in sorted(data.lists(), key=lambda item: item[0]):
+            h.update(b"\x00field:" + name.encode())
+            for value in values:
+                _hash_value(h, value)
+    elif isinstance(data, dict) and any(isinstance(v, File | bytes) for v in data.values()):
+        for name in sorted(data):
+            h.update(b"\x00field:" + str(name).encode())
+            _hash_value(h, data[name])
+    else:
+        _hash_value(h, data)
+    return h.hexdigest()
+
+
+def idempotency_purge() -> int:
+    """Delete keys older than IDEMPOTENCY_TTL; returns how many."""
+    cutoff = timezone.now() - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def idempotency_begin(*, user: Any, key: str, request: Request) -> IdempotencyKey:
+    """Claim `key` for this request, or raise: _Replay (answer stored), IdempotencyConflict
+    (first request still running) or IdempotencyMismatch (key used for another request)."""
+    fingerprint = request_fingerprint(request)
+    idempotency_purge()
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user=user,
+                    key=key,
+                    method=request.method,
+                    path=request.path[:2000],
+                    request_hash=fingerprint,
+                    created_at=timezone.now(),
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(user=user, key=key).first()
+            if existing is None:  # expired and purged between the two statements
+                continue
+            if existing.request_hash != fingerprint:
+                raise IdempotencyMismatch() from None
+            if existing.response_status is None:
+                raise IdempotencyConflict() from None
+            raise _Replay(existing) from None
+    raise IdempotencyConflict()
+
+
+def idempotency_finish(record: IdempotencyKey, response: Any) -> None:
+    if response.status_code >= 500:
+        # Nothing was promised: let the client retry with the same key.
+        IdempotencyKey.objects.filter(pk=record.pk).delete()
+        return
+    data = getattr(response, "data", None)
+    body = json.dumps(data, cls=JSONEncoder) if data is not None else ""
+    headers = {h: response[h] for h in ("Location", "Content-Type") if response.has_header(h)}
+    headers.pop("Content-Type", None)  # re-rendered on replay
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        response_status=response.status_code, response_body=body, response_headers=headers
+    )
+
+
+class IdempotencyMixin:
+    """Honour `Idempotency-Key` on mutating methods. Runs after authentication and permission
+    checks: a refused request never claims a key."""
+
+    _idempotency_record: IdempotencyKey | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method not in MUTATING_METHODS:
+            return
+        # Parse the body now, so a malformed or too deeply nested one is a 400 even on actions
+        # that read no body (approve, send), instead of being ignored while the action runs.
+        request.data  # noqa: B018
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            return
+        key = key.strip()
+        if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):
+            raise exceptions.ValidationError(
+                {
+                    IDEMPOTENCY_HEADER: [
+                        "Must be 1 to 255 printable ASCII characters (a UUID is ideal)."
+                    ]
+                }
+            )
+        self._idempotency_record = idempotency_begin(user=request.user, key=key, request=request)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        record, self._idempotency_record = self._idempotency_record, None
+        if record is not None and not response.has_header("Idempotent-Replayed"):
+            idempotency_finish(record, response)
+        return response
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            record, self._idempotency_record = self._idempotency_record, None
+            if record is not None:
+                IdempotencyKey.objects.filter(pk=record.pk).delete()
+            raise
