@@ -138,7 +138,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Authentication and sessions (issue 17; core.login, core.tokens). Failed log-ins are counted
+# per username and, more loosely, per client address, on every path that checks a password.
+AUTHENTICATION_BACKENDS = ["core.login.RateLimitedModelBackend"]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 # Shared cache (login attempt counts, idempotency): CACHE_URL=redis://... in production.
 _cache_url = env_str("CACHE_URL")

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import import_pages, mail_views, views
-from core.login import RateLimitedLoginView
+from core.login import RateLimitedLoginView, admin_login
 
 handler403 = "core.views.permission_denied"
 handler404 = "core.views.page_not_found"
@@ -30,5 +30,6 @@ urlpatterns = [
     path("api/v1/", include("billing_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/login/", admin_login, name="admin-login"),  # before admin.site.urls: limited
     path("admin/", admin.site.urls),
 ]

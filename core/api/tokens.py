@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -46,35 +45,14 @@ class ObtainTokenView(APIView):
         tags=["auth"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        limiter = _LoginLimiter(request)
-        if limiter.locked_out():
-            return error_response(limiter.message(), status.HTTP_429_TOO_MANY_REQUESTS)
+        username = str(request.data.get("username") or "") if hasattr(request.data, "get") else ""
+        if login.locked_out(username, login.client_address(request)):
+            return error_response(login.lockout_message(), status.HTTP_429_TOO_MANY_REQUESTS)
+        # The password check goes through core.login.RateLimitedModelBackend (counts failures).
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
-            limiter.record_failure()
             errors = _flatten_errors(serializer.errors)
             message = " ".join(errors.pop("non_field_errors", [])) or _validation_sentence(errors)
             return error_response(message, status.HTTP_400_BAD_REQUEST, errors or None)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
-
-
-class _LoginLimiter:
-    """Adapter onto the login page's limiter (same counters, keyed by username and address)."""
-
-    def __init__(self, request: Request) -> None:
-        username = ""
-        if hasattr(request.data, "get"):
-            username = str(request.data.get("username") or "")
-        # core.login reads username from POST and the address from META.
-        self.shim = type("Shim", (), {"POST": {"username": username}, "META": request.META})()
-
-    def locked_out(self) -> bool:
-        return login.is_locked_out(self.shim)
-
-    def record_failure(self) -> None:
-        login.record_failure(self.shim)
-
-    def message(self) -> str:
-        minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-        return f"Too many failed log-ins. Try again in {minutes} minutes."

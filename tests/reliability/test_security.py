@@ -227,8 +227,9 @@ def test_numbers_that_are_not_cards_are_kept(trial_log):
 
 @pytest.mark.django_db
 def test_login_is_rate_limited_per_address_across_usernames(trial_log, client, settings):
-    """Guessing passwords for many usernames from one address is stopped too."""
-    settings.LOGIN_MAX_FAILURES = 5
+    """Guessing passwords for many usernames from one address is stopped too (by the looser
+    per-address limit, LOGIN_MAX_FAILURES_PER_ADDRESS; tests/test_security_login.py)."""
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 5
     cache.clear()
     victim = UserFactory(username="rate-victim")
     url = reverse("login")
