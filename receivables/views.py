@@ -23,7 +23,7 @@ from core.mail_views import preview_or_send, sent_for
 from core.roles import has_capability, require
 from invoicing.mail import contacts as invoice_contacts
 from invoicing.models import CreditNote, Invoice
-from receivables import selectors, services
+from receivables import payment_entry, selectors, services
 from receivables.aging import BUCKETS, aging_report
 from receivables.exports import aging_pdf, statement_pdf
 from receivables.forms import (
@@ -178,26 +178,59 @@ def _date_or_none(text: str | None) -> dt.date | None:
 
 @require("payments.manage")
 def payment_new(request: HttpRequest) -> HttpResponse:
-    form = PaymentForm(request.POST or None, initial={"date": firm_today(), "currency": "USD"})
+    """Record a payment: pick the customer, then its currency and the invoices to pay first. A
+    payment like one already recorded (customer, amount, date) is shown and asked about first."""
+    initial = {"date": firm_today(), "currency": "USD"}
+    if request.method == "GET":
+        # The picker reloads the form for the chosen customer, keeping what was typed.
+        initial |= {k: v for k, v in request.GET.items() if k in PaymentForm.base_fields and v}
+    form = PaymentForm(request.POST if request.method == "POST" else None, initial=initial)
+    duplicates: list[Payment] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            payment = services.payment_record(
-                account=data["account"],
-                date=data["date"],
-                amount=data["amount"],
-                currency=data["currency"],
-                reference=data["reference"],
-                method=data["method"],
-                user=request.user,
-                external_id=data["external_id"] or None,
-            )
-        except BillingError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Payment {payment.external_id} recorded.")
-            return redirect("receivables:payment", pk=payment.pk)
-    return render(request, "receivables/payment_form.html", {"form": form})
+        duplicates = payment_entry.likely_duplicates(
+            account=data["account"],
+            currency=data["currency"],
+            amount=data["amount"],
+            date=data["date"],
+        )
+        if not duplicates or data["confirm_duplicate"]:
+            return _payment_record(request, form)
+    context = {
+        "form": form,
+        "accounts": payment_entry.picker_accounts(),
+        "duplicates": duplicates,
+        "today": firm_today(),
+    }
+    if request.GET.get("part") == "account":
+        return render(request, "receivables/_payment_account_part.html", context)
+    return render(request, "receivables/payment_form.html", context)
+
+
+def _payment_record(request: HttpRequest, form: PaymentForm) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        payment = services.payment_record(
+            account=data["account"],
+            date=data["date"],
+            amount=data["amount"],
+            currency=data["currency"],
+            reference=data["reference"],
+            method=data["method"],
+            user=request.user,
+            external_id=data["external_id"] or None,
+        )
+    except BillingError as exc:
+        form.add_error(None, str(exc))
+        context = {
+            "form": form,
+            "accounts": payment_entry.picker_accounts(),
+            "duplicates": [],
+            "today": firm_today(),
+        }
+        return render(request, "receivables/payment_form.html", context)
+    messages.success(request, f"Payment {payment.external_id} recorded.")
+    return redirect("receivables:payment", pk=payment.pk)
 
 
 @require("payments.view")
