@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from agreements.importing import lock_imports
 from core.imports import ImportResult, UndoRefused, import_record_claim_undo, protected_ids
-from timesheets.importing import _ENTRY_COLUMNS, CHANGE_REASON
+from timesheets.importing import CHANGE_REASON, ENTRY_COLUMNS
 from timesheets.models import Flag, TimeEntry
 
 GONE_DETAIL = (
@@ -70,8 +70,8 @@ def replace_period(ids: list[int], *, user: Any, result: ImportResult) -> None:
 
 _HISTORY = f"""
 INSERT INTO timesheets_historicaltimeentry
-    ({_ENTRY_COLUMNS}, history_date, history_change_reason, history_type, history_user_id)
-SELECT {_ENTRY_COLUMNS}, statement_timestamp(), %(reason)s, %(kind)s, %(user)s FROM changed
+    ({ENTRY_COLUMNS}, history_date, history_change_reason, history_type, history_user_id)
+SELECT {ENTRY_COLUMNS}, statement_timestamp(), %(reason)s, %(kind)s, %(user)s FROM changed
 """
 _NEW = """
 t.import_record_id = %(record)s AND NOT EXISTS (

@@ -1,22 +1,16 @@
-"""Parsing and checking a CRM agreements export (SPEC 1.1). Reads the database, never writes.
-
-``parse_row(row, errors)`` turns one ``csvio.Row`` into an ``AgreementRow``, recording every
-problem of that row; ``check_rows(parsed, bad_ids, errors)`` adds the problems that need other
-rows or the database (repeated IDs, accounts that disagree, parents, overlapping
-signed agreements, already-billed milestones). ``agreements.services.agreement_import`` writes.
-"""
+"""One row of a CRM agreements export (SPEC 1.1): ``parse_row(row, errors)`` turns a ``csvio.Row``
+into an ``AgreementRow``, recording every problem of that row. Reads nothing else."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from agreements import selectors
 from agreements.models import (
     BILLING_INCREMENTS,
     EXEMPT_CATEGORIES,
@@ -25,7 +19,7 @@ from agreements.models import (
     default_tax_category,
 )
 from agreements.pricing import role_key
-from core import csvio, locks
+from core import csvio
 from core.countries import is_country_code
 from core.imports import RowError
 
@@ -296,20 +290,26 @@ def _tax_category(f: csvio.Fields, rate: Decimal | None) -> tuple[str, str]:
     return category, reason
 
 
-def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
-    f = csvio.Fields(row, COLUMNS, errors)
-    external_id = f.text("Agreement ID", required=True, max_length=64)
-    parent_id = f.text("Parent Agreement ID", max_length=64)
-    account_id = f.text("Account ID", required=True, max_length=64)
-    account_name = f.text("Account Name", required=True, max_length=255)
-    billing_email = f.text("Billing Email", max_length=254)
-    if billing_email:
+def _party(f: csvio.Fields) -> dict[str, str]:
+    """Who and what: the IDs, the account's name and e-mail, the Project Code."""
+    out = {
+        "external_id": f.text("Agreement ID", required=True, max_length=64),
+        "parent_id": f.text("Parent Agreement ID", max_length=64),
+        "account_id": f.text("Account ID", required=True, max_length=64),
+        "account_name": f.text("Account Name", required=True, max_length=255),
+        "billing_email": f.text("Billing Email", max_length=254),
+    }
+    if out["billing_email"]:
         try:
-            validate_email(billing_email)
+            validate_email(out["billing_email"])
         except ValidationError:
-            f.error("Billing Email", f"is not an e-mail address, got {billing_email!r}")
-    project_code = f.text("Project Code", required=True, max_length=64)
+            f.error("Billing Email", f"is not an e-mail address, got {out['billing_email']!r}")
+    out["project_code"] = f.text("Project Code", required=True, max_length=64)
+    return out
 
+
+def _kind(f: csvio.Fields) -> tuple[Any, Any]:
+    """(Agreement Type, Stage), None for a missing or unknown one (the error is recorded)."""
     type_text = f.text("Agreement Type", required=True)
     agreement_type = TYPES.get(" ".join(type_text.lower().split())) if type_text else None
     if type_text and agreement_type is None:
@@ -325,36 +325,54 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
             "must be Signed (or Closed Won), Draft, or Cancelled (or Closed Lost), "
             f"got {stage_text!r}",
         )
+    return agreement_type, stage
 
+
+def _dates(f: csvio.Fields) -> tuple[dt.date | None, dt.date | None]:
     start = f.date("Start Date", required=True)
     end = f.date("End Date")
     if start and end and end < start:
         f.error("End Date", f"must not be before Start Date ({start.isoformat()})")
+    return start, end
 
+
+def _terms(f: csvio.Fields, agreement_type: Any) -> dict[str, Any]:
+    """Hours, money, rates, increment, currency, payment terms, tax, name, buyer, milestones."""
     hours = {"places": 2, "minimum": Decimal(0), "exclusive_minimum": True, "maximum": MAX_HOURS}
-    hours_sold = f.decimal("Hours Sold", **hours)
-    nte = f.decimal("Not To Exceed Hours", **hours)
-    amount = f.amount("Amount")
-    hourly_rate = f.decimal("Hourly Rate", places=2, minimum=Decimal(0), max_digits=12)
-    role_rates = _role_rates(f)
+    out: dict[str, Any] = {
+        "hours_sold": f.decimal("Hours Sold", **hours),
+        "not_to_exceed_hours": f.decimal("Not To Exceed Hours", **hours),
+        "amount": f.amount("Amount"),
+        "hourly_rate": f.decimal("Hourly Rate", places=2, minimum=Decimal(0), max_digits=12),
+        "role_rates": _role_rates(f),
+    }
     increment = f.whole("Billing Increment", default=15, maximum=60)
     if increment is not None and increment not in BILLING_INCREMENTS:
         f.error(
             "Billing Increment",
             f"must be one of {', '.join(map(str, BILLING_INCREMENTS))} minutes, got {increment}",
         )
-    currency = f.currency("Currency")
+    out["billing_increment"] = increment or 15
+    out["currency"] = f.currency("Currency") or "USD"
     terms = f.whole("Payment Terms", default=30, maximum=3650)
-    po_number = f.text("PO Number", max_length=64)
+    out["payment_terms"] = 30 if terms is None else terms
+    out["po_number"] = f.text("PO Number", max_length=64)
     tax_rate = f.decimal("Tax Rate", places=3, minimum=Decimal(0), maximum=Decimal(100))
     bad_rate = bool(f.raw("Tax Rate")) and tax_rate is None
-    tax_category, exemption = _tax_category(f, None if bad_rate else tax_rate or Decimal(0))
-    name = f.text("Agreement Name", max_length=200)
-    buyer = _buyer(f)
-    milestones = []
+    out["tax_rate"] = tax_rate if tax_rate is not None else Decimal(0)
+    out["tax_category"], out["tax_exemption_reason"] = _tax_category(
+        f, None if bad_rate else tax_rate or Decimal(0)
+    )
+    out["name"] = f.text("Agreement Name", max_length=200)
+    out.update(_buyer(f))
+    out["milestones"] = []
     if f.raw("Milestones") and agreement_type in (None, Agreement.Type.FIXED_FEE):
-        milestones = _milestones(f)
+        out["milestones"] = _milestones(f)
+    return out
 
+
+def _type_rules(f: csvio.Fields, agreement_type: Any, nte: Decimal | None) -> None:
+    """What each Agreement Type needs and what only one type may have."""
     if agreement_type in (Agreement.Type.TIME_AND_MATERIALS, Agreement.Type.PREPAID_HOURS):
         if not f.raw("Hourly Rate") and not f.raw("Role Rates"):
             f.error(
@@ -372,247 +390,26 @@ def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
     if nte is not None and agreement_type not in (None, Agreement.Type.TIME_AND_MATERIALS):
         f.error("Not To Exceed Hours", "only a Time and Materials agreement has a cap")
 
+
+def parse_row(row: csvio.Row, errors: list[RowError]) -> AgreementRow | None:
+    f = csvio.Fields(row, COLUMNS, errors)
+    party = _party(f)
+    agreement_type, stage = _kind(f)
+    start, end = _dates(f)
+    terms = _terms(f, agreement_type)
+    _type_rules(f, agreement_type, terms["not_to_exceed_hours"])
     if not f.ok:
         return None
     assert start is not None and agreement_type is not None and stage is not None
-    if agreement_type == Agreement.Type.FIXED_FEE and not milestones:
+    if agreement_type == Agreement.Type.FIXED_FEE and not terms["milestones"]:
         # Decision: invoicing only ever bills Milestone rows, so the implicit 100% is stored.
-        milestones = [MilestoneValue(1, DEFAULT_MILESTONE_NAME, Decimal(100), start)]
+        terms["milestones"] = [MilestoneValue(1, DEFAULT_MILESTONE_NAME, Decimal(100), start)]
     return AgreementRow(
         line=row.line,
-        external_id=external_id,
-        parent_id=parent_id,
-        account_id=account_id,
-        account_name=account_name,
-        billing_email=billing_email,
-        project_code=project_code,
         agreement_type=agreement_type,
         stage=stage,
         start_date=start,
         end_date=end,
-        hours_sold=hours_sold,
-        not_to_exceed_hours=nte,
-        amount=amount,
-        hourly_rate=hourly_rate,
-        billing_increment=increment or 15,
-        currency=currency or "USD",
-        payment_terms=30 if terms is None else terms,
-        po_number=po_number,
-        tax_rate=tax_rate if tax_rate is not None else Decimal(0),
-        role_rates=role_rates,
-        milestones=milestones,
-        name=name,
-        tax_category=tax_category,
-        tax_exemption_reason=exemption,
-        **buyer,
+        **party,
+        **terms,
     )
-
-
-def _range_text(start: dt.date, end: dt.date | None) -> str:
-    return f"{start.isoformat()} to {end.isoformat() if end else 'open end'}"
-
-
-def _overlaps(
-    a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: dt.date | None
-) -> bool:
-    return (b_end is None or a_start <= b_end) and (a_end is None or b_start <= a_end)
-
-
-def check_rows(
-    parsed: list[AgreementRow], bad_ids: set[str], errors: list[RowError]
-) -> tuple[list[AgreementRow], selectors.StoredAgreements]:
-    """Cross-row and database checks. ``bad_ids``: Agreement IDs of rows that failed parsing (so a
-    child of a bad row is not also told its parent is missing). Returns the rows that passed and
-    the stored agreements they were checked against."""
-    rejected: set[int] = set()
-
-    def reject(row: AgreementRow, column: str, message: str) -> None:
-        errors.append(RowError(row.line, column, message))
-        rejected.add(row.line)
-
-    # Repeated keys in the file.
-    by_id: dict[str, AgreementRow] = {}
-    for row in parsed:
-        first = by_id.get(row.external_id)
-        if first is not None:
-            reject(row, "Agreement ID", f"{row.external_id} repeats line {first.line}")
-        else:
-            by_id[row.external_id] = row
-    rows = [r for r in parsed if r.line not in rejected]
-
-    # One account, one name, e-mail, address, VAT ID and reference in a file.
-    accounts: dict[str, AgreementRow] = {}
-    filled: dict[tuple[str, str], AgreementRow] = {}
-    for row in rows:
-        first = accounts.setdefault(row.account_id, row)
-        if first.account_name != row.account_name:
-            reject(
-                row,
-                "Account Name",
-                f"differs from line {first.line} for account {row.account_id} ({first.account_name!r})",
-            )
-        for column, attr in ACCOUNT_COLUMNS.items():
-            value = getattr(row, attr)
-            if not value:
-                continue
-            first_filled = filled.setdefault((row.account_id, attr), row)
-            if getattr(first_filled, attr) != value:
-                shown = getattr(first_filled, attr).replace("\n", "; ")
-                reject(
-                    row,
-                    column,
-                    f"differs from line {first_filled.line} for account {row.account_id} ({shown!r})",
-                )
-
-    file_ids = set(by_id)
-    stored = selectors.agreements_for_import(
-        ids=file_ids | {r.parent_id for r in rows if r.parent_id},
-        project_codes={r.project_code for r in rows},
-    )
-    # The agreements as they will be after the import: stored ones overridden by the file.
-    final: dict[str, tuple[str, str, str]] = {
-        a.external_id: (a.account.external_id, a.currency, a.parent.external_id if a.parent else "")
-        for a in stored.by_id.values()
-    }
-    for row in rows:
-        final[row.external_id] = (row.account_id, row.currency, row.parent_id)
-
-    # Parents: exist, same account and currency, no loops.
-    for row in rows:
-        if not row.parent_id:
-            continue
-        if row.parent_id == row.external_id:
-            reject(row, "Parent Agreement ID", "an agreement cannot be its own parent")
-            continue
-        parent = final.get(row.parent_id)
-        if parent is None:
-            if row.parent_id not in bad_ids:
-                reject(
-                    row,
-                    "Parent Agreement ID",
-                    f"agreement {row.parent_id} does not exist (not in this file and not imported before)",
-                )
-            continue
-        if parent[0] != row.account_id:
-            reject(
-                row,
-                "Parent Agreement ID",
-                f"agreement {row.parent_id} belongs to account {parent[0]}, not {row.account_id}",
-            )
-        elif parent[1] != row.currency:
-            reject(
-                row,
-                "Parent Agreement ID",
-                f"agreement {row.parent_id} is in {parent[1]}, not {row.currency}",
-            )
-        seen = {row.external_id}
-        current = row.parent_id
-        while current and current in final:
-            if current in seen:
-                reject(row, "Parent Agreement ID", f"the parent chain loops back to {current}")
-                break
-            seen.add(current)
-            current = final[current][2]
-    # Stored children (not in the file) of a row whose account or currency changes.
-    for child in stored.children_outside(file_ids):
-        parent_row = by_id.get(child.parent.external_id)
-        if parent_row is None or parent_row.line in rejected:
-            continue
-        if child.account.external_id != parent_row.account_id:
-            reject(
-                parent_row,
-                "Account ID",
-                f"agreement {child.external_id} is bundled under this one and belongs to account {child.account.external_id}",
-            )
-        elif child.currency != parent_row.currency:
-            reject(
-                parent_row,
-                "Currency",
-                f"agreement {child.external_id} is bundled under this one and is in {child.currency}",
-            )
-
-    # Overlapping signed agreements on one Project Code (file and database, open end = infinity).
-    signed_by_code: dict[str, list[tuple[str, dt.date, dt.date | None, int]]] = {}
-    for a in stored.signed_outside(file_ids):
-        signed_by_code.setdefault(a.project_code, []).append(
-            (a.external_id, a.start_date, a.end_date, 0)
-        )
-    for row in sorted(rows, key=lambda r: r.line):
-        if row.stage != Agreement.Stage.SIGNED:
-            continue
-        others = signed_by_code.setdefault(row.project_code, [])
-        for other_id, start, end, line in others:
-            if _overlaps(row.start_date, row.end_date, start, end):
-                where = f"line {line}" if line else "already imported"
-                reject(
-                    row,
-                    "Project Code",
-                    f"signed agreement {other_id} ({where}, {_range_text(start, end)}) already covers {row.project_code} on overlapping dates",
-                )
-                break
-        others.append((row.external_id, row.start_date, row.end_date, row.line))
-
-    # Milestones already billed never change.
-    billed = stored.billed_milestones()
-    for row in rows:
-        existing = stored.by_id.get(row.external_id)
-        if existing is None or existing.pk not in billed:
-            continue
-        wanted = {m.position: m for m in row.milestones}
-        for ms in billed[existing.pk]:
-            new = wanted.get(ms.position)
-            if new is None:
-                reject(
-                    row,
-                    "Milestones"
-                    if row.agreement_type == Agreement.Type.FIXED_FEE
-                    else "Agreement Type",
-                    f"milestone {ms.name!r} is already billed and cannot be removed",
-                )
-                continue
-            changes = []
-            if new.name != ms.name:
-                changes.append(f"name {ms.name!r} -> {new.name!r}")
-            if new.percent != ms.percent:
-                changes.append(f"percent {ms.percent.normalize():f} -> {new.percent.normalize():f}")
-            if new.due_date != ms.due_date:
-                old = ms.due_date.isoformat() if ms.due_date else "none"
-                changes.append(
-                    f"date {old} -> {new.due_date.isoformat() if new.due_date else 'none'}"
-                )
-            if changes:
-                reject(
-                    row,
-                    "Milestones",
-                    f"milestone {ms.name!r} is already billed and cannot change ({'; '.join(changes)})",
-                )
-        if existing.amount is not None and row.amount != existing.amount:
-            reject(
-                row,
-                "Amount",
-                f"cannot change from {existing.amount} because milestones of this agreement are already billed",
-            )
-
-    return [r for r in rows if r.line not in rejected], stored
-
-
-def parse_and_check(
-    rows: Iterable[csvio.Row], errors: list[RowError]
-) -> tuple[list[AgreementRow], selectors.StoredAgreements]:
-    parsed: list[AgreementRow] = []
-    bad_ids: set[str] = set()
-    for row in rows:
-        result = parse_row(row, errors)
-        if result is None:
-            ext = row.values[0]
-            if ext:
-                bad_ids.add(ext)
-        else:
-            parsed.append(result)
-    return check_rows(parsed, bad_ids, errors)
-
-
-def lock_imports(name: str) -> None:
-    """Serialize imports of one kind (PostgreSQL advisory lock held to the end of the transaction),
-    so two uploads of overlapping files cannot both pass the checks and then collide."""
-    locks.import_lock(name)
