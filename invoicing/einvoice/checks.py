@@ -1,5 +1,7 @@
 """What approval asks before it freezes an invoice (SPEC 3.2): could its e-invoices be valid?
 
+`credit_note_check(note)` asks the same of a credit note before it is numbered.
+
 `einvoice_parties_for_approval(invoice)` returns the seller/buyer snapshot that approval stores
 on the invoice, or raises `BillingError` naming the missing field and the EN 16931 rule that
 needs it. The rules checked are the ones our data can break (settings left blank, a customer
@@ -15,7 +17,7 @@ from agreements.models import EXEMPT_CATEGORIES
 from core.countries import is_country_code
 from core.errors import BillingError
 from invoicing.einvoice import parties
-from invoicing.einvoice.document import Document, invoice_document
+from invoicing.einvoice.document import Document, credit_note_document, invoice_document
 
 # VAT categories whose invoices must carry the seller's VAT ID (BR-S-02, BR-Z-02, BR-E-02,
 # BR-AE-02, BR-IC-02, BR-G-02) and those that need the buyer's too (BR-AE-02, BR-IC-02).
@@ -84,3 +86,22 @@ def einvoice_parties_for_approval(invoice: Any) -> dict[str, Any]:
             + " ".join(found)
         )
     return snapshot
+
+
+def credit_note_check(note: Any) -> None:
+    """Refuse (BillingError naming the missing field) a credit note whose e-invoice could not be
+    valid: its invoice's parties (frozen at approval, live for an invoice approved before they
+    were) and a credited amount that leaves at least one line in every tax category it
+    credits (BR-16)."""
+    doc = credit_note_document(note)
+    found = problems(doc)
+    if not doc.lines:
+        found.append(
+            f"{note.currency} {note.amount} is too small to credit in proportion to the "
+            "invoice's tax categories (an e-invoice needs at least one line, BR-16)."
+        )
+    if found:
+        raise BillingError(
+            f"No credit note on invoice {note.invoice}: its e-invoice would be invalid. "
+            + " ".join(found)
+        )

@@ -10,6 +10,7 @@ from django.db import transaction
 from core.dates import firm_today
 from core.errors import BillingError
 from invoicing import numbering, selectors
+from invoicing.einvoice.checks import credit_note_check
 from invoicing.models import CreditNote, Invoice
 from invoicing.pdf import credit_note_pdf
 from invoicing.services.common import need_reason, parse_money, with_user
@@ -18,7 +19,8 @@ from invoicing.services.common import need_reason, parse_money, with_user
 def credit_note_create(
     *, invoice: Invoice, amount, reason: str, user, date: dt.date | None = None
 ) -> CreditNote:
-    """CN-YYYY-NNNNN against an approved invoice, for part or all of its open amount."""
+    """CN-YYYY-NNNNN against an approved invoice, for part or all of its open amount. Refused,
+    naming the missing field, when its e-invoice could not be valid (as approval is)."""
     reason = need_reason(reason)
     value = parse_money(amount)
     if value <= 0:
@@ -40,18 +42,17 @@ def credit_note_create(
             raise BillingError(
                 f"A credit note cannot be dated before its invoice ({invoice.invoice_date})."
             )
-        seq, number = numbering.take_number(series=numbering.CREDIT_NOTE, year=date.year)
         note = CreditNote(
             invoice=invoice,
-            number=number,
-            number_year=date.year,
-            number_seq=seq,
             date=date,
             amount=value,
             currency=invoice.currency,
             reason=reason,
             created_by=user,
         )
+        credit_note_check(note)  # SPEC 3.2: never issued as an invalid e-invoice
+        seq, number = numbering.take_number(series=numbering.CREDIT_NOTE, year=date.year)
+        note.number, note.number_year, note.number_seq = number, date.year, seq
         note.pdf.save(f"{number}.pdf", ContentFile(credit_note_pdf(note)), save=False)
         with_user(note, user).save()
     return note

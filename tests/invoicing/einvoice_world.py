@@ -88,6 +88,16 @@ def us_buyer():
     )
 
 
+def two_rate_draft() -> Invoice:
+    return draft(
+        eu_buyer(),
+        [
+            time_line(600, "150.00", description="Support: Engineer", tax_rate=D("19")),
+            fixed_line(MILESTONE, "800.00", description="Training", tax_rate=D("7")),
+        ],
+    )
+
+
 def build(approver) -> dict[str, Invoice | CreditNote]:
     """Every kind of document, approved by `approver` (credit notes created by them too)."""
     de = eu_buyer()
