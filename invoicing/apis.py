@@ -21,6 +21,7 @@ from core.api import (
     BillableViewSet,
     ErrorSerializer,
     IgnoreFormatQueryNegotiation,
+    error_response,
 )
 from core.errors import BillingError
 from invoicing.filters import CreditNoteFilter, InvoiceFilter, InvoiceRunFilter
@@ -66,13 +67,21 @@ EINVOICE_ACTION = {
 }
 
 
-def einvoice_response(subject: Invoice | CreditNote, fmt: str) -> HttpResponse:
+def einvoice_response(subject: Invoice | CreditNote, fmt: str) -> HttpResponse | Response:
     """An approved invoice's or a credit note's e-invoice as a download (SPEC 3.2)."""
-    from invoicing.einvoice import FORMATS, einvoice_file
+    from invoicing.einvoice import FORMATS, RETRY_AFTER_SECONDS, EInvoiceRendering, einvoice_file
 
     if fmt not in FORMATS:
         raise NotFound(f"No e-invoice format {fmt!r}; use ubl, cii or facturx.")
-    file = einvoice_file(subject, fmt)
+    try:
+        file = einvoice_file(subject, fmt)
+    except EInvoiceRendering as exc:
+        # Not yet: 503 with Retry-After (a 2xx would be saved as the file by a download client).
+        return error_response(
+            str(exc),
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     response = HttpResponse(file.content, content_type=file.content_type)
     response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
     return response
@@ -265,7 +274,9 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
 
     @EINVOICE_SCHEMA
     @action(**EINVOICE_ACTION)
-    def einvoice(self, request: Request, fmt: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def einvoice(
+        self, request: Request, fmt: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse | Response:
         """The approved invoice as an EN 16931 e-invoice: ubl, cii or facturx."""
         return einvoice_response(self.get_object(), fmt)
 
@@ -308,6 +319,8 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billab
 
     @EINVOICE_SCHEMA
     @action(**EINVOICE_ACTION)
-    def einvoice(self, request: Request, fmt: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def einvoice(
+        self, request: Request, fmt: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse | Response:
         """The credit note as an EN 16931 e-invoice: ubl, cii or facturx."""
         return einvoice_response(self.get_object(), fmt)

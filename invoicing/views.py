@@ -189,23 +189,39 @@ def credit_note_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_einvoice_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """Download an approved invoice's e-invoice (SPEC 3.2): ubl, cii or facturx."""
     invoice = get_object_or_404(Invoice.objects.select_related("account"), pk=pk)
-    return _einvoice_download(invoice, fmt)
+    return _einvoice_download(request, invoice, fmt)
 
 
 @require_GET
 @require("invoices.view")
 def credit_note_einvoice_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     note = get_object_or_404(CreditNote.objects.select_related("invoice__account"), pk=pk)
-    return _einvoice_download(note, fmt)
+    return _einvoice_download(request, note, fmt)
 
 
-def _einvoice_download(subject: Invoice | CreditNote, fmt: str) -> HttpResponse:
-    from invoicing.apis import einvoice_response
-    from invoicing.einvoice import FORMATS
+def _einvoice_download(
+    request: HttpRequest, subject: Invoice | CreditNote, fmt: str
+) -> HttpResponse:
+    from invoicing.einvoice import FORMATS, RETRY_AFTER_SECONDS, EInvoiceRendering, einvoice_file
 
     if fmt not in FORMATS or (isinstance(subject, Invoice) and not subject.is_final):
         raise Http404("No such e-invoice: only approved invoices and credit notes have one.")
-    return einvoice_response(subject, fmt)
+    try:
+        file = einvoice_file(subject, fmt)
+    except EInvoiceRendering as exc:
+        # 503 + Retry-After, a page that says so and reloads until the final PDF is stored.
+        response = render(
+            request,
+            "invoicing/pdf_pending.html",
+            {"invoice": subject, "what": "Factur-X PDF", "message": str(exc)},
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    response = HttpResponse(file.content, content_type=file.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
+    return response
 
 
 def _version(text: str | None) -> int | None:

@@ -23,6 +23,20 @@ from invoicing.models import CreditNote, Invoice
 FORMATS = ("ubl", "cii", "facturx")
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+class EInvoiceRendering(BillingError):
+    """The Factur-X of an approved invoice is its final PDF, which a worker is still rendering
+    (`Invoice.pdf_status == "rendering"`). UBL and CII do not need it and are built at once."""
+
+    def __init__(self, invoice: Invoice) -> None:
+        super().__init__(
+            f"The Factur-X PDF of {invoice.number} is being rendered; try again in a moment "
+            "(the UBL and CII files are ready)."
+        )
+
+
 @dataclass(frozen=True)
 class EInvoiceFile:
     content: bytes
@@ -54,9 +68,13 @@ def einvoice_file(subject: Invoice | CreditNote, fmt: str) -> EInvoiceFile:
 
 
 def _facturx(subject: Invoice | CreditNote) -> bytes:
-    """The stored final PDF (a Factur-X since approval); rendered anew if none is stored."""
+    """The stored final PDF (a Factur-X since approval). An invoice whose final PDF is still
+    rendering raises EInvoiceRendering (never a second, different copy); a stored PDF from
+    before Factur-X, or a credit note without one, is rendered anew."""
     from invoicing.pdf import credit_note_pdf, invoice_pdf
 
+    if isinstance(subject, Invoice) and not subject.pdf:
+        raise EInvoiceRendering(subject)
     if subject.pdf:
         with subject.pdf.open("rb") as fh:
             data = fh.read()
