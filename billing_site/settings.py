@@ -364,6 +364,10 @@ BILLING_SITE_URL = env_str("BILLING_SITE_URL", "http://127.0.0.1:8000").rstrip("
 # Customer portal (docs/portal.md): sign-in links are single-use and short-lived.
 PORTAL_LINK_MINUTES = env_int("PORTAL_LINK_MINUTES", 30)
 PORTAL_LINKS_PER_HOUR = env_int("PORTAL_LINKS_PER_HOUR", 5)
+# Sign-in link requests per client address and per e-mail address per window (429 beyond).
+PORTAL_SIGNIN_WINDOW_SECONDS = env_int("PORTAL_SIGNIN_WINDOW_SECONDS", 900)
+PORTAL_SIGNIN_PER_ADDRESS = env_int("PORTAL_SIGNIN_PER_ADDRESS", 20)
+PORTAL_SIGNIN_PER_EMAIL = env_int("PORTAL_SIGNIN_PER_EMAIL", 5)
 PORTAL_SESSION_HOURS = env_int("PORTAL_SESSION_HOURS", 12)
 PORTAL_COOKIE_NAME = "billable_portal"
 

@@ -7,14 +7,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.dates import firm_today
 from core.errors import BillingError
+from core.login import client_address
 from core.pdf import firm_letterhead
-from portal import auth, selectors, services
+from portal import auth, selectors, services, throttle
 from portal.forms import NoticeForm, PortalDisputeForm, PortalMessageForm, SignInForm
 from receivables import attachments, disputes
 from receivables.exports import statement_pdf
@@ -55,10 +56,33 @@ def signin(request: HttpRequest) -> HttpResponse:
     """Ask for a sign-in link. The answer is the same whether or not the address is known."""
     form = SignInForm(request.POST or None)
     sent = False
-    if request.method == "POST" and form.is_valid():
-        services.signin_link_request(email=form.cleaned_data["email"])
-        sent = True
+    if request.method == "POST":
+        retry = throttle.signin_retry_after(
+            address=client_address(request), email=request.POST.get("email", "")
+        )
+        if retry is not None:
+            return _signin_throttled(request, form, retry)
+        if form.is_valid():
+            services.signin_link_request(email=form.cleaned_data["email"])
+            sent = True
     return _render(request, "portal/signin.html", {"form": form, "sent": sent})
+
+
+def _signin_throttled(request: HttpRequest, form: SignInForm, retry: int) -> HttpResponse:
+    """429 with Retry-After: a page, or JSON for a client that asks for it."""
+    minutes = max(1, -(-retry // 60))
+    message = (
+        "Too many sign-in link requests from here or for this address; "
+        f"please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    response: HttpResponse
+    if "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"detail": message, "retry_after": retry}, status=429)
+    else:
+        context = {"form": form, "sent": False, "throttled": message}
+        response = _render(request, "portal/signin.html", context, status=429)
+    response["Retry-After"] = str(retry)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -170,6 +170,14 @@ def _media(settings, tmp_path):
     settings.BILLING_SITE_URL = "http://portal.test"
 
 
+@pytest.fixture(autouse=True)
+def _signin_counts():
+    """Each test starts with no sign-in requests counted (portal.throttle)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def alpha(db) -> Customer:
     return make_customer("ALPHA", 1)
