@@ -16,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import settlement
 from core.api import (
     BillableReadOnlyViewSet,
     BillableViewSet,
@@ -26,7 +27,6 @@ from core.api import (
 from core.errors import BillingError
 from invoicing.filters import CreditNoteFilter, InvoiceFilter, InvoiceRunFilter
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine, InvoiceRun
-from invoicing.selectors import annotate_open_amount
 from invoicing.serializers import (
     CreditNoteCreateSerializer,
     CreditNoteSerializer,
@@ -133,7 +133,7 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
     ordering = ["-invoice_date", "number", "id"]
 
     def get_queryset(self) -> Any:
-        qs = annotate_open_amount(
+        qs = settlement.annotate(
             Invoice.objects.select_related("account", "adjusted_by", "approved_by")
         )
         if self.action == "list":

@@ -11,11 +11,11 @@ from typing import Any
 from django import forms
 from django.db.models import Count, Q, QuerySet, Sum
 
+from core import settlement
 from core.dates import firm_today
 from core.listing import DateRangeForm, clean_sort, iso
 from core.money import format_amount
 from invoicing.models import Invoice
-from invoicing.selectors import annotate_open_amount
 
 UNPAID_FINAL = ("approved", "sent", "partially_paid")
 STATUS_FILTERS = (
@@ -72,7 +72,7 @@ class CurrencyTotal:
 
 def filtered_invoices(data: dict[str, Any], *, today: dt.date | None = None) -> QuerySet[Invoice]:
     """The invoices matching cleaned InvoiceFilterForm data, with `open_amount`, unordered."""
-    qs = annotate_open_amount(Invoice.objects.select_related("account"))
+    qs = settlement.annotate(Invoice.objects.select_related("account"))
     q = (data.get("q") or "").strip()
     if q:
         match = Q(number__icontains=q) | Q(account__name__icontains=q) | Q(po_number__icontains=q)

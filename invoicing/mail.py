@@ -7,10 +7,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from core import mail
+from core import mail, settlement
 from core.errors import BillingError
 from core.money import Money
-from invoicing import selectors
 from invoicing.models import CreditNote, Invoice
 
 
@@ -65,7 +64,7 @@ def invoice_draft(
 ) -> mail.Draft:
     """The invoice message (or a reminder about it: kind "reminder" and its level)."""
     if values is None:
-        values = invoice_values(invoice, selectors.open_amount(invoice))
+        values = invoice_values(invoice, settlement.open_amount(invoice))
     subject, body = mail.render(kind, level, values)
     attachments = (
         [(f"{invoice.number}.pdf", stored_pdf(invoice), "application/pdf")] if with_pdf else []
@@ -102,7 +101,7 @@ def credit_note_draft(
         "date": note.date.isoformat(),
         "amount": str(Money(note.amount, note.currency)),
         "invoice_number": invoice.number or "",
-        "open_amount": str(Money(selectors.open_amount(invoice), invoice.currency)),
+        "open_amount": str(Money(settlement.open_amount(invoice), invoice.currency)),
         "firm": settings.BILLING_FIRM_NAME,
     }
     subject, body = mail.render("credit_note", 0, values)

@@ -14,22 +14,17 @@ from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import (
-    Case,
     DecimalField,
     F,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 
 from agreements.matching import match_sql
 from agreements.models import Account, Agreement, Milestone
+from core import settlement
 from core.dates import period_bounds
 from invoicing import generation as gen
 from invoicing.models import (
@@ -133,6 +128,17 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         last_id = row[0]
         result.append(EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
     return result
+
+
+def entry_billing_q(*, invoiced: bool) -> Q:
+    """TimeEntry filter, for timesheets' KPI tiles through `core.entry_billing`: invoiced = billed
+    on a final invoice or drawn from a prepaid block (no invoice); not invoiced = no billing, or
+    only on a draft. (Rejecting a draft deletes its billings: no entry stays on a rejected one.)"""
+    if invoiced:
+        return Q(billing__invoice__status__in=sorted(Invoice.FINAL_STATUSES)) | Q(
+            billing__isnull=False, billing__invoice__isnull=True
+        )
+    return Q(billing__isnull=True) | Q(billing__invoice__status=Invoice.Status.DRAFT)
 
 
 def due_milestones(last_day: dt.date) -> QuerySet[Milestone]:
@@ -485,50 +491,11 @@ def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
     return result
 
 
-# --- open amounts ---------------------------------------------------------------------------
-
-
-def annotate_open_amount(qs: QuerySet[Invoice]) -> QuerySet[Invoice]:
-    """Annotate `allocated`, `credited` and `open_amount` (= total - active allocations - credit
-    notes; 0 for rejected invoices). Correlated subqueries through the reverse relations
-    `allocations` (receivables, not imported: apps depend one way) and `credit_notes`, so the two
-    sums never multiply each other's rows."""
-    allocated = (
-        Invoice.objects.filter(pk=OuterRef("pk"))
-        .annotate(s=Sum("allocations__amount", filter=Q(allocations__reversed_on__isnull=True)))
-        .values("s")
-    )
-    credited = (
-        Invoice.objects.filter(pk=OuterRef("pk"))
-        .annotate(s=Sum("credit_notes__amount"))
-        .values("s")
-    )
-    zero = Value(Decimal("0.00"), output_field=MONEY_FIELD)
-    return qs.annotate(
-        allocated=Coalesce(Subquery(allocated, output_field=MONEY_FIELD), zero),
-        credited=Coalesce(Subquery(credited, output_field=MONEY_FIELD), zero),
-    ).annotate(
-        open_amount=Case(
-            When(status=Invoice.Status.REJECTED, then=zero),
-            default=F("total") - F("allocated") - F("credited"),
-            output_field=MONEY_FIELD,
-        )
-    )
-
-
-def open_amount(invoice: Invoice) -> Decimal:
-    return (
-        annotate_open_amount(Invoice.objects.filter(pk=invoice.pk))
-        .values_list("open_amount", flat=True)
-        .get()
-    )
-
-
 # --- review screen --------------------------------------------------------------------------
 
 
 def invoices_for_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
-    return annotate_open_amount(
+    return settlement.annotate(
         Invoice.objects.filter(period=period.replace(day=1), status__in=statuses)
         .select_related("account", "adjusted_by", "approved_by")
         .order_by("account__name", "account__external_id", "currency", "po_number", "id")
@@ -552,7 +519,7 @@ def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
 
 def invoice_with_lines(pk: int) -> Invoice:
     return (
-        annotate_open_amount(Invoice.objects.filter(pk=pk))
+        settlement.annotate(Invoice.objects.filter(pk=pk))
         .select_related("account", "adjusted_by", "approved_by", "rejected_by")
         .prefetch_related(
             Prefetch(
@@ -591,7 +558,7 @@ def invoices_for_export(status: str | None = None) -> QuerySet[Invoice]:
     if status:
         qs = qs.filter(status=status)
     return (
-        annotate_open_amount(qs)
+        settlement.annotate(qs)
         .select_related("account")
         .prefetch_related(
             Prefetch(

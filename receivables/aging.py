@@ -33,6 +33,7 @@ from core.exports import neutralize
 from core.money import ZERO, round_money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Payment
+from receivables.settlement import credit_counts_sql, live_allocation_sql
 
 BUCKETS = ("Current", "1-30", "31-60", "61-90", "91+")
 HEADER = ["Account ID", "Account Name", "Currency", *BUCKETS, "Unapplied", "Total"]
@@ -182,7 +183,8 @@ def _sql() -> str:
                 WHEN {p}due_date >= %(d90)s THEN 3
                 ELSE 4 END"""
     final = f"status IN ({statuses}) AND invoice_date <= %(d)s"
-    live = "date <= %(d)s AND (reversed_on IS NULL OR reversed_on > %(d)s)"
+    # What counts as of D is the settlement rule's (receivables/settlement.py), in its SQL form.
+    live, live_al, credited = live_allocation_sql(), live_allocation_sql("al."), credit_counts_sql()
     return f"""
 WITH grouped AS (
     -- Buckets 0-4 by days past due; 5 is unapplied cash. Every amount is summed per
@@ -195,7 +197,7 @@ WITH grouped AS (
     SELECT i.account_id, i.currency, {bucket.format(p="i.")}, -SUM(x.amount)
     FROM (SELECT invoice_id, amount FROM {allocation} WHERE {live}
           UNION ALL
-          SELECT invoice_id, amount FROM {credit} WHERE date <= %(d)s) x
+          SELECT invoice_id, amount FROM {credit} WHERE {credited}) x
     JOIN {invoice} i ON i.id = x.invoice_id
     WHERE i.{final.replace("AND invoice_date", "AND i.invoice_date")}
     GROUP BY i.account_id, i.currency, 3
@@ -208,7 +210,7 @@ WITH grouped AS (
     -- ... - their allocations dated <= D and not reversed as of D.
     SELECT p.account_id, p.currency, 5, -SUM(al.amount)
     FROM {allocation} al JOIN {payment} p ON p.id = al.payment_id
-    WHERE al.{live.replace("AND (reversed_on", "AND (al.reversed_on").replace("OR reversed_on", "OR al.reversed_on")}
+    WHERE {live_al}
     GROUP BY p.account_id, p.currency
 ), per_row AS (
     SELECT account_id, currency,

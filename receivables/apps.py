@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ReceivablesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "receivables"
+
+    def ready(self) -> None:
+        # Receivables owns the open amount; upstream apps read it through core.settlement.
+        from core import settlement as seam
+        from receivables.settlement import annotate_open_amount
+
+        seam.provide(annotate_open_amount)

@@ -27,6 +27,7 @@ from invoicing.models import Invoice, InvoiceLine
 from receivables import attachments
 from receivables.allocation import mask_card_numbers
 from receivables.models import Dispute, DisputeAttachment, DisputeMessage
+from receivables.settlement import invoice_open_amount, invoice_set_disputed
 
 MESSAGE_MAX = 5000
 
@@ -104,12 +105,6 @@ def _post(
     return message
 
 
-def _set_invoice_flag(invoice: Invoice, *, reason: str, user, customer: str = "") -> None:
-    invoice.disputed = bool(reason)
-    invoice.dispute_reason = reason
-    _stamp(invoice, user, customer).save(update_fields=["disputed", "dispute_reason", "updated_at"])
-
-
 def _close(dispute: Dispute, invoice: Invoice, *, status: str, user, note: str) -> Dispute:
     dispute.status = status
     dispute.resolved_at = timezone.now()
@@ -121,7 +116,7 @@ def _close(dispute: Dispute, invoice: Invoice, *, status: str, user, note: str) 
         .exclude(pk=dispute.pk)
         .exists()
     ):
-        _set_invoice_flag(invoice, reason="", user=user)
+        invoice_set_disputed(invoice=invoice, reason="", user=user)
     return dispute
 
 
@@ -169,7 +164,7 @@ def dispute_open(
             dispute.lines.set(chosen)
         _post(dispute, body=body, user=user, customer=customer, files=checked)
         # The message is the invoice's dispute reason, as when finance set the flag by hand.
-        _set_invoice_flag(invoice, reason=body[:2000], user=user, customer=customer)
+        invoice_set_disputed(invoice=invoice, reason=body[:2000], user=user, customer=customer)
     return dispute
 
 
@@ -215,8 +210,6 @@ def dispute_credit(*, dispute: Dispute, amount, reason: str, user) -> Dispute:
         if dispute.status != Dispute.Status.OPEN:
             _need_open(dispute, "credited")
             raise BillingError(f"Dispute #{dispute.pk} already has a credit awaiting approval.")
-        from receivables.selectors import invoice_open_amount
-
         open_amount = invoice_open_amount(invoice)
         if value > open_amount:
             raise BillingError(
@@ -319,8 +312,6 @@ def dispute_rebill(*, dispute: Dispute, user, reason: str) -> Dispute:
     with transaction.atomic():
         invoice, dispute = _lock(dispute)
         _need_open(dispute, "re-billed")
-        from receivables.selectors import invoice_open_amount
-
         open_amount = invoice_open_amount(invoice)
         if open_amount <= 0:
             raise BillingError(f"Invoice {invoice} has nothing open to credit and re-bill.")

@@ -1,8 +1,8 @@
-"""Reads for receivables: open amounts (now or as of a date), unapplied cash, statements, dunning.
+"""Reads for receivables: unapplied cash, statements, dunning, payment lists.
 
-Open amount as of D = total - allocations dated <= D and not reversed as of D (reversed_on is
-null or after D) - credit notes dated <= D. Without a date: every live allocation and credit note.
-All of it is set-based (correlated subqueries on indexed foreign keys), never a loop per invoice.
+The open amount of an invoice (now or as of a date) is `receivables/settlement.py`'s; it is
+re-exported here for the screens that read it with the rest. All of it is set-based (correlated
+subqueries on indexed foreign keys), never a loop per invoice.
 """
 
 from __future__ import annotations
@@ -15,78 +15,41 @@ from django.conf import settings
 from django.db.models import (
     Aggregate,
     Count,
-    DecimalField,
     DurationField,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 
 from agreements.models import Account
 from core.money import ZERO
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Dispute, Payment, Reminder
+from receivables.settlement import (  # the settlement rules; re-exported for the screens
+    MONEY_FIELD,
+    annotate_open_amount,
+    live_allocations,
+    sum_subquery,
+)
+from receivables.settlement import (
+    invoice_open_amount as invoice_open_amount,
+)
 
-MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 FINAL_STATUSES = sorted(Invoice.FINAL_STATUSES)
 STATEMENT_PAYMENT_DAYS = 90
 
 
-def live_allocations(as_of: dt.date | None = None) -> QuerySet[Allocation]:
-    """Allocations that count (as of a date: made on or before it and not yet reversed then)."""
-    qs = Allocation.objects.all()
-    if as_of is None:
-        return qs.filter(reversed_on__isnull=True)
-    return qs.filter(date__lte=as_of).filter(Q(reversed_on__isnull=True) | Q(reversed_on__gt=as_of))
-
-
-def _sum_subquery(qs: QuerySet, key: str) -> Coalesce:
-    summed = qs.filter(**{key: OuterRef("pk")}).order_by().values(key).annotate(s=Sum("amount"))
-    return Coalesce(
-        Subquery(summed.values("s")[:1], output_field=MONEY_FIELD),
-        Value(ZERO),
-        output_field=MONEY_FIELD,
-    )
-
-
-def annotate_open_amount(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> QuerySet[Invoice]:
-    """Adds `allocated`, `credited` and `open_amount` to an Invoice queryset."""
-    credits = CreditNote.objects.all()
-    if as_of is not None:
-        credits = credits.filter(date__lte=as_of)
-    return qs.annotate(
-        allocated=_sum_subquery(live_allocations(as_of), "invoice"),
-        credited=_sum_subquery(credits, "invoice"),
-    ).annotate(
-        open_amount=ExpressionWrapper(
-            F("total") - F("allocated") - F("credited"), output_field=MONEY_FIELD
-        )
-    )
-
-
 def annotate_unapplied(qs: QuerySet[Payment], as_of: dt.date | None = None) -> QuerySet[Payment]:
     """Adds `applied` and `unapplied` to a Payment queryset."""
-    return qs.annotate(applied=_sum_subquery(live_allocations(as_of), "payment")).annotate(
+    return qs.annotate(applied=sum_subquery(live_allocations(as_of), "payment")).annotate(
         unapplied=ExpressionWrapper(F("amount") - F("applied"), output_field=MONEY_FIELD)
     )
 
 
 def final_invoices() -> QuerySet[Invoice]:
     return Invoice.objects.filter(status__in=FINAL_STATUSES)
-
-
-def invoice_open_amount(invoice: Invoice, as_of: dt.date | None = None) -> Decimal:
-    return (
-        annotate_open_amount(Invoice.objects.filter(pk=invoice.pk), as_of)
-        .values_list("open_amount", flat=True)
-        .get()
-    )
 
 
 def payment_unapplied(payment: Payment, as_of: dt.date | None = None) -> Decimal:

@@ -33,6 +33,12 @@ from receivables.allocation import (
     referenced_numbers,
 )
 from receivables.models import Allocation, KnownPayer, Payment, Reminder
+from receivables.settlement import (
+    annotate_open_amount,
+    invoice_open_amount,
+    invoice_set_disputed,
+    settlement_sync,
+)
 from receivables.validation import currency_problem, future_date_problem
 
 logger = logging.getLogger(__name__)
@@ -50,25 +56,6 @@ def _lock_invoices(**filters) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-
-
-def _status_for(invoice: Invoice) -> str:
-    """Payment status of a final invoice from its live allocations (annotated) and credits."""
-    if invoice.allocated > 0:
-        return Invoice.Status.PAID if invoice.open_amount <= 0 else Invoice.Status.PARTIALLY_PAID
-    return Invoice.Status.SENT if invoice.sent_at else Invoice.Status.APPROVED
-
-
-def _sync_invoice_status(invoice_ids: list[int], user) -> None:
-    """`partially_paid` / `paid` follow the allocations; back to approved/sent when none remain."""
-    for invoice in selectors.annotate_open_amount(Invoice.objects.filter(pk__in=invoice_ids)):
-        if invoice.status not in Invoice.FINAL_STATUSES:
-            continue
-        status = _status_for(invoice)
-        if status != invoice.status:
-            invoice.status = status
-            invoice._history_user = user
-            invoice.save(update_fields=["status", "updated_at"])
 
 
 def _check_money(amount: Decimal) -> Decimal:
@@ -168,7 +155,7 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
     """Allocate a new payment; the caller holds the locks on the account's invoices."""
     # An invoice dated after today is not paid yet: its allocation would be dated in the future.
     candidates = list(
-        selectors.annotate_open_amount(
+        annotate_open_amount(
             selectors.final_invoices().filter(
                 account_id=payment.account_id,
                 currency=payment.currency,
@@ -207,7 +194,7 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
     numbers = {c["pk"]: c["number"] for c in candidates}
     for allocation in created:
         allocation.invoice_number = numbers[allocation.invoice_id]
-    _sync_invoice_status([share.invoice_id for share in shares], user)
+    settlement_sync(invoice_ids=[share.invoice_id for share in shares], user=user)
     return created
 
 
@@ -247,7 +234,7 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
             raise BillingError(
                 f"Payment {payment.external_id} has only {payment.currency} {unapplied} unapplied."
             )
-        open_amount = selectors.invoice_open_amount(invoice)
+        open_amount = invoice_open_amount(invoice)
         if amount > open_amount:
             raise BillingError(f"Invoice {invoice} has only {invoice.currency} {open_amount} open.")
         allocation = Allocation(
@@ -259,7 +246,7 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
         )
         allocation._history_user = user
         allocation.save()
-        _sync_invoice_status([invoice.pk], user)
+        settlement_sync(invoice_ids=[invoice.pk], user=user)
     return allocation
 
 
@@ -277,7 +264,7 @@ def allocation_reverse(*, allocation: Allocation, user, reason: str) -> Allocati
         allocation.reversal_reason = reason
         allocation._history_user = user
         allocation.save(update_fields=["reversed_on", "reversed_by", "reversal_reason"])
-        _sync_invoice_status([allocation.invoice_id], user)
+        settlement_sync(invoice_ids=[allocation.invoice_id], user=user)
     return allocation
 
 
@@ -310,10 +297,7 @@ def invoice_dispute_clear(*, invoice: Invoice, user) -> Invoice:
             dispute_withdraw(dispute=dispute, user=user)
             return Invoice.objects.get(pk=invoice.pk)
         # A flag without a dispute record (set before disputes were recorded): clear it.
-        invoice.disputed = False
-        invoice.dispute_reason = ""
-        invoice._history_user = user
-        invoice.save(update_fields=["disputed", "dispute_reason", "updated_at"])
+        invoice_set_disputed(invoice=invoice, reason="", user=user)
     return invoice
 
 

@@ -7,9 +7,10 @@ import datetime as dt
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from core import settlement
 from core.dates import firm_today
 from core.errors import BillingError
-from invoicing import numbering, selectors
+from invoicing import numbering
 from invoicing.einvoice.checks import credit_note_check
 from invoicing.models import CreditNote, Invoice
 from invoicing.pdf import credit_note_pdf
@@ -31,7 +32,7 @@ def credit_note_create(
             raise BillingError(
                 f"Invoice {invoice} is not approved; only an approved invoice is credited."
             )
-        open_amount = selectors.open_amount(invoice)
+        open_amount = settlement.open_amount(invoice)
         if value > open_amount:
             raise BillingError(
                 f"Invoice {invoice} has {invoice.currency} {open_amount} open; "

@@ -11,8 +11,9 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 
+from core import settlement
 from core.errors import BillingError
-from invoicing import numbering, selectors, services
+from invoicing import numbering, services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine, NumberSequence
 from tests.factories import AllocationFactory, InvoiceFactory, InvoiceLineFactory, PaymentFactory
 from tests.invoicing.helpers import JAN, approve, build_firm
@@ -342,7 +343,7 @@ def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, f
         reversed_on=dt.date(2026, 2, 20),
         reversal_reason="Bounced",
     )
-    assert selectors.open_amount(invoice) == D("700.00")
+    assert settlement.open_amount(invoice) == D("700.00")
 
     note = services.credit_note_create(
         invoice=invoice,
@@ -358,7 +359,7 @@ def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, f
         finance,
     )
     assert note.pdf.read().startswith(b"%PDF")
-    assert selectors.open_amount(invoice) == D("500.00")
+    assert settlement.open_amount(invoice) == D("500.00")
 
     with pytest.raises(BillingError, match="has USD 500.00 open"):
         services.credit_note_create(
@@ -376,7 +377,7 @@ def test_credit_notes_reduce_the_open_amount_up_to_what_is_open(billing_admin, f
         invoice=invoice, amount="500.00", reason="Settled", user=finance, date=dt.date(2026, 3, 1)
     )
     assert rest.number == "CN-2026-00002"
-    annotated = selectors.annotate_open_amount(Invoice.objects.filter(pk=invoice.pk)).get()
+    annotated = settlement.annotate(Invoice.objects.filter(pk=invoice.pk)).get()
     assert (annotated.allocated, annotated.credited, annotated.open_amount) == (
         D("300.00"),
         D("700.00"),
