@@ -2,8 +2,10 @@
 
 - **Rounding**: an entry's minutes are rounded *up* to the agreement's Billing Increment.
 - **Rate**: the role rate whose name equals the entry's Role (case-insensitive, surrounding
-  whitespace ignored), else the Hourly Rate. `role_key` is that comparison key; a RoleRate
-  stores it (`RoleRate.role_key`) so SQL can join on it.
+  whitespace ignored), else the Hourly Rate, else none (MISSING_RATE): `rate_for`. `role_key` is
+  that comparison key; a RoleRate stores it (`RoleRate.role_key`) so SQL can join on it.
+- **Amount**: a line's minutes (summed after rounding each entry) x rate / 60, rounded once:
+  `amount_for`. Invoice generation and the KPI tiles' unbilled value both price with these.
 
 Lower-casing is Python's `str.lower` and PostgreSQL's `LOWER` (C.UTF-8); they agree on every
 letter except a few (e.g. Turkish dotted capital I), which the property test leaves out.
@@ -12,10 +14,14 @@ tests/agreements/test_pricing.py checks on PostgreSQL that the forms agree on ra
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, Protocol
 
 from django.db.models import ExpressionWrapper, F, Func, IntegerField, Value
 from django.db.models.functions import Lower
+
+from core.money import round_money
 
 MS_PER_MINUTE = 60_000
 # What "surrounding whitespace" means, the same for Python and SQL (ASCII whitespace).
@@ -60,3 +66,30 @@ def role_key_sql(expr: str) -> str:
 def role_key_expr(field: str) -> Lower:
     """ORM form of `role_key`."""
     return Lower(Func(F(field), Value(WHITESPACE), function="BTRIM"))
+
+
+class RateCardRow(Protocol):
+    @property
+    def role_key(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def rate(self) -> Decimal: ...
+
+
+def rate_for(
+    role: str, role_rates: Iterable[RateCardRow], hourly_rate: Decimal | None
+) -> tuple[str, Decimal] | None:
+    """(rate-card role as written, rate) for an entry's role, ("", Hourly Rate), or None."""
+    key = role_key(role)
+    for rr in role_rates:
+        if rr.role_key == key:
+            return rr.role, rr.rate
+    if hourly_rate is not None:
+        return "", hourly_rate
+    return None
+
+
+def amount_for(minutes: int, rate: Decimal) -> Decimal:
+    """A time line's amount: its rounded minutes x the hourly rate / 60, rounded half up once."""
+    return round_money(Decimal(minutes) * rate / 60)

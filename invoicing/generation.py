@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from agreements.pricing import role_key, round_up_minutes
+from agreements.pricing import amount_for, rate_for, role_key, round_up_minutes
 from core.money import ZERO, round_money
 from timesheets.ordering import entry_key
 
@@ -86,14 +86,8 @@ class AgreementTerms:
         return self.tax_category or ("S" if self.tax_rate > 0 else "Z")
 
     def rate_for(self, role: str) -> tuple[str, Decimal] | None:
-        """(rate-card role as written, rate) for an entry's role, ("", hourly rate), or None."""
-        key = role_key(role)
-        for rr in self.role_rates:
-            if rr.role_key == key:
-                return rr.role, rr.rate
-        if self.hourly_rate is not None:
-            return "", self.hourly_rate
-        return None
+        """The rate lookup rule (`agreements.pricing.rate_for`) on these terms."""
+        return rate_for(role, self.role_rates, self.hourly_rate)
 
     @property
     def block_minutes(self) -> int:
@@ -182,10 +176,6 @@ class PricedInvoice:
 
 def hours_from_minutes(minutes: int) -> Decimal:
     return round_money(Decimal(minutes) / SIXTY)
-
-
-def amount_for(minutes: int, rate: Decimal) -> Decimal:
-    return round_money(Decimal(minutes) * rate / SIXTY)
 
 
 def sort_entries(entries: Iterable[EntryIn]) -> list[EntryIn]:

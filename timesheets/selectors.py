@@ -1,8 +1,8 @@
 """Reads for the exception dashboard: flags, drill-down, backlog, KPIs, runs (SPEC 2, issue 4).
 
-Everything here is a set-based query; nothing loops over entries in Python. Invoicing is reached
-only through the reverse relation TimeEntry.billing (EntryBilling, related_name "billing"), never by
-importing the invoicing package: apps depend one way.
+Everything here is a set-based query; nothing loops over entries in Python. Whether an entry is
+invoiced is invoicing's rule, read through `core.entry_billing` (never by importing the invoicing
+package or reading its tables through lookup strings: apps depend one way).
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ from django.db.models.functions import Coalesce
 
 from agreements.matching import covered_entries_q, matching_agreements_q
 from agreements.models import Agreement, RoleRate
-from agreements.pricing import role_key_expr, rounded_minutes_expr
-from core.money import round_money
+from agreements.pricing import amount_for, rate_for, role_key, role_key_expr, rounded_minutes_expr
+from core import entry_billing
+from core.money import ZERO
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
-
-FINAL_INVOICE_STATUSES = ("approved", "sent", "partially_paid", "paid")
 
 # Sort keys offered on the dashboard -> ORM ordering. Subject sorts Entry IDs numerically first.
 FLAG_SORTS: dict[str, list[Any]] = {
@@ -335,9 +334,7 @@ def kpis(month: dt.date) -> Kpis:
     k.utilization_percent = _percent(k.billable_hours, k.capacity_hours)
 
     billable = entries.filter(billable=True)
-    invoiced = Q(billing__invoice__status__in=FINAL_INVOICE_STATUSES) | Q(
-        billing__isnull=False, billing__invoice__isnull=True
-    )
+    invoiced = entry_billing.invoiced_q()
     written_off = Q(pk__in=_written_off_entries())
     split = billable.aggregate(
         entered=Sum("duration_ms"),
@@ -359,7 +356,7 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
         matching_agreements_q(project_code=OuterRef("project_code"), date=OuterRef("date")),
         agreement_type=Agreement.Type.TIME_AND_MATERIALS,
     )
-    not_invoiced = Q(billing__isnull=True) | Q(billing__invoice__status="draft")
+    not_invoiced = entry_billing.not_invoiced_q()
     qs = (
         TimeEntry.objects.filter(date__gte=first, date__lte=last, billable=True, approved=True)
         .filter(not_invoiced)
@@ -384,24 +381,23 @@ def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
     agreements = {
         a.pk: a for a in Agreement.objects.filter(pk__in=ids).only("currency", "hourly_rate")
     }
-    rates = {
-        (r.agreement_id, r.role_key): r.rate
-        for r in RoleRate.objects.filter(agreement_id__in=ids).only(
-            "agreement_id", "role_key", "rate"
-        )
-    }
-    # Like invoice lines: one group per rate-card role, and one for every role at the default rate.
-    lines: dict[tuple[int, str | None], int] = {}
+    rate_cards: dict[int, list[RoleRate]] = {}
+    for r in RoleRate.objects.filter(agreement_id__in=ids).only(
+        "agreement_id", "role", "role_key", "rate"
+    ):
+        rate_cards.setdefault(r.agreement_id, []).append(r)
+    # Priced like invoice lines (agreements.pricing, the rules invoice generation uses): one line
+    # per (agreement, rate-card role, rate), its summed rounded minutes priced once.
+    lines: dict[tuple[int, str, Decimal], int] = {}
     for g in groups:
-        role = g["role_key"] if (g["agreement_id"], g["role_key"]) in rates else None
-        key = (g["agreement_id"], role)
+        a = agreements[g["agreement_id"]]
+        priced = rate_for(g["role_key"], rate_cards.get(a.pk, []), a.hourly_rate)
+        if priced is None:  # MISSING_RATE: nothing to price it at
+            continue
+        key = (a.pk, role_key(priced[0]), priced[1])
         lines[key] = lines.get(key, 0) + g["minutes"]
     out: dict[str, Decimal] = {}
-    for (agreement_id, role), minutes in lines.items():
-        a = agreements[agreement_id]
-        rate = rates[(agreement_id, role)] if role is not None else a.hourly_rate
-        if rate is None:  # MISSING_RATE: nothing to price it at
-            continue
-        amount = round_money(Decimal(minutes) * rate / 60)
-        out[a.currency] = out.get(a.currency, Decimal("0.00")) + amount
+    for (agreement_id, _role, rate), minutes in lines.items():
+        currency = agreements[agreement_id].currency
+        out[currency] = out.get(currency, ZERO) + amount_for(minutes, rate)
     return dict(sorted(out.items()))
