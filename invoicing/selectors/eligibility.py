@@ -1,0 +1,129 @@
+"""What a run may bill (SPEC 3): eligible entries (one SQL statement), due milestones and
+prepaid blocks, and whether an entry is invoiced (for timesheets, through core.entry_billing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import (
+    Q,
+    QuerySet,
+)
+
+from agreements.matching import match_sql
+from agreements.models import Agreement, Milestone
+from invoicing.models import (
+    EntryBilling,
+    Invoice,
+)
+from invoicing.selectors.common import BILLED_TYPES
+from timesheets.models import Flag, TimeEntry
+
+# The one place eligibility is written in SQL. A join of entries to their matching agreement
+# (not a correlated subquery per entry: PostgreSQL would evaluate that for every unbilled entry,
+# once per billing group) with anti-joins on billings and blocking flags.
+_ELIGIBLE_SQL = """
+SELECT e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id
+FROM {entry} e
+JOIN {agreement} a
+  ON {match}
+ AND a.agreement_type IN (%s, %s)
+WHERE e.billable = %s AND e.approved = %s AND e.date <= %s
+  AND NOT EXISTS (SELECT 1 FROM {billing} b WHERE b.entry_id = e.id)
+  AND NOT EXISTS (
+      SELECT 1 FROM {flag} f
+      WHERE f.entry_id = e.id AND f.code IN ({codes}) AND f.status IN (%s, %s)
+  )
+  {only_ids}
+ORDER BY e.id, a.id
+"""
+
+
+class EntryRow(NamedTuple):
+    id: int
+    external_id: str
+    external_number: int | None
+    date: dt.date
+    role: str
+    duration_ms: int
+    match_id: int
+
+
+def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None) -> list[EntryRow]:
+    """Every entry a run for the period ending `last_day` may bill: billable, approved, not yet
+    billed, dated on or before `last_day`, matched to a Signed T&M or Prepaid Hours agreement
+    covering its date, without an open or written-off blocking flag (a released one does not
+    block). `match_id` is that agreement. `entry_ids` restricts the check to those entries (a
+    group re-checking its slice under the run lock). One query."""
+    if entry_ids is not None and not entry_ids:
+        return []
+    codes = sorted(Flag.BLOCKING_CODES)
+    only_ids = ""
+    params: list = [
+        *BILLED_TYPES,
+        True,
+        True,
+        last_day,
+        *codes,
+        Flag.Status.OPEN,
+        Flag.Status.WRITTEN_OFF,
+    ]
+    if entry_ids is not None:
+        only_ids = f"AND e.id IN ({', '.join(['%s'] * len(entry_ids))})"
+        params.extend(entry_ids)
+    query = _ELIGIBLE_SQL.format(
+        entry=TimeEntry._meta.db_table,
+        agreement=Agreement._meta.db_table,
+        billing=EntryBilling._meta.db_table,
+        flag=Flag._meta.db_table,
+        match=match_sql("e", "a"),
+        codes=", ".join(["%s"] * len(codes)),
+        only_ids=only_ids,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    result: list[EntryRow] = []
+    last_id = None
+    for row in rows:
+        if row[0] == last_id:  # two matches cannot happen (the import refuses overlaps): first wins
+            continue
+        last_id = row[0]
+        result.append(EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
+    return result
+
+
+def entry_billing_q(*, invoiced: bool) -> Q:
+    """TimeEntry filter, for timesheets' KPI tiles through `core.entry_billing`: invoiced = billed
+    on a final invoice or drawn from a prepaid block (no invoice); not invoiced = no billing, or
+    only on a draft. (Rejecting a draft deletes its billings: no entry stays on a rejected one.)"""
+    if invoiced:
+        return Q(billing__invoice__status__in=sorted(Invoice.FINAL_STATUSES)) | Q(
+            billing__isnull=False, billing__invoice__isnull=True
+        )
+    return Q(billing__isnull=True) | Q(billing__invoice__status=Invoice.Status.DRAFT)
+
+
+def due_milestones(last_day: dt.date) -> QuerySet[Milestone]:
+    """Unbilled milestones of Signed Fixed Fee agreements that are due by `last_day`."""
+    return Milestone.objects.filter(
+        agreement__stage=Agreement.Stage.SIGNED,
+        agreement__agreement_type=Agreement.Type.FIXED_FEE,
+        billing__isnull=True,
+    ).filter(
+        Q(due_date__isnull=False, due_date__lte=last_day)
+        | Q(due_date__isnull=True, completed_on__isnull=False, completed_on__lte=last_day)
+    )
+
+
+def due_blocks(last_day: dt.date) -> QuerySet[Agreement]:
+    """Signed Prepaid Hours agreements whose block is not billed and that started by `last_day`."""
+    return Agreement.objects.filter(
+        stage=Agreement.Stage.SIGNED,
+        agreement_type=Agreement.Type.PREPAID_HOURS,
+        start_date__lte=last_day,
+        amount__isnull=False,
+        block_billing__isnull=True,
+    )
