@@ -30,7 +30,8 @@ DEFAULTS: dict[tuple[str, int], tuple[str, str]] = {
     ("invoice", 0): (
         "Invoice {{ number }} from {{ firm }}",
         "Dear {{ customer }},\n\nplease find attached invoice {{ number }} of {{ invoice_date }} "
-        "for {{ total }}, due on {{ due_date }}.\n\n{{ payment_instruction }}" + _SIGNATURE,
+        "for {{ total }}, due on {{ due_date }}.\n\n{{ payment_instruction }}{{ portal_link }}"
+        + _SIGNATURE,
     ),
     ("credit_note", 0): (
         "Credit note {{ number }} from {{ firm }}",
@@ -75,6 +76,7 @@ PLACEHOLDERS = {
         "total",
         "open_amount",
         "payment_instruction",
+        "portal_link",
         "firm",
     ),
     "credit_note": (

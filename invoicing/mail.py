@@ -3,6 +3,7 @@ previews (core/mail.py renders, records and sends)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -25,8 +26,13 @@ def contacts(invoice: Invoice) -> list[str]:
     return [a for a in dict.fromkeys([invoice.billing_email, invoice.account.billing_email]) if a]
 
 
+# Values that downstream apps add to the invoice message (e.g. the portal's `portal_link`,
+# registered in its AppConfig.ready), so invoicing never imports them.
+INVOICE_VALUE_PROVIDERS: list[Callable[[Invoice], dict[str, str]]] = []
+
+
 def invoice_values(invoice: Invoice, open_amount: Decimal) -> dict[str, str]:
-    return {
+    values = {
         "customer": invoice.account.name,
         "number": invoice.number or f"Draft #{invoice.pk}",
         "invoice_date": invoice.invoice_date.isoformat(),
@@ -37,7 +43,11 @@ def invoice_values(invoice: Invoice, open_amount: Decimal) -> dict[str, str]:
             open_amount, invoice.currency, invoice.number or ""
         ),
         "firm": settings.BILLING_FIRM_NAME,
+        "portal_link": "",
     }
+    for provider in INVOICE_VALUE_PROVIDERS:
+        values.update(provider(invoice))
+    return values
 
 
 def stored_pdf(invoice: Invoice) -> bytes:

@@ -27,6 +27,11 @@ class PortalAccount(models.Model):
     show_entries = models.BooleanField(
         default=False, help_text="Contacts see the time entries behind each invoice line."
     )
+    link_in_invoice_mail = models.BooleanField(
+        default=True,
+        help_text="Invoice e-mails name the portal and where to ask for a sign-in link "
+        "(when the account has an active contact).",
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:

@@ -102,10 +102,20 @@ def contact_revoke(*, contact: Contact, user) -> Contact:
     return contact
 
 
-def portal_account_set(*, account: Account, show_entries: bool, user) -> PortalAccount:
+def portal_account_set(
+    *,
+    account: Account,
+    user,
+    show_entries: bool | None = None,
+    link_in_invoice_mail: bool | None = None,
+) -> PortalAccount:
+    """Per-account portal options; None leaves an option as it is."""
     with transaction.atomic():
         options, _ = PortalAccount.objects.select_for_update().get_or_create(account=account)
-        options.show_entries = show_entries
+        if show_entries is not None:
+            options.show_entries = show_entries
+        if link_in_invoice_mail is not None:
+            options.link_in_invoice_mail = link_in_invoice_mail
         _stamp(options, user).save()
     return options
 

@@ -41,11 +41,13 @@ def contacts(request: HttpRequest) -> HttpResponse:
             "account_id", flat=True
         )
     )
-    return render(
-        request,
-        "portal/staff/contacts.html",
-        {"page": page, "q": q, "form": InviteForm(), "entries_on": entries_on},
+    link_off = set(
+        PortalAccount.objects.filter(account_id__in=shown, link_in_invoice_mail=False).values_list(
+            "account_id", flat=True
+        )
     )
+    context = {"page": page, "q": q, "form": InviteForm(), "entries_on": entries_on}
+    return render(request, "portal/staff/contacts.html", {**context, "link_off": link_off})
 
 
 @require_POST
@@ -89,6 +91,12 @@ def contact_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require("contacts.manage")
 def account_options(request: HttpRequest, account_pk: int) -> HttpResponse:
     account = get_object_or_404(Account, pk=account_pk)
+    if "link_in_invoice_mail" in request.POST:
+        on = request.POST.get("link_in_invoice_mail") == "1"
+        services.portal_account_set(account=account, link_in_invoice_mail=on, user=request.user)
+        state = "name" if on else "no longer name"
+        messages.success(request, f"Invoice e-mails to {account.name} {state} the portal.")
+        return redirect("contacts:list")
     show = request.POST.get("show_entries") == "1"
     services.portal_account_set(account=account, show_entries=show, user=request.user)
     state = "see" if show else "no longer see"
