@@ -25,42 +25,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-AGREEMENT_COLUMNS = [
-    "Agreement ID",
-    "Parent Agreement ID",
-    "Account ID",
-    "Account Name",
-    "Billing Email",
-    "Project Code",
-    "Agreement Type",
-    "Stage",
-    "Start Date",
-    "End Date",
-    "Hours Sold",
-    "Not To Exceed Hours",
-    "Amount",
-    "Hourly Rate",
-    "Role Rates",
-    "Billing Increment",
-    "Currency",
-    "Payment Terms",
-    "PO Number",
-    "Tax Rate",
-    "Milestones",
-]
-ENTRY_COLUMNS = [
-    "Entry ID",
-    "Date",
-    "Employee ID",
-    "Employee Name",
-    "Role",
-    "Project Code",
-    "Task",
-    "Hours",
-    "Billable",
-    "Approved",
-    "Notes",
-]
+from agreements.importing.rows import COLUMNS as AGREEMENT_IMPORT_COLUMNS
+from timesheets.importing.rows import COLUMNS as ENTRY_IMPORT_COLUMNS
+
+# The importers' own headers (SPEC 1), so the demo files are read exactly as a CRM export is; the
+# agreement file stops before the optional e-invoice party columns.
+AGREEMENT_COLUMNS = list(
+    AGREEMENT_IMPORT_COLUMNS[: AGREEMENT_IMPORT_COLUMNS.index("Milestones") + 1]
+)
+ENTRY_COLUMNS = list(ENTRY_IMPORT_COLUMNS)
 PAYMENT_COLUMNS = ["Payment ID", "Date", "Account ID", "Amount", "Currency", "Reference", "Method"]
 
 
