@@ -134,3 +134,28 @@ def test_api_four_eyes_credit(finance, billing_admin):
     listed = own.get("/api/v1/disputes/", {"open": "false"}).json()
     assert [d["id"] for d in listed["results"]] == [body["id"]]
     assert Decimal(data["credit_amount"]) == Decimal("750.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["finance", "auditor"])
+def test_aging_page_shows_the_dispute_kpis(role, request, finance, client_for):
+    acc = AccountFactory(name="Acme KPI Ltd")
+    late = invoice_with_lines(acc, ["100.00"])
+    credited = invoice_with_lines(acc, ["300.00"])
+    with time_machine.travel(NOW - dt.timedelta(days=12), tick=False):
+        disputes.dispute_open(invoice=late, category="overbilling", message="x", user=finance)
+        done = disputes.dispute_open(
+            invoice=credited, category="overbilling", message="y", user=finance
+        )
+    with time_machine.travel(NOW - dt.timedelta(days=8), tick=False):
+        disputes.dispute_credit(dispute=done, amount="40.00", reason="agreed", user=finance)
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(request.getfixturevalue(role)).get("/receivables/aging/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    kpis = html.split('id="dispute-kpis"')[1].split("</section>")[0]
+    assert '<div class="value" id="kpi-open">1</div>' in kpis and "1 past SLA" in kpis
+    assert '<div class="value" id="kpi-median">4.00 days</div>' in kpis
+    assert '<div class="value" id="kpi-within">100.00%</div>' in kpis
+    assert "Overbilling: " in kpis and "40.00" in kpis and "(1)" in kpis
+    assert 'id="kpi-disputes-link"' in html
