@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, TypedDict
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+
+
+class MoneyDigits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# Every amount column: DecimalField(**MONEY_DIGITS) (STYLE: 14 digits, 2 places).
+MONEY_DIGITS: Final = MoneyDigits(max_digits=14, decimal_places=2)
 
 
 def round_money(value: Decimal) -> Decimal:

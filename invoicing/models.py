@@ -10,9 +10,8 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Account, Agreement, Milestone
+from core.money import MONEY_DIGITS as MONEY
 from timesheets.models import TimeEntry
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class InvoiceRun(models.Model):

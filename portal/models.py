@@ -14,10 +14,9 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Account
+from core.money import MONEY_DIGITS as MONEY
 from invoicing.models import Invoice
 from receivables.models import Payment
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class PortalAccount(models.Model):

@@ -8,9 +8,8 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Account
+from core.money import MONEY_DIGITS as MONEY
 from invoicing.models import CreditNote, Invoice, InvoiceLine
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Payment(models.Model):

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import (
     Case,
@@ -40,6 +40,20 @@ from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation
 
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+
+
+class OpenAmount(TypedDict):
+    """What `annotate_open_amount` adds to each Invoice row."""
+
+    allocated: Decimal
+    credited: Decimal
+    open_amount: Decimal
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    SettledInvoice = WithAnnotations[Invoice, OpenAmount]
 
 # --- what counts as of a date ------------------------------------------------------------------
 
@@ -121,7 +135,9 @@ def sum_subquery(qs: QuerySet[Any], key: str) -> Coalesce:
     )
 
 
-def annotate_open_amount(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> QuerySet[Invoice]:
+def annotate_open_amount(
+    qs: QuerySet[Invoice], as_of: dt.date | None = None
+) -> QuerySet[SettledInvoice]:
     """ORM form of the open amount: adds `allocated`, `credited` and `open_amount` to an Invoice
     queryset (correlated subqueries on indexed foreign keys, so the two sums never multiply each
     other's rows; never a loop per invoice)."""
@@ -167,8 +183,8 @@ def settlement_sync(*, invoice_ids: Iterable[int], user: Any) -> None:
         status = payment_status(
             status=invoice.status,
             sent=invoice.sent_at is not None,
-            allocated=invoice.allocated,  # type: ignore[attr-defined]
-            open_amount=invoice.open_amount,  # type: ignore[attr-defined]
+            allocated=invoice.allocated,
+            open_amount=invoice.open_amount,
         )
         if status != invoice.status:
             invoice.status = status

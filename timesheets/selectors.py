@@ -140,7 +140,7 @@ def flag_entries(flag: Flag) -> QuerySet[TimeEntry]:
         return qs.filter(pk=flag.entry_id)
     if flag.code == Flag.Code.EXCESSIVE_DAILY_HOURS and flag.employee_id and flag.day:
         return qs.filter(employee_id=flag.employee_id, date=flag.day).order_by("external_id")
-    if flag.agreement_id:
+    if flag.agreement is not None:
         a = flag.agreement
         qs = qs.filter(project_code=a.project_code, date__gte=a.start_date)
         if a.end_date:
@@ -242,8 +242,9 @@ def backlog_rows(agreements: list[Agreement]) -> list[BacklogRow]:
     """Per-agreement figures for one page of `backlog()` (arithmetic on Decimals, no queries)."""
     rows = []
     for a in agreements:
-        sold = Decimal(a.hours_sold)
-        delivered = (Decimal(a.delivered_ms) / MS_PER_HOUR).quantize(Decimal("0.01"))
+        sold = a.hours_sold or Decimal("0")
+        delivered_ms: int = a.delivered_ms  # type: ignore[attr-defined]  # annotated by backlog()
+        delivered = (Decimal(delivered_ms) / MS_PER_HOUR).quantize(Decimal("0.01"))
         remaining = max(sold - delivered, Decimal("0.00"))
         percent = (delivered * 100 / sold).quantize(Decimal("0.1")) if sold else Decimal("0")
         rows.append(BacklogRow(a, sold, delivered, remaining, percent))
@@ -281,7 +282,7 @@ class Kpis:
     unbilled: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
 
 
-def _written_off_entries() -> QuerySet[Flag]:
+def _written_off_entries() -> QuerySet[Flag, Any]:
     """Entry ids that will never be billed: a written-off flag (CHANGED_AFTER_INVOICING aside,
     whose entry is already billed)."""
     return (

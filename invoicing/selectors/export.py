@@ -103,7 +103,7 @@ def invoice_export_rows(status: str | None = None) -> list[dict]:
                 "net": _dec(inv.net),
                 "tax": _dec(inv.tax),
                 "total": _dec(inv.total),
-                "open_amount": _dec(inv.open_amount),
+                "open_amount": _dec(inv.open_amount),  # type: ignore[attr-defined]
                 "lines": lines,
                 "entry_ids": [
                     eb.entry.external_id
