@@ -5,12 +5,21 @@
 - `eligibility`: what a run may bill (the one SQL statement), due milestones and blocks, and
   whether an entry is invoiced (`entry_billing_q`, for timesheets through core.entry_billing);
 - `grouping`: the agreement tree, billing groups, the run snapshot and agreement terms;
-- `inputs`: one invoice's pricing inputs (`group_inputs`), shared by the run and the preview
-  (`invoice_run_preview`), so what the review screen previews is what a run writes;
+- `inputs`: one invoice's pricing inputs (`group_inputs`) and the preview
+  (`invoice_run_preview`);
+- `batch`: the pricing inputs of a batch of groups in a fixed number of queries
+  (`batch_group_inputs`, `open_drafts`), behind the run, `group_inputs` and the preview, so what
+  the review screen previews is what a run writes;
 - `review`: the review screen's reads (open amounts through core.settlement);
 - `export`: every invoice with its lines and entry IDs.
 """
 
+from invoicing.selectors.batch import (
+    batch_group_inputs as batch_group_inputs,
+)
+from invoicing.selectors.batch import (
+    open_drafts as open_drafts,
+)
 from invoicing.selectors.common import (
     BILLED_TYPES as BILLED_TYPES,
 )

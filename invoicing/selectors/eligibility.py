@@ -71,8 +71,8 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         Flag.Status.WRITTEN_OFF,
     ]
     if entry_ids is not None:
-        only_ids = f"AND e.id IN ({', '.join(['%s'] * len(entry_ids))})"
-        params.extend(entry_ids)
+        only_ids = "AND e.id = ANY(%s)"
+        params.append(list(entry_ids))
     query = _ELIGIBLE_SQL.format(
         entry=TimeEntry._meta.db_table,
         agreement=Agreement._meta.db_table,

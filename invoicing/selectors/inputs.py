@@ -4,24 +4,14 @@ the review screen previews is what a run writes."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from django.db.models import (
-    Sum,
-)
-
-from agreements.models import Milestone
 from invoicing import generation as gen
 from invoicing.models import (
-    BlockBilling,
-    EntryBilling,
     Invoice,
-    InvoiceLine,
-    MilestoneBilling,
 )
 from invoicing.selectors.common import GroupKey
-from invoicing.selectors.eligibility import due_blocks, due_milestones, eligible_entry_rows
-from invoicing.selectors.grouping import RunSnapshot, load_terms, run_snapshot
+from invoicing.selectors.grouping import RunSnapshot, run_snapshot
 
 
 @dataclass
@@ -82,105 +72,11 @@ ENTRY_FIELDS = ("id", "external_id", "external_number", "date", "role", "duratio
 
 
 def group_inputs(snapshot: RunSnapshot, key: GroupKey, draft: Invoice | None) -> GroupInputs:
-    """Everything `price_invoice` needs for one group: what its open draft already claims plus
-    what became billable. The group's slice of the snapshot is re-checked here (the run calls
-    this under its lock), so an entry, milestone or block billed or blocked since the snapshot
-    is left out. A fixed number of queries whatever the number of entries; a first run with no
-    draft and no prepaid agreement needs one or three."""
-    period, last_day = snapshot.period, snapshot.last_day
-    members = set(snapshot.tree.members.get(key, []))
+    """Everything `price_invoice` needs for one group (`batch.batch_group_inputs` for one
+    group: the run reads a batch of groups at once, in the same fixed number of queries)."""
+    from invoicing.selectors.batch import batch_group_inputs  # it builds on this module
 
-    new_rows = [
-        r
-        for r in eligible_entry_rows(last_day, entry_ids=snapshot.entry_ids.get(key, []))
-        if r.match_id in members  # an agreement moved to another group since: next run
-    ]
-    entries = [_entry_in(r._asdict(), "match_id") for r in new_rows]
-    new_entry_ids = {r.id for r in new_rows}
-    claimed_milestones: list[int] = []
-    claimed_blocks: set[int] = set()
-    extra: list[gen.AmountLine] = []
-    if draft is not None:
-        claimed = EntryBilling.objects.filter(invoice=draft).values(
-            "agreement_id", *(f"entry__{f}" for f in ENTRY_FIELDS)
-        )
-        for r in claimed:
-            entries.append(
-                _entry_in({f: r[f"entry__{f}"] for f in ENTRY_FIELDS} | r, "agreement_id")
-            )
-        claimed_milestones = list(
-            MilestoneBilling.objects.filter(invoice=draft).values_list("milestone_id", flat=True)
-        )
-        claimed_blocks = set(
-            BlockBilling.objects.filter(invoice=draft).values_list("agreement_id", flat=True)
-        )
-        extra = [
-            gen.AmountLine(amount=a, tax_rate=t)
-            for a, t in draft.lines.filter(kind=InvoiceLine.Kind.ADJUSTMENT).values_list(
-                "amount", "tax_rate"
-            )
-        ]
-
-    new_milestones: list[tuple[int, int]] = []
-    if snapshot.milestone_ids.get(key):
-        new_milestones = list(
-            due_milestones(last_day)
-            .filter(id__in=snapshot.milestone_ids[key], agreement_id__in=members)
-            .values_list("id", "agreement_id")
-        )
-    new_blocks: set[int] = set()
-    if snapshot.block_ids.get(key):
-        new_blocks = set(
-            due_blocks(last_day)
-            .filter(id__in=snapshot.block_ids[key])
-            .filter(id__in=members)
-            .values_list("id", flat=True)
-        )
-
-    used = {e.agreement_id for e in entries} | {a for _, a in new_milestones} | new_blocks
-    used |= claimed_blocks
-    if claimed_milestones:
-        used |= set(
-            Milestone.objects.filter(id__in=claimed_milestones).values_list(
-                "agreement_id", flat=True
-            )
-        )
-    base = {a: snapshot.terms[a] for a in used if a in snapshot.terms}
-    missing = used - set(base)
-    if missing:  # only agreements a draft claims that nothing new bills
-        base |= load_terms(missing)
-    # Prepaid drawdown is read here, under the lock, not in the snapshot: a concurrent run of
-    # another period may have drawn from the same block since.
-    prepaid = {a for a, t in base.items() if t.agreement_type == gen.PREPAID_HOURS}
-    drawn: dict[int, int] = {}
-    if prepaid:
-        drawn_qs = EntryBilling.objects.filter(agreement_id__in=prepaid, block_minutes__gt=0)
-        if draft is not None:
-            drawn_qs = drawn_qs.exclude(invoice_id=draft.pk)  # null invoice rows stay counted
-        drawn = dict(
-            drawn_qs.values("agreement_id")
-            .annotate(m=Sum("block_minutes"))
-            .values_list("agreement_id", "m")
-        )
-    bill_block = new_blocks | claimed_blocks
-    terms = {
-        a: replace(t, bill_block=a in bill_block, block_drawn_minutes=int(drawn.get(a) or 0))
-        for a, t in base.items()
-    }
-    milestone_ids = claimed_milestones + [m for m, _ in new_milestones]
-    return GroupInputs(
-        key=key,
-        period=period,
-        last_day=last_day,
-        draft=draft,
-        terms=terms,
-        entries=entries,
-        milestone_ids=milestone_ids,
-        extra_lines=extra,
-        new_entry_ids=new_entry_ids,
-        new_milestone_ids={m for m, _ in new_milestones},
-        new_block_ids=new_blocks,
-    )
+    return batch_group_inputs(snapshot, [key], {key: draft})[key]
 
 
 @dataclass(frozen=True)
@@ -192,15 +88,17 @@ class PreviewInvoice:
 
 def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
     """What a run for `period` would write now (without first refreshing the flags)."""
+    from invoicing.selectors.batch import batch_group_inputs, open_drafts
+
     snapshot = run_snapshot(period)
+    drafts = open_drafts(snapshot.groups, snapshot.period)
     result = []
-    for key in snapshot.groups:
-        draft = open_draft(key, snapshot.period)
-        inputs = group_inputs(snapshot, key, draft)
+    for key, inputs in batch_group_inputs(snapshot, snapshot.groups, drafts).items():
         if not inputs.has_news:
             continue
         priced = inputs.price()
         if priced.lines:
+            draft = drafts[key]
             result.append(
                 PreviewInvoice(key=key, draft_id=draft.pk if draft else None, priced=priced)
             )

@@ -1,7 +1,7 @@
 """Writes for invoicing (SPEC 3), one module per concept:
 
-- `runs`: invoice runs (flags first, one snapshot, one transaction per billing group);
-- `drafts`: writing one group's draft (invoice, lines, claims);
+- `runs`: invoice runs (flags first, one snapshot, one transaction per batch of groups);
+- `drafts`: writing a batch of groups' drafts (invoices, lines, claims), set-based;
 - `review`: reject a draft, adjust a line, add a manual line, edit notes and terms;
 - `approval`: approve a draft (version, four eyes, number, entries locked), and store its
   final PDF after commit;
@@ -16,7 +16,7 @@ helper in a test, patch it in the module that uses it (e.g. `invoicing.services.
 
 from invoicing.services.approval import invoice_approve, invoice_pdf_store
 from invoicing.services.credit_notes import credit_note_create
-from invoicing.services.drafts import CLAIM_FIELDS, GroupOutcome, draft_write
+from invoicing.services.drafts import CLAIM_FIELDS, GroupOutcome, draft_write, drafts_write
 from invoicing.services.review import (
     invoice_line_add,
     invoice_line_adjust,
@@ -38,6 +38,7 @@ __all__ = [
     "credit_note_create",
     "credit_note_send",
     "draft_write",
+    "drafts_write",
     "invoice_approve",
     "invoice_line_add",
     "invoice_line_adjust",

@@ -1,10 +1,20 @@
-"""Writing one billing group's draft: the invoice, its lines, and the claims on entries,
-milestones and blocks (SPEC 3). Called by the invoice run inside the group's transaction."""
+"""Writing a batch of billing groups' drafts: invoices, lines, and the claims on entries,
+milestones and blocks (SPEC 3). Called by the invoice run inside the batch's transaction.
+
+Set-based (issue 16): the batch's new invoices, lines, milestone and block billings are each one
+bulk INSERT (with their history rows in one more), and the entry billings and their history rows
+are one statement, an `INSERT ... SELECT` from the claimed rows whose `RETURNING` feeds the
+history table's `INSERT ... SELECT`. The number of queries does not depend on the number of
+groups in the batch, nor on their entries. Prices come from `invoicing.generation` only.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from django.db import connection
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from agreements.models import Account
@@ -18,7 +28,7 @@ from invoicing.models import (
     InvoiceLine,
     MilestoneBilling,
 )
-from invoicing.services.common import bulk_delete_with_history, recompute_totals, with_user
+from invoicing.services.common import bulk_delete_with_history, with_user
 
 CLAIM_FIELDS = [
     "agreement",
@@ -29,14 +39,44 @@ CLAIM_FIELDS = [
     "block_minutes",
     "billed_minutes",
 ]
+LINE_FIELDS = [
+    "position",
+    "minutes",
+    "hours",
+    "amount",
+    "description",
+    "tax_rate",
+    "tax_category",
+    "tax_exemption_reason",
+    "service_start",
+    "service_end",
+    "adjusted_by",
+    "adjustment_reason",
+    "priced_amount",
+]
+DRAFT_FIELDS = ["version", "invoice_date", "due_date", "run", "net", "tax", "total", "updated_at"]
 
 
 @dataclass
 class GroupOutcome:
+    """Counts for one group or a whole batch (added up)."""
+
     created: int = 0
     updated: int = 0
     lines: int = 0
     entries: int = 0
+
+
+@dataclass
+class _Group:
+    """One group's writes, planned before any of the batch's statements run."""
+
+    inputs: selectors.GroupInputs
+    priced: gen.PricedInvoice
+    invoice: Invoice | None = None
+    lines_by_key: dict[tuple, InvoiceLine] = field(default_factory=dict)
+    kept: list[InvoiceLine] = field(default_factory=list)  # every line the invoice ends with
+    leftovers: list[InvoiceLine] = field(default_factory=list)
 
 
 def _db_line_key(line: InvoiceLine, milestone_of_line: dict[int, int]) -> tuple:
@@ -67,135 +107,201 @@ def _new_line(invoice: Invoice, pl: gen.LineOut, position: int) -> InvoiceLine:
     )
 
 
-def _write_invoice(
-    inputs: selectors.GroupInputs,
-    priced: gen.PricedInvoice,
-    *,
-    run_id: int,
-    user,
-    billing_email: str | None,
-    outcome: GroupOutcome,
-) -> Invoice:
-    invoice = inputs.draft
-    if invoice is None:
-        if billing_email is None:
-            account = Account.objects.only("billing_email").get(pk=inputs.key.account_id)
-            billing_email = account.billing_email
-        invoice = Invoice(
-            account_id=inputs.key.account_id,
-            currency=inputs.key.currency,
-            po_number=inputs.key.po_number,
-            period=inputs.period,
-            billing_email=billing_email,
-        )
-        # A new draft holds only these lines: its totals are the priced ones, so it is
-        # written once (the same figures `recompute_totals` reads back for a draft).
-        invoice.net = priced.totals.net
-        invoice.tax = priced.totals.tax
-        invoice.total = priced.totals.total
-        outcome.created = 1
-    else:
-        outcome.updated = 1
-        # New entries on a draft someone may be reviewing: approval of the old figures is
-        # refused from now on (SPEC 3, version).
-        invoice.version += 1
-    invoice.invoice_date = priced.invoice_date
-    invoice.due_date = priced.due_date
-    invoice.run_id = run_id
-    with_user(invoice, user).save()
-    return invoice
+def _reprice(line: InvoiceLine, pl: gen.LineOut) -> None:
+    """New hours landed on the line: re-priced; a manual change to it is replaced."""
+    line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
+    line.description, line.tax_rate = pl.description, pl.tax_rate
+    line.tax_category = pl.tax_category
+    line.tax_exemption_reason = pl.tax_exemption_reason
+    line.service_start, line.service_end = pl.service_start, pl.service_end
+    line.adjusted_by, line.adjustment_reason = None, ""
+    line.priced_amount = None
 
 
-def _write_lines(
-    invoice: Invoice, draft: Invoice | None, priced: gen.PricedInvoice, *, user, outcome
-) -> tuple[dict[tuple, InvoiceLine], list[InvoiceLine]]:
-    """Match priced lines to the draft's lines by key; returns lines by key and the leftovers."""
-    lines_by_key: dict[tuple, InvoiceLine] = {}
-    existing: dict[tuple, InvoiceLine] = {}
-    adjustments: list[InvoiceLine] = []
-    if draft is not None:
-        milestone_of_line = dict(
-            MilestoneBilling.objects.filter(invoice=draft).values_list("line_id", "milestone_id")
-        )
-        for line in draft.lines.order_by("position", "id"):
-            if line.kind == InvoiceLine.Kind.ADJUSTMENT:
-                adjustments.append(line)
-            else:
-                existing[_db_line_key(line, milestone_of_line)] = line
-    new_lines: list[tuple[tuple, InvoiceLine]] = []
-    for position, pl in enumerate(priced.lines, start=1):
-        line = existing.pop(pl.key, None)
-        if line is None:
-            new_lines.append((pl.key, _new_line(invoice, pl, position)))
+def _write_invoices(groups: list[_Group], *, run_id: int, user, billing_emails, out) -> None:
+    """New drafts in one bulk INSERT (their totals are the priced ones); open drafts get the
+    new dates and a version bump, written with their totals at the end of the batch."""
+    missing = {
+        g.inputs.key.account_id
+        for g in groups
+        if g.priced.lines
+        and g.inputs.draft is None
+        and g.inputs.key.account_id not in billing_emails
+    }
+    emails = dict(billing_emails)
+    if missing:
+        emails |= dict(Account.objects.filter(id__in=missing).values_list("id", "billing_email"))
+    new: list[Invoice] = []
+    for g in groups:
+        g.invoice = g.inputs.draft
+        if not g.priced.lines:
             continue
-        changed = line.position != position
-        line.position = position
-        if line.minutes != pl.minutes:
-            # New hours landed on the line: re-priced; a manual change to it is replaced.
-            line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
-            line.description, line.tax_rate = pl.description, pl.tax_rate
-            line.tax_category = pl.tax_category
-            line.tax_exemption_reason = pl.tax_exemption_reason
-            line.service_start, line.service_end = pl.service_start, pl.service_end
-            line.adjusted_by, line.adjustment_reason = None, ""
-            line.priced_amount = None
-            changed = True
-        if changed:
-            with_user(line, user).save()
-            outcome.lines += 1
-        lines_by_key[pl.key] = line
-    if new_lines:
-        created = bulk_create_with_history(
-            [line for _, line in new_lines], InvoiceLine, batch_size=1000, default_user=user
-        )
-        for (k, _), line in zip(new_lines, created, strict=True):
-            lines_by_key[k] = line
-        outcome.lines += len(created)
-    for offset, line in enumerate(adjustments, start=len(priced.lines) + 1):
+        if g.invoice is None:
+            key = g.inputs.key
+            g.invoice = Invoice(
+                account_id=key.account_id,
+                currency=key.currency,
+                po_number=key.po_number,
+                period=g.inputs.period,
+                billing_email=emails.get(key.account_id) or "",
+                net=g.priced.totals.net,
+                tax=g.priced.totals.tax,
+                total=g.priced.totals.total,
+            )
+            new.append(g.invoice)
+            out.created += 1
+        else:
+            # New entries on a draft someone may be reviewing: approval of the old figures is
+            # refused from now on (SPEC 3, version).
+            g.invoice.version += 1
+            out.updated += 1
+        g.invoice.invoice_date = g.priced.invoice_date
+        g.invoice.due_date = g.priced.due_date
+        g.invoice.run_id = run_id
+    if new:
+        bulk_create_with_history(new, Invoice, batch_size=1000, default_user=user)
+
+
+def _match_lines(g: _Group, existing: list[InvoiceLine], milestone_of_line, changed, new) -> None:
+    """Match the group's priced lines to its draft's lines by key (re-priced where the minutes
+    changed), queue the new ones, renumber the manual adjustments after them."""
+    by_key: dict[tuple, InvoiceLine] = {}
+    adjustments: list[InvoiceLine] = []
+    for line in existing:
+        if line.kind == InvoiceLine.Kind.ADJUSTMENT:
+            adjustments.append(line)
+        else:
+            by_key[_db_line_key(line, milestone_of_line)] = line
+    assert g.invoice is not None
+    for position, pl in enumerate(g.priced.lines, start=1):
+        line = by_key.pop(pl.key, None)
+        if line is None:
+            line = _new_line(g.invoice, pl, position)
+            new.append(line)
+        else:
+            moved = line.position != position
+            line.position = position
+            if line.minutes != pl.minutes:
+                _reprice(line, pl)
+                moved = True
+            if moved:
+                changed.append(line)
+        g.lines_by_key[pl.key] = line
+    for offset, line in enumerate(adjustments, start=len(g.priced.lines) + 1):
         if line.position != offset:
             line.position = offset
-            with_user(line, user).save()
-    return lines_by_key, list(existing.values())
+            changed.append(line)
+    g.kept = [*g.lines_by_key.values(), *adjustments]
+    g.leftovers = list(by_key.values())
 
 
-def _write_claims(
-    inputs: selectors.GroupInputs,
-    priced: gen.PricedInvoice,
-    invoice: Invoice | None,
-    lines_by_key: dict[tuple, InvoiceLine],
-    *,
-    user,
-) -> int:
-    """Entry claims: update the draft's rows in place, add new ones (bulk, with history).
-    Returns how many entries were newly claimed."""
-    claimed = {}
-    if inputs.draft is not None:
-        claimed = {eb.entry_id: eb for eb in EntryBilling.objects.filter(invoice=inputs.draft)}
-    to_create, to_update = [], []
-    for claim in priced.claims:
-        line = lines_by_key.get(claim.line_key) if claim.line_key else None
-        values = {
-            "agreement_id": claim.agreement_id,
-            # An entry wholly drawn from a prepaid block is recorded on no invoice (SPEC 3).
-            "invoice_id": invoice.pk if line is not None and invoice is not None else None,
-            "line_id": line.pk if line is not None else None,
-            "rounded_minutes": claim.rounded_minutes,
-            "block_minutes": claim.block_minutes,
-            "billed_minutes": claim.billed_minutes,
-        }
-        row = claimed.pop(claim.entry_id, None)
-        if row is None:
-            to_create.append(EntryBilling(entry_id=claim.entry_id, period=inputs.period, **values))
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            to_update.append(row)
+def _write_lines(groups: list[_Group], *, user, out) -> None:
+    drafts = [g.inputs.draft.pk for g in groups if g.inputs.draft is not None]
+    existing: dict[int, list[InvoiceLine]] = {pk: [] for pk in drafts}
+    milestone_of_line: dict[int, int] = {}
+    if drafts:
+        for line in InvoiceLine.objects.filter(invoice_id__in=drafts).order_by(
+            "invoice_id", "position", "id"
+        ):
+            existing[line.invoice_id].append(line)
+        milestone_of_line = dict(
+            MilestoneBilling.objects.filter(invoice_id__in=drafts).values_list(
+                "line_id", "milestone_id"
+            )
+        )
+    changed: list[InvoiceLine] = []
+    new: list[InvoiceLine] = []
+    for g in groups:
+        draft_lines = existing.get(g.inputs.draft.pk, []) if g.inputs.draft else []
+        if g.priced.lines:
+            _match_lines(g, draft_lines, milestone_of_line, changed, new)
+        else:  # nothing priced: the draft keeps its lines as they are
+            g.kept = draft_lines
+    if new:
+        bulk_create_with_history(new, InvoiceLine, batch_size=1000, default_user=user)
+    if changed:
+        bulk_update_with_history(
+            changed, InvoiceLine, LINE_FIELDS, batch_size=1000, default_user=user
+        )
+    out.lines += len(new) + sum(1 for line in changed if line.kind != InvoiceLine.Kind.ADJUSTMENT)
+
+
+_INSERT_CLAIMS = """
+WITH claimed AS (
+    INSERT INTO {table} (entry_id, agreement_id, invoice_id, line_id, period,
+                         rounded_minutes, block_minutes, billed_minutes)
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[],
+                         %s::integer[], %s::integer[], %s::integer[])
+    RETURNING id, entry_id, agreement_id, invoice_id, line_id, period,
+              rounded_minutes, block_minutes, billed_minutes
+)
+INSERT INTO {history} (id, entry_id, agreement_id, invoice_id, line_id, period,
+                       rounded_minutes, block_minutes, billed_minutes,
+                       history_date, history_change_reason, history_type, history_user_id)
+SELECT id, entry_id, agreement_id, invoice_id, line_id, period,
+       rounded_minutes, block_minutes, billed_minutes, %s, %s, '+', %s
+FROM claimed
+"""
+
+
+def insert_claims(rows: Sequence[tuple], *, user, reason: str) -> int:
+    """Entry billings and their '+' history rows (user, reason), one statement for any number
+    of rows: (entry, agreement, invoice, line, period, rounded, block, billed) tuples."""
+    if not rows:
+        return 0
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    sql = _INSERT_CLAIMS.format(
+        table=EntryBilling._meta.db_table, history=EntryBilling.history.model._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*columns, timezone.now(), reason, getattr(user, "pk", None)])
+    return len(rows)
+
+
+def _write_claims(groups: list[_Group], *, user, reason: str, out) -> None:
+    """Entry claims of the batch: new rows in one statement, a draft's rows updated in place,
+    rows no longer priceable deleted (each with history)."""
+    drafts = {g.inputs.draft.pk for g in groups if g.inputs.draft is not None}
+    claimed: dict[int, EntryBilling] = {}
+    if drafts:
+        claimed = {eb.entry_id: eb for eb in EntryBilling.objects.filter(invoice_id__in=drafts)}
+    to_create: list[tuple] = []
+    to_update: list[EntryBilling] = []
+    for g in groups:
+        for claim in g.priced.claims:
+            line = g.lines_by_key.get(claim.line_key) if claim.line_key else None
+            values = {
+                "agreement_id": claim.agreement_id,
+                # An entry wholly drawn from a prepaid block is on no invoice (SPEC 3).
+                "invoice_id": g.invoice.pk if line is not None and g.invoice is not None else None,
+                "line_id": line.pk if line is not None else None,
+                "rounded_minutes": claim.rounded_minutes,
+                "block_minutes": claim.block_minutes,
+                "billed_minutes": claim.billed_minutes,
+            }
+            row = claimed.pop(claim.entry_id, None)
+            if row is None:
+                to_create.append(
+                    (
+                        claim.entry_id,
+                        values["agreement_id"],
+                        values["invoice_id"],
+                        values["line_id"],
+                        g.inputs.period,
+                        claim.rounded_minutes,
+                        claim.block_minutes,
+                        claim.billed_minutes,
+                    )
+                )
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(row, k, v)
+                to_update.append(row)
     if claimed:  # claimed before but no longer priceable (e.g. its rate was removed)
         bulk_delete_with_history(
             EntryBilling.objects.filter(pk__in=[r.pk for r in claimed.values()]), user
         )
-    if to_create:
-        bulk_create_with_history(to_create, EntryBilling, batch_size=1000, default_user=user)
+    out.entries += insert_claims(to_create, user=user, reason=reason)
     if to_update:
         bulk_update_with_history(
             to_update,
@@ -204,40 +310,85 @@ def _write_claims(
             batch_size=1000,
             default_user=user,
         )
-    return len(to_create)
 
 
-def _write_milestones_and_blocks(
-    invoice: Invoice,
-    draft: Invoice | None,
-    priced: gen.PricedInvoice,
-    lines_by_key: dict[tuple, InvoiceLine],
-    *,
-    user,
-) -> None:
+def _write_milestones_and_blocks(groups: list[_Group], *, user) -> None:
+    drafts = [g.invoice.pk for g in groups if g.inputs.draft is not None and g.invoice]
     done_milestones: set[int] = set()
     done_blocks: set[int] = set()
-    if draft is not None:
+    if drafts:
         done_milestones = set(
-            MilestoneBilling.objects.filter(invoice=invoice).values_list("milestone_id", flat=True)
+            MilestoneBilling.objects.filter(invoice_id__in=drafts).values_list(
+                "milestone_id", flat=True
+            )
         )
         done_blocks = set(
-            BlockBilling.objects.filter(invoice=invoice).values_list("agreement_id", flat=True)
+            BlockBilling.objects.filter(invoice_id__in=drafts).values_list(
+                "agreement_id", flat=True
+            )
         )
-    milestone_rows = [
-        MilestoneBilling(milestone_id=pl.milestone_id, invoice=invoice, line=lines_by_key[pl.key])
-        for pl in priced.lines
-        if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones
-    ]
-    if milestone_rows:
-        bulk_create_with_history(milestone_rows, MilestoneBilling, default_user=user)
-    block_rows = [
-        BlockBilling(agreement_id=pl.agreement_id, invoice=invoice, line=lines_by_key[pl.key])
-        for pl in priced.lines
-        if pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks
-    ]
-    if block_rows:
-        bulk_create_with_history(block_rows, BlockBilling, default_user=user)
+    milestones: list[MilestoneBilling] = []
+    blocks: list[BlockBilling] = []
+    for g in groups:
+        if g.invoice is None:
+            continue
+        for pl in g.priced.lines:
+            line = g.lines_by_key[pl.key]
+            if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones:
+                milestones.append(
+                    MilestoneBilling(milestone_id=pl.milestone_id, invoice=g.invoice, line=line)
+                )
+            elif pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks:
+                blocks.append(
+                    BlockBilling(agreement_id=pl.agreement_id, invoice=g.invoice, line=line)
+                )
+    if milestones:
+        bulk_create_with_history(milestones, MilestoneBilling, default_user=user)
+    if blocks:
+        bulk_create_with_history(blocks, BlockBilling, default_user=user)
+
+
+def _finish_drafts(groups: list[_Group], *, user) -> None:
+    """Open drafts: lines no longer billed removed (rare: re-runs only), totals from every line
+    the draft ends with (kept adjustments and manual changes included), one bulk UPDATE."""
+    now = timezone.now()
+    drafts: list[Invoice] = []
+    for g in groups:
+        draft = g.inputs.draft
+        if draft is None:
+            continue
+        for line in g.leftovers:
+            with_user(line, user).delete()
+        totals = gen.compute_totals(
+            gen.AmountLine(amount=line.amount, tax_rate=line.tax_rate) for line in g.kept
+        )
+        draft.net, draft.tax, draft.total = totals.net, totals.tax, totals.total
+        draft.updated_at = now
+        drafts.append(draft)
+    if drafts:
+        bulk_update_with_history(drafts, Invoice, DRAFT_FIELDS, batch_size=1000, default_user=user)
+
+
+def drafts_write(
+    items: Sequence[tuple[selectors.GroupInputs, gen.PricedInvoice]],
+    *,
+    run_id: int,
+    user,
+    billing_emails: dict[int, str] | None = None,
+) -> GroupOutcome:
+    """Write a batch of groups' invoices, lines and claims: a fixed number of statements
+    whatever the number of groups and entries (re-runs onto open drafts update the changed lines
+    and claims in bulk too; only a line no longer billed is deleted one by one)."""
+    out = GroupOutcome()
+    groups = [_Group(inputs=i, priced=p) for i, p in items]
+    if not groups:
+        return out
+    _write_invoices(groups, run_id=run_id, user=user, billing_emails=billing_emails or {}, out=out)
+    _write_lines(groups, user=user, out=out)
+    _write_claims(groups, user=user, reason=f"Invoice run #{run_id}", out=out)
+    _write_milestones_and_blocks(groups, user=user)
+    _finish_drafts(groups, user=user)
+    return out
 
 
 def draft_write(
@@ -248,25 +399,6 @@ def draft_write(
     user,
     billing_email: str | None = None,
 ) -> GroupOutcome:
-    """Write a group's invoice, lines and claims. A new draft takes a fixed number of INSERTs
-    whatever its size (rows and their history in bulk); re-running onto an open draft updates
-    the lines whose minutes changed one by one (few) and bulk-writes the rest."""
-    outcome = GroupOutcome()
-    draft = inputs.draft
-    invoice: Invoice | None = draft
-    lines_by_key: dict[tuple, InvoiceLine] = {}
-    leftovers: list[InvoiceLine] = []
-    if priced.lines:
-        invoice = _write_invoice(
-            inputs, priced, run_id=run_id, user=user, billing_email=billing_email, outcome=outcome
-        )
-        lines_by_key, leftovers = _write_lines(invoice, draft, priced, user=user, outcome=outcome)
-    outcome.entries = _write_claims(inputs, priced, invoice, lines_by_key, user=user)
-    if invoice is not None:
-        _write_milestones_and_blocks(invoice, draft, priced, lines_by_key, user=user)
-        if draft is not None:
-            for line in leftovers:
-                with_user(line, user).delete()
-            recompute_totals(invoice)
-            with_user(invoice, user).save()
-    return outcome
+    """One group's draft (`drafts_write` of a batch of one)."""
+    emails = {inputs.key.account_id: billing_email} if billing_email is not None else {}
+    return drafts_write([(inputs, priced)], run_id=run_id, user=user, billing_emails=emails)

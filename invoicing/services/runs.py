@@ -1,8 +1,9 @@
 """Invoice runs (SPEC 3): bring the flags up to date, snapshot what every group would bill, then
-write each group's draft in its own transaction.
+write the groups' drafts, one transaction per batch of groups.
 
-Each billing group is written in its own transaction (invoice + lines + claims), so a run that
-dies half-way leaves whole groups only, and a re-run completes the rest. Group transactions take
+Billing groups are written in batches of `BATCH_GROUPS`, one transaction per batch (invoices +
+lines + claims, set-based: a fixed number of statements per batch), so a run that dies half-way
+leaves whole groups only, and a re-run completes the rest. Group transactions take
 one advisory lock so two runs, of the same period or of two periods, never claim the same entry
 at once; the one-row-per-entry / milestone / block unique constraints are the last word: the
 database refuses double billing.
@@ -21,11 +22,14 @@ from core.dates import firm_today, period_bounds
 from core.errors import BillingError
 from invoicing import selectors
 from invoicing.models import InvoiceRun
-from invoicing.services.drafts import GroupOutcome, draft_write
+from invoicing.services.drafts import GroupOutcome, drafts_write
 from invoicing.tasks import generate_invoices_task
 from timesheets import services as timesheets_services
 
 RUN_LOCK_KEY = locks.INVOICE_RUN  # core.locks holds every advisory-lock key
+# Groups written per transaction: the run's query count is (groups / BATCH_GROUPS) x a constant;
+# a run that dies half-way leaves whole batches of whole groups.
+BATCH_GROUPS = 100
 
 
 def _lock_runs() -> None:
@@ -38,32 +42,34 @@ def _refresh_flags(user) -> None:
     timesheets_services.reconciliation_run(as_of=firm_today(), user=user)
 
 
-def _generate_group(
-    *, run_id: int, key: selectors.GroupKey, snapshot: selectors.RunSnapshot, user
+def _generate_batch(
+    *, run_id: int, keys: list[selectors.GroupKey], snapshot: selectors.RunSnapshot, user
 ) -> GroupOutcome:
-    """Write one group's draft (invoice + lines + claims) in one transaction."""
+    """Write a batch of groups' drafts (invoices + lines + claims) in one transaction, in a
+    fixed number of queries whatever the number of groups in it (issue 16)."""
     with transaction.atomic():
         _lock_runs()
-        draft = selectors.open_draft(key, snapshot.period, lock=True)
-        inputs = selectors.group_inputs(snapshot, key, draft)
-        outcome = GroupOutcome()
-        if inputs.has_news:
-            priced = inputs.price()
-            outcome = draft_write(
-                inputs,
-                priced,
-                run_id=run_id,
-                user=user,
-                billing_email=snapshot.billing_emails.get(key.account_id),
-            )
+        drafts = selectors.open_drafts(keys, snapshot.period, lock=True)
+        inputs = selectors.batch_group_inputs(snapshot, keys, drafts)
+        items = [(i, i.price()) for i in inputs.values() if i.has_news]
+        outcome = drafts_write(
+            items, run_id=run_id, user=user, billing_emails=snapshot.billing_emails
+        )
         InvoiceRun.objects.filter(pk=run_id).update(
-            groups_done=F("groups_done") + 1,
+            groups_done=F("groups_done") + len(keys),
             invoices_created=F("invoices_created") + outcome.created,
             invoices_updated=F("invoices_updated") + outcome.updated,
             lines_written=F("lines_written") + outcome.lines,
             entries_billed=F("entries_billed") + outcome.entries,
         )
         return outcome
+
+
+def _generate_group(
+    *, run_id: int, key: selectors.GroupKey, snapshot: selectors.RunSnapshot, user
+) -> GroupOutcome:
+    """One group in its own transaction (a batch of one)."""
+    return _generate_batch(run_id=run_id, keys=[key], snapshot=snapshot, user=user)
 
 
 def invoice_run_generate(
@@ -73,8 +79,8 @@ def invoice_run_generate(
     or a run after one that died half-way, ends exactly as one clean run would.
 
     The flags are brought up to date first (SPEC 3); then one snapshot reads what every group
-    would bill (a fixed number of queries), and each group is written in its own transaction,
-    re-checking its slice under the run lock."""
+    would bill (a fixed number of queries), and each batch of `BATCH_GROUPS` groups is written
+    in its own transaction, re-checking its slice under the run lock."""
     period = period.replace(day=1)
     if run is None:
         run = InvoiceRun.objects.create(period=period, started_by=user)
@@ -92,8 +98,10 @@ def invoice_run_generate(
         _refresh_flags(user)
         snapshot = selectors.run_snapshot(period)
         InvoiceRun.objects.filter(pk=run.pk).update(groups_total=len(snapshot.groups))
-        for key in snapshot.groups:
-            _generate_group(run_id=run.pk, key=key, snapshot=snapshot, user=user)
+        groups = snapshot.groups
+        for start in range(0, len(groups), BATCH_GROUPS):
+            batch = groups[start : start + BATCH_GROUPS]
+            _generate_batch(run_id=run.pk, keys=batch, snapshot=snapshot, user=user)
     except Exception as exc:
         InvoiceRun.objects.filter(pk=run.pk).update(
             status=InvoiceRun.Status.FAILED,

@@ -134,16 +134,17 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
     expected = [
         (tuple(p.key), p.priced.totals.total) for p in selectors.invoice_run_preview(period=JAN)
     ]
-    real = runs._generate_group
+    real = runs._generate_batch
     calls = {"n": 0}
 
-    def dies_on_second_group(**kw):
+    def dies_on_second_batch(**kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
         return real(**kw)
 
-    monkeypatch.setattr("invoicing.services.runs._generate_group", dies_on_second_group)
+    monkeypatch.setattr("invoicing.services.runs.BATCH_GROUPS", 1)  # one group per batch
+    monkeypatch.setattr("invoicing.services.runs._generate_batch", dies_on_second_batch)
     with pytest.raises(RuntimeError):
         services.invoice_run_generate(period=JAN)
     failed = InvoiceRun.objects.get()
@@ -151,7 +152,7 @@ def test_run_interrupted_after_some_invoices_then_run_again_ends_as_one_clean_ru
     assert "worker killed" in failed.error
     assert Invoice.objects.count() == 1  # whole groups only
 
-    monkeypatch.setattr("invoicing.services.runs._generate_group", real)
+    monkeypatch.setattr("invoicing.services.runs._generate_batch", real)
     services.invoice_run_generate(period=JAN, run=failed)
     failed.refresh_from_db()
     # The second attempt only has the two unfinished groups left to do.
