@@ -32,3 +32,20 @@ def take_number(*, series: str, year: int) -> tuple[int, str]:
     row.last += 1
     row.save(update_fields=["last"])
     return row.last, format_number(series, year, row.last)
+
+
+def take_numbers(*, series: str, year: int, count: int) -> list[tuple[int, str]]:
+    """`count` consecutive numbers under one lock of the (series, year) row (batch approval):
+    the same gapless rule as `take_number`, a rollback gives them all back."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("take_numbers must run inside the transaction that stores them")
+    if count <= 0:
+        return []
+    NumberSequence.objects.bulk_create(
+        [NumberSequence(series=series, year=year, last=0)], ignore_conflicts=True
+    )
+    row = NumberSequence.objects.select_for_update().get(series=series, year=year)
+    first = row.last + 1
+    row.last += count
+    row.save(update_fields=["last"])
+    return [(seq, format_number(series, year, seq)) for seq in range(first, row.last + 1)]

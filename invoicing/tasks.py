@@ -71,6 +71,14 @@ def render_invoice_pdf_task(invoice_id: int) -> None:
     invoice_pdf_store(invoice_id=invoice_id)
 
 
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def approve_period_task(job_id: int) -> None:
+    """Run a recorded batch approval (`invoicing.services.approval_batch`); idempotent."""
+    from invoicing.services.approval_batch import approval_job_run
+
+    approval_job_run(job_id)
+
+
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
 def render_draft_preview_task(invoice_id: int, version: int) -> None:
     """Render the watermarked preview of a draft at `version` into the preview cache."""

@@ -10,6 +10,7 @@ urlpatterns = [
     path("approve/", views.approve_many, name="approve_many"),
     path("runs/", views.run_start, name="run_start"),
     path("runs/<int:pk>/", views.run_status, name="run_status"),
+    path("approvals/<int:pk>/", views.approval_job_status, name="approval_job"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/pdf/", views.invoice_pdf_view, name="pdf"),
     path("<int:pk>/approve/", views.approve, name="approve"),

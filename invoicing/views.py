@@ -23,8 +23,13 @@ from core.errors import BillingError
 from core.mail_views import sent_for
 from core.roles import has_capability, require
 from invoicing import forms, selectors, services
-from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
+from invoicing.models import ApprovalJob, CreditNote, Invoice, InvoiceLine, InvoiceRun
 from invoicing.previews import preview_get
+from invoicing.services import approval_batch
+
+# More drafts than this approved at once go to a background job (numbers per batch, PDFs by
+# workers); fewer are approved in the request as before.
+APPROVE_INLINE_MAX = 20
 
 
 def _period_from(request: HttpRequest) -> dt.date:
@@ -261,6 +266,16 @@ def approve_many(request: HttpRequest) -> HttpResponse:
             versions[int(pk)] = version
     if not versions:
         messages.error(request, "Select the drafts to approve.")
+    if len(versions) > APPROVE_INLINE_MAX:  # a period's worth: a background job (issue 16)
+        job = approval_batch.approval_job_start(
+            period=period or firm_today(), user=request.user, versions=versions
+        )
+        messages.success(
+            request,
+            f"Approving {job.total} drafts in the background (job {job.pk}); each invoice "
+            "shows 'rendering' until its PDF is stored and can be sent once it is ready.",
+        )
+        return redirect(_review_url(period))
     for invoice in Invoice.objects.filter(pk__in=versions).order_by("id"):
         try:
             done = services.invoice_approve(
@@ -442,6 +457,13 @@ def run_start(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Invoice run for {period:%B %Y} started.")
     return redirect(_review_url(period))
+
+
+@require_GET
+@require("invoices.view")
+def approval_job_status(request: HttpRequest, pk: int) -> JsonResponse:
+    job = get_object_or_404(ApprovalJob, pk=pk)
+    return JsonResponse(approval_batch.approval_job_progress(job))
 
 
 @require_GET
