@@ -13,8 +13,23 @@ from urllib.parse import urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["import", "reconciliation", "invoice_run", "pdf", "aging", "page_dashboard", "page_review"]
-COMPARED = ["import", "reconciliation", "invoice_run", "aging"]
+NAMES = [
+    "import",
+    "reconciliation",
+    "invoice_run",
+    "pdf",
+    "aging",
+    "page_dashboard",
+    "page_review",
+    "page_aging",
+    "page_invoices",
+    "page_customers",
+    "page_agreements",
+    "page_entries",
+    "page_history",
+    "approval",
+]
+COMPARED = ["import", "reconciliation", "invoice_run", "aging", "approval"]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +116,12 @@ def test_every_benchmark_ran_both_sides(small_results):
         assert b["ratio"] == pytest.approx(
             b["candidate"]["median_s"] / b["baseline"]["median_s"], rel=0.02
         )
-    for name in ("page_dashboard", "page_review"):
+    approval = benches["approval"]
+    assert approval["approved"] == approval["pdfs_stored"] > 0 and approval["approved_per_s"] > 0
+    for workers in (1, 2):
+        assert approval[f"rendered_per_s_{workers}_worker"] > 0
+        assert approval[f"weasyprint_per_s_{workers}_worker"] > 0
+    for name in [n for n in NAMES if n.startswith("page_")]:
         for side in ("candidate", "baseline"):
             s = benches[name][side]
             assert s["requests"] == 10 and 0 < s["p50_ms"] <= s["p95_ms"]

@@ -1,0 +1,19 @@
+"""The bench's steps, in the order they run (each leaves the data the next one needs)."""
+
+from bench.steps.aging import case_aging
+from bench.steps.approval import case_approval
+from bench.steps.imports import case_import
+from bench.steps.invoice_run import case_invoice_run
+from bench.steps.pages import case_pages
+from bench.steps.pdf import case_pdf
+from bench.steps.reconciliation import case_reconciliation
+
+CASES = [
+    ("import", case_import),
+    ("reconciliation", case_reconciliation),
+    ("invoice_run", case_invoice_run),
+    ("pdf", case_pdf),
+    ("aging", case_aging),
+    ("pages", case_pages),
+    ("approval", case_approval),  # last: it approves the drafts the review page shows
+]

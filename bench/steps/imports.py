@@ -1,0 +1,111 @@
+"""1. The time-entry CSV import against psql \\copy + INSERT ... SELECT."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Context,
+    bench_result,
+    log,
+    sql,
+    unavailable,
+)
+
+# -- 1. import -----------------------------------------------------------------------------------
+
+ENTRY_TABLES = (
+    "timesheets_timeentry, timesheets_historicaltimeentry, timesheets_employee, "
+    "timesheets_historicalemployee, timesheets_flag, timesheets_historicalflag"
+)
+ENTRY_FINGERPRINT = """
+SELECT count(*), COALESCE(sum(e.duration_ms), 0), md5(string_agg(
+    concat_ws('|', e.external_id, e.external_number, e.date, emp.external_id, emp.name, e.role,
+              e.project_code, e.task, e.duration_ms, e.billable, e.approved, e.notes),
+    ',' ORDER BY e.external_id))
+FROM timesheets_timeentry e JOIN timesheets_employee emp ON emp.id = e.employee_id
+"""
+
+
+def case_import(ctx: Context):
+    from bench import baselines, db, harness
+
+    cand = harness.Side("timesheets.importing.time_entry_import (the real importer)")
+    base = harness.Side("psql \\copy into a staging table + one INSERT ... SELECT")
+    try:
+        from timesheets.importing import time_entry_import
+    except ImportError as exc:
+        unavailable(cand, exc)
+        time_entry_import = None
+    prints: dict[str, Any] = {}
+    copy_only: list[float] = []
+
+    def reset() -> None:
+        sql(f"TRUNCATE {ENTRY_TABLES} RESTART IDENTITY CASCADE")
+
+    def run_base(path: Path, record: bool = True) -> harness.Sample:
+        copy_sql, insert_sql = baselines.import_scripts(ctx.tmp, path)
+        argv, env = db.psql_argv(ctx.url, "-f", str(copy_sql))
+        one = harness.measure_process(argv, env=env, statements=3)
+        argv, env = db.psql_argv(ctx.url, "-f", str(insert_sql))
+        two = harness.measure_process(argv, env=env, statements=5)
+        if record:
+            copy_only.append(one.seconds)
+            prints["baseline"] = sql(ENTRY_FINGERPRINT)[0]
+        return harness.Sample(one.seconds + two.seconds, 8, max(one.peak_rss_mb, two.peak_rss_mb))
+
+    def run_cand(path: Path, record: bool = True) -> harness.Sample:
+        sample, result = harness.measure(lambda: time_entry_import(file=path))
+        if result.errors:
+            raise RuntimeError("import rejected: " + "; ".join(map(str, result.errors[:5])))
+        if record:
+            prints["candidate"] = sql(ENTRY_FINGERPRINT)[0]
+        return sample
+
+    log("  warm-up (first 1% of the file)")
+    reset()
+    run_base(ctx.files.warmup_entries, record=False)
+    if time_entry_import is not None:
+        reset()
+        try:
+            run_cand(ctx.files.warmup_entries, record=False)
+        except Exception as exc:  # noqa: BLE001
+            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
+    harness.run_pair(
+        reps=ctx.reps,
+        candidate=cand,
+        baseline=base,
+        run_candidate=(lambda: run_cand(ctx.files.entries)) if time_entry_import else None,
+        run_baseline=lambda: run_base(ctx.files.entries),
+        reset=reset,
+        log=log,
+    )
+    if cand.status != "ok":
+        # Later benchmarks need the entries: leave the baseline's rows in place.
+        reset()
+        run_base(ctx.files.entries, record=False)
+    vacuum()
+    base.extra["copy_only_median_s"] = round(statistics.median(copy_only), 4) if copy_only else None
+    same = None
+    if "candidate" in prints and "baseline" in prints:
+        same = prints["candidate"] == prints["baseline"]
+    ctx.data["entries_loaded"] = sql("SELECT count(*) FROM timesheets_timeentry")[0][0]
+    yield bench_result(
+        "import",
+        ctx.files.entry_count,
+        cand,
+        base,
+        same=same,
+        notes="same_result compares a fingerprint (md5 over every stored field) of the rows each "
+        "side left in timesheets_timeentry.",
+        file_mb=round(ctx.files.entries.stat().st_size / 1e6, 1),
+    )
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")

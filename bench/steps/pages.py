@@ -1,0 +1,104 @@
+"""6. Pages against an empty authenticated page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.common import (
+    PAGE_REQUESTS,
+    Context,
+    bench_result,
+    log,
+    unavailable,
+)
+
+# -- 6. pages ------------------------------------------------------------------------------------
+
+
+def pages(ctx: Context) -> list[tuple[str, str, str, str]]:
+    """(benchmark, URL name, role of the user, query string) of every page measured."""
+    from core import roles
+
+    period = f"?period={ctx.files.firm.start:%Y-%m}"
+    return [
+        ("page_dashboard", "timesheets:dashboard", roles.SERVICES_MANAGER, ""),
+        ("page_review", "invoicing:review", roles.BILLING_ADMIN, period),
+        ("page_aging", "receivables:aging", roles.FINANCE, ""),
+        ("page_invoices", "invoicing:list", roles.BILLING_ADMIN, ""),
+        ("page_customers", "records:customers", roles.BILLING_ADMIN, ""),
+        ("page_agreements", "agreements:list", roles.BILLING_ADMIN, ""),
+        ("page_entries", "records:entries", roles.SERVICES_MANAGER, ""),
+        ("page_history", "records:history", roles.AUDITOR, ""),
+    ]
+
+
+def case_pages(ctx: Context):
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from django.urls import clear_url_caches, reverse
+
+    from bench import harness
+
+    settings.ROOT_URLCONF = "bench.urls"
+    clear_url_caches()
+    User = get_user_model()
+    n = PAGE_REQUESTS[ctx.args.scale]
+    for name, url_name, role, query in pages(ctx):
+        user, created = User.objects.get_or_create(username=f"bench-{name}")
+        if created:
+            user.groups.add(Group.objects.get(name=role))
+        client = Client()
+        client.force_login(user)
+        cand = harness.Side(f"GET {url_name}{query}")
+        base = harness.Side("GET an empty authenticated page (base template, navigation)")
+        try:
+            url = reverse(url_name) + query
+        except Exception as exc:  # noqa: BLE001
+            unavailable(cand, exc)
+            url = None
+        empty = reverse("bench-empty")
+
+        def get(path: str, client: Client = client) -> Callable[[], harness.Sample]:
+            def run() -> harness.Sample:
+                sample, response = harness.measure(lambda: client.get(path))
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path} answered {response.status_code}")
+                return sample
+
+            return run
+
+        for _ in range(3):  # warm-up
+            get(empty)()
+            if url and cand.status == "ok":
+                try:
+                    get(url)()
+                except Exception as exc:  # noqa: BLE001
+                    cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
+        quiet = lambda msg: None  # noqa: E731 - one line per request would drown the log
+        harness.run_pair(
+            reps=n,
+            candidate=cand,
+            baseline=base,
+            run_candidate=get(url) if url else None,
+            run_baseline=get(empty),
+            reset=lambda: None,
+            log=quiet,
+        )
+        for side in (cand, base):
+            if side.samples:
+                ms = [s.seconds * 1000 for s in side.samples]
+                side.extra["p50_ms"] = round(harness.percentile(ms, 50), 1)
+                side.extra["p95_ms"] = round(harness.percentile(ms, 95), 1)
+                side.extra["requests"] = len(ms)
+        log(f"  {name}: p50 {cand.extra.get('p50_ms')} ms vs {base.extra.get('p50_ms')} ms")
+        yield bench_result(
+            name,
+            None,
+            cand,
+            base,
+            same=None,
+            notes="In-process Django test client, logged in; latency per request "
+            "and queries per request.",
+        )
