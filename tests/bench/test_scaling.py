@@ -14,6 +14,7 @@ from agreements.matching import match_sql
 from agreements.models import Agreement
 from invoicing import selectors
 from invoicing.models import EntryBilling
+from invoicing.selectors import eligibility
 from tests.factories import AgreementFactory, TimeEntryFactory
 from timesheets.models import Flag, TimeEntry
 
@@ -93,7 +94,7 @@ def test_partitioning_time_entries_needs_the_date_in_every_unique_key():
 
 def _eligible(entry_table: str, last_day: dt.date) -> list[tuple]:
     codes = sorted(Flag.BLOCKING_CODES)
-    query = selectors._ELIGIBLE_SQL.format(
+    query = eligibility._ELIGIBLE_SQL.format(
         entry=entry_table,
         agreement=Agreement._meta.db_table,
         billing=EntryBilling._meta.db_table,
