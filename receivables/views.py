@@ -163,8 +163,15 @@ def payments(request: HttpRequest) -> HttpResponse:
         unapplied_only=get.get("unapplied") == "1",
         unassigned_only=get.get("unassigned") == "1",
     )
+    empty_range = bool(date_from and date_to and date_from > date_to)
+    if empty_range:
+        qs = qs.none()
     page = Paginator(qs, 50).get_page(get.get("page"))
-    return render(request, "receivables/payments.html", {"page": page, "filters": get})
+    return render(
+        request,
+        "receivables/payments.html",
+        {"page": page, "filters": get, "empty_range": empty_range},
+    )
 
 
 def _date_or_none(text: str | None) -> dt.date | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -14,6 +15,7 @@ from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 from agreements.models import Account, Agreement, Milestone, RoleRate
 from core.listing import DateRangeForm
 from core.roles import has_capability
+from core.templatetags.money import money
 from invoicing.models import CreditNote, Invoice, InvoiceLine
 from receivables.models import Allocation, Payment, Reminder
 from timesheets.models import Flag, TimeEntry
@@ -109,11 +111,17 @@ def _tracked(kind: Kind) -> list[Any]:
     return [f for f in kind.model._meta.concrete_fields if f.name not in NOISE and f.name != "id"]
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, model_field: Any = None, row: Any = None) -> str:
+    """A stored value as the pages show it: money as `USD 9,451.48` (two places and the record's
+    currency), other decimals without trailing zeros, datetimes in ISO."""
     if value is None or value == "":
         return "—"
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="seconds")
+    if isinstance(value, Decimal):
+        if getattr(model_field, "decimal_places", None) == 2:
+            return money(value, getattr(row, "currency", "") or "")
+        return "0" if value == 0 else f"{value.normalize():,f}"
     return str(value)
 
 
@@ -192,12 +200,14 @@ def _events(kind: Kind, rows: list[Any]) -> list[Event]:
             for f in fields:
                 old, new = getattr(before, f.attname), getattr(row, f.attname)
                 if old != new:
-                    changes.append(Change(f.verbose_name, _text(old), _text(new)))
+                    changes.append(
+                        Change(f.verbose_name, _text(old, f, before), _text(new, f, row))
+                    )
         elif row.history_type == "+":
             for f in fields:
                 value = getattr(row, f.attname)
                 if value not in (None, "", False):
-                    changes.append(Change(f.verbose_name, "", _text(value)))
+                    changes.append(Change(f.verbose_name, "", _text(value, f, row)))
         user = row.history_user.get_username() if row.history_user else "system (import or command)"
         events.append(
             Event(

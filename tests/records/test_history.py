@@ -39,7 +39,7 @@ def changed(billing_admin):
 def test_auditor_sees_who_changed_what_field_by_field(client_for, auditor, changed):
     html = client_for(auditor).get(URL + "?kind=agreement&object=AGR-1").content.decode()
     assert "bella.admin" in html and "Changed" in html
-    assert "<strong>hourly rate</strong>: <del>150.00</del> → 175.00" in html
+    assert "<strong>hourly rate</strong>: <del>USD 150.00</del> → USD 175.00" in html
     assert html.count('class="event"') == 2  # created, then changed
     ms = client_for(auditor).get(URL + "?kind=milestone&user=bella").content.decode()
     assert (
