@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from agreements.models import Agreement
 from core.listing import DateRangeForm
 from invoicing.models import EntryBilling
-from timesheets.models import Flag, TimeEntry
+from timesheets.models import Employee, Flag, TimeEntry
 
 PAGE_SIZE = 50
 YES_NO = (("", "Any"), ("yes", "Yes"), ("no", "No"))
@@ -38,12 +38,21 @@ def filtered_entries(data: dict[str, Any]) -> QuerySet[TimeEntry]:
     qs = TimeEntry.objects.all()
     employee = (data.get("employee") or "").strip()
     if employee:
-        qs = qs.filter(
-            Q(employee__external_id__iexact=employee) | Q(employee__name__icontains=employee)
-        )
+        # The employees first (a small table), then their entries through entry_employee_date.
+        people = Employee.objects.filter(
+            Q(external_id__iexact=employee) | Q(name__icontains=employee)
+        ).values("pk")
+        qs = qs.filter(employee_id__in=people)
     project = (data.get("project") or "").strip()
     if project:
-        qs = qs.filter(project_code__iexact=project)
+        # Entries store project codes as exported and are matched exactly (entry_project_date);
+        # a code typed in another case is the agreement's code when one has it.
+        codes = list(
+            Agreement.objects.filter(project_code__iexact=project)
+            .values_list("project_code", flat=True)
+            .distinct()
+        )
+        qs = qs.filter(project_code__in=codes or [project])
     customer = (data.get("customer") or "").strip()
     if customer:
         codes = Agreement.objects.filter(
@@ -101,20 +110,24 @@ class EntryPage:
     first: bool
 
 
+def page_queryset(qs: QuerySet[TimeEntry], after: Cursor | None) -> QuerySet[TimeEntry]:
+    """The page's main query: one page plus one row, newest first, after the cursor. No COUNT:
+    the page says only whether there is an older page. `date <= cursor date` bounds the index
+    scan on entry_date_id (the OR alone would be a filter, read from the newest entry on)."""
+    if after is not None:
+        qs = qs.filter(date__lte=after.date).filter(
+            Q(date__lt=after.date) | Q(date=after.date, pk__lt=after.pk)
+        )
+    return qs.select_related("employee", "billing__invoice").order_by("-date", "-pk")[
+        : PAGE_SIZE + 1
+    ]
+
+
 def entry_page(qs: QuerySet[TimeEntry], after: Cursor | None) -> EntryPage:
     """Entries after the cursor in (date, id) descending order, one page, with employee,
     billing (invoice) and the page's flags: four queries whatever the table size."""
-    if after is not None:
-        qs = qs.filter(Q(date__lt=after.date) | Q(date=after.date, pk__lt=after.pk))
-    rows = list(
-        qs.select_related("employee", "billing__invoice")
-        .prefetch_related(
-            Prefetch(
-                "flags", queryset=Flag.objects.exclude(status=Flag.Status.RESOLVED).order_by("code")
-            )
-        )
-        .order_by("-date", "-pk")[: PAGE_SIZE + 1]
-    )
+    open_flags = Flag.objects.exclude(status=Flag.Status.RESOLVED).order_by("code")
+    rows = list(page_queryset(qs, after).prefetch_related(Prefetch("flags", queryset=open_flags)))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for entry in rows:
