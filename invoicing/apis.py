@@ -52,6 +52,11 @@ EINVOICE_SCHEMA = extend_schema(
         (200, "application/pdf"): OpenApiResponse(
             OpenApiTypes.BINARY, description="Factur-X: PDF/A-3 with factur-x.xml embedded."
         ),
+        503: OpenApiResponse(
+            ErrorSerializer,
+            description="Factur-X only: the final PDF is still rendering; retry after "
+            "`Retry-After` seconds (UBL and CII are always served).",
+        ),
     },
 )
 EINVOICE_ACTION = {
