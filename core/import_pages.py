@@ -55,9 +55,10 @@ class ImportPage:
         return tuple(c for c in self.columns if c in self.sources.schema.required)
 
 
-class ImportUploadForm(forms.Form):
-    file = forms.FileField(label="Export file", help_text="CSV or XLSX, with a header row.")
-    source = forms.ChoiceField(label="Source", initial="auto", required=False)
+class ReadingOptionsForm(forms.Form):
+    """How to read the file (SPEC 1.4): a saved mapping, date order, decimal mark, encoding,
+    delimiter, XLSX sheet. ``choices()`` gives them for ``read_options``."""
+
     mapping = forms.ChoiceField(label="Saved mapping", required=False)
     date_order = forms.ChoiceField(
         label="Dates",
@@ -75,7 +76,28 @@ class ImportUploadForm(forms.Form):
         ],
     )
     encoding = forms.CharField(label="Encoding", required=False, max_length=32)
+    delimiter = forms.ChoiceField(
+        label="Delimiter",
+        required=False,
+        choices=[("", "recognise"), (",", ","), (";", ";"), ("tab", "tab"), ("|", "|")],
+    )
     sheet = forms.CharField(label="XLSX sheet", required=False, max_length=100)
+    KEYS = ("source", "mapping", "date_order", "decimal", "encoding", "delimiter", "sheet")
+
+    def offer_mappings(self, kind: str) -> None:
+        names = SavedMapping.objects.filter(kind=kind).values_list("name", flat=True)
+        cast(forms.ChoiceField, self.fields["mapping"]).choices = [("", "none")] + [
+            (n, n) for n in names
+        ]
+
+    def choices(self) -> dict[str, str]:
+        return {k: str(self.cleaned_data.get(k) or "").strip() for k in self.KEYS}
+
+
+class ImportUploadForm(ReadingOptionsForm):
+    file = forms.FileField(label="Export file", help_text="CSV or XLSX, with a header row.")
+    source = forms.ChoiceField(label="Source", initial="auto", required=False)
+    field_order = ["file", "source", "mapping"]
 
     def __init__(self, *args: Any, page: ImportPage, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,10 +105,7 @@ class ImportUploadForm(forms.Form):
         cast(forms.ChoiceField, self.fields["source"]).choices = [
             ("auto", "Recognise from the header")
         ] + [(name, labels[name]) for name in page.sources.names]
-        names = SavedMapping.objects.filter(kind=page.kind).values_list("name", flat=True)
-        cast(forms.ChoiceField, self.fields["mapping"]).choices = [("", "none")] + [
-            (n, n) for n in names
-        ]
+        self.offer_mappings(page.kind)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -99,21 +118,25 @@ class ImportUploadForm(forms.Form):
             raise forms.ValidationError("The file is empty.")
         return upload
 
-    def choices(self) -> dict[str, str]:
-        keys = ("source", "mapping", "date_order", "decimal", "encoding", "sheet")
-        return {k: str(self.cleaned_data.get(k) or "").strip() for k in keys}
-
 
 def read_options(page: ImportPage, choices: dict[str, str]) -> ReadOptions:
+    return options_from_choices(page.kind, page.sources, choices)
+
+
+def options_from_choices(kind: str, sources: SourceSet, choices: dict[str, str]) -> ReadOptions:
+    """A ReadingOptionsForm's choices -> ReadOptions (a saved mapping looked up by name)."""
     mapping = None
     if choices.get("mapping"):
-        saved = SavedMapping.objects.filter(kind=page.kind, name=choices["mapping"]).first()
+        saved = SavedMapping.objects.filter(kind=kind, name=choices["mapping"]).first()
         if saved is not None:
-            mapping = parse_mapping(saved.data, columns=page.columns, sources=page.sources.names)
+            mapping = parse_mapping(
+                saved.data, columns=sources.schema.columns, sources=sources.names
+            )
     return ReadOptions(
         source=choices.get("source") or "auto",
         mapping=mapping,
         encoding=choices.get("encoding") or None,
+        delimiter=choices.get("delimiter") or None,
         sheet=choices.get("sheet") or None,
         date_order=choices.get("date_order") or None,
         decimal=choices.get("decimal") or None,
@@ -290,6 +313,46 @@ def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any
             messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
         return _preview(request, page, context, entry)
     options = read_options(page, entry["choices"])
+    result = page.run(file=entry["path"], user=request.user, dry_run=True, options=options)
+    context.update(form=ImportUploadForm(page=page), result=result, upload=entry)
+    if result.unknown_header:
+        # Keep the upload: the mapping form re-checks the same file.
+        context["mapping"] = mapping_rows(page, result.unknown_header)
+        context["header"] = result.unknown_header
+    elif result.ok:
+        context["rows"] = preview_rows(entry["path"], page, options)
+    else:
+        _forget(request, page.kind)
+    return render(request, "imports/upload.html", context)
+
+
+def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any]) -> HttpResponse:
+    entry = _pending(request).get(page.kind)
+    if not entry or not secrets.compare_digest(entry["token"], request.POST["token"]):
+        messages.error(
+            request, "That upload has expired or was already imported; upload the file again."
+        )
+        return redirect(page.url_name)
+    if "cancel" in request.POST:
+        _forget(request, page.kind)
+        messages.info(request, "Import cancelled; nothing was written.")
+        return redirect(page.url_name)
+    if "save_mapping" in request.POST:
+        name, error = _save_mapping(request, page)
+        if error:
+            messages.error(request, error)
+        else:
+            entry["choices"] = {**entry["choices"], "mapping": name}
+            request.session.modified = True
+            messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
+        return _preview(request, page, context, entry)
+    if import_jobs.is_large(entry["path"]):
+        # The worker imports the file (and removes it); the page follows its progress.
+        _pending(request).pop(page.kind, None)
+        request.session.modified = True
+        job = import_jobs.start(kind=page.kind, run=page.run, entry=entry, user=request.user)
+        return redirect("import_job", pk=job.pk)
+    options = read_options(page, entry["choices"])
     result = page.run(
         file=entry["path"], user=request.user, dry_run=False, options=options,
         file_name=entry["name"],
@@ -367,3 +430,4 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
             f"{done['restored']} restored to their earlier version.",
         )
     return redirect("import_history")
+

@@ -136,15 +136,14 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillableV
         pagination_class=None,
     )
     def import_csv(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """`?source=` names the file's source (SPEC 1.4; default auto: recognised)."""
+        """`?source=` names the file's source (SPEC 1.4; default auto: recognised); the billable
+        CSV or XLSX is read with the reading options and mapping of the other imports."""
         from receivables.services import payment_import, payment_import_rows
+        from receivables.sources import SOURCES
 
-        source = request.query_params.get("source", "auto")
-
-        def from_file(**kwargs: Any) -> Any:
-            return payment_import(source=source, **kwargs)
-
-        return run_import(request, file_fn=from_file, rows_fn=payment_import_rows)
+        return run_import(
+            request, file_fn=payment_import, rows_fn=payment_import_rows, sources=SOURCES
+        )
 
 
 @extend_schema(tags=["receivables"])

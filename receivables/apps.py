@@ -8,6 +8,9 @@ class ReceivablesConfig(AppConfig):
     def ready(self) -> None:
         # Receivables owns the open amount; upstream apps read it through core.settlement.
         from core import settlement as seam
+        from core.imports import register_undo
+        from receivables.import_history import payment_import_undo
         from receivables.settlement import annotate_open_amount
 
         seam.provide(annotate_open_amount)
+        register_undo("payments", "payments.manage", payment_import_undo)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
 from agreements.models import Account
 from core.dates import firm_today
+from core.import_pages import ReadingOptionsForm
 from receivables import payment_entry
 from receivables.allocation import referenced_numbers
 from receivables.statements import LABELS, SOURCES
@@ -184,7 +186,10 @@ class AssignForm(forms.Form):
     account = AccountField(label="Account ID", max_length=64)
 
 
-class UploadForm(forms.Form):
+class UploadForm(ReadingOptionsForm):
+    """A payments file and how to read it (SPEC 1.4; the reading options apply to the billable
+    CSV or XLSX, a statement format is read as the bank writes it)."""
+
     file = forms.FileField(label="Payments file")
     source = forms.ChoiceField(
         choices=[("auto", "Recognise it"), *((s, LABELS[s]) for s in SOURCES)],
@@ -192,6 +197,11 @@ class UploadForm(forms.Form):
         required=False,
         help_text="The billable CSV or a bank statement (camt.053, BAI2, OFX, MT940, bank CSV).",
     )
+    field_order = ["file", "source", "mapping"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.offer_mappings("payments")
 
 
 def category_choices() -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ Every change is saved with `_history_user` so django-simple-history records who 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -21,11 +22,11 @@ from agreements.models import Account
 from core import csvio, mail
 from core.dates import firm_today
 from core.errors import BillingError, require_reason
-from core.imports import ImportResult, RowError
+from core.imports import ImportResult, RowError, import_record_create, import_record_finish
 from core.money import ZERO, round_money
 from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
-from receivables import importing, selectors, statements
+from receivables import importing, selectors
 from receivables.allocation import (
     OpenInvoice,
     mask_card_numbers,
@@ -128,6 +129,7 @@ def _payment_create(
     source: str = "billable",
     payer_name: str = "",
     payer_iban: str = "",
+    import_record=None,
 ) -> tuple[Payment, list[Allocation]]:
     """Insert a validated payment and allocate it (an unassigned one waits for its account).
     Runs inside the caller's transaction."""
@@ -145,6 +147,7 @@ def _payment_create(
         payer_name=payer_name,
         payer_iban=payer_iban,
         created_by=user,
+        import_record=import_record,
     )
     payment._history_user = user
     payment.save()
@@ -342,50 +345,58 @@ def _remember_payer(*, kind: str, key: str, account: Account, user) -> None:
 # --- Import (SPEC 1.3, 1.4) -----------------------------------------------------------------------
 
 
-def payment_import(*, file, user=None, dry_run: bool = False, source: str = "auto") -> ImportResult:
+def payment_import(
+    *, file, user=None, dry_run: bool = False, source: str = "auto", options=None,
+    file_name: str = "",
+) -> ImportResult:  # fmt: skip
     """Import payments: the billable CSV (SPEC 1.3) or a bank statement (1.4), `source` given or
     recognised from the first bytes. All or nothing, allocation in file order, idempotent by
     Payment ID (same values = unchanged; different values = a row error, payments are never
     edited). A statement's credits whose payer is not known are imported unassigned. `file` is
-    bytes, a path or a binary file object. The first notice names the source read."""
+    bytes, a path or a binary file object; `options` (a ``core.reading.ReadOptions``: encoding,
+    delimiter, sheet, date order, decimal, mapping) say how the billable CSV or XLSX is read. An
+    import that wrote is in the import history. The first notice names the source read."""
+    from core.reading import ReadOptions, describe_file
+    from receivables.sources import read_payments
+
+    options = options or ReadOptions(source=source)
+    if options.source == "auto" and source != "auto":
+        options = dataclasses.replace(options, source=source)
     try:
-        with csvio.open_binary(file) as stream:
-            head = stream.read(statements.HEAD_BYTES)
-        if source == "auto":
-            source = statements.detect(head)
-        if source not in statements.SOURCES:
-            choices = ", ".join(statements.SOURCES)
-            raise csvio.CsvFileError(
-                RowError(0, csvio.FILE, f"unknown source {source!r}; one of auto, {choices}")
-            )
-        if source != "billable":
-            with csvio.open_binary(file) as stream:
-                data = stream.read(csvio.max_import_bytes() + 1)
-            statement = statements.PARSERS[source](data)
-            rows, errors = statements.to_rows(statement), []
-            notice = statement.summary(statements.LABELS[source])
+        read = read_payments(file, options)
     except csvio.CsvFileError as exc:
-        return ImportResult(errors=[exc.error], dry_run=dry_run)
-    if source == "billable":
-        reader = csvio.CsvReader(file, columns=importing.COLUMNS, required=importing.REQUIRED)
-        try:
-            rows = list(reader)
-        except csvio.CsvFileError as exc:
-            return ImportResult(errors=[*reader.errors, exc.error], dry_run=dry_run)
-        errors = list(reader.errors)
-        notice = f"Read as {statements.LABELS[source]}: {len(rows)} row(s)."
-    result = _import(rows, errors, user, dry_run, source=source)
-    result.notices.insert(0, notice)
+        result = ImportResult(errors=getattr(exc, "errors", [exc.error]), dry_run=dry_run)
+        result.unknown_header = getattr(exc, "header", [])
+        return result
+    file_info = None if dry_run else describe_file(file, file_name)
+    result = _import(read.rows, read.errors, user, dry_run, source=read.source, read=read,
+                     file_info=file_info)  # fmt: skip
+    result.source = read.source
+    result.errors = read.relabel(result.errors)
+    result.notices[0:0] = read.notices
     return result
 
 
-def payment_import_rows(*, rows, user=None, dry_run: bool = False) -> ImportResult:
-    """The same import from a JSON list of objects keyed by the SPEC column names."""
+def payment_import_rows(*, rows, user=None, dry_run: bool = False, options=None) -> ImportResult:
+    """The same import from a JSON list of objects keyed by the SPEC column names (or a
+    mapping's)."""
+    from core.reading import TableReader, describe_file
+    from receivables.sources import SOURCES, PaymentFile
+
     try:
-        parsed_rows = csvio.rows_from_dicts(rows, columns=importing.COLUMNS)
+        reader = TableReader.from_dicts(
+            rows, sources=SOURCES,
+            options=dataclasses.replace(options, source="billable") if options else None,
+        )  # fmt: skip
+        parsed_rows = list(reader)
     except csvio.CsvFileError as exc:
         return ImportResult(errors=[exc.error], dry_run=dry_run)
-    return _import(parsed_rows, [], user, dry_run)
+    read = PaymentFile("billable", parsed_rows, list(reader.errors), [], reader)
+    file_info = None if dry_run else describe_file(None)
+    result = _import(parsed_rows, read.errors, user, dry_run, read=read, file_info=file_info)
+    result.source = "billable"
+    result.errors = read.relabel(result.errors)
+    return result
 
 
 class _DryRun(Exception):
@@ -393,8 +404,9 @@ class _DryRun(Exception):
 
 
 def _import(
-    rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool, *, source: str = "billable"
-) -> ImportResult:
+    rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool, *,
+    source: str = "billable", read=None, file_info=None,
+) -> ImportResult:  # fmt: skip
     for attempt in range(2):
         result = ImportResult(dry_run=dry_run)
         result.errors = list(errors)
@@ -403,6 +415,7 @@ def _import(
             return result
         try:
             with transaction.atomic():
+                record = _import_record(source, user, read, file_info) if not dry_run else None
                 for row in parsed:
                     if row.existing is not None:
                         result.unchanged += 1
@@ -419,9 +432,13 @@ def _import(
                         source=source,
                         payer_name=row.payer_name,
                         payer_iban=row.payer_iban,
+                        import_record=record,
                     )
                     result.created += 1
                     result.notices.append(_allocation_notice(payment, allocations, row.found_by))
+                if record is not None:
+                    import_record_finish(record=record, result=result)
+                    result.import_id = record.pk
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -433,6 +450,20 @@ def _import(
             raise
         return result
     raise AssertionError("unreachable")
+
+
+def _import_record(source: str, user, read, file_info):
+    """The import history's record of a payment import that writes (None without a file)."""
+    if file_info is None:
+        return None
+    return import_record_create(
+        kind="payments",
+        source=source,
+        user=user,
+        file=file_info,
+        encoding=read.encoding if read is not None else "",
+        options=read.reader.options.as_json() if read is not None and read.reader else {},
+    )
 
 
 def _allocation_notice(payment: Payment, allocations: list[Allocation], found_by: str = "") -> str:

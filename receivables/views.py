@@ -365,18 +365,26 @@ def unapplied(request: HttpRequest) -> HttpResponse:
 
 @require("payments.manage")
 def payment_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a payments CSV: a dry run is shown first; "Import" then runs it for real."""
+    """Upload a payments file: a dry run is shown first; "Import" then runs it for real, read
+    with the same options (SPEC 1.4)."""
+    from core.import_pages import options_from_choices
+    from receivables.sources import SOURCES
+
     if request.method == "POST" and "token" in request.POST:
+        key = f"payment_upload_{request.POST['token']}"
         path = _upload_path(request, request.POST["token"])
         if path is None:
             messages.error(request, "That upload has expired; upload the file again.")
             return redirect("receivables:payment_upload")
-        source = request.session.get(f"payment_upload_{request.POST['token']}_source", "auto")
-        result = services.payment_import(file=path, user=request.user, source=source)
+        choices = request.session.get(f"{key}_choices", {})
+        result = services.payment_import(
+            file=path, user=request.user, options=options_from_choices("payments", SOURCES, choices),
+            file_name=request.session.get(f"{key}_name", ""),
+        )  # fmt: skip
         if result.ok:
             path.unlink(missing_ok=True)
-            request.session.pop(f"payment_upload_{request.POST['token']}", None)
-            request.session.pop(f"payment_upload_{request.POST['token']}_source", None)
+            for suffix in ("", "_choices", "_name"):
+                request.session.pop(f"{key}{suffix}", None)
             messages.success(
                 request,
                 f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
@@ -388,10 +396,12 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        source = form.cleaned_data["source"] or "auto"
+        choices = form.choices()
+        choices["source"] = choices["source"] or "auto"
         result = services.payment_import(
-            file=upload, user=request.user, dry_run=True, source=source
-        )
+            file=upload, user=request.user, dry_run=True,
+            options=options_from_choices("payments", SOURCES, choices),
+        )  # fmt: skip
         token = None
         if result.ok:
             token = uuid.uuid4().hex
@@ -401,7 +411,8 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
                 for chunk in upload.chunks():
                     handle.write(chunk)
             request.session[f"payment_upload_{token}"] = str(target)
-            request.session[f"payment_upload_{token}_source"] = source
+            request.session[f"payment_upload_{token}_choices"] = choices
+            request.session[f"payment_upload_{token}_name"] = upload.name[:200]
         return render(
             request,
             "receivables/payment_upload.html",

@@ -36,8 +36,15 @@ class ImportRejectedSerializer(ImportResultSerializer):
     detail = serializers.CharField()
 
 
+MAPPING_PARAMETER = (
+    "A mapping file's JSON (SPEC 1.4) as a form field, file or query value, or the name of a "
+    "mapping saved from the upload page's mapping form."
+)
+
+
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The CSV export, UTF-8.")
+    file = serializers.FileField(help_text="The export: CSV (any encoding of SPEC 1.4) or XLSX.")
+    mapping = serializers.CharField(required=False, help_text=MAPPING_PARAMETER)
 
 
 IMPORT_PARSERS = [BoundedJSONParser, MultiPartParser, FormParser, CSVUploadParser]
@@ -76,7 +83,7 @@ def import_schema(kind: str, columns: str) -> Any:
                 OpenApiParameter(
                     name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, description=text
                 )
-                for name, text in READ_PARAMETERS.items()
+                for name, text in {**READ_PARAMETERS, "mapping": MAPPING_PARAMETER}.items()
             ],
         ],
         request={
@@ -126,7 +133,28 @@ def read_options_param(request: Request, sources: Any) -> Any:
             raise exceptions.ValidationError(
                 {name: [f"Must be one of {', '.join(allowed)}, got {values[name]!r}."]}
             )
-    return ReadOptions(source=values.pop("source") or "auto", **values)
+    return ReadOptions(
+        source=values.pop("source") or "auto", mapping=_mapping_param(request, sources), **values
+    )
+
+
+def _mapping_param(request: Request, sources: Any) -> Any:
+    """``mapping``: a mapping file's JSON (form field, uploaded file or query string) or the name
+    of a saved mapping (SPEC 1.4)."""
+    from core.reading import MappingError
+    from core.reading.saved import mapping_for
+
+    value = request.query_params.get("mapping")
+    if value is None and hasattr(request.data, "get") and not isinstance(request.data, list):
+        value = request.data.get("mapping")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if sources is None:
+        raise exceptions.ValidationError({"mapping": ["This import does not take a mapping."]})
+    try:
+        return mapping_for(value, sources=sources)
+    except MappingError as exc:
+        raise exceptions.ValidationError({"mapping": [f"The mapping {exc}."]}) from None
 
 
 def run_import(

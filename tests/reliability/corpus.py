@@ -554,10 +554,9 @@ def _row_cases(kind: str) -> list[Case]:
             "0",
             "-5",
             "0.00",
-            "1,000.00",
+            # "1,000.00" and "$5" are amounts since payments read through SPEC 1.4's reader.
             "12.345",
             "abc",
-            "$5",
             "1e3",
             "99999999999999.99",
         ]:
