@@ -50,10 +50,14 @@ def agreement_import(
     dry_run: bool = False,
     options: ReadOptions | None = None,
     file_name: str = "",
+    progress: Any = None,
 ) -> ImportResult:
-    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4)."""
+    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4);
+    ``progress(rows, phase)`` is told how far the import is (a background import's bar)."""
     reader = TableReader(file, sources=SOURCES, options=options)
-    return _run(reader, user=user, dry_run=dry_run, file=file, file_name=file_name)
+    return _run(
+        reader, user=user, dry_run=dry_run, file=file, file_name=file_name, progress=progress
+    )
 
 
 def agreement_import_rows(
@@ -71,20 +75,25 @@ def agreement_import_rows(
 
 
 def _run(
-    reader: TableReader, *, user: Any, dry_run: bool, file: Any, file_name: str
-) -> ImportResult:
+    reader: TableReader, *, user: Any, dry_run: bool, file: Any, file_name: str,
+    progress: Any = None,
+) -> ImportResult:  # fmt: skip
     result = ImportResult(dry_run=dry_run)
     errors: list[RowError] = []
     rows: list[csvio.Row] = []
     try:
         for row in reader:
             rows.append(row)
+            if progress is not None and not len(rows) % 1000:
+                progress(len(rows), "reading")
     except csvio.CsvFileError as exc:
         result.errors = sorted([*reader.errors, exc.error], key=lambda e: e.line)
         result.unknown_header = getattr(exc, "header", [])
         return result
     errors.extend(reader.errors)
     result.source = reader.source.name if reader.source else ""
+    if progress is not None:
+        progress(len(rows), "writing")
     with transaction.atomic():
         # Checks run under the lock, so they see what a concurrent import committed.
         lock_imports("agreements")

@@ -15,6 +15,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("imports/", import_pages.import_history, name="import_history"),
     path("imports/<int:pk>/undo/", import_pages.import_undo, name="import_undo"),
+    path("imports/jobs/<int:pk>/", import_pages.import_job, name="import_job"),
+    path("imports/jobs/<int:pk>/status/", import_pages.import_job_status, name="import_job_status"),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agreements/", include("agreements.urls")),

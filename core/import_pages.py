@@ -23,9 +23,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core import import_jobs
 from core.csvio import CsvFileError, Row, max_import_bytes, size_text
 from core.imports import UNDO_HANDLERS, ImportResult, UndoRefused
-from core.models import ImportRecord, SavedMapping
+from core.models import ImportJob, ImportRecord, SavedMapping
 from core.reading import Mapping, MappingError, ReadOptions, SourceSet, TableReader, parse_mapping
 from core.reading.layouts import guess_column
 from core.roles import has_capability, require
@@ -312,40 +313,6 @@ def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any
             request.session.modified = True
             messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
         return _preview(request, page, context, entry)
-    options = read_options(page, entry["choices"])
-    result = page.run(file=entry["path"], user=request.user, dry_run=True, options=options)
-    context.update(form=ImportUploadForm(page=page), result=result, upload=entry)
-    if result.unknown_header:
-        # Keep the upload: the mapping form re-checks the same file.
-        context["mapping"] = mapping_rows(page, result.unknown_header)
-        context["header"] = result.unknown_header
-    elif result.ok:
-        context["rows"] = preview_rows(entry["path"], page, options)
-    else:
-        _forget(request, page.kind)
-    return render(request, "imports/upload.html", context)
-
-
-def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any]) -> HttpResponse:
-    entry = _pending(request).get(page.kind)
-    if not entry or not secrets.compare_digest(entry["token"], request.POST["token"]):
-        messages.error(
-            request, "That upload has expired or was already imported; upload the file again."
-        )
-        return redirect(page.url_name)
-    if "cancel" in request.POST:
-        _forget(request, page.kind)
-        messages.info(request, "Import cancelled; nothing was written.")
-        return redirect(page.url_name)
-    if "save_mapping" in request.POST:
-        name, error = _save_mapping(request, page)
-        if error:
-            messages.error(request, error)
-        else:
-            entry["choices"] = {**entry["choices"], "mapping": name}
-            request.session.modified = True
-            messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
-        return _preview(request, page, context, entry)
     if import_jobs.is_large(entry["path"]):
         # The worker imports the file (and removes it); the page follows its progress.
         _pending(request).pop(page.kind, None)
@@ -431,3 +398,31 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
         )
     return redirect("import_history")
 
+
+# --- background imports -------------------------------------------------------------------------
+
+
+def _job_for(request: HttpRequest, pk: int) -> ImportJob:
+    job = ImportJob.objects.filter(pk=pk).first()
+    if job is None:
+        from django.http import Http404
+
+        raise Http404("No such import.")
+    if not has_capability(request.user, KIND_CAPABILITIES[job.kind]):
+        raise PermissionDenied("Your role may not see this import.")
+    return job
+
+
+@require("imports.history")
+def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background import: a progress bar while it runs (polling ``import_job_status``), then
+    its outcome: the counts, or every problem and that nothing was written."""
+    job = _job_for(request, pk)
+    return render(request, "imports/job.html", {"job": job, "state": import_jobs.as_json(job)})
+
+
+@require("imports.history")
+def import_job_status(request: HttpRequest, pk: int) -> HttpResponse:
+    from django.http import JsonResponse
+
+    return JsonResponse(import_jobs.as_json(_job_for(request, pk)))

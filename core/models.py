@@ -92,6 +92,44 @@ class ImportRecord(models.Model):
         return f"{self.get_kind_display()} import {self.pk} ({self.file_name})"
 
 
+class ImportJob(models.Model):
+    """A large upload imported in the background (the upload pages, SPEC 1.4): the file waiting
+    for the worker, the progress the page's bar shows, and the outcome. The import itself stays
+    all or nothing: a rejected file writes no business row; the job keeps its problems."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Imported"
+        REJECTED = "rejected", "Rejected (nothing written)"
+        FAILED = "failed", "Failed (nothing written)"
+
+    kind = models.CharField(max_length=16, choices=ImportRecord.Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=500, help_text="The uploaded file, until the job ends.")
+    runner = models.CharField(max_length=200, help_text="Dotted path of the import function.")
+    choices = models.JSONField(default=dict, blank=True, help_text="The upload's reading options.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=16, blank=True, help_text="reading, writing")
+    rows_total = models.PositiveIntegerField(default=0, help_text="Estimated from the file.")
+    rows_done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    import_record = models.ForeignKey(
+        ImportRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import job {self.pk} ({self.file_name})"
+
+
 class MailTemplate(models.Model):
     """The subject and body of one kind of outgoing mail (and, for reminders, one level), as a
     billing admin edited them. Without a row the default text in core/mail.py is used."""

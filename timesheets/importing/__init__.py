@@ -20,7 +20,7 @@ How it runs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -79,8 +79,10 @@ def time_entry_import(
     options: ReadOptions | None = None,
     replace_period: bool = False,
     file_name: str = "",
+    progress: Callable[[int, str], None] | None = None,
 ) -> ImportResult:
-    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4)."""
+    """``options``: source, mapping, encoding, delimiter, sheet, date order, decimal (SPEC 1.4);
+    ``progress(rows, phase)`` is told how far the import is (a background import's bar)."""
     reader = TableReader(file, sources=SOURCES, options=options)
     return import_entries(
         reader,
@@ -88,6 +90,7 @@ def time_entry_import(
         dry_run=dry_run,
         replace_period=replace_period,
         file_info=None if dry_run else describe_file(file, file_name),
+        progress=progress,
     )
 
 
@@ -119,6 +122,7 @@ def import_entries(
     dry_run: bool = False,
     replace_period: bool = False,
     file_info: ImportFile | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> ImportResult:
     """Check and write rows from ``source`` (a TableReader, a CsvReader or a list of Rows): COPY
     into a staging table, then set-based SQL. ``file_info`` (not for a dry run) records the import
@@ -132,7 +136,7 @@ def import_entries(
         writer = SqlStage()
         try:
             writer.open()
-            _stage_rows(source, checker, writer, result)
+            _stage_rows(source, checker, writer, result, progress)
             if checker.error_count:
                 errors = listed_errors(checker)
                 result.errors = reader.relabel(errors) if reader else errors
@@ -147,14 +151,18 @@ def import_entries(
 
 
 def _stage_rows(
-    source: Iterable[csvio.Row], checker: Checker, writer: SqlStage, result: ImportResult
-) -> None:
+    source: Iterable[csvio.Row], checker: Checker, writer: SqlStage, result: ImportResult,
+    progress: Callable[[int, str], None] | None = None,
+) -> None:  # fmt: skip
     """Check every row and COPY the valid ones; then find repeated Entry IDs in the stage."""
+    count = 0
     try:
-        for row in source:
+        for count, row in enumerate(source, 1):
             staged = checker.check(row)
             if staged is not None:
                 writer.add(staged)
+            if progress is not None and not count % 1000:
+                progress(count, "reading")
     except csvio.CsvFileError as exc:
         checker.error_count += 1
         checker.errors.append(exc.error)
@@ -162,6 +170,8 @@ def _stage_rows(
     finally:
         for error in getattr(source, "errors", ()):
             checker.add(error.line, error.column, error.message)
+    if progress is not None:
+        progress(count, "writing")
     if not checker.error_count:
         writer.flush()
         for line, entry_id, first in writer.repeated_ids():
