@@ -215,6 +215,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis transport: an unacknowledged (acks_late) task whose worker died is delivered again after
 # this many seconds. Longer than the longest task; the reliability suite lowers it to seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Runs (core/runs.py): a running run's worker beats every RUN_HEARTBEAT_SECONDS; a run with no
+# beat for RUN_STALE_SECONDS has lost its worker and is resumed by the reclaim-dead-runs sweep.
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 15)
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60)
 CELERY_TIMEZONE = BILLING_TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "billable")
 # One entry per job; each has a management-command twin (README, "Worker and beat").
@@ -230,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-runs": {
         "task": "invoicing.tasks.requeue_stale_runs_task",
         "schedule": crontab(minute="*/10"),
+    },
+    "reclaim-dead-runs": {
+        "task": "invoicing.tasks.reclaim_dead_runs_task",
+        "schedule": 30.0,  # seconds: with RUN_STALE_SECONDS, a dead run resumes within 2 min
     },
     "dunning-daily": {
         "task": "receivables.tasks.dunning_task",

@@ -8,6 +8,8 @@ spelled once here so no two jobs pick the same number by accident.
 |---|---|---|
 | INVOICE_RUN | every invoice-run group transaction | other runs (same or other period) |
 | RECONCILIATION_APPLY | reconciliation apply step (exclusive); flag release/write-off (shared) | each other |
+| INVOICE_RUN_START | "run now" of an invoice run (dedupe, core/runs.py) | another "run now" |
+| RECONCILIATION_START | "run now" of a reconciliation | another "run now" |
 | `import_lock(kind)` | an import of that kind (agreements, time_entries, ...) | the same kind |
 
 Import locks hash `billable.import.<kind>` with PostgreSQL's `hashtext` (32-bit); a clash with a
@@ -20,6 +22,8 @@ from django.db import connection
 
 INVOICE_RUN = 0x42494C4C  # "BILL" in ASCII
 RECONCILIATION_APPLY = 804_211_917
+INVOICE_RUN_START = 0x42494C53  # "BILS"
+RECONCILIATION_START = 804_211_918
 IMPORT_PREFIX = "billable.import."
 
 

@@ -11,36 +11,24 @@ from simple_history.models import HistoricalRecords
 
 from agreements.models import Account, Agreement, Milestone
 from core.money import MONEY_DIGITS as MONEY
+from core.runs import RunBase
 from timesheets.models import TimeEntry
 
 
-class InvoiceRun(models.Model):
-    """One generation run for a period, with the progress and counts the review screen polls."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+class InvoiceRun(RunBase):
+    """One generation run for a period, with the progress and counts the review screen polls
+    (lifecycle, heartbeat and recovery: core/runs.py)."""
 
     period = models.DateField(help_text="First day of the billed month.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     groups_total = models.PositiveIntegerField(default=0)
     groups_done = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)
     invoices_updated = models.PositiveIntegerField(default=0)
     lines_written = models.PositiveIntegerField(default=0)
     entries_billed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(RunBase.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Run {self.period:%Y-%m} ({self.status})"

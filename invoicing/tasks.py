@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from core import runs
 from core.dates import firm_today, previous_month
 from invoicing.models import InvoiceRun
 
@@ -18,15 +19,17 @@ TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=5,
 )
-def generate_invoices_task(run_id: int) -> None:
+def generate_invoices_task(self, run_id: int) -> None:
     """Run a recorded invoice run. A second delivery of a finished run is a no-op; a run that
-    died half-way is simply run again (generation is idempotent)."""
+    died half-way is simply run again (generation is idempotent). A delivery while another live
+    worker holds the run (fresh heartbeat) waits for it to finish or go stale (core/runs.py)."""
     from invoicing.services import invoice_run_generate
 
     run = InvoiceRun.objects.filter(pk=run_id).first()
@@ -34,6 +37,9 @@ def generate_invoices_task(run_id: int) -> None:
         return
     try:
         invoice_run_generate(period=run.period, user=run.started_by, run=run)
+    except runs.RunBusy:
+        # Another worker holds it: look again once its heartbeat would have gone stale.
+        raise self.retry(countdown=runs.stale_after().total_seconds(), max_retries=10) from None
     except TRANSIENT:
         raise  # transient: retried
     except Exception:  # recorded on the run (status failed, error); retrying will not help
@@ -50,10 +56,20 @@ def generate_previous_month_task() -> None:
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
 def requeue_stale_runs_task() -> dict[str, list[int]]:
-    """Beat job (twin command: `requeue_stale_runs`): re-send runs whose task message was lost."""
+    """Beat job (twin command: `requeue_stale_runs`): re-send runs whose task message was lost,
+    and resume runs whose worker died (stale heartbeat)."""
     from invoicing.recovery import stale_runs_requeue
 
     return stale_runs_requeue()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def reclaim_dead_runs_task() -> dict[str, list[int]]:
+    """Beat job every 30 s: resume runs whose worker died (heartbeat older than
+    RUN_STALE_SECONDS), so a killed worker's run finishes within about two minutes."""
+    from invoicing.recovery import dead_runs_reclaim
+
+    return dead_runs_reclaim()
 
 
 @shared_task(

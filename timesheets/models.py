@@ -10,6 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Agreement
+from core.runs import RunBase
 
 MS_PER_HOUR = 3_600_000
 
@@ -178,33 +179,19 @@ class Flag(models.Model):
         return self.code in self.BLOCKING_CODES and self.status in {"open", "written_off"}
 
 
-class ReconciliationRun(models.Model):
-    """One reconciliation, with progress the dashboard polls."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+class ReconciliationRun(RunBase):
+    """One reconciliation, with progress the dashboard polls (lifecycle: core/runs.py)."""
 
     as_of = models.DateField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     step = models.CharField(max_length=100, blank=True)
     steps_done = models.PositiveSmallIntegerField(default=0)
     steps_total = models.PositiveSmallIntegerField(default=0)
     opened = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
     open_total = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(RunBase.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Reconciliation as of {self.as_of} ({self.status})"

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from core import locks, runs
 from core.errors import BillingError, require_reason
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun
@@ -17,9 +18,6 @@ from timesheets.tasks import reconcile_task
 
 ACTIONS = {"release": Flag.Status.RELEASED, "write_off": Flag.Status.WRITTEN_OFF}
 ACTION_WORDS = {"release": "released", "write_off": "written off"}
-# A queued or running run younger than this is reused by reconciliation_start (double clicks,
-# two managers pressing "run now"); an older one is assumed dead and a new run is queued.
-ACTIVE_RUN_WINDOW = dt.timedelta(minutes=30)
 
 
 # -- reconciliation ---------------------------------------------------------------------------
@@ -31,47 +29,39 @@ def reconciliation_run(
     """Run reconciliation as of `as_of` now, in this process. Idempotent.
 
     `run` is the row to report progress on (created when None). A run already `done` is returned
-    as it is, so a task delivered twice does the work once. History rows carry `user` (None for
-    the nightly job)."""
+    as it is, so a task delivered twice does the work once; so is a run another live worker
+    holds (core.runs.run_claim). History rows carry `user` (None for the nightly job)."""
     if run is None:
         run = ReconciliationRun.objects.create(
             as_of=as_of, started_by=user if _is_user(user) else None
         )
     if run.status == ReconciliationRun.Status.DONE:
         return run
-    ReconciliationRun.objects.filter(pk=run.pk).update(
-        status=ReconciliationRun.Status.RUNNING,
-        started_at=timezone.now(),
-        finished_at=None,
-        error="",
-        steps_done=0,
-        steps_total=reconciliation.STEPS_TOTAL,
-    )
+    if not runs.run_claim(
+        ReconciliationRun, run.pk, steps_done=0, steps_total=reconciliation.STEPS_TOTAL
+    ):
+        run.refresh_from_db()
+        return run
 
     def progress(step: str, done: int, total: int) -> None:
-        ReconciliationRun.objects.filter(pk=run.pk).update(
-            step=step, steps_done=done, steps_total=total
-        )
+        runs.run_beat(ReconciliationRun, run.pk, step=step, steps_done=done, steps_total=total)
 
     try:
-        result = reconciliation.reconcile(
-            as_of=as_of, user_id=user.pk if _is_user(user) else None, progress=progress
-        )
+        with runs.heartbeat(ReconciliationRun, run.pk):
+            result = reconciliation.reconcile(
+                as_of=as_of, user_id=user.pk if _is_user(user) else None, progress=progress
+            )
     except Exception as exc:
-        ReconciliationRun.objects.filter(pk=run.pk).update(
-            status=ReconciliationRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
+        runs.run_fail(ReconciliationRun, run.pk, exc)
         raise
-    ReconciliationRun.objects.filter(pk=run.pk).update(
-        status=ReconciliationRun.Status.DONE,
+    runs.run_finish(
+        ReconciliationRun,
+        run.pk,
         step="Done",
         steps_done=reconciliation.STEPS_TOTAL,
         opened=result.opened,
         resolved=result.resolved,
         open_total=result.open_total,
-        finished_at=timezone.now(),
     )
     run.refresh_from_db()
     run.result = result  # type: ignore[attr-defined]  # open counts by code, for the command
@@ -81,17 +71,11 @@ def reconciliation_run(
 def reconciliation_start(*, as_of: dt.date, user: Any) -> ReconciliationRun:
     """Queue a run for the worker ("run now" on the dashboard and the API).
 
-    Reuses a recent queued or running run for the same date instead of queueing a second one."""
+    Reuses a queued or running (live worker) run for the same date instead of queueing a second
+    one (core.runs.active_run)."""
     with transaction.atomic():
-        active = (
-            ReconciliationRun.objects.select_for_update()
-            .filter(
-                as_of=as_of,
-                status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING],
-                created_at__gte=timezone.now() - ACTIVE_RUN_WINDOW,
-            )
-            .first()
-        )
+        locks.xact_lock(locks.RECONCILIATION_START)
+        active = runs.active_run(ReconciliationRun.objects.filter(as_of=as_of))
         if active is not None:
             return active
         run = ReconciliationRun.objects.create(

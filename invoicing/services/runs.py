@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import locks
+from core import locks, runs
 from core.dates import firm_today, period_bounds
 from core.errors import BillingError
 from invoicing import selectors
@@ -61,6 +61,7 @@ def _generate_batch(
             invoices_updated=F("invoices_updated") + outcome.updated,
             lines_written=F("lines_written") + outcome.lines,
             entries_billed=F("entries_billed") + outcome.entries,
+            heartbeat_at=timezone.now(),  # a sign of life per batch (core/runs.py)
         )
         return outcome
 
@@ -80,38 +81,32 @@ def invoice_run_generate(
 
     The flags are brought up to date first (SPEC 3); then one snapshot reads what every group
     would bill (a fixed number of queries), and each batch of `BATCH_GROUPS` groups is written
-    in its own transaction, re-checking its slice under the run lock."""
+    in its own transaction, re-checking its slice under the run lock. `run` (recorded here when
+    None) is claimed first (core.runs.run_claim); one that another live worker holds raises
+    runs.RunBusy."""
     period = period.replace(day=1)
     if run is None:
         run = InvoiceRun.objects.create(period=period, started_by=user)
+    if not runs.run_claim(InvoiceRun, run.pk, groups_done=0):
+        raise runs.RunBusy(f"invoice run {run.pk} is done or held by a live worker")
     try:
         refuse_future_period(period)
     except BillingError as exc:
-        InvoiceRun.objects.filter(pk=run.pk).update(
-            status=InvoiceRun.Status.FAILED, error=str(exc), finished_at=timezone.now()
-        )
+        runs.run_fail(InvoiceRun, run.pk, str(exc))
         raise
-    InvoiceRun.objects.filter(pk=run.pk).update(
-        status=InvoiceRun.Status.RUNNING, started_at=timezone.now(), groups_done=0, error=""
-    )
     try:
-        _refresh_flags(user)
-        snapshot = selectors.run_snapshot(period)
-        InvoiceRun.objects.filter(pk=run.pk).update(groups_total=len(snapshot.groups))
-        groups = snapshot.groups
-        for start in range(0, len(groups), BATCH_GROUPS):
-            batch = groups[start : start + BATCH_GROUPS]
-            _generate_batch(run_id=run.pk, keys=batch, snapshot=snapshot, user=user)
+        with runs.heartbeat(InvoiceRun, run.pk):
+            _refresh_flags(user)
+            snapshot = selectors.run_snapshot(period)
+            runs.run_beat(InvoiceRun, run.pk, groups_total=len(snapshot.groups))
+            groups = snapshot.groups
+            for start in range(0, len(groups), BATCH_GROUPS):
+                batch = groups[start : start + BATCH_GROUPS]
+                _generate_batch(run_id=run.pk, keys=batch, snapshot=snapshot, user=user)
     except Exception as exc:
-        InvoiceRun.objects.filter(pk=run.pk).update(
-            status=InvoiceRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
+        runs.run_fail(InvoiceRun, run.pk, exc)
         raise
-    InvoiceRun.objects.filter(pk=run.pk).update(
-        status=InvoiceRun.Status.DONE, finished_at=timezone.now()
-    )
+    runs.run_finish(InvoiceRun, run.pk)
     run.refresh_from_db()
     return run
 
@@ -129,8 +124,18 @@ def refuse_future_period(period: dt.date) -> None:
 
 
 def invoice_run_start(*, period: dt.date, user) -> InvoiceRun:
-    """Record a queued run and enqueue it once the row is committed."""
-    refuse_future_period(period.replace(day=1))
-    run = InvoiceRun.objects.create(period=period.replace(day=1), started_by=user)
-    transaction.on_commit(lambda: generate_invoices_task.delay(run.pk))
+    """Record a queued run and enqueue it once the row is committed ("run now": page and API).
+
+    A second "run now" for the same period while one is queued or running (with a live worker)
+    returns that run instead of queueing another (core.runs.active_run)."""
+    period = period.replace(day=1)
+    refuse_future_period(period)
+    with transaction.atomic():
+        locks.xact_lock(locks.INVOICE_RUN_START)
+        active = runs.active_run(InvoiceRun.objects.filter(period=period))
+        if active is not None:
+            return active
+        run = InvoiceRun.objects.create(period=period, started_by=user)
+        run_id = run.pk
+        transaction.on_commit(lambda: generate_invoices_task.delay(run_id))
     return run

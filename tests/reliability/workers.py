@@ -4,7 +4,9 @@
 test database, with a short Redis visibility timeout so a task whose worker was SIGKILLed is
 delivered again seconds after a new worker starts (production keeps one hour:
 CELERY_VISIBILITY_TIMEOUT). `broker_url` may point at a private redis-server (RedisServer) that a
-test restarts; the machine's shared Redis on 6379 is never touched.
+test restarts; the machine's shared Redis on 6379 is never touched. With a short visibility
+timeout the worker also gets a short run heartbeat (RUN_STALE_SECONDS=3); pass
+`visibility_timeout=3600` for production timeouts (tests/reliability/test_dead_worker.py).
 """
 
 from __future__ import annotations
@@ -114,7 +116,12 @@ def private_worker(
         broker_transport_options=options,
     )
     reset_producer_pools()
-    env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout), **(extra_env or {})}
+    env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout)}
+    if visibility_timeout < 60:
+        # Seconds-scale tests: a redelivered run whose dead worker beat a moment ago is claimed
+        # seconds later (core/runs.py), not after the production 90 s.
+        env.update(RUN_STALE_SECONDS="3", RUN_HEARTBEAT_SECONDS="1")
+    env.update(extra_env or {})
     worker = Worker(queue, broker_url, env)
     worker.start()
     try:
