@@ -6,9 +6,11 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from agreements.models import Account, Agreement
+from core.dates import DATE_BOUNDS
+from core.filters import BoundedFilterSet
 
 
-class AccountFilter(django_filters.FilterSet):
+class AccountFilter(BoundedFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
     account_id = django_filters.CharFilter(field_name="external_id", help_text="Exact Account ID.")
 
@@ -17,7 +19,7 @@ class AccountFilter(django_filters.FilterSet):
         fields = ["name", "account_id"]
 
 
-class AgreementFilter(django_filters.FilterSet):
+class AgreementFilter(BoundedFilterSet):
     account = django_filters.CharFilter(
         field_name="account__external_id", help_text="Account ID (exact)."
     )
@@ -28,10 +30,16 @@ class AgreementFilter(django_filters.FilterSet):
     parent = django_filters.CharFilter(
         field_name="parent__external_id", help_text="Parent Agreement ID (exact)."
     )
-    start_date_from = django_filters.DateFilter(field_name="start_date", lookup_expr="gte")
-    start_date_to = django_filters.DateFilter(field_name="start_date", lookup_expr="lte")
+    start_date_from = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="start_date", lookup_expr="gte"
+    )
+    start_date_to = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="start_date", lookup_expr="lte"
+    )
     active_on = django_filters.DateFilter(
-        method="filter_active_on", help_text="Agreements whose dates cover this day."
+        validators=DATE_BOUNDS,
+        method="filter_active_on",
+        help_text="Agreements whose dates cover this day.",
     )
 
     class Meta:

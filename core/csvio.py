@@ -44,12 +44,15 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.dates import MAX_YEAR, MIN_YEAR
 from core.imports import RowError
 
 FILE = "File"  # the column named in errors about the file as a whole
 BOM = b"\xef\xbb\xbf"
-# Cells up to 1 MB (Python's default of 128 KB is too small for long Notes).
-csv.field_size_limit(1024 * 1024)
+# Cells up to 1 MB (Python's default of 128 KB is too small for long Notes); the reading layer
+# checks both caps itself first so its error names the line and column (core/reading/files.py).
+MAX_FIELD_BYTES = 1024 * 1024
+csv.field_size_limit(MAX_FIELD_BYTES)
 
 # Active ISO 4217 currency codes (2024), plus the precious-metal and fund codes banks use rarely.
 ISO_4217 = frozenset(
@@ -86,6 +89,11 @@ class Row:
 
 def max_import_bytes() -> int:
     return int(getattr(settings, "BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+
+
+def max_import_columns() -> int:
+    """Columns per row an import reads at most (a header of millions of columns is refused)."""
+    return int(getattr(settings, "BILLING_IMPORT_MAX_COLUMNS", 1000))
 
 
 def size_text(n: int) -> str:
@@ -252,8 +260,8 @@ def parse_date(text: str) -> dt.date:
         if not m:
             raise FieldError(f"must be a date as YYYY-MM-DD or MM/DD/YYYY, got {text!r}")
         month, day, year = int(m[1]), int(m[2]), int(m[3])
-    if year < 1900:
-        raise FieldError(f"year {year} is out of range, got {text!r}")
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise FieldError(f"year {year} is out of range ({MIN_YEAR}-{MAX_YEAR}), got {text!r}")
     try:
         return dt.date(year, month, day)
     except ValueError:

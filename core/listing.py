@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse, QueryDict
 
+from core.dates import DATE_BOUNDS
 from core.exports import neutralize
 
 PAGE_SIZE = 50
@@ -22,9 +23,14 @@ class DateRangeForm(forms.Form):
     (`empty_range`), and the page says why."""
 
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput({"type": "date"})
+        validators=DATE_BOUNDS,
+        required=False,
+        label="From",
+        widget=forms.DateInput({"type": "date"}),
     )
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    date_to = forms.DateField(
+        validators=DATE_BOUNDS, required=False, label="To", widget=forms.DateInput({"type": "date"})
+    )
 
     @property
     def empty_range(self) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from core.dates import parse_period
+from core.dates import DATE_BOUNDS, parse_period
+from core.filters import BoundedFilterSet
 from invoicing.models import CreditNote, Invoice, InvoiceRun
 
 
@@ -26,7 +27,7 @@ class PeriodFilter(django_filters.Filter):
     field_class = PeriodFormField
 
 
-class InvoiceFilter(django_filters.FilterSet):
+class InvoiceFilter(BoundedFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
     account = django_filters.CharFilter(
         field_name="account__external_id", help_text="Account ID (exact)."
@@ -37,17 +38,25 @@ class InvoiceFilter(django_filters.FilterSet):
     po_number = django_filters.CharFilter()
     disputed = django_filters.BooleanFilter()
     run = django_filters.NumberFilter(field_name="run_id")
-    invoice_date_from = django_filters.DateFilter(field_name="invoice_date", lookup_expr="gte")
-    invoice_date_to = django_filters.DateFilter(field_name="invoice_date", lookup_expr="lte")
-    due_date_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
-    due_date_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+    invoice_date_from = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="invoice_date", lookup_expr="gte"
+    )
+    invoice_date_to = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="invoice_date", lookup_expr="lte"
+    )
+    due_date_from = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="due_date", lookup_expr="gte"
+    )
+    due_date_to = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="due_date", lookup_expr="lte"
+    )
 
     class Meta:
         model = Invoice
         fields = ["status", "account", "period", "currency", "number", "po_number", "disputed"]
 
 
-class InvoiceRunFilter(django_filters.FilterSet):
+class InvoiceRunFilter(BoundedFilterSet):
     status = django_filters.ChoiceFilter(choices=InvoiceRun.Status.choices)
     period = PeriodFilter(field_name="period", help_text="YYYY-MM.")
 
@@ -56,13 +65,17 @@ class InvoiceRunFilter(django_filters.FilterSet):
         fields = ["status", "period"]
 
 
-class CreditNoteFilter(django_filters.FilterSet):
+class CreditNoteFilter(BoundedFilterSet):
     invoice = django_filters.NumberFilter(field_name="invoice_id")
     account = django_filters.CharFilter(
         field_name="invoice__account__external_id", help_text="Account ID."
     )
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    date_from = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="date", lookup_expr="gte"
+    )
+    date_to = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="date", lookup_expr="lte"
+    )
 
     class Meta:
         model = CreditNote

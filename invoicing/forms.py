@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django import forms
 
+from core.dates import DATE_BOUNDS
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -68,5 +70,8 @@ class CreditNoteForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), **MONEY)
     reason = forms.CharField(max_length=1000, widget=forms.TextInput)
     date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: today."
+        validators=DATE_BOUNDS,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: today.",
     )

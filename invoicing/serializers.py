@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from core.dates import parse_period
+from core.dates import DATE_BOUNDS, parse_period
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 
 
@@ -284,4 +284,6 @@ class CreditNoteCreateSerializer(serializers.Serializer):
         max_value=Decimal("999999999999.99"),
     )
     reason = serializers.CharField(max_length=2000)
-    date = serializers.DateField(required=False, allow_null=True, help_text="Default: today.")
+    date = serializers.DateField(
+        validators=DATE_BOUNDS, required=False, allow_null=True, help_text="Default: today."
+    )

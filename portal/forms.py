@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
+from core.dates import DATE_BOUNDS
 from receivables.forms import DateInput, category_choices
 
 
@@ -15,7 +16,10 @@ class SignInForm(forms.Form):
 
 class NoticeForm(forms.Form):
     date = forms.DateField(
-        label="Paid on", widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d"]
+        validators=DATE_BOUNDS,
+        label="Paid on",
+        widget=DateInput(format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
     )
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     reference = forms.CharField(

@@ -25,7 +25,7 @@ from core.api import (
     import_schema,
     run_import,
 )
-from core.dates import firm_today
+from core.dates import DATE_BOUNDS, firm_today
 from invoicing.models import Invoice
 from invoicing.serializers import InvoiceDetailSerializer
 from receivables import importing as payment_csv
@@ -259,7 +259,9 @@ class ReminderViewSet(BillableReadOnlyViewSet):
 
 
 class AgingQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Default: today (firm time zone).")
+    as_of = serializers.DateField(
+        validators=DATE_BOUNDS, required=False, help_text="Default: today (firm time zone)."
+    )
     format = serializers.ChoiceField(
         choices=["json", "csv", "xlsx"], required=False, default="json"
     )

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from agreements.models import Account
-from core.dates import firm_today
+from core.dates import DATE_BOUNDS, firm_today
 from core.import_pages import ReadingOptionsForm
 from receivables import payment_entry
 from receivables.allocation import referenced_numbers
@@ -22,7 +22,10 @@ class DateInput(forms.DateInput):
 
 class AsOfForm(forms.Form):
     as_of = forms.DateField(
-        label="As of", widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d", "%m/%d/%Y"]
+        validators=DATE_BOUNDS,
+        label="As of",
+        widget=DateInput(format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%m/%d/%Y"],
     )
 
     def as_of_or_today(self):
@@ -39,7 +42,9 @@ class PaymentForm(forms.Form):
 
     account = forms.CharField(label="Customer", max_length=64, help_text="Name or Account ID.")
     date = forms.DateField(
-        widget=DateInput(format="%Y-%m-%d"), input_formats=["%Y-%m-%d", "%m/%d/%Y"]
+        validators=DATE_BOUNDS,
+        widget=DateInput(format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%m/%d/%Y"],
     )
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     currency = forms.CharField(max_length=3, initial="USD")

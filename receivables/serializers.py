@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.dates import DATE_BOUNDS
 from receivables.models import (
     Allocation,
     Dispute,
@@ -109,7 +110,7 @@ class PaymentCreateSerializer(serializers.Serializer):
         help_text="External key; generated (MAN-...) when omitted.",
     )
     account_id = serializers.CharField(max_length=64, help_text="Account ID; must exist.")
-    date = serializers.DateField()
+    date = serializers.DateField(validators=DATE_BOUNDS)
     amount = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -153,8 +154,9 @@ def statement(request: HttpRequest, account_pk: int) -> HttpResponse:
 @require("payments.view")
 def payments(request: HttpRequest) -> HttpResponse:
     get = request.GET
-    date_from = _date_or_none(get.get("from"))
-    date_to = _date_or_none(get.get("to"))
+    date_errors: list[str] = []
+    date_from = _date_param(get, "from", date_errors)
+    date_to = _date_param(get, "to", date_errors)
     qs = selectors.payment_list(
         q=get.get("q", "").strip(),
         account=get.get("account", "").strip(),
@@ -170,8 +172,20 @@ def payments(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "receivables/payments.html",
-        {"page": page, "filters": get, "empty_range": empty_range},
+        {"page": page, "filters": get, "empty_range": empty_range, "date_errors": date_errors},
     )
+
+
+def _date_param(get: Any, name: str, errors: list[str]) -> dt.date | None:
+    """A date filter of the payments list; a bad one is named on the page and ignored."""
+    text = (get.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        return csvio.parse_date(text)
+    except csvio.FieldError as exc:
+        errors.append(f"{name.capitalize()}: {exc}")
+        return None
 
 
 def _date_or_none(text: str | None) -> dt.date | None:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agreements import services as agreement_services
 from agreements.models import Account, Agreement, Milestone
 from core import mail
-from core.dates import firm_today
+from core.dates import DATE_BOUNDS, firm_today
 from core.errors import BillingError
 from core.listing import PAGE_SIZE, DateRangeForm, csv_response, query_without
 from core.mail_views import preview_or_send, sent_for
@@ -152,7 +152,9 @@ def customer_statement(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class MilestoneCompleteForm(forms.Form):
-    completed_on = forms.DateField(label="Completed on", widget=forms.DateInput({"type": "date"}))
+    completed_on = forms.DateField(
+        validators=DATE_BOUNDS, label="Completed on", widget=forms.DateInput({"type": "date"})
+    )
 
 
 @require_GET

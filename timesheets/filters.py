@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import django_filters
 
+from core.dates import DATE_BOUNDS
+from core.filters import BoundedFilterSet
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
 
 
-class EmployeeFilter(django_filters.FilterSet):
+class EmployeeFilter(BoundedFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
 
     class Meta:
@@ -15,13 +17,17 @@ class EmployeeFilter(django_filters.FilterSet):
         fields = ["name"]
 
 
-class TimeEntryFilter(django_filters.FilterSet):
+class TimeEntryFilter(BoundedFilterSet):
     employee = django_filters.CharFilter(
         field_name="employee__external_id", help_text="Employee ID (exact)."
     )
     project_code = django_filters.CharFilter(help_text="Project Code (exact).")
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    date_from = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="date", lookup_expr="gte"
+    )
+    date_to = django_filters.DateFilter(
+        validators=DATE_BOUNDS, field_name="date", lookup_expr="lte"
+    )
     billable = django_filters.BooleanFilter()
     approved = django_filters.BooleanFilter()
     locked = django_filters.BooleanFilter(help_text="On an approved invoice.")
@@ -32,7 +38,7 @@ class TimeEntryFilter(django_filters.FilterSet):
         fields = ["employee", "project_code", "billable", "approved", "locked", "role"]
 
 
-class FlagFilter(django_filters.FilterSet):
+class FlagFilter(BoundedFilterSet):
     code = django_filters.MultipleChoiceFilter(choices=Flag.Code.choices)
     status = django_filters.MultipleChoiceFilter(choices=Flag.Status.choices)
     project_code = django_filters.CharFilter()
@@ -50,7 +56,7 @@ class FlagFilter(django_filters.FilterSet):
         fields = ["code", "status", "project_code", "entry", "agreement", "employee", "subject"]
 
 
-class ReconciliationRunFilter(django_filters.FilterSet):
+class ReconciliationRunFilter(BoundedFilterSet):
     status = django_filters.ChoiceFilter(choices=ReconciliationRun.Status.choices)
 
     class Meta:

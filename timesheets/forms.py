@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from core.dates import parse_period
+from core.dates import DATE_BOUNDS, parse_period
 from timesheets.models import Flag
 from timesheets.selectors import FLAG_SORTS, FlagFilters
 
@@ -34,10 +34,16 @@ class FlagFilterForm(forms.Form):
         help_text="Employee ID or part of the name",
     )
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        validators=DATE_BOUNDS,
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        validators=DATE_BOUNDS,
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=forms.HiddenInput)
 
@@ -91,7 +97,10 @@ class BulkActionForm(FlagActionForm):
 
 class RunForm(forms.Form):
     as_of = forms.DateField(
-        required=False, label="As of", widget=forms.DateInput(attrs={"type": "date"})
+        validators=DATE_BOUNDS,
+        required=False,
+        label="As of",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.dates import DATE_BOUNDS
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
 
 
@@ -121,5 +122,8 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 
 class ReconciliationStartSerializer(serializers.Serializer):
     as_of = serializers.DateField(
-        required=False, allow_null=True, help_text="Default: today in the firm's time zone."
+        validators=DATE_BOUNDS,
+        required=False,
+        allow_null=True,
+        help_text="Default: today in the firm's time zone.",
     )
