@@ -72,19 +72,20 @@ def test_sweep_resumes_only_runs_whose_heartbeat_is_stale(monkeypatch):
     reference = invoice_state()
     reset_invoicing()
     # A run as a killed worker leaves it: one group written, status running, heartbeat stopped.
-    real = run_service._generate_group
+    real = run_service._generate_batch
     calls = {"n": 0}
 
-    def dies_on_second_group(**kw):
+    def dies_on_second_batch(**kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("killed")
         return real(**kw)
 
-    monkeypatch.setattr(run_service, "_generate_group", dies_on_second_group)
+    monkeypatch.setattr(run_service, "BATCH_GROUPS", 1)  # one group per batch
+    monkeypatch.setattr(run_service, "_generate_batch", dies_on_second_batch)
     with pytest.raises(RuntimeError):
         invoice_run_generate(period=PERIOD)
-    monkeypatch.setattr(run_service, "_generate_group", real)
+    monkeypatch.setattr(run_service, "_generate_batch", real)
     stale = InvoiceRun.objects.get()
     assert stale.groups_done == 1
     old = timezone.now() - dt.timedelta(minutes=2)
