@@ -188,15 +188,6 @@ def _date_param(get: Any, name: str, errors: list[str]) -> dt.date | None:
         return None
 
 
-def _date_or_none(text: str | None) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return csvio.parse_date(text.strip())
-    except csvio.FieldError:
-        return None
-
-
 @require("payments.manage")
 def payment_new(request: HttpRequest) -> HttpResponse:
     """Record a payment: pick the customer, then its currency and the invoices to pay first. A
