@@ -42,10 +42,7 @@ def test_a_cycle_is_found():
 # Modules past ~600 lines become packages (STYLE.md). The ones not split yet, each with the
 # ceiling it may not pass; the list only shrinks: an entry whose module is back under 600 lines
 # (or gone) fails the test until it is removed.
-LONG_MODULES = {
-    "demo/generator.py": 750,
-    "timesheets/reconciliation.py": 650,
-}
+LONG_MODULES: dict[str, int] = {}
 # Functions over ~60 lines in services and rule modules, likewise.
 LONG_FUNCTIONS = {
     ("agreements/services.py", "_write"): 90,
