@@ -63,3 +63,29 @@ def likely_duplicates(
         .select_related("created_by")
         .order_by("external_id")[:10]
     )
+
+
+def open_invoices_by_group(
+    keys: set[tuple[int, str]], limit: int = 50
+) -> dict[tuple[int, str], list[Invoice]]:
+    """Open, not disputed final invoices per (account id, currency), oldest due first, at most
+    `limit` each: one query for the whole unapplied-cash page."""
+    if not keys:
+        return {}
+    invoices = (
+        annotate_open_amount(
+            final_invoices().filter(
+                account_id__in={k[0] for k in keys},
+                currency__in={k[1] for k in keys},
+                disputed=False,
+            )
+        )
+        .filter(open_amount__gt=0)
+        .order_by("account_id", "currency", "due_date", "number")
+    )
+    groups: dict[tuple[int, str], list[Invoice]] = {key: [] for key in keys}
+    for invoice in invoices:
+        group = groups.get((invoice.account_id, invoice.currency))
+        if group is not None and len(group) < limit:
+            group.append(invoice)
+    return groups

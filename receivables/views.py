@@ -359,12 +359,9 @@ def unapplied(request: HttpRequest) -> HttpResponse:
     rows = selectors.unapplied_cash()
     can_manage = has_capability(request.user, "payments.manage")
     if can_manage:
+        groups = payment_entry.open_invoices_by_group({(r.account.pk, r.currency) for r in rows})
         for row in rows:
-            row.open_invoices = list(
-                selectors.open_invoices(account=row.account, currency=row.currency).filter(
-                    disputed=False
-                )[:50]
-            )
+            row.open_invoices = groups[(row.account.pk, row.currency)]
     return render(request, "receivables/unapplied.html", {"rows": rows})
 
 
