@@ -1,6 +1,6 @@
 """Small billing datasets and invariant checks shared by the reliability tests.
 
-`build_firm(groups)` creates `groups` billing groups (one account each) with a T&M agreement and
+`build_firm(groups)` (`tests.world.many_groups`) creates `groups` billing groups (one account each) with a T&M agreement and
 entries, plus one Prepaid Hours and one Fixed Fee agreement, all for January 2026. The run of
 period 2026-01 bills them. `invoice_state()` is a canonical, comparable picture of everything
 invoicing wrote; `half_built()` lists the broken invariants of a partly written run (an invoice
@@ -10,13 +10,11 @@ an entry billed twice).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from decimal import Decimal
 
 from django.db.models import Sum
 
-from agreements.models import Account, Agreement, Milestone, RoleRate
 from invoicing.models import (
     BlockBilling,
     EntryBilling,
@@ -25,118 +23,10 @@ from invoicing.models import (
     InvoiceRun,
     MilestoneBilling,
 )
-from timesheets.models import Employee, TimeEntry
+from tests.world import PERIOD as PERIOD
+from tests.world import many_groups
 
-PERIOD = dt.date(2026, 1, 1)
-
-
-def build_firm(groups: int = 12, entries_per_group: int = 6) -> None:
-    employees = [
-        Employee.objects.create(external_id=f"REL-E{i}", name=f"Employee {i}") for i in range(4)
-    ]
-    entries = []
-    n = 0
-    for g in range(groups):
-        account = Account.objects.create(
-            external_id=f"REL-A{g:03d}",
-            name=f"Reliable {g:03d} Ltd",
-            billing_email=f"ap{g}@rel.example",
-        )
-        agreement = Agreement.objects.create(
-            external_id=f"REL-T{g:03d}",
-            account=account,
-            project_code=f"REL-TM-{g:03d}",
-            agreement_type=Agreement.Type.TIME_AND_MATERIALS,
-            stage=Agreement.Stage.SIGNED,
-            start_date=dt.date(2025, 12, 1),
-            hourly_rate=Decimal("150.00"),
-            billing_increment=15,
-            currency="USD" if g % 3 else "EUR",
-            payment_terms=30,
-            po_number=f"PO-{g}" if g % 2 else "",
-            tax_rate=Decimal("8.875") if g % 4 == 0 else Decimal("0"),
-        )
-        RoleRate.objects.create(
-            agreement=agreement, role="Engineer", role_key="engineer", rate=Decimal("175.00")
-        )
-        for e in range(entries_per_group):
-            n += 1
-            entries.append(
-                TimeEntry(
-                    external_id=str(700000 + n),
-                    external_number=Decimal(700000 + n),
-                    date=dt.date(2026, 1, 1 + (n % 28)),
-                    employee=employees[n % 4],
-                    role="Engineer" if e % 2 else "Analyst",
-                    project_code=agreement.project_code,
-                    duration_ms=(7 + (n * 13) % 50) * 60_000 + (n % 7) * 1000,
-                    billable=True,
-                    approved=True,
-                    notes=f"work {n}",
-                )
-            )
-    account = Account.objects.create(
-        external_id="REL-APRE", name="Prepaid Co", billing_email="p@rel.example"
-    )
-    Agreement.objects.create(
-        external_id="REL-PRE",
-        account=account,
-        project_code="REL-PRE",
-        agreement_type=Agreement.Type.PREPAID_HOURS,
-        stage=Agreement.Stage.SIGNED,
-        start_date=dt.date(2026, 1, 1),
-        hours_sold=Decimal("3"),
-        amount=Decimal("450.00"),
-        hourly_rate=Decimal("160.00"),
-        billing_increment=6,
-    )
-    for e in range(8):
-        n += 1
-        entries.append(
-            TimeEntry(
-                external_id=str(700000 + n),
-                external_number=Decimal(700000 + n),
-                date=dt.date(2026, 1, 2 + e),
-                employee=employees[e % 4],
-                role="",
-                project_code="REL-PRE",
-                duration_ms=50 * 60_000,
-                billable=True,
-                approved=True,
-            )
-        )
-    fixed = Agreement.objects.create(
-        external_id="REL-FIX",
-        account=account,
-        project_code="REL-FIX",
-        agreement_type=Agreement.Type.FIXED_FEE,
-        stage=Agreement.Stage.SIGNED,
-        start_date=dt.date(2026, 1, 1),
-        amount=Decimal("10000.00"),
-        hourly_rate=None,
-    )
-    Milestone.objects.create(
-        agreement=fixed,
-        position=1,
-        name="Kickoff",
-        percent=Decimal("33.333"),
-        due_date=dt.date(2026, 1, 10),
-    )
-    Milestone.objects.create(
-        agreement=fixed,
-        position=2,
-        name="Design",
-        percent=Decimal("33.333"),
-        due_date=dt.date(2026, 1, 20),
-    )
-    Milestone.objects.create(
-        agreement=fixed,
-        position=3,
-        name="Go-live",
-        percent=Decimal("33.334"),
-        due_date=dt.date(2026, 3, 1),
-    )
-    TimeEntry.objects.bulk_create(entries)
+build_firm = many_groups  # the name the reliability tests call it by
 
 
 def reset_invoicing() -> None:
