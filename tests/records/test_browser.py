@@ -165,6 +165,11 @@ def test_screenshots_and_no_page_overflow_at_390(page, live_server, finance, wid
         ("customer", f"/customers/{acme.pk}/"),
         ("customers", "/customers/"),
         ("history", "/history/"),
+        ("aging", "/receivables/aging/"),
+        ("payments", "/receivables/payments/"),
+        ("record-payment", "/receivables/payments/new/?account=ACC-1"),
+        ("unapplied", "/receivables/unapplied/"),
+        ("dunning", "/receivables/dunning/"),
     ]:
         page.goto(url)
         page.screenshot(path=str(RESULTS / f"screen-{name}-{width}.png"), full_page=True)
