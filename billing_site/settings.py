@@ -70,9 +70,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc files served locally
     "simple_history",
     "core.apps.CoreConfig",
     "agreements",
@@ -92,7 +94,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "core.two_factor.SecondFactorMiddleware",  # enrolled but no code yet: the code page only
     "django.contrib.messages.middleware.MessageMiddleware",
+    # CSP and no-store; above XFrameOptionsMiddleware, so it sees only a view's own
+    # X-Frame-Options (SAMEORIGIN on the PDF preview), not the DENY default added after it.
+    "core.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -111,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.roles.roles_context",
+                "core.middleware.csp_context",
             ],
             "builtins": ["core.templatetags.money"],
         },
@@ -144,6 +152,19 @@ AUTHENTICATION_BACKENDS = ["core.login.RateLimitedModelBackend"]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# API tokens (core.tokens): stored hashed, expire after this many days.
+BILLABLE_API_TOKEN_TTL_DAYS = env_int("BILLABLE_API_TOKEN_TTL_DAYS", 90)
+# A session ends after this many hours without a request (each request renews it).
+BILLABLE_SESSION_IDLE_HOURS = env_int("BILLABLE_SESSION_IDLE_HOURS", 8)
+SESSION_COOKIE_AGE = BILLABLE_SESSION_IDLE_HOURS * 3600
+SESSION_SAVE_EVERY_REQUEST = True
+# Second factor (core.two_factor): optional TOTP for billing admins, finance and superusers;
+# on, superusers must enrol before anything else.
+BILLABLE_REQUIRE_2FA_SUPERUSERS = env_bool("BILLABLE_REQUIRE_2FA_SUPERUSERS", False)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Billable")
+# API rate limits (core.throttling), `N/s`, `N/min`, `N/hour` or `N/day`; empty: none.
+BILLABLE_API_RATE_TOKEN = env_str("BILLABLE_API_RATE_TOKEN", "1200/min")
+BILLABLE_API_RATE_ADDRESS = env_str("BILLABLE_API_RATE_ADDRESS", "3000/min")
 # Shared cache (login attempt counts, idempotency): CACHE_URL=redis://... in production.
 _cache_url = env_str("CACHE_URL")
 CACHES = {
@@ -247,7 +268,7 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -264,6 +285,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "COERCE_DECIMAL_TO_STRING": True,
+    # Rate limits (core.throttling): BILLABLE_API_RATE_TOKEN, BILLABLE_API_RATE_ADDRESS.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.TokenRateThrottle",
+        "core.throttling.AddressRateThrottle",
+    ],
     "EXCEPTION_HANDLER": "core.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -271,6 +297,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Professional services billing: agreements, time, flags, invoices, receivables.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Security (issue 17): the docs' files come from this site, the schema needs a login.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Separate request/response components, so read-only fields are not demanded on input.
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core import import_pages, mail_views, views
+from core import account_views, import_pages, mail_views, two_factor, views
+from core.api.docs import docs_view, schema_view
 from core.login import RateLimitedLoginView, admin_login
 
 handler403 = "core.views.permission_denied"
@@ -19,6 +19,15 @@ urlpatterns = [
     path("imports/jobs/<int:pk>/status/", import_pages.import_job_status, name="import_job_status"),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/tokens/", account_views.tokens, name="account_tokens"),
+    path(
+        "accounts/tokens/<int:pk>/revoke/",
+        account_views.token_revoke_view,
+        name="account_token_revoke",
+    ),
+    path("accounts/2fa/", two_factor.enrol, name="two_factor"),
+    path("accounts/2fa/verify/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/password/", account_views.PasswordChangeView.as_view(), name="account_password"),
     path("agreements/", include("agreements.urls")),
     path("time/", include("timesheets.urls")),
     path("invoices/", include("invoicing.urls")),
@@ -30,8 +39,8 @@ urlpatterns = [
     path("mail/templates/", mail_views.template_list, name="mail_templates"),
     path("mail/templates/<str:kind>/<int:level>/", mail_views.template_edit, name="mail_template"),
     path("api/v1/", include("billing_site.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", schema_view, name="schema"),
+    path("api/docs/", docs_view, name="api-docs"),
     path("admin/login/", admin_login, name="admin-login"),  # before admin.site.urls: limited
     path("admin/", admin.site.urls),
 ]

@@ -15,6 +15,8 @@ class CoreConfig(AppConfig):
         # and each app's permissions are created by its own post_migrate; so sync on the last one,
         # when every app's permissions exist (also on the very first migrate of a fresh database).
         post_migrate.connect(_sync_after_last_app, dispatch_uid="billable-role-permissions")
+        # API tokens end when their user's password changes (the receiver lives there).
+        import core.tokens  # noqa: F401
 
 
 def _sync_after_last_app(app_config: AppConfig, **kwargs: Any) -> None:

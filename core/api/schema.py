@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
@@ -68,3 +69,19 @@ class BillableAutoSchema(AutoSchema):
             response["description"] = description
             responses[code] = response
         return responses
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):
+    """Documents core.tokens.HashedTokenAuthentication as DRF's token scheme was documented."""
+
+    target_class = "core.tokens.HashedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Token authentication with the prefix "Token": '
+            "`Authorization: Token <token>` (tokens: /accounts/tokens/).",
+        }

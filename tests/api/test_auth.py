@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.models import ApiToken
 from invoicing.models import Invoice
 
 pytestmark = pytest.mark.django_db
 
 
-def test_token_endpoint_returns_the_users_token(finance):
+def test_token_endpoint_returns_a_new_token_shown_once(finance):
     client = APIClient()
     response = client.post(
         "/api/v1/auth/token/",
-        {"username": "fiona.finance", "password": "pw-Billable-2026"},
+        {"username": "fiona.finance", "password": "pw-Billable-2026", "name": "ERP"},
         format="json",
     )
     assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
     key = response.json()["token"]
-    assert key == Token.objects.get(user=finance).key
+    stored = ApiToken.objects.get(user=finance)
+    assert stored.digest == hashlib.sha256(key.encode()).hexdigest()
+    assert stored.name == "ERP" and key.startswith(stored.prefix)
     again = client.post(
         "/api/v1/auth/token/",
         {"username": "fiona.finance", "password": "pw-Billable-2026"},
         format="json",
     )
-    assert again.json()["token"] == key
+    assert again.json()["token"] != key  # a second token; the first is never shown again
+    assert ApiToken.objects.filter(user=finance).count() == 2
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/payments/").status_code == 200
 
@@ -38,7 +44,7 @@ def test_wrong_password_is_400_with_a_message_and_no_token(finance):
     )
     assert response.status_code == 400
     assert response.json() == {"detail": "Unable to log in with provided credentials."}
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_missing_fields_are_named(db):
@@ -62,7 +68,7 @@ def test_token_endpoint_locks_out_after_repeated_failures(finance, settings):
     )
     assert locked.status_code == 429
     assert locked.json()["detail"].startswith("Too many failed log-ins.")
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_no_credentials_is_401_with_challenge(db):

@@ -105,8 +105,9 @@ MATRIX: dict[str, list[Probe]] = {
     "api-not-found": [
         Probe("GET", kwargs=lambda w: {}, outcomes=everyone(404), label="unknown address"),
     ],
-    "schema": [Probe("GET", outcomes=everyone(200))],
-    "api-docs": [Probe("GET", outcomes=everyone(200))],
+    # Behind a login (issue 17 item 16): anonymous gets 401 (schema) or the login page (docs).
+    "schema": [Probe("GET", outcomes=everyone(200, anonymous=401))],
+    "api-docs": [Probe("GET", fmt="page", outcomes=everyone(200, anonymous=302))],
     # --- API: agreements ------------------------------------------------------------------------
     "api-account-list": [Probe("GET", "agreements.view")],
     "api-account-detail": [
@@ -310,6 +311,21 @@ MATRIX: dict[str, list[Probe]] = {
     "healthz": [Probe("GET", fmt="page", outcomes=everyone(200))],
     "login": [Probe("GET", fmt="page", outcomes=everyone(200))],
     "logout": [Probe("POST", fmt="page", outcomes=everyone(302))],
+    # Each user's own API tokens and password (any logged-in user; only their own tokens).
+    "account_tokens": [Probe("GET", fmt="page", outcomes=everyone(200, anonymous=302))],
+    "account_token_revoke": [
+        Probe("POST", fmt="page", kwargs=lambda w: {"pk": 999999}, outcomes=everyone(302))
+    ],
+    "two_factor": [
+        Probe(
+            "GET",
+            fmt="page",
+            outcomes=everyone(403, billing_admin=200, finance=200, anonymous=302),
+        )
+    ],
+    # Nothing to verify without a device: sent on (home).
+    "two_factor_verify": [Probe("GET", fmt="page", outcomes=everyone(302))],
+    "account_password": [Probe("GET", fmt="page", outcomes=everyone(200, anonymous=302))],
     # Pages that show something: GET, 200 when allowed. Pages that act: POST (an empty form:
     # the view redirects back with a message), 302 when allowed; refused POSTs change nothing.
     "agreements:list": [page("GET", "agreements.view")],
@@ -547,8 +563,9 @@ SNAPSHOT_APPS = (
     "receivables",
     "portal",
     "core",
-    "authtoken",
 )
+# Auth bookkeeping, not business records: a token's first use stamps its last_used_at.
+SNAPSHOT_SKIP = {"core.ApiToken"}
 
 
 def snapshot() -> dict[str, str]:
@@ -559,7 +576,7 @@ def snapshot() -> dict[str, str]:
     parts = []
     for label in SNAPSHOT_APPS:
         for model in apps.get_app_config(label).get_models():
-            if model._meta.proxy:
+            if model._meta.proxy or model._meta.label in SNAPSHOT_SKIP:
                 continue
             table = connection.ops.quote_name(model._meta.db_table)
             pk = connection.ops.quote_name(model._meta.pk.column)

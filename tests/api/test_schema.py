@@ -41,13 +41,24 @@ def schema_world(db, settings, tmp_path):
     """One of everything, a billing admin with a known token, and requests that run in the
     test's transaction, as Django's test client arranges (the WSGI handler must not close the
     connection between requests)."""
-    from rest_framework.authtoken.models import Token
+    import datetime as dt
+
+    from django.utils import timezone
 
     from core import roles
+    from core.models import ApiToken
+    from core.tokens import token_digest
 
     settings.MEDIA_ROOT = str(tmp_path)
     admin = UserFactory(username="schema.admin", roles=[roles.BILLING_ADMIN])
-    Token.objects.create(user=admin, key=TOKEN)
+    now = timezone.now()
+    ApiToken.objects.create(
+        user=admin,
+        prefix=TOKEN[:11],
+        digest=token_digest(TOKEN),
+        created_at=now,
+        expires_at=now + dt.timedelta(days=1),
+    )
     make_world()
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
@@ -101,8 +112,8 @@ def test_api_never_fails_on_invalid_input(case, schema_world):
     case.call_and_validate(checks=CHECKS)
 
 
-def test_schema_is_served_and_lists_every_endpoint(client):
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+def test_schema_is_served_and_lists_every_endpoint(client_for, auditor):
+    response = client_for(auditor).get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
@@ -128,8 +139,8 @@ def test_schema_is_served_and_lists_every_endpoint(client):
     } <= paths
 
 
-def test_schema_documents_decimals_enums_errors_and_idempotency(client):
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+def test_schema_documents_decimals_enums_errors_and_idempotency(client_for, auditor):
+    schema = client_for(auditor).get("/api/schema/", HTTP_ACCEPT="application/json").json()
     components = schema["components"]["schemas"]
     total = components["Invoice"]["properties"]["total"]
     assert total["type"] == "string"
@@ -158,7 +169,7 @@ def test_schema_documents_decimals_enums_errors_and_idempotency(client):
     }
 
 
-def test_docs_page_is_served(client):
-    response = client.get("/api/docs/")
+def test_docs_page_is_served(client_for, auditor):
+    response = client_for(auditor).get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()

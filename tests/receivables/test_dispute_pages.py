@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.tokens import token_create
 from receivables import disputes
 from receivables.models import Dispute
 from tests.factories import AccountFactory
@@ -30,7 +30,7 @@ def _settings(settings, tmp_path):
 
 def api(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)[1]}")
     return client
 
 

@@ -23,11 +23,11 @@ def test_kpis_default_to_the_last_closed_month(client_for, services_manager):
 def test_generating_a_month_not_yet_ended_warns_first(client_for, billing_admin):
     now = client_for(billing_admin).get("/invoices/?period=2026-03").content.decode()
     assert 'id="period-open"' in now and "March 2026 has not ended yet (it ends 2026-03-31)" in now
-    assert "return confirm(" in now.split('id="run-form"')[1].split(">")[0]
+    assert "data-confirm=" in now.split('id="run-form"')[1].split(">")[0]
     closed = client_for(billing_admin).get("/invoices/?period=2026-02").content.decode()
     assert (
         'id="period-open"' not in closed
-        and "return confirm(" not in closed.split('id="run-form"')[1].split(">")[0]
+        and "data-confirm=" not in closed.split('id="run-form"')[1].split(">")[0]
     )
 
 
