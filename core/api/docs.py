@@ -9,12 +9,20 @@ from django.contrib.auth.decorators import login_required
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 
 
 class SchemaView(SpectacularAPIView):
     """GET /api/schema/: 401 without a token or session."""
 
     permission_classes = [IsAuthenticated]
+
+    def handle_exception(self, exc: Exception) -> Any:
+        response = super().handle_exception(exc)
+        # An error is plain JSON like every other API error, not an OpenAPI document type.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
 
 
 class DocsView(SpectacularSwaggerSplitView):
