@@ -141,7 +141,7 @@ def test_sessions_end_after_the_idle_timeout_and_each_request_renews(finance, se
 
 
 def test_migration_hashes_existing_plain_tokens(finance):
-    migration = importlib.import_module("core.migrations.0006_api_token")
+    migration = importlib.import_module("core.migrations.0007_api_token")
     plain = "0123456789abcdef0123456789abcdef01234567"
     with connection.cursor() as cursor:
         cursor.execute(

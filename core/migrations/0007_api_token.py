@@ -38,7 +38,7 @@ def hash_existing_tokens(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0005_saved_mapping'),
+        ('core', '0006_import_job'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
