@@ -256,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoicing.tasks.requeue_stale_runs_task",
         "schedule": crontab(minute="*/10"),
     },
+    "expire-upload-previews": {
+        "task": "core.tasks.expire_upload_previews_task",
+        "schedule": crontab(minute=17),
+    },
     "reclaim-dead-runs": {
         "task": "invoicing.tasks.reclaim_dead_runs_task",
         "schedule": 30.0,  # seconds: with RUN_STALE_SECONDS, a dead run resumes within 2 min
@@ -356,6 +360,16 @@ BILLING_IMPORT_MAX_BYTES = env_int("BILLING_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 BILLING_JSON_MAX_BYTES = env_int("BILLING_JSON_MAX_BYTES", 10 * 1024 * 1024)
 # Any other body (Django reads these into memory): 2.5 MB, Django's default.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+# Uploaded files stream to a temporary file on disk past this size (not kept in memory).
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Upload previews never confirmed are deleted after this many minutes (core/previews.py).
+BILLING_PREVIEW_TTL_MINUTES = env_int("BILLING_PREVIEW_TTL_MINUTES", 120)
+# Columns per row and bytes per cell an import reads at most (core/reading/files.py).
+BILLING_IMPORT_MAX_COLUMNS = env_int("BILLING_IMPORT_MAX_COLUMNS", 1000)
 # How imports read dates written with / . - and numbers (SPEC 1.4); each import may override them.
 BILLING_DATE_ORDER = env_str("BILLING_DATE_ORDER", "mdy")
 BILLING_DECIMAL = env_str("BILLING_DECIMAL", "point")

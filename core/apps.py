@@ -18,6 +18,17 @@ class CoreConfig(AppConfig):
         # API tokens end when their user's password changes (the receiver lives there).
         import core.tokens  # noqa: F401
 
+        self._connect_preview_expiry()
+
+    @staticmethod
+    def _connect_preview_expiry() -> None:
+        # Upload previews never confirmed are deleted when their user logs out (core.previews).
+        from django.contrib.auth.signals import user_logged_out
+
+        from core.previews import on_logout
+
+        user_logged_out.connect(on_logout, dispatch_uid="billable-forget-previews")
+
 
 def _sync_after_last_app(app_config: AppConfig, **kwargs: Any) -> None:
     # post_migrate is only sent for apps with a models module (the demo app has none).

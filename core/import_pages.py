@@ -11,7 +11,6 @@ options the preview was read with are kept with it, so the import reads the file
 from __future__ import annotations
 
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from core import import_jobs
+from core import import_jobs, previews
 from core.csvio import CsvFileError, Row, max_import_bytes, size_text
 from core.imports import UNDO_HANDLERS, ImportResult, UndoRefused
 from core.models import ImportJob, ImportRecord, SavedMapping
@@ -31,7 +30,7 @@ from core.reading import Mapping, MappingError, ReadOptions, SourceSet, TableRea
 from core.reading.layouts import guess_column
 from core.roles import has_capability, require
 
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "billable-imports"
+UPLOAD_DIR = previews.UPLOAD_DIR  # expired by core.previews
 SESSION_KEY = "billable_imports"
 PREVIEW_ROWS = 20
 # Columns whose values the mapping form offers to replace (the CRM's words for ours).

@@ -9,6 +9,9 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+# How long a key stays claimed by a request that has not answered yet; renewed while it runs, so
+# only a request whose worker died lets it lapse (then the next request with the key runs).
+IDEMPOTENCY_LEASE = dt.timedelta(seconds=60)
 
 
 class IdempotencyKey(models.Model):
@@ -18,6 +21,10 @@ class IdempotencyKey(models.Model):
     request with the same key is refused instead of running twice; the response is stored when the
     first request finishes. Server errors delete the row so that the client may retry. Rows older
     than IDEMPOTENCY_TTL are ignored and purged (core.api.idempotency_purge).
+
+    A row without an answer is held by its request until `lease_until` (IDEMPOTENCY_LEASE, renewed
+    while the request runs): a request whose worker was killed leaves a row whose lease lapses,
+    and the next request with the key takes it over instead of answering 409 for 24 hours.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -32,6 +39,9 @@ class IdempotencyKey(models.Model):
     response_body = models.TextField(blank=True, help_text="The JSON body returned the first time.")
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While no answer is stored: held by its request until."
+    )
 
     class Meta:
         constraints = [

@@ -1,24 +1,29 @@
 """Idempotency-Key on POST/PUT/PATCH/DELETE.
 
 Same key + same request replays the first answer; same key + a different request is refused
-with 422; still running: 409.
+with 422; still running: 409 with Retry-After. A running request holds its key for
+IDEMPOTENCY_LEASE, renewed every third of it from a thread while it runs; a request whose worker
+died stops renewing, and once the lease has lapsed the next request with the key runs (issue 17
+item 5: it used to answer 409 for 24 hours).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import threading
 from typing import Any
 
 from django.core.files.base import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from core.models import IDEMPOTENCY_TTL, IdempotencyKey
+from core.models import IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, IdempotencyKey
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -34,6 +39,11 @@ class IdempotencyConflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
     default_code = "idempotency_in_progress"
+
+    def __init__(self, wait: float | None = None) -> None:
+        super().__init__()
+        # Seconds until the first request's lease lapses (the handler sends it as Retry-After).
+        self.wait = max(1, math.ceil(wait)) if wait is not None else 1
 
 
 class IdempotencyMismatch(exceptions.APIException):
@@ -100,21 +110,42 @@ def idempotency_purge() -> int:
     return deleted
 
 
+def _lease_end(record: IdempotencyKey) -> Any:
+    return record.lease_until or record.created_at + IDEMPOTENCY_LEASE
+
+
+def _take_over(existing: IdempotencyKey) -> IdempotencyKey | None:
+    """Claim a key whose request died (no answer, lease lapsed); None if another request won."""
+    now = timezone.now()
+    held = IdempotencyKey.objects.filter(pk=existing.pk, response_status__isnull=True)
+    if existing.lease_until is None:
+        held = held.filter(lease_until__isnull=True)
+    else:
+        held = held.filter(lease_until=existing.lease_until)
+    if held.update(lease_until=now + IDEMPOTENCY_LEASE, created_at=now):
+        return IdempotencyKey.objects.get(pk=existing.pk)
+    return None
+
+
 def idempotency_begin(*, user: Any, key: str, request: Request) -> IdempotencyKey:
     """Claim `key` for this request, or raise: _Replay (answer stored), IdempotencyConflict
-    (first request still running) or IdempotencyMismatch (key used for another request)."""
+    (first request still running, within its lease) or IdempotencyMismatch (key used for
+    another request). A key whose request died without an answer is taken over once its
+    lease has lapsed."""
     fingerprint = request_fingerprint(request)
     idempotency_purge()
-    for _attempt in range(2):
+    for _attempt in range(3):
         try:
             with transaction.atomic():
+                now = timezone.now()
                 return IdempotencyKey.objects.create(
                     user=user,
                     key=key,
                     method=request.method,
                     path=request.path[:2000],
                     request_hash=fingerprint,
-                    created_at=timezone.now(),
+                    created_at=now,
+                    lease_until=now + IDEMPOTENCY_LEASE,
                 )
         except IntegrityError:
             existing = IdempotencyKey.objects.filter(user=user, key=key).first()
@@ -122,10 +153,43 @@ def idempotency_begin(*, user: Any, key: str, request: Request) -> IdempotencyKe
                 continue
             if existing.request_hash != fingerprint:
                 raise IdempotencyMismatch() from None
-            if existing.response_status is None:
-                raise IdempotencyConflict() from None
-            raise _Replay(existing) from None
-    raise IdempotencyConflict()
+            if existing.response_status is not None:
+                raise _Replay(existing) from None
+            remaining = (_lease_end(existing) - timezone.now()).total_seconds()
+            if remaining > 0:
+                raise IdempotencyConflict(wait=remaining) from None
+            taken = _take_over(existing)
+            if taken is not None:
+                return taken
+    raise IdempotencyConflict(wait=IDEMPOTENCY_LEASE.total_seconds())
+
+
+class _LeaseKeeper:
+    """Renews a claimed key's lease every third of IDEMPOTENCY_LEASE while its request runs. The
+    thread dies with the worker process, which is what lets a dead request's lease lapse. Not
+    started inside an outer transaction (tests), where the row is not visible to the thread."""
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        if not connection.in_atomic_block:
+            self.thread = threading.Thread(target=self._run, name=f"lease-{pk}", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(IDEMPOTENCY_LEASE.total_seconds() / 3):
+                IdempotencyKey.objects.filter(pk=self.pk, response_status__isnull=True).update(
+                    lease_until=timezone.now() + IDEMPOTENCY_LEASE
+                )
+        finally:
+            connection.close()
+
+    def end(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
 
 
 def idempotency_finish(record: IdempotencyKey, response: Any) -> None:
@@ -138,7 +202,10 @@ def idempotency_finish(record: IdempotencyKey, response: Any) -> None:
     headers = {h: response[h] for h in ("Location", "Content-Type") if response.has_header(h)}
     headers.pop("Content-Type", None)  # re-rendered on replay
     IdempotencyKey.objects.filter(pk=record.pk).update(
-        response_status=response.status_code, response_body=body, response_headers=headers
+        response_status=response.status_code,
+        response_body=body,
+        response_headers=headers,
+        lease_until=None,
     )
 
 
@@ -147,6 +214,7 @@ class IdempotencyMixin:
     checks: a refused request never claims a key."""
 
     _idempotency_record: IdempotencyKey | None = None
+    _idempotency_lease: _LeaseKeeper | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -168,9 +236,16 @@ class IdempotencyMixin:
                 }
             )
         self._idempotency_record = idempotency_begin(user=request.user, key=key, request=request)
+        self._idempotency_lease = _LeaseKeeper(self._idempotency_record.pk)
+
+    def _end_lease(self) -> None:
+        lease, self._idempotency_lease = self._idempotency_lease, None
+        if lease is not None:
+            lease.end()
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        self._end_lease()
         record, self._idempotency_record = self._idempotency_record, None
         if record is not None and not response.has_header("Idempotent-Replayed"):
             idempotency_finish(record, response)
@@ -180,6 +255,7 @@ class IdempotencyMixin:
         try:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         except BaseException:
+            self._end_lease()
             record, self._idempotency_record = self._idempotency_record, None
             if record is not None:
                 IdempotencyKey.objects.filter(pk=record.pk).delete()

@@ -9,6 +9,10 @@ Encoding: a BOM decides (UTF-8 or UTF-16); otherwise the bytes are checked to be
 streaming pass and, when they are not, read as Windows-1252; ``options.encoding`` forces a codec.
 Delimiter: Excel's ``sep=;`` first line, else the one of ``, ; tab |`` that occurs most often
 outside quotes in the header line; ``options.delimiter`` forces one. Blank lines are skipped.
+
+Caps: a row of more than ``max_import_columns()`` columns, or a cell of more than MAX_FIELD_BYTES,
+refuses the file (``line N: column M: ...``) before the row is split into cells, so a header of
+millions of columns costs one line of memory, not millions of strings.
 """
 
 from __future__ import annotations
@@ -19,13 +23,22 @@ import datetime as dt
 import hashlib
 import io
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from core.csvio import FILE, CsvFileError, _known_size, open_binary, too_large_error
+from core.csvio import (
+    FILE,
+    MAX_FIELD_BYTES,
+    CsvFileError,
+    _known_size,
+    max_import_columns,
+    open_binary,
+    too_large_error,
+)
 from core.imports import ImportFile, RowError
 
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
@@ -124,6 +137,7 @@ class Table:
             lines = _byte_lines(stream, codec, self.max_bytes)
         lines, delimiter, skipped = self._sniff(lines)
         self.delimiter = delimiter
+        lines = _capped_lines(lines, delimiter, skipped)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         last = skipped
         try:
@@ -298,6 +312,64 @@ def _wide_lines(stream: IO[bytes], codec: str) -> Iterator[str]:
         text.detach()
 
 
+def _cap_error(line: int, column: int, what: str) -> CsvFileError:
+    return CsvFileError(RowError(line, f"column {column}", what))
+
+
+def _too_many_columns(line: int, limit: int) -> CsvFileError:
+    return _cap_error(
+        line, limit + 1, f"the row has more than {limit} columns, the most an import reads"
+    )
+
+
+def _too_long(line: int, column: int) -> CsvFileError:
+    return _cap_error(
+        line, column, f"the value is longer than {MAX_FIELD_BYTES // 1024 // 1024} MB"
+    )
+
+
+def _capped_lines(lines: Iterator[str], delimiter: str, skipped: int) -> Iterator[str]:
+    """The physical lines, refused past the column and cell caps. Cheap for normal lines (two
+    C-level counts); a suspicious one is scanned field by field without building the fields."""
+    limit = max_import_columns()
+    quoted = False  # inside a quoted value that spans lines
+    number = skipped
+    for line in lines:
+        number += 1
+        if line.count(delimiter) >= limit or len(line) > MAX_FIELD_BYTES:
+            _scan_line(line, delimiter, number, limit, quoted)
+        if line.count('"') % 2:
+            quoted = not quoted
+        yield line
+
+
+def _scan_line(line: str, delimiter: str, number: int, limit: int, quoted: bool) -> None:
+    """Raise when `line` holds more than `limit` fields or a field over MAX_FIELD_BYTES."""
+    position, column, end = 0, 1, len(line.rstrip("\r\n"))
+    if quoted:  # the rest of a value from the line before: up to its closing quote
+        closing = _QUOTED_REST.match(line)
+        position = closing.end() if closing else end
+    while position <= end:
+        if line.startswith('"', position):
+            match = _QUOTED.match(line, position)
+            stop = match.end() if match else end
+        else:
+            found = line.find(delimiter, position, end)
+            stop = end if found < 0 else found
+        if stop - position > MAX_FIELD_BYTES:
+            raise _too_long(number, column)
+        found = line.find(delimiter, stop, end)
+        if found < 0:
+            return
+        position, column = found + 1, column + 1
+        if column > limit:
+            raise _too_many_columns(number, limit)
+
+
+_QUOTED = re.compile(r'"(?:[^"]|"")*"?')
+_QUOTED_REST = re.compile(r'(?:[^"]|"")*"')
+
+
 # --- XLSX ---------------------------------------------------------------------------------------
 
 
@@ -347,10 +419,17 @@ def _xlsx_records(stream: IO[bytes], sheet: str | None) -> Iterator[tuple[int, l
             ws = book[sheet]
         else:
             ws = book.worksheets[0]
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        limit = max_import_columns()
+        rows = ws.iter_rows(values_only=True, max_col=limit + 1)
+        for number, row in enumerate(rows, start=1):
             fields = [cell_text(v) for v in row]
             while fields and not fields[-1]:
                 fields.pop()
+            if len(fields) > limit:
+                raise _too_many_columns(number, limit)
+            for column, text in enumerate(fields, start=1):
+                if len(text) > MAX_FIELD_BYTES:
+                    raise _too_long(number, column)
             if any(f.strip() for f in fields):
                 yield number, fields
     finally:
