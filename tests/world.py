@@ -26,7 +26,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from agreements.models import Account, Agreement, Milestone, RoleRate
-from invoicing.models import EntryBilling, Invoice, InvoiceRun
+from core.models import ImportJob
+from invoicing.models import ApprovalJob, EntryBilling, Invoice, InvoiceRun
 from portal.models import Contact, PaymentNotice
 from receivables.models import Dispute, DisputeAttachment, DisputeMessage, Reminder
 from tests.factories import (
@@ -42,6 +43,7 @@ from tests.factories import (
     PaymentFactory,
     RoleRateFactory,
     TimeEntryFactory,
+    UserFactory,
 )
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
 
@@ -328,6 +330,8 @@ class World:
     dispute_attachment: Any
     contact: Any
     notice: Any
+    import_job: Any
+    approval_job: Any
     milestone: Any = None  # undated, on a Fixed Fee agreement of the same account
 
 
@@ -480,6 +484,10 @@ def make_world() -> World:
         amount=Decimal("600.00"),
         currency="USD",
     )
+    import_job = ImportJob.objects.create(kind="time_entries", file_name="entries.csv", runner="x")
+    approval_job = ApprovalJob.objects.create(
+        period=dt.date(2025, 12, 1), status="done", started_by=UserFactory(username="approver")
+    )
     assert agreement.stage == Agreement.Stage.SIGNED
     milestone = MilestoneFactory(
         agreement__account=account,
@@ -511,4 +519,6 @@ def make_world() -> World:
         dispute_attachment=dispute_attachment,
         contact=contact,
         notice=notice,
+        import_job=import_job,
+        approval_job=approval_job,
     )

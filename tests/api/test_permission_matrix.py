@@ -326,6 +326,21 @@ MATRIX: dict[str, list[Probe]] = {
     # Nothing to verify without a device: sent on (home).
     "two_factor_verify": [Probe("GET", fmt="page", outcomes=everyone(302))],
     "account_password": [Probe("GET", fmt="page", outcomes=everyone(200, anonymous=302))],
+    # A time-entry import job: every role may open import history, only the importing roles
+    # this job's page (core.import_pages KIND_CAPABILITIES).
+    **{
+        name: [
+            Probe(
+                "GET",
+                "imports.history",
+                fmt="page",
+                kwargs=pk("import_job"),
+                outcomes=everyone(403, billing_admin=200, services_manager=200, anonymous=302),
+                label="object capability: entries.import",
+            )
+        ]
+        for name in ("import_job", "import_job_status")
+    },
     # Pages that show something: GET, 200 when allowed. Pages that act: POST (an empty form:
     # the view redirects back with a message), 302 when allowed; refused POSTs change nothing.
     "agreements:list": [page("GET", "agreements.view")],
@@ -360,6 +375,8 @@ MATRIX: dict[str, list[Probe]] = {
     "invoicing:approve": [page("POST", "invoices.manage", pk("draft"))],
     "invoicing:reject": [page("POST", "invoices.manage", pk("draft"))],
     "invoicing:add_line": [page("POST", "invoices.manage", pk("draft"))],
+    "invoicing:edit_notes": [page("POST", "invoices.manage", pk("draft"))],
+    "invoicing:approval_job": [page("GET", "invoices.view", pk("approval_job"))],
     "invoicing:send": [page("POST", "invoices.manage", pk("approved"))],
     "invoicing:credit_note": [page("POST", "credit_notes.create", pk("approved"))],
     "invoicing:adjust_line": [page("POST", "invoices.manage", pk("draft_line"))],
@@ -498,7 +515,11 @@ def test_every_matrix_capability_exists():
     for name, probes in MATRIX.items():
         for probe in probes:
             assert probe.capability is None or probe.capability in roles.CAPABILITIES, name
-            assert (probe.capability is None) == (probe.outcomes is not None), name
+            # A capability or explicit outcomes; both only where the page also checks an
+            # object's own capability (the label names it).
+            both = probe.capability is not None and probe.outcomes is not None
+            assert probe.capability is not None or probe.outcomes is not None, name
+            assert not both or probe.label.startswith("object capability"), name
 
 
 def test_pages_declare_the_capability_the_matrix_expects():
