@@ -291,6 +291,7 @@ def test_dunning_page_and_run_now(client_for, finance, acme):
     client.post(reverse("receivables:dunning_run"))
     assert Reminder.objects.count() == 0  # nothing due today
     with time_machine.travel(TODAY + dt.timedelta(days=1), tick=False):
+        client = client_for(finance)  # a day later the 8 h idle session has ended: log in again
         client.post(reverse("receivables:dunning_run"))
     assert list(Reminder.objects.values_list("level", "status")) == [(7, "sent")]
     assert inv.number in client.get(reverse("receivables:dunning")).content.decode()
