@@ -43,9 +43,9 @@ def stale_after() -> dt.timedelta:
     return dt.timedelta(seconds=getattr(settings, "RUN_STALE_SECONDS", 60))
 
 
-def heartbeat_every() -> float:
-    """Seconds between two heartbeats of a running run (well under stale_after)."""
-    return float(getattr(settings, "RUN_HEARTBEAT_SECONDS", 15))
+def heartbeat_every() -> int:
+    """Whole seconds between two heartbeats of a running run (well under stale_after)."""
+    return int(getattr(settings, "RUN_HEARTBEAT_SECONDS", 15))
 
 
 class RunBusy(Exception):
