@@ -166,6 +166,9 @@ def test_no_card_number_is_ever_stored(trial_log, client_for, tmp_path):
                 "reference": ref,
                 "method": "card",
                 "external_id": pid(),
+                # Every trial is the same customer, amount and date: the clerk answers the
+                # likely-duplicate question with "Record it anyway".
+                "confirm_duplicate": "on",
             },
         ),
     }
