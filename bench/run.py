@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="keep the database as an earlier run left it (no reset, no agreement import): "
+        "re-measure a later step, e.g. --only pages, on a copy of a firm-scale database",
+    )
     args = parser.parse_args(argv)
 
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -40,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import db
 
-    log(f"scale {args.scale}: resetting database {db.parse(url)['dbname']}")
-    db.reset_database(url)
+    if args.reuse_db:
+        log(f"scale {args.scale}: reusing database {db.parse(url)['dbname']} as it is")
+    else:
+        log(f"scale {args.scale}: resetting database {db.parse(url)['dbname']}")
+        db.reset_database(url)
 
     import django
 
@@ -81,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {},
         "benchmarks": [],
     }
-    setup_agreements(ctx, results)
+    if not args.reuse_db:
+        setup_agreements(ctx, results)
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     for name, fn in CASES:
         if only and name not in only and not (name.startswith("page") and "pages" in only):
