@@ -159,3 +159,30 @@ def test_aging_page_shows_the_dispute_kpis(role, request, finance, client_for):
     assert '<div class="value" id="kpi-within">100.00%</div>' in kpis
     assert "Overbilling: " in kpis and "40.00" in kpis and "(1)" in kpis
     assert 'id="kpi-disputes-link"' in html
+
+
+@pytest.mark.django_db
+def test_dispute_pages_pluralise_days_and_scroll_tables_on_a_phone(finance, client_for):
+    acc = AccountFactory(name="Acme Phone Ltd")
+    inv = invoice_with_lines(acc, ["100.00", "50.00"])
+    line = inv.lines.get(position=1)
+    other = invoice_with_lines(acc, ["80.00"])
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):
+        dispute = disputes.dispute_open(
+            invoice=inv, category="overbilling", message="x", user=finance, lines=[line]
+        )
+        resolved = disputes.dispute_open(
+            invoice=other, category="overbilling", message="y", user=finance
+        )
+    with time_machine.travel(NOW, tick=False):
+        disputes.dispute_credit(dispute=resolved, amount="10.00", reason="ok", user=finance)
+        client = client_for(finance)
+        detail = client.get(f"/receivables/disputes/{dispute.pk}/").content.decode()
+        listing = client.get("/receivables/disputes/", {"q": inv.number}).content.decode()
+    assert '<div class="value" id="dispute-age">1 day</div>' in detail
+    assert ">SLA 10 days, 9 days left</div>" in detail
+    assert '<div class="table-wrap"><table id="disputed-lines">' in detail
+    assert '<div class="value" id="kpi-median">1.00 day</div>' in listing
+    assert '<div class="table-wrap"><table id="dispute-list">' in listing
+    assert '<div class="table-wrap"><table id="dispute-found">' in listing
+    assert "1 days" not in detail + listing
