@@ -120,6 +120,56 @@ def measure_process(
     return Sample(seconds, statements, round(rusage.ru_maxrss / 1024, 1))
 
 
+def error_text(exc: Exception, limit: int = 500) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:limit]}"
+
+
+def warm_up_and_pair(
+    *,
+    reps: int,
+    candidate: Side,
+    baseline: Side,
+    run_candidate: Callable[[], Sample] | None,
+    run_baseline: Callable[[], Sample],
+    log: Callable[[str], None],
+    reset: Callable[[], None] | None = None,
+    warm_candidate: Callable[[], Any] | None = None,
+    warm_baseline: Callable[[], Any] | None = None,
+    candidate_budget_s: float | None = None,
+    note: str | None = "warm-up",
+) -> Any:
+    """What every step does: warm both sides up once, then `run_pair`.
+
+    Each warm-up starts from `reset()`, baseline first, like a timed round; `warm_baseline` and
+    `warm_candidate` default to the timed runs (a step warms up on a smaller input by passing its
+    own). A candidate whose warm-up fails is recorded as an error and not timed. Returns what the
+    candidate's warm-up returned (None if it did not run or failed).
+    """
+    reset = reset or (lambda: None)
+    if note:
+        log(f"  {note}")
+    reset()
+    (warm_baseline or run_baseline)()
+    warm = None
+    if run_candidate is not None:
+        reset()
+        try:
+            warm = (warm_candidate or run_candidate)()
+        except Exception as exc:  # noqa: BLE001 - recorded in the results, not hidden
+            candidate.status, candidate.error = "error", error_text(exc)
+    run_pair(
+        reps=reps,
+        candidate=candidate,
+        baseline=baseline,
+        run_candidate=run_candidate,
+        run_baseline=run_baseline,
+        reset=reset,
+        log=log,
+        candidate_budget_s=candidate_budget_s,
+    )
+    return warm
+
+
 def run_pair(
     *,
     reps: int,
@@ -159,8 +209,7 @@ def run_pair(
         try:
             sample = run_candidate()
         except Exception as exc:  # noqa: BLE001 - recorded in the results, not hidden
-            candidate.status = "error"
-            candidate.error = f"{type(exc).__name__}: {str(exc)[:500]}"
+            candidate.status, candidate.error = "error", error_text(exc)
             log(f"    candidate failed: {candidate.error}")
             continue
         candidate.samples.append(sample)

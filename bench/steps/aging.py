@@ -48,20 +48,12 @@ def case_aging(ctx: Context):
         ]
         return sample
 
-    log("  warm-up")
-    run_base()
-    if aging_report is not None:
-        try:
-            run_cand()
-        except Exception as exc:  # noqa: BLE001
-            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(
+    harness.warm_up_and_pair(
         reps=max(ctx.reps, 5),
         candidate=cand,
         baseline=base,
         run_candidate=run_cand if aging_report else None,
         run_baseline=run_base,
-        reset=lambda: None,
         log=log,
     )
     same = None

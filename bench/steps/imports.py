@@ -64,23 +64,17 @@ def case_import(ctx: Context):
             prints["candidate"] = sql(ENTRY_FINGERPRINT)[0]
         return sample
 
-    log("  warm-up (first 1% of the file)")
-    reset()
-    run_base(ctx.files.warmup_entries, record=False)
-    if time_entry_import is not None:
-        reset()
-        try:
-            run_cand(ctx.files.warmup_entries, record=False)
-        except Exception as exc:  # noqa: BLE001
-            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(
+    harness.warm_up_and_pair(
         reps=ctx.reps,
         candidate=cand,
         baseline=base,
         run_candidate=(lambda: run_cand(ctx.files.entries)) if time_entry_import else None,
         run_baseline=lambda: run_base(ctx.files.entries),
         reset=reset,
+        warm_candidate=lambda: run_cand(ctx.files.warmup_entries, record=False),
+        warm_baseline=lambda: run_base(ctx.files.warmup_entries, record=False),
         log=log,
+        note="warm-up (first 1% of the file)",
     )
     if cand.status != "ok":
         # Later benchmarks need the entries: leave the baseline's rows in place.

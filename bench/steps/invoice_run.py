@@ -77,25 +77,21 @@ def case_invoice_run(ctx: Context):
     # Warm-up on the month before the data: no entries yet, only the blocks and milestones of
     # agreements that started earlier, so every code path runs at a fraction of the cost.
     before = (period - dt.timedelta(days=1)).replace(day=1)
-    log(f"  period {period:%Y-%m}; warm-up on {before:%Y-%m}")
-    reset()
-    run_base(before)
-    if invoice_run_generate is not None:
-        reset()
-        try:
-            cand.extra["warmup_s"] = round(run_cand(before).seconds, 1)
-        except Exception as exc:  # noqa: BLE001
-            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(
+    warm = harness.warm_up_and_pair(
         reps=ctx.reps,
         candidate=cand,
         baseline=base,
         run_candidate=run_cand if invoice_run_generate else None,
         run_baseline=run_base,
         reset=reset,
+        warm_candidate=lambda: run_cand(before),
+        warm_baseline=lambda: run_base(before),
         log=log,
+        note=f"period {period:%Y-%m}; warm-up on {before:%Y-%m}",
         candidate_budget_s=CANDIDATE_BUDGET_S[ctx.args.scale],
     )
+    if warm is not None:
+        cand.extra["warmup_s"] = round(warm.seconds, 1)
     final = prints.get("candidate") or prints.get("baseline") or [(0, ""), (0, ""), (0, "")]
     same = None
     extra: dict[str, Any] = {

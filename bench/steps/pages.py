@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from bench.common import (
     PAGE_REQUESTS,
@@ -69,22 +70,18 @@ def case_pages(ctx: Context):
 
             return run
 
-        for _ in range(3):  # warm-up
-            get(empty)()
-            if url and cand.status == "ok":
-                try:
-                    get(url)()
-                except Exception as exc:  # noqa: BLE001
-                    cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
         quiet = lambda msg: None  # noqa: E731 - one line per request would drown the log
-        harness.run_pair(
+        run_url, run_empty = (get(url) if url else None), get(empty)
+        harness.warm_up_and_pair(
             reps=n,
             candidate=cand,
             baseline=base,
-            run_candidate=get(url) if url else None,
-            run_baseline=get(empty),
-            reset=lambda: None,
+            run_candidate=run_url,
+            run_baseline=run_empty,
+            warm_candidate=thrice(run_url) if run_url else None,
+            warm_baseline=thrice(run_empty),
             log=quiet,
+            note=None,
         )
         for side in (cand, base):
             if side.samples:
@@ -102,3 +99,8 @@ def case_pages(ctx: Context):
             notes="In-process Django test client, logged in; latency per request "
             "and queries per request.",
         )
+
+
+def thrice(run: Callable[[], Any]) -> Callable[[], list[Any]]:
+    """A page's warm-up: three requests."""
+    return lambda: [run() for _ in range(3)]

@@ -52,20 +52,12 @@ def case_pdf(ctx: Context):
         out["candidate_pages"] = pdf_pages(data)
         return sample
 
-    log("  warm-up")
-    run_base()
-    if invoice_pdf is not None:
-        try:
-            run_cand()
-        except Exception as exc:  # noqa: BLE001
-            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(
+    harness.warm_up_and_pair(
         reps=max(ctx.reps, 5),
         candidate=cand,
         baseline=base,
         run_candidate=run_cand if invoice_pdf else None,
         run_baseline=run_base,
-        reset=lambda: None,
         log=log,
     )
     extra: dict[str, Any] = {"pages": out.get("candidate_pages")}
@@ -88,7 +80,7 @@ def case_pdf(ctx: Context):
                     (big_s - cand.median) * 1000 / (pages - out["candidate_pages"]), 1
                 )
         except Exception as exc:  # noqa: BLE001
-            extra["big_invoice_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            extra["big_invoice_error"] = harness.error_text(exc, 300)
     yield bench_result(
         "pdf",
         1,

@@ -47,16 +47,7 @@ def case_reconciliation(ctx: Context):
         seen["candidate"] = open_flags()
         return sample
 
-    log("  warm-up")
-    reset()
-    run_base()
-    if reconciliation_run is not None:
-        reset()
-        try:
-            run_cand()
-        except Exception as exc:  # noqa: BLE001
-            cand.status, cand.error = "error", f"{type(exc).__name__}: {str(exc)[:500]}"
-    harness.run_pair(
+    harness.warm_up_and_pair(
         reps=ctx.reps,
         candidate=cand,
         baseline=base,
