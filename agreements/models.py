@@ -31,6 +31,10 @@ class Account(models.Model):
         default=False,
         help_text="Invoice e-mails always carry the Factur-X PDF; also attach the UBL file.",
     )
+    # The import that created or last changed it (undo of an import, SPEC 1.4).
+    import_record = models.ForeignKey(
+        "core.ImportRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -112,6 +116,10 @@ class Agreement(models.Model):
         help_text="EN 16931 VAT category code (S, Z, E, AE, K, G, O); blank = S or Z by Tax Rate.",
     )
     tax_exemption_reason = models.CharField(max_length=300, blank=True)
+    # The import that created or last changed it (undo of an import, SPEC 1.4).
+    import_record = models.ForeignKey(
+        "core.ImportRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -102,7 +102,8 @@ def _run(
             result.errors = sorted(reader.relabel(errors), key=lambda e: e.line)
             return result
         result.notices.extend(reader.notices)
-        _write(good, stored, user=user, dry_run=dry_run, result=result)
+        # Recorded before writing, so the accounts and agreements it writes point at it (undo).
+        record = None
         if not dry_run:
             record = import_record_create(
                 kind="agreements",
@@ -112,6 +113,8 @@ def _run(
                 encoding=reader.encoding,
                 options=reader.options.as_json(),
             )
+        _write(good, stored, user=user, dry_run=dry_run, result=result, record=record)
+        if record is not None:
             import_record_finish(record=record, result=result)
             result.import_id = record.pk
     return result
@@ -142,16 +145,12 @@ def _depth(row: AgreementRow, by_id: dict[str, AgreementRow]) -> int:
     return depth
 
 
-def _write(
-    rows: list[AgreementRow],
-    stored: selectors.StoredAgreements,
-    *,
-    user: Any,
-    dry_run: bool,
-    result: ImportResult,
-) -> None:
-    # Accounts: one name, e-mail, address, VAT ID and reference per Account ID (check_rows made
-    # sure the rows agree); a column no row of the account fills is blank.
+def _write_accounts(
+    rows: list[AgreementRow], *, user: Any, dry_run: bool, record: Any
+) -> tuple[dict[str, Account], set[str]]:
+    """Accounts: one name, e-mail, address, VAT ID and reference per Account ID (check_rows made
+    sure the rows agree); a column no row of the account fills is blank. Returns the accounts by
+    Account ID and the IDs of those created or changed (which then point at ``record``)."""
     accounts = selectors.accounts_by_external_id(r.account_id for r in rows)
     fields = ("name", *ACCOUNT_COLUMNS.values())
     wanted_accounts: dict[str, dict[str, str]] = {}
@@ -171,8 +170,23 @@ def _write(
         else:
             continue
         changed_accounts.add(account_id)
+        account.import_record = record
         _save(account, user, dry_run)
+    return accounts, changed_accounts
 
+
+def _write(
+    rows: list[AgreementRow],
+    stored: selectors.StoredAgreements,
+    *,
+    user: Any,
+    dry_run: bool,
+    result: ImportResult,
+    record: Any = None,
+) -> None:
+    """Every agreement created or changed (its fields, rate card or milestones) points at
+    ``record``, the import that last wrote it; undo finds what the import wrote by it."""
+    accounts, changed_accounts = _write_accounts(rows, user=user, dry_run=dry_run, record=record)
     existing_pks = [a.pk for a in stored.by_id.values()]
     rates = selectors.role_rates_by_agreement(existing_pks)
     milestones = selectors.milestones_by_agreement(existing_pks)
@@ -203,15 +217,20 @@ def _write(
                 setattr(agreement, name, new)
                 changed = True
         if changed:
+            agreement.import_record = record
             _save(agreement, user, dry_run)
-        changed |= row.account_id in changed_accounts
         agreements[row.external_id] = agreement
-        changed |= _sync_role_rates(
+        rates_changed = _sync_role_rates(
             agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run
         )
-        changed |= _sync_milestones(
+        milestones_changed = _sync_milestones(
             agreement, row, milestones.get(agreement.pk, []) if not created else [], user, dry_run
         )
+        if (rates_changed or milestones_changed) and not changed:
+            # Only the rate card or the milestones changed: the agreement is still this import's.
+            agreement.import_record = record
+            _save(agreement, user, dry_run)
+        changed |= rates_changed or milestones_changed or row.account_id in changed_accounts
         if created:
             result.created += 1
         elif changed:

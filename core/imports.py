@@ -129,15 +129,28 @@ def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
     return record
 
 
-def protected_ids(model: Any, ids: list[int]) -> set[int]:
+def protected_ids(
+    model: Any, ids: list[int], *, include_hidden: bool = False, skip: tuple[Any, ...] = ()
+) -> set[int]:
     """The ids among ``ids`` that a PROTECT relation of another model points at (an entry on an
     invoice line, a payment with allocations): found through the model's relations, so an
-    upstream app learns that a downstream row holds its row without naming the downstream app."""
+    upstream app learns that a downstream row holds its row without naming the downstream app.
+    ``include_hidden`` also follows relations without a reverse name (``related_name="+"``, e.g.
+    an entry billing's agreement); relations from the models in ``skip`` are not followed."""
     from django.db import models
 
     found: set[int] = set()
-    for relation in model._meta.related_objects:
-        if relation.on_delete is not models.PROTECT:
+    relations = (
+        [
+            f
+            for f in model._meta.get_fields(include_hidden=True)
+            if f.auto_created and not f.concrete
+        ]
+        if include_hidden
+        else model._meta.related_objects
+    )
+    for relation in relations:
+        if relation.on_delete is not models.PROTECT or relation.related_model in skip:
             continue
         column = relation.field.name
         for i in range(0, len(ids), 5000):
