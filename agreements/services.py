@@ -207,7 +207,7 @@ def _write(
             changed = True
         else:
             # Compare keys, not pks: in a dry run new accounts and parents have no pk.
-            old_parent = agreement.parent.external_id if agreement.parent_id else ""
+            old_parent = agreement.parent.external_id if agreement.parent is not None else ""
             changed = agreement.account.external_id != row.account_id or old_parent != row.parent_id
         agreement.account = accounts[row.account_id]
         agreement.parent = parent

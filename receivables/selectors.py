@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.db.models import (
@@ -29,6 +30,7 @@ from invoicing.models import CreditNote, Invoice
 from receivables.models import Allocation, Dispute, Payment, Reminder
 from receivables.settlement import (  # the settlement rules; re-exported for the screens
     MONEY_FIELD,
+    OpenAmount,
     annotate_open_amount,
     live_allocations,
     sum_subquery,
@@ -41,7 +43,34 @@ FINAL_STATUSES = sorted(Invoice.FINAL_STATUSES)
 STATEMENT_PAYMENT_DAYS = 90
 
 
-def annotate_unapplied(qs: QuerySet[Payment], as_of: dt.date | None = None) -> QuerySet[Payment]:
+class Unapplied(TypedDict):
+    """What `annotate_unapplied` adds to each Payment row."""
+
+    applied: Decimal
+    unapplied: Decimal
+
+
+class AgingFacts(OpenAmount):
+    """What `aging_invoices` adds to each invoice, as of its date, for the drill-down."""
+
+    days_past_due: int
+    settled: Decimal
+    live_allocations: list[Allocation]
+    credit_notes_as_of: list[CreditNote]
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from receivables.settlement import SettledInvoice
+
+    UnappliedPayment = WithAnnotations[Payment, Unapplied]
+    AgingInvoice = WithAnnotations[Invoice, AgingFacts]
+
+
+def annotate_unapplied(
+    qs: QuerySet[Payment], as_of: dt.date | None = None
+) -> QuerySet[UnappliedPayment]:
     """Adds `applied` and `unapplied` to a Payment queryset."""
     return qs.annotate(applied=sum_subquery(live_allocations(as_of), "payment")).annotate(
         unapplied=ExpressionWrapper(F("amount") - F("applied"), output_field=MONEY_FIELD)
@@ -53,18 +82,19 @@ def final_invoices() -> QuerySet[Invoice]:
 
 
 def payment_unapplied(payment: Payment, as_of: dt.date | None = None) -> Decimal:
-    return (
+    unapplied: Decimal = (
         annotate_unapplied(Payment.objects.filter(pk=payment.pk), as_of)
         .values_list("unapplied", flat=True)
         .get()
     )
+    return unapplied
 
 
-def open_invoices(*, account: Account, currency: str) -> QuerySet[Invoice]:
+def open_invoices(*, account: Account, currency: str) -> QuerySet[SettledInvoice]:
     """Final invoices of an account in a currency with something open now, oldest due first."""
     return (
         annotate_open_amount(final_invoices().filter(account=account, currency=currency))
-        .filter(open_amount__gt=0)
+        .filter(open_amount__gt=ZERO)
         .order_by("due_date", "number")
     )
 
@@ -77,7 +107,7 @@ def payment_list(
     date_to: dt.date | None = None,
     unapplied_only: bool = False,
     unassigned_only: bool = False,
-) -> QuerySet[Payment]:
+) -> QuerySet[UnappliedPayment]:
     qs = annotate_unapplied(Payment.objects.select_related("account"))
     if unassigned_only:
         qs = qs.filter(account__isnull=True)
@@ -94,7 +124,7 @@ def payment_list(
     if date_to:
         qs = qs.filter(date__lte=date_to)
     if unapplied_only:
-        qs = qs.filter(unapplied__gt=0)
+        qs = qs.filter(unapplied__gt=ZERO)
     return qs.order_by("-date", "-id")
 
 
@@ -111,12 +141,14 @@ def unapplied_cash() -> list[UnappliedRow]:
     payments count for no account (SPEC 1.4): they are listed by `unassigned_payments`."""
     payments = (
         annotate_unapplied(Payment.objects.select_related("account"))
-        .filter(unapplied__gt=0, account__isnull=False)
+        .filter(unapplied__gt=ZERO, account__isnull=False)
         .order_by("account__name", "account__external_id", "currency", "date", "id")
     )
     rows: dict[tuple[int, str], UnappliedRow] = {}
     for payment in payments:
-        key = (payment.account_id, payment.currency)
+        if payment.account is None:  # never: filtered out above
+            continue
+        key = (payment.account.pk, payment.currency)
         if key not in rows:
             rows[key] = UnappliedRow(payment.account, payment.currency, ZERO)
         rows[key].amount += payment.unapplied
@@ -129,15 +161,20 @@ def unassigned_payments() -> QuerySet[Payment]:
     return Payment.objects.filter(account__isnull=True).order_by("date", "id")
 
 
-def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[Invoice]:
+def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[AgingInvoice]:
     """The drill-down of one aging row: invoices open as of D with their allocations as of D."""
-    invoices = list(
-        annotate_open_amount(
-            final_invoices().filter(account=account, currency=currency, invoice_date__lte=as_of),
-            as_of,
-        )
-        .exclude(open_amount=0)
-        .order_by("due_date", "number")
+    invoices = cast(
+        "list[AgingInvoice]",  # OpenAmount from the query; the loop at the end sets the rest
+        list(
+            annotate_open_amount(
+                final_invoices().filter(
+                    account=account, currency=currency, invoice_date__lte=as_of
+                ),
+                as_of,
+            )
+            .exclude(open_amount=ZERO)
+            .order_by("due_date", "number")
+        ),
     )
     allocations = (
         live_allocations(as_of)
@@ -160,13 +197,13 @@ def aging_invoices(*, account: Account, currency: str, as_of: dt.date) -> list[I
     return invoices
 
 
-def aging_payments(*, account: Account, currency: str, as_of: dt.date) -> list[Payment]:
+def aging_payments(*, account: Account, currency: str, as_of: dt.date) -> list[UnappliedPayment]:
     """Payments of the row dated on or before D that still held unapplied cash on D."""
     return list(
         annotate_unapplied(
             Payment.objects.filter(account=account, currency=currency, date__lte=as_of), as_of
         )
-        .exclude(unapplied=0)
+        .exclude(unapplied=ZERO)
         .order_by("date", "id")
     )
 
@@ -174,8 +211,8 @@ def aging_payments(*, account: Account, currency: str, as_of: dt.date) -> list[P
 @dataclass
 class StatementSection:
     currency: str
-    invoices: list[Invoice]
-    payments: list[Payment]
+    invoices: list[AgingInvoice]
+    payments: list[UnappliedPayment]
     open_total: Decimal
     unapplied_total: Decimal
 
@@ -207,7 +244,9 @@ def customer_statement(*, account: Account, as_of: dt.date) -> list[StatementSec
             annotate_unapplied(
                 Payment.objects.filter(account=account, currency=currency, date__lte=as_of), as_of
             )
-            .filter(Q(date__gt=as_of - dt.timedelta(days=STATEMENT_PAYMENT_DAYS)) | ~Q(unapplied=0))
+            .filter(
+                Q(date__gt=as_of - dt.timedelta(days=STATEMENT_PAYMENT_DAYS)) | ~Q(unapplied=ZERO)
+            )
             .order_by("-date", "-id")
         )
         open_total = sum((i.open_amount for i in invoices), ZERO)
@@ -222,7 +261,9 @@ def dunning_levels() -> list[int]:
     return sorted({int(level) for level in settings.BILLING_DUNNING_DAYS if int(level) >= 0})
 
 
-def dunning_candidates(as_of: dt.date, invoice_ids: list[int] | None = None) -> QuerySet[Invoice]:
+def dunning_candidates(
+    as_of: dt.date, invoice_ids: list[int] | None = None
+) -> QuerySet[SettledInvoice]:
     """Final, not disputed invoices open now (> 0), not fully credited, past the first level on D.
 
     "Open now" uses every payment recorded so far: a customer who has paid is never reminded,
@@ -230,14 +271,14 @@ def dunning_candidates(as_of: dt.date, invoice_ids: list[int] | None = None) -> 
     """
     levels = dunning_levels()
     if not levels:
-        return Invoice.objects.none()
+        return annotate_open_amount(Invoice.objects.none())
     latest_due = as_of - dt.timedelta(days=levels[0])
     qs = final_invoices().filter(disputed=False, due_date__lte=latest_due)
     if invoice_ids is not None:
         qs = qs.filter(pk__in=invoice_ids)
     return (
         annotate_open_amount(qs)
-        .filter(open_amount__gt=0, credited__lt=F("total"))
+        .filter(open_amount__gt=ZERO, credited__lt=F("total"))
         .select_related("account")
         .order_by("due_date", "number")
     )
@@ -245,7 +286,7 @@ def dunning_candidates(as_of: dt.date, invoice_ids: list[int] | None = None) -> 
 
 @dataclass(frozen=True)
 class DueReminder:
-    invoice: Invoice
+    invoice: SettledInvoice
     level: int  # the level that is mailed
     skipped_levels: tuple[int, ...]  # lower levels due at the same time, recorded as superseded
     days_past_due: int

@@ -3,7 +3,8 @@
 Locking: every service that changes how much of an invoice is paid locks the invoice rows first
 (ordered by id, so two payments for the same account never deadlock), then the payment row. The
 open amount is read after the lock, so concurrent payments never over-allocate an invoice.
-Every change is saved with `_history_user` so django-simple-history records who did it.
+Every change is saved with `_history_user` so django-simple-history records who did it (an
+attribute simple-history reads and no stub declares: hence its `attr-defined` ignores).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import logging
 import secrets
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -43,6 +45,16 @@ from receivables.settlement import (
 from receivables.validation import currency_problem, future_date_problem
 
 logger = logging.getLogger(__name__)
+
+
+class _InvoiceNumber(TypedDict):
+    invoice_number: str  # set by `_allocate` for the import's notices
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    NumberedAllocation = WithAnnotations[Allocation, _InvoiceNumber]
 
 
 def _final_statuses() -> list[str]:
@@ -130,7 +142,7 @@ def _payment_create(
     payer_name: str = "",
     payer_iban: str = "",
     import_record=None,
-) -> tuple[Payment, list[Allocation]]:
+) -> tuple[Payment, list[NumberedAllocation]]:
     """Insert a validated payment and allocate it (an unassigned one waits for its account).
     Runs inside the caller's transaction."""
     if account is not None:
@@ -149,13 +161,15 @@ def _payment_create(
         created_by=user,
         import_record=import_record,
     )
-    payment._history_user = user
+    payment._history_user = user  # type: ignore[attr-defined]
     payment.save()
-    return payment, (_allocate(payment, user) if account is not None else [])
+    return payment, _allocate(payment, user)
 
 
-def _allocate(payment: Payment, user) -> list[Allocation]:
+def _allocate(payment: Payment, user) -> list[NumberedAllocation]:
     """Allocate a new payment; the caller holds the locks on the account's invoices."""
+    if payment.account_id is None:  # unassigned: nothing to pay
+        return []
     # An invoice dated after today is not paid yet: its allocation would be dated in the future.
     candidates = list(
         annotate_open_amount(
@@ -166,7 +180,7 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
                 invoice_date__lte=firm_today(),
             )
         )
-        .filter(open_amount__gt=0)
+        .filter(open_amount__gt=ZERO)
         .order_by("due_date", "number", "pk")
         .values("pk", "number", "open_amount", "invoice_date")
     )
@@ -176,7 +190,8 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
         for n in referenced_numbers(payment.reference)
         if n in by_number
     ]
-    others = [OpenInvoice(c["pk"], c["number"], c["open_amount"]) for c in candidates]
+    # Final invoices are numbered (constraint invoice_final_has_number): `or ""` never applies.
+    others = [OpenInvoice(c["pk"], c["number"] or "", c["open_amount"]) for c in candidates]
     shares, _unapplied = plan_allocation(payment.amount, referenced, others)
     if not shares:
         return []
@@ -193,8 +208,10 @@ def _allocate(payment: Payment, user) -> list[Allocation]:
         )
         for share in shares
     ]
-    created = bulk_create_with_history(allocations, Allocation, default_user=user)
-    numbers = {c["pk"]: c["number"] for c in candidates}
+    created: list[NumberedAllocation] = bulk_create_with_history(
+        allocations, Allocation, default_user=user
+    )
+    numbers = {c["pk"]: c["number"] or "" for c in candidates}
     for allocation in created:
         allocation.invoice_number = numbers[allocation.invoice_id]
     settlement_sync(invoice_ids=[share.invoice_id for share in shares], user=user)
@@ -247,7 +264,7 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
             date=_allocation_date(today),
             created_by=user,
         )
-        allocation._history_user = user
+        allocation._history_user = user  # type: ignore[attr-defined]
         allocation.save()
         settlement_sync(invoice_ids=[invoice.pk], user=user)
     return allocation
@@ -265,7 +282,7 @@ def allocation_reverse(*, allocation: Allocation, user, reason: str) -> Allocati
         allocation.reversed_on = max(firm_today(), allocation.date)
         allocation.reversed_by = user
         allocation.reversal_reason = reason
-        allocation._history_user = user
+        allocation._history_user = user  # type: ignore[attr-defined]
         allocation.save(update_fields=["reversed_on", "reversed_by", "reversal_reason"])
         settlement_sync(invoice_ids=[allocation.invoice_id], user=user)
     return allocation
@@ -318,7 +335,7 @@ def payment_assign(*, payment: Payment, account: Account, user) -> Payment:
         payment.account = account
         payment.assigned_by = user
         payment.assigned_at = timezone.now()
-        payment._history_user = user
+        payment._history_user = user  # type: ignore[attr-defined]
         payment.save(update_fields=["account", "assigned_by", "assigned_at"])
         for kind, key in (
             (KnownPayer.Kind.IBAN, importing.iban_key(payment.payer_iban)),
@@ -338,7 +355,7 @@ def _remember_payer(*, kind: str, key: str, account: Account, user) -> None:
         return
     else:
         payer.account, payer.updated_by = account, user  # the latest assignment wins
-    payer._history_user = user
+    payer._history_user = user  # type: ignore[attr-defined]
     payer.save()
 
 
@@ -466,7 +483,9 @@ def _import_record(source: str, user, read, file_info):
     )
 
 
-def _allocation_notice(payment: Payment, allocations: list[Allocation], found_by: str = "") -> str:
+def _allocation_notice(
+    payment: Payment, allocations: list[NumberedAllocation], found_by: str = ""
+) -> str:
     text = f"{payment.external_id}: {payment.currency} {payment.amount}"
     if payment.account is None:
         return text + " unassigned (payer not known); assign it to an account"
