@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from agreements.models import Account, Agreement, Milestone, RoleRate
+from core import milestone_billing
 
 CHUNK = 2000  # IN (...) lists of bounded size
 
@@ -32,11 +33,12 @@ class StoredAgreements:
         return [a for a in self._children if a.external_id not in file_ids]
 
     def billed_milestones(self) -> dict[int, list[Milestone]]:
+        """Billed milestones of the stored agreements (invoicing's rule, via core)."""
         out: dict[int, list[Milestone]] = {}
         pks = [a.pk for a in self.by_id.values()]
         for i in range(0, len(pks), CHUNK):
             for ms in Milestone.objects.filter(
-                agreement_id__in=pks[i : i + CHUNK], billing__isnull=False
+                milestone_billing.billed_q(), agreement_id__in=pks[i : i + CHUNK]
             ).order_by("agreement_id", "position"):
                 out.setdefault(ms.agreement_id, []).append(ms)
         return out

@@ -6,8 +6,10 @@ class InvoicingConfig(AppConfig):
     name = "invoicing"
 
     def ready(self) -> None:
-        # Invoicing owns whether an entry is invoiced; timesheets reads it through core.
-        from core import entry_billing
-        from invoicing.selectors import entry_billing_q
+        # Invoicing owns whether an entry is invoiced and whether a milestone is billed;
+        # timesheets and agreements read them through core.
+        from core import entry_billing, milestone_billing
+        from invoicing.selectors import entry_billing_q, milestone_billed_q
 
         entry_billing.provide(entry_billing_q)
+        milestone_billing.provide(milestone_billed_q)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +86,35 @@ def test_no_function_over_60_lines_in_services_and_rule_modules():
     assert sorted(long) == sorted(LONG_FUNCTIONS), "split the function, or update LONG_FUNCTIONS"
     for key, n in long.items():
         assert n <= LONG_FUNCTIONS[key], f"{key} grew to {n} lines"
+
+
+def _downstream_lookups(label: str) -> set[str]:
+    """The names by which app `label`'s models reach a downstream app's table in a lookup."""
+    from django.apps import apps
+
+    rank = {name: i for i, name in enumerate(import_graph.LAYERS)}
+    names = set()
+    for model in apps.get_app_config(label).get_models():
+        for rel in model._meta.related_objects:
+            owner = rel.related_model._meta.app_label
+            name = rel.field.related_query_name()
+            if rank.get(owner, -1) > rank[label] and not name.endswith("+"):
+                names.add(name)
+    return names
+
+
+def test_upstream_apps_read_no_downstream_table_through_lookup_strings():
+    # A downstream rule reaches upstream through a core seam (core/settlement.py,
+    # core/entry_billing.py, core/milestone_billing.py), never as `billing__...` or "billing".
+    found = []
+    for label in ("agreements", "timesheets", "invoicing", "receivables"):
+        names = "|".join(sorted(_downstream_lookups(label)))
+        assert names, f"{label}: no downstream relation found, the check would check nothing"
+        pattern = re.compile(rf"\b({names})__\w|[\"']({names})[\"']")
+        for path in sorted((ROOT / label).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if pattern.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert found == []

@@ -3,7 +3,8 @@
 
 - `common`: the billing group key, billed agreement types;
 - `eligibility`: what a run may bill (the one SQL statement), due milestones and blocks, and
-  whether an entry is invoiced (`entry_billing_q`, for timesheets through core.entry_billing);
+  whether an entry is invoiced (`entry_billing_q`, for timesheets through core.entry_billing)
+  or a milestone billed (`milestone_billed_q`, for agreements through core.milestone_billing);
 - `grouping`: the agreement tree, billing groups, the run snapshot and agreement terms;
 - `inputs`: one invoice's pricing inputs (`group_inputs`) and the preview
   (`invoice_run_preview`);
@@ -46,6 +47,9 @@ from invoicing.selectors.eligibility import (
 )
 from invoicing.selectors.eligibility import (
     entry_billing_q as entry_billing_q,
+)
+from invoicing.selectors.eligibility import (
+    milestone_billed_q as milestone_billed_q,
 )
 from invoicing.selectors.export import (
     invoice_export_rows as invoice_export_rows,

@@ -106,6 +106,12 @@ def entry_billing_q(*, invoiced: bool) -> Q:
     return Q(billing__isnull=True) | Q(billing__invoice__status=Invoice.Status.DRAFT)
 
 
+def milestone_billed_q() -> Q:
+    """Milestone filter, for agreements' import checks through `core.milestone_billing`: billed,
+    on a draft or a final invoice (rejecting a draft deletes its billings)."""
+    return Q(billing__isnull=False)
+
+
 def due_milestones(last_day: dt.date) -> QuerySet[Milestone]:
     """Unbilled milestones of Signed Fixed Fee agreements that are due by `last_day`."""
     return Milestone.objects.filter(
