@@ -56,6 +56,29 @@ def default_tax_category(rate: Decimal) -> str:
     return "S" if rate > 0 else "Z"
 
 
+# The terms stored on the agreement's own row (SPEC 1.1 columns), in one list: the import compares
+# them to decide created / updated / unchanged, and the API shows them.
+AGREEMENT_TERMS = (
+    "project_code",
+    "agreement_type",
+    "stage",
+    "start_date",
+    "end_date",
+    "hours_sold",
+    "not_to_exceed_hours",
+    "amount",
+    "hourly_rate",
+    "billing_increment",
+    "currency",
+    "payment_terms",
+    "po_number",
+    "tax_rate",
+    "name",
+    "tax_category",
+    "tax_exemption_reason",
+)
+
+
 class Agreement(models.Model):
     class Type(models.TextChoices):
         TIME_AND_MATERIALS = "time_and_materials", "Time and Materials"

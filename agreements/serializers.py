@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from agreements.models import Account, Agreement, Milestone, RoleRate
+from agreements.models import AGREEMENT_TERMS, Account, Agreement, Milestone, RoleRate
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -63,26 +63,10 @@ class AgreementSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "agreement_id",
-            "name",
             "parent_agreement_id",
             "account_id",
             "account_name",
-            "project_code",
-            "agreement_type",
-            "stage",
-            "start_date",
-            "end_date",
-            "hours_sold",
-            "not_to_exceed_hours",
-            "amount",
-            "hourly_rate",
-            "billing_increment",
-            "currency",
-            "payment_terms",
-            "po_number",
-            "tax_rate",
-            "tax_category",
-            "tax_exemption_reason",
+            *AGREEMENT_TERMS,
             "role_rates",
             "milestones",
             "created_at",

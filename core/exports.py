@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
+from django.core.management.base import BaseCommand
+
 # A spreadsheet runs text starting with one of these as a formula (tab and CR too, in some).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -46,6 +48,28 @@ def write_table(
         writer.writerow([_cell(row[c]) for c in columns])
         n += 1
     return n
+
+
+class ExportCommand(BaseCommand):
+    """`<command> [--format csv|json] [--output FILE]` (SPEC 5): `rows()` with `columns`, written
+    by `write_table` to FILE or to stdout. A subclass names its columns and its rows."""
+
+    columns: Sequence[str] = ()
+
+    def rows(self) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError
+
+    def add_arguments(self, parser):
+        parser.add_argument("--format", choices=("csv", "json"), default="csv")
+        parser.add_argument("--output", help="write to FILE instead of stdout")
+
+    def handle(self, *args, **options):
+        if options["output"]:
+            with open(options["output"], "w", encoding="utf-8", newline="") as out:
+                write_table(self.rows(), self.columns, options["format"], out)
+        else:
+            self.stdout.ending = ""  # the writer ends its own lines
+            write_table(self.rows(), self.columns, options["format"], self.stdout)
 
 
 def _cell(value: Any) -> str:

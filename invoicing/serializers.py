@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.api.fields import username_field
 from core.dates import DATE_BOUNDS, parse_period
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
 
@@ -43,9 +44,7 @@ class _PeriodFieldSchema(OpenApiSerializerFieldExtension):
 
 class InvoiceRunSerializer(serializers.ModelSerializer):
     period = PeriodField(read_only=True)
-    started_by = serializers.CharField(
-        source="started_by.username", read_only=True, allow_null=True, default=None
-    )
+    started_by = username_field("started_by")
     progress_percent = serializers.SerializerMethodField(help_text="0-100, from groups done.")
 
     class Meta:
@@ -85,9 +84,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
     agreement_id = serializers.CharField(
         source="agreement.external_id", read_only=True, allow_null=True, default=None
     )
-    adjusted_by = serializers.CharField(
-        source="adjusted_by.username", read_only=True, allow_null=True, default=None
-    )
+    adjusted_by = username_field("adjusted_by")
     tax_category = serializers.CharField(source="vat_category", read_only=True)
 
     class Meta:
@@ -168,12 +165,8 @@ class InvoiceSerializer(serializers.ModelSerializer):
 class InvoiceDetailSerializer(InvoiceSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
     entry_ids = serializers.SerializerMethodField(help_text="Entry IDs billed on this invoice.")
-    adjusted_by = serializers.CharField(
-        source="adjusted_by.username", read_only=True, allow_null=True, default=None
-    )
-    approved_by = serializers.CharField(
-        source="approved_by.username", read_only=True, allow_null=True, default=None
-    )
+    adjusted_by = username_field("adjusted_by")
+    approved_by = username_field("approved_by")
     dispute_reason = serializers.CharField(read_only=True)
 
     class Meta(InvoiceSerializer.Meta):
@@ -253,9 +246,7 @@ class InvoiceAdjustSerializer(serializers.Serializer):
 class CreditNoteSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     account_id = serializers.CharField(source="invoice.account.external_id", read_only=True)
-    created_by = serializers.CharField(
-        source="created_by.username", read_only=True, allow_null=True, default=None
-    )
+    created_by = username_field("created_by")
 
     class Meta:
         model = CreditNote

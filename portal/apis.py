@@ -14,18 +14,15 @@ from rest_framework.response import Response
 
 from agreements.models import Account
 from core.api import BillableViewSet
+from core.api.fields import username_field
 from portal.models import Contact
 
 
 class ContactSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(source="account.external_id", read_only=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
-    invited_by = serializers.CharField(
-        source="invited_by.username", read_only=True, allow_null=True, default=None
-    )
-    revoked_by = serializers.CharField(
-        source="revoked_by.username", read_only=True, allow_null=True, default=None
-    )
+    invited_by = username_field("invited_by")
+    revoked_by = username_field("revoked_by")
 
     class Meta:
         model = Contact

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.api.fields import username_field, with_nested
 from core.dates import DATE_BOUNDS
 from receivables.models import (
     Allocation,
@@ -21,12 +22,8 @@ from receivables.validation import currency_problem, future_date_problem
 class AllocationSerializer(serializers.ModelSerializer):
     payment_id = serializers.CharField(source="payment.external_id", read_only=True)
     invoice_number = serializers.CharField(source="invoice.number", read_only=True, allow_null=True)
-    created_by = serializers.CharField(
-        source="created_by.username", read_only=True, allow_null=True, default=None
-    )
-    reversed_by = serializers.CharField(
-        source="reversed_by.username", read_only=True, allow_null=True, default=None
-    )
+    created_by = username_field("created_by")
+    reversed_by = username_field("reversed_by")
 
     class Meta:
         model = Allocation
@@ -58,9 +55,7 @@ class PaymentSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(
         source="account.name", read_only=True, allow_null=True, default=None
     )
-    assigned_by = serializers.CharField(
-        source="assigned_by.username", read_only=True, allow_null=True, default=None
-    )
+    assigned_by = username_field("assigned_by")
     applied = serializers.DecimalField(
         max_digits=14, decimal_places=2, read_only=True, help_text="Live allocations."
     )
@@ -92,12 +87,9 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentDetailSerializer(PaymentSerializer):
-    allocations = AllocationSerializer(many=True, read_only=True)
-
-    class Meta(PaymentSerializer.Meta):
-        fields = [*PaymentSerializer.Meta.fields, "allocations"]
-        read_only_fields = fields
+PaymentDetailSerializer = with_nested(
+    PaymentSerializer, allocations=AllocationSerializer(many=True, read_only=True)
+)
 
 
 class PaymentCreateSerializer(serializers.Serializer):
@@ -215,9 +207,7 @@ class DisputeAttachmentSerializer(serializers.ModelSerializer):
 
 
 class DisputeMessageSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(
-        source="author.username", read_only=True, allow_null=True, default=None
-    )
+    author = username_field("author")
     attachments = DisputeAttachmentSerializer(many=True, read_only=True)
 
     class Meta:
@@ -234,19 +224,13 @@ class DisputeMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _username(field: str) -> serializers.CharField:
-    return serializers.CharField(
-        source=f"{field}.username", read_only=True, allow_null=True, default=None
-    )
-
-
 class DisputeSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     account_id = serializers.CharField(source="invoice.account.external_id", read_only=True)
     lines = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    opened_by = _username("opened_by")
-    resolved_by = _username("resolved_by")
-    credit_proposed_by = _username("credit_proposed_by")
+    opened_by = username_field("opened_by")
+    resolved_by = username_field("resolved_by")
+    credit_proposed_by = username_field("credit_proposed_by")
     credit_note_number = serializers.CharField(
         source="credit_note.number", read_only=True, allow_null=True, default=None
     )
@@ -279,12 +263,9 @@ class DisputeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DisputeDetailSerializer(DisputeSerializer):
-    messages = DisputeMessageSerializer(many=True, read_only=True)
-
-    class Meta(DisputeSerializer.Meta):
-        fields = [*DisputeSerializer.Meta.fields, "messages"]
-        read_only_fields = fields
+DisputeDetailSerializer = with_nested(
+    DisputeSerializer, messages=DisputeMessageSerializer(many=True, read_only=True)
+)
 
 
 class DisputeCreateSerializer(serializers.Serializer):

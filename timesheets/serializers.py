@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.fields import username_field
 from core.dates import DATE_BOUNDS
 from timesheets.models import Employee, Flag, ReconciliationRun, TimeEntry
 
@@ -58,9 +59,7 @@ class FlagSerializer(serializers.ModelSerializer):
     employee_id = serializers.CharField(
         source="employee.external_id", read_only=True, allow_null=True, default=None
     )
-    actioned_by = serializers.CharField(
-        source="actioned_by.username", read_only=True, allow_null=True, default=None
-    )
+    actioned_by = username_field("actioned_by")
     blocks_billing = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -95,9 +94,7 @@ class FlagActionSerializer(serializers.Serializer):
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
-    started_by = serializers.CharField(
-        source="started_by.username", read_only=True, allow_null=True, default=None
-    )
+    started_by = username_field("started_by")
 
     class Meta:
         model = ReconciliationRun

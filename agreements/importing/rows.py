@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from agreements.models import (
+    AGREEMENT_TERMS,
     BILLING_INCREMENTS,
     EXEMPT_CATEGORIES,
     TAX_CATEGORIES,
@@ -143,25 +144,7 @@ class AgreementRow:
     buyer_reference: str = ""
 
     # Fields stored on Agreement itself, compared to decide created / updated / unchanged.
-    SCALARS = (
-        "project_code",
-        "agreement_type",
-        "stage",
-        "start_date",
-        "end_date",
-        "hours_sold",
-        "not_to_exceed_hours",
-        "amount",
-        "hourly_rate",
-        "billing_increment",
-        "currency",
-        "payment_terms",
-        "po_number",
-        "tax_rate",
-        "name",
-        "tax_category",
-        "tax_exemption_reason",
-    )
+    SCALARS = AGREEMENT_TERMS
 
 
 def _role_rates(f: csvio.Fields) -> list[RoleRateValue]:

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand
 from django.db.models import F
 
-from core.exports import plain_decimal, write_table
+from core.exports import ExportCommand, plain_decimal
 from timesheets.importing import COLUMNS
 from timesheets.models import MS_PER_HOUR, TimeEntry
 
@@ -49,17 +48,9 @@ def entry_export_rows() -> Iterator[dict[str, Any]]:
         }
 
 
-class Command(BaseCommand):
+class Command(ExportCommand):
     help = "Every time entry with the columns of SPEC 1.2 plus source and invoice_number."
+    columns = EXPORT_COLUMNS
 
-    def add_arguments(self, parser):
-        parser.add_argument("--format", choices=("csv", "json"), default="csv")
-        parser.add_argument("--output", help="write to FILE instead of stdout")
-
-    def handle(self, *args, **options):
-        if options["output"]:
-            with open(options["output"], "w", encoding="utf-8", newline="") as out:
-                write_table(entry_export_rows(), EXPORT_COLUMNS, options["format"], out)
-        else:
-            self.stdout.ending = ""  # the writer ends its own lines
-            write_table(entry_export_rows(), EXPORT_COLUMNS, options["format"], self.stdout)
+    def rows(self):
+        return entry_export_rows()
