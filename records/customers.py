@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from agreements.models import Account
@@ -19,7 +19,8 @@ from core.dates import firm_today
 from core.money import ZERO, Money
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Payment
-from receivables.selectors import annotate_open_amount, final_invoices
+from receivables.selectors import FINAL_STATUSES, annotate_open_amount, final_invoices
+from receivables.settlement import counted_credit_notes, live_allocations
 
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 UNPAID = ("approved", "sent", "partially_paid")
@@ -51,31 +52,62 @@ def customer_list(
 
 
 def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[int, list[Balance]]:
-    """account id -> open and overdue amounts per currency (final invoices), in one query."""
+    """account id -> open and overdue amounts per currency (final invoices), in one query.
+
+    Open amount (receivables' rule) summed per account and currency is the sum of the totals less
+    the sum of the live allocations less the sum of the counted credit notes of the same
+    invoices, so the query sums each table once, grouped (a UNION ALL of three grouped reads on
+    indexed foreign keys), instead of two correlated subqueries per invoice: at firm scale that
+    was 3,000 invoices x 4 subplans per page and a plan costly enough for PostgreSQL to JIT-compile
+    it (270 ms of the 420)."""
     today = today or firm_today()
-    rows = (
-        annotate_open_amount(final_invoices().filter(account_id__in=account_ids))
-        .order_by()
-        .values("account_id", "currency")
-        .annotate(
-            open_sum=Sum("open_amount"),
-            overdue_sum=Coalesce(
-                Sum(
-                    Case(
-                        When(due_date__lt=today, status__in=UNPAID, then="open_amount"),
-                        default=Value(ZERO),
-                        output_field=MONEY_FIELD,
-                    )
-                ),
-                Value(ZERO),
-            ),
+    invoices = final_invoices().filter(account_id__in=account_ids)
+    # The allocations and credit notes of those invoices, through one join on the invoice.
+    via = {"invoice__account_id__in": account_ids, "invoice__status__in": FINAL_STATUSES}
+    overdue = Q(due_date__lt=today, status__in=UNPAID)
+    via_invoice = Q(invoice__due_date__lt=today, invoice__status__in=UNPAID)
+
+    def grouped(qs: QuerySet[Any], kind: str, prefix: str, column: str, late: Q) -> QuerySet[Any]:
+        return (
+            qs.order_by()
+            .values(
+                kind=Value(kind),
+                acc=F(f"{prefix}account_id"),
+                cur=F(f"{prefix}currency"),
+            )
+            .annotate(
+                s=Coalesce(Sum(column), Value(ZERO), output_field=MONEY_FIELD),
+                late=Coalesce(Sum(column, filter=late), Value(ZERO), output_field=MONEY_FIELD),
+            )
         )
-        .order_by("account_id", "currency")
+
+    rows = grouped(invoices, "total", "", "total", overdue).union(
+        grouped(
+            live_allocations().filter(**via),
+            "less",
+            "invoice__",
+            "amount",
+            via_invoice,
+        ),
+        grouped(
+            counted_credit_notes().filter(**via),
+            "less",
+            "invoice__",
+            "amount",
+            via_invoice,
+        ),
+        all=True,
     )
-    result: dict[int, list[Balance]] = defaultdict(list)
+    sums: dict[tuple[int, str], Balance] = {}
     for r in rows:
-        if r["open_sum"] or r["overdue_sum"]:
-            result[r["account_id"]].append(Balance(r["currency"], r["open_sum"], r["overdue_sum"]))
+        b = sums.setdefault((r["acc"], r["cur"]), Balance(r["cur"]))
+        sign = 1 if r["kind"] == "total" else -1
+        b.open += sign * r["s"]
+        b.overdue += sign * r["late"]
+    result: dict[int, list[Balance]] = defaultdict(list)
+    for (account_id, _currency), b in sorted(sums.items()):
+        if b.open or b.overdue:
+            result[account_id].append(b)
     return result
 
 

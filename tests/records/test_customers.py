@@ -138,3 +138,38 @@ def test_customer_list_query_count_is_flat(client_for, finance, django_assert_ma
     with django_assert_max_num_queries(10):  # 7 + OTP device, idle-session write
         response = client.get(reverse("records:customers"))
     assert response.content.decode().count('data-label="Customer"') == 50
+
+
+def test_balances_equal_the_sum_of_each_invoice_open_amount(acme):
+    """The grouped sums (totals less live allocations less credit notes) are the per-invoice
+    open amounts summed, per account and currency: reversed allocations, a second currency,
+    a paid invoice, a draft and a rejected invoice included."""
+    from receivables.selectors import annotate_open_amount, final_invoices
+    from records.customers import UNPAID, balances
+
+    eur = final_invoice(account=acme, seq=3, total="300.00", currency="EUR")
+    pay = PaymentFactory(account=acme, external_id="PAY-2", date=dt.date(2026, 3, 3))
+    AllocationFactory(payment=pay, invoice=eur, amount=Decimal("120.00"))
+    AllocationFactory(
+        payment=pay,
+        invoice=eur,
+        amount=Decimal("80.00"),
+        reversed_on=dt.date(2026, 3, 4),
+        reversal_reason="bounced",
+    )
+    final_invoice(account=acme, seq=4, total="90.00", status="paid")
+    final_invoice(account=acme, seq=5, total="70.00", status="rejected")
+    today = dt.date(2026, 3, 15)
+    expected: dict[tuple[int, str], list[Decimal]] = {}
+    for inv in annotate_open_amount(final_invoices()):
+        late = inv.due_date < today and inv.status in UNPAID
+        pair = expected.setdefault((inv.account_id, inv.currency), [Decimal(0), Decimal(0)])
+        pair[0] += inv.open_amount
+        pair[1] += inv.open_amount if late else Decimal(0)
+    got = {
+        (account_id, b.currency): [b.open, b.overdue]
+        for account_id, rows in balances(sorted({k[0] for k in expected})).items()
+        for b in rows
+    }
+    assert got == {k: v for k, v in expected.items() if any(v)}
+    assert got[(acme.pk, "EUR")] == [Decimal("180.00"), Decimal("180.00")]
