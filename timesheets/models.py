@@ -6,11 +6,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, When
+from django.db.models.functions import Cast
 from simple_history.models import HistoricalRecords
 
 from agreements.models import Agreement
 from core.runs import RunBase
+from timesheets.ordering import ENTRY_NUMBER_SQL
 
 MS_PER_HOUR = 3_600_000
 
@@ -158,7 +160,21 @@ class Flag(models.Model):
     )
     actioned_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True, help_text="Release or write-off reason.")
-    history = HistoricalRecords()
+    # The entry flag's Entry ID as a number (= its entry's external_number, SPEC 5 order): the
+    # dashboard sorts by it, so one index on flag columns serves the page (no join to 800k
+    # entries to sort 36,000 open flags). Computed by PostgreSQL, so raw-SQL writers need not.
+    subject_number = models.GeneratedField(
+        expression=Case(
+            When(
+                Q(entry__isnull=False) & Q(subject__regex=ENTRY_NUMBER_SQL.strip("'")),
+                then=Cast("subject", models.DecimalField(max_digits=30, decimal_places=0)),
+            ),
+            default=None,
+        ),
+        output_field=models.DecimalField(max_digits=30, decimal_places=0, null=True),
+        db_persist=True,
+    )
+    history = HistoricalRecords(excluded_fields=["subject_number"])
 
     class Meta:
         ordering = ["code", "subject"]
@@ -169,7 +185,14 @@ class Flag(models.Model):
                 condition=~Q(status__in=["released", "written_off"]) | ~Q(reason=""),
             ),
         ]
-        indexes = [models.Index(fields=["status", "code"], name="flag_status_code")]
+        indexes = [
+            models.Index(fields=["status", "code"], name="flag_status_code"),
+            # The dashboard's default page: open flags by code, then Entry ID (SPEC 5), subject.
+            models.Index(
+                fields=["status", "code", "subject_number", "subject", "id"],
+                name="flag_status_code_number",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.subject} ({self.status})"
@@ -177,6 +200,28 @@ class Flag(models.Model):
     @property
     def blocks_billing(self) -> bool:
         return self.code in self.BLOCKING_CODES and self.status in {"open", "written_off"}
+
+
+class FlagTally(models.Model):
+    """Flags per (status, code), kept current by PostgreSQL triggers on timesheets_flag (every
+    INSERT, UPDATE, DELETE and TRUNCATE, cascades and raw SQL included; migration 0005): the
+    dashboard reads its counts instead of counting 36,000 open flags on every view.
+
+    Append-only deltas: each statement that changes flags adds one row per (status, code) it
+    changed, +n/-n flags and hours, so concurrent writers never wait on a shared counter row.
+    The figure is the SUM over rows; `tally_compact()` folds the rows into one per (status,
+    code) in one statement (after every reconciliation and bulk action)."""
+
+    status = models.CharField(max_length=16)
+    code = models.CharField(max_length=32)
+    flags = models.BigIntegerField()
+    hours = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "code"], name="flagtally_status_code")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.flags:+d}"
 
 
 class ReconciliationRun(RunBase):

@@ -35,12 +35,15 @@ from agreements.pricing import amount_for, rate_for, role_key, role_key_expr, ro
 from core import entry_billing
 from core.money import ZERO
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
+from timesheets.tally import Tally
 
 # Sort keys offered on the dashboard -> ORM ordering. Subject sorts Entry IDs numerically first.
+# `subject_number` is the entry's external_number on entry flags (a generated column), so the
+# default sort reads index flag_status_code_number without joining the entries.
 FLAG_SORTS: dict[str, list[Any]] = {
-    "code": ["code", F("entry__external_number").asc(nulls_last=True), "subject"],
-    "subject": [F("entry__external_number").asc(nulls_last=True), "subject"],
-    "status": ["status", "code", F("entry__external_number").asc(nulls_last=True), "subject"],
+    "code": ["code", F("subject_number").asc(nulls_last=True), "subject"],
+    "subject": [F("subject_number").asc(nulls_last=True), "subject"],
+    "status": ["status", "code", F("subject_number").asc(nulls_last=True), "subject"],
     "day": [F("day").asc(nulls_last=True), "code", "subject"],
     "hours": [F("hours").asc(nulls_last=True), "code", "subject"],
     "project": ["project_code", "code", "subject"],
@@ -75,7 +78,7 @@ class FlagFilters:
 def flags_filtered(filters: FlagFilters) -> QuerySet[Flag]:
     """Flags matching the dashboard filters, sorted. Dates filter the day the flag is about (the
     entry's Date, the EXCESSIVE_DAILY_HOURS day, an agreement flag's start or end date)."""
-    qs = Flag.objects.select_related("entry", "agreement__account", "employee", "actioned_by")
+    qs = Flag.objects.select_related("agreement__account", "employee", "actioned_by")
     qs = _filter(qs, filters)
     key = filters.sort.lstrip("-")
     order = FLAG_SORTS.get(key, FLAG_SORTS["code"])
@@ -111,9 +114,25 @@ def _filter(qs: QuerySet[Flag], f: FlagFilters) -> QuerySet[Flag]:
     return qs
 
 
-def flag_summary(filters: FlagFilters) -> list[dict[str, Any]]:
+def _plain(filters: FlagFilters) -> bool:
+    """Only status and code filter: the tally has the answer (timesheets.tally)."""
+    f = filters
+    return not (f.customer or f.agreement or f.employee or f.date_from or f.date_to)
+
+
+def flag_summary(filters: FlagFilters, tally: Tally | None = None) -> list[dict[str, Any]]:
     """Counts and hours by code for the filtered flags (ignoring the code filter, so every code
-    stays clickable), in code order; codes with no flags are left out."""
+    stays clickable), in code order; codes with no flags are left out. With only a status
+    filter the figures are the tally's (kept current by PostgreSQL), not a count of every flag."""
+    if tally is not None and _plain(filters):
+        by_code: dict[str, tuple[int, Decimal]] = {}
+        for (status, code), (count, hours) in tally.items():
+            if not filters.status or status == filters.status:
+                n, h = by_code.get(code, (0, Decimal("0")))
+                by_code[code] = (n + count, h + hours)
+        return [
+            {"code": code, "count": n, "hours": h} for code, (n, h) in sorted(by_code.items()) if n
+        ]
     base = FlagFilters(**{**filters.__dict__, "code": "", "sort": "code"})
     rows = (
         _filter(Flag.objects.all(), base)
@@ -124,6 +143,14 @@ def flag_summary(filters: FlagFilters) -> list[dict[str, Any]]:
     return [
         {"code": r["code"], "count": r["count"], "hours": r["hours"] or Decimal("0")} for r in rows
     ]
+
+
+def flag_total(filters: FlagFilters, summary: list[dict[str, Any]]) -> int | None:
+    """The number of flags the filters match, from the tally's summary when it has it (else
+    None: the paginator counts)."""
+    if not _plain(filters):
+        return None
+    return sum(r["count"] for r in summary if not filters.code or r["code"] == filters.code)
 
 
 def flag_detail(pk: int) -> Flag:

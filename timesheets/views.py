@@ -26,6 +26,7 @@ from timesheets.forms import (
     RunForm,
 )
 from timesheets.models import Flag, ReconciliationRun
+from timesheets.tally import flag_tally
 
 PAGE_SIZE = 50
 
@@ -45,7 +46,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = FlagFilterForm(request.GET or None)
     filters = form.filters()
     flags = selectors.flags_filtered(filters)
-    page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
+    tally = flag_tally()  # a few rows kept current by PostgreSQL: no count of every flag
+    summary = selectors.flag_summary(filters, tally)
+    paginator = Paginator(flags, PAGE_SIZE)
+    total = selectors.flag_total(filters, summary)
+    if total is not None:
+        paginator.count = total  # type: ignore[misc]  # the tally's figure, not a COUNT(*)
+    page = paginator.get_page(request.GET.get("page"))
     month_form = MonthForm(request.GET or None)
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
         previous_month(firm_today())  # the last closed month: its figures no longer move
@@ -59,14 +66,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "page": page,
-        "summary": selectors.flag_summary(filters),
+        "summary": summary,
         "kpis": selectors.kpis(month),
         "month_value": month.strftime("%Y-%m"),
         "month_form": month_form,
         "run": run,
         "run_active": run is not None and run.status in ("queued", "running"),
         "run_form": RunForm(initial={"as_of": firm_today()}),
-        "any_flag": Flag.objects.exists(),
+        "any_flag": bool(tally),
         "filtered": bool(
             filters.code
             or filters.customer

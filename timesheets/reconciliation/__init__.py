@@ -57,6 +57,7 @@ from timesheets.reconciliation.sql import (
     advisory_lock,
     log,
 )
+from timesheets.tally import tally_compact
 
 __all__ = [
     "DAILY_LIMIT_MS",
@@ -102,6 +103,7 @@ def reconcile(
             started = time.monotonic()
             with transaction.atomic():
                 _step_apply(cur, q, user_id, result)
+                tally_compact()  # the day's delta rows folded into one per (status, code)
             log.debug("reconcile %s: applied in %.2f s", as_of, time.monotonic() - started)
     finally:
         try:
