@@ -94,3 +94,48 @@ def test_pages_cover_every_event_once_with_flat_queries(
             "&amp;", "&"
         )
     assert len(seen) == 140 and len(set(seen)) == 140
+
+
+def _history_queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("query", ["", "?user=bella", "?date_from=2020-01-01&kind=entry"])
+def test_history_query_count_does_not_grow_with_rows(client_for, auditor, billing_admin, query):
+    """The same number of queries with N and 3N changes in every table the auditor reads."""
+
+    def changes(n: int) -> None:
+        for _ in range(n):
+            agreement = AgreementFactory()
+            agreement.hourly_rate = Decimal("1.00")
+            agreement._history_user = billing_admin
+            agreement.save()
+            TimeEntryFactory()
+
+    client = client_for(auditor)
+    changes(20)
+    few = _history_queries(client, URL + query)
+    changes(40)
+    many = _history_queries(client, URL + query)
+    assert few == many
+    html = client.get(URL + query).content.decode()
+    assert html.count('class="event"') == 50 and 'id="next-page"' in html
+
+
+def test_date_filter_is_a_local_day(client_for, auditor, settings):
+    """`date_to` includes the whole local day (the range on history_date, not a cast)."""
+    import time_machine
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    with time_machine.travel(dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.UTC), tick=False):
+        AccountFactory(external_id="ACC-LATE")  # 00:30 on 10 March in Berlin
+    client = client_for(auditor)
+    day = client.get(URL + "?kind=account&date_from=2026-03-10&date_to=2026-03-10").content
+    assert b"ACC-LATE" in day
+    before = client.get(URL + "?kind=account&date_to=2026-03-09").content
+    assert b"ACC-LATE" not in before
