@@ -14,6 +14,7 @@ renderer read a file or open a connection. Fonts come from the system's fontconf
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -93,20 +94,46 @@ def font_config() -> FontConfiguration:
     return _FONTS[0]
 
 
+@functools.cache
+def stylesheet(*names: str) -> CSS:
+    """The CSS files `names` (paths under templates/, in cascade order) as one stylesheet, parsed
+    once per process (issue 16): a `<style>` block in the template is parsed again on every
+    render (about a tenth of a 1-page invoice). The files are plain CSS, not templates; what
+    differs per document comes from the document (attributes, `string-set`)."""
+    text = "\n".join((TEMPLATES_DIR / name).read_text(encoding="utf-8") for name in names)
+    return CSS(
+        string=text,
+        base_url=TEMPLATES_DIR.as_uri() + "/",
+        url_fetcher=LocalOnlyFetcher(),
+        font_config=font_config(),
+    )
+
+
 def render_pdf(
-    template_name: str, context: dict[str, Any], *, pdf_variant: str | None = None
+    template_name: str,
+    context: dict[str, Any],
+    *,
+    pdf_variant: str | None = None,
+    stylesheets: tuple[str, ...] = (),
 ) -> bytes:
-    """Render `template_name` with `context` to PDF bytes (`pdf_variant`: e.g. "pdf/a-3b")."""
+    """Render `template_name` with `context` to PDF bytes (`pdf_variant`: e.g. "pdf/a-3b"),
+    styled by its own `<style>` and/or the CSS files `stylesheets` (see `stylesheet`)."""
     html = render_to_string(template_name, context)
-    return html_to_pdf(html, pdf_variant=pdf_variant)
+    return html_to_pdf(html, pdf_variant=pdf_variant, stylesheets=stylesheets)
 
 
-def html_to_pdf(html: str, *, pdf_variant: str | None = None) -> bytes:
+def html_to_pdf(
+    html: str, *, pdf_variant: str | None = None, stylesheets: tuple[str, ...] = ()
+) -> bytes:
     try:
         document = HTML(
             string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher()
         )
-        return document.write_pdf(pdf_variant=pdf_variant, font_config=font_config())
+        return document.write_pdf(
+            pdf_variant=pdf_variant,
+            font_config=font_config(),
+            stylesheets=[stylesheet(*stylesheets)] if stylesheets else None,
+        )
     except (ArithmeticError, RecursionError) as exc:
         # WeasyPrint crashes on out-of-range CSS (font-size: 1e8px, letter-spacing: 1e8px) and on
         # very deep nesting; refuse with a readable message instead of a traceback.

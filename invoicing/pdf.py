@@ -23,6 +23,9 @@ from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceLine
 from timesheets.models import MS_PER_HOUR
 from timesheets.ordering import entry_order_by
 
+# The invoice and credit note PDFs' one stylesheet (core.pdf.stylesheet: parsed once per process).
+STYLESHEETS = ("core/pdf/letterhead.css", "invoicing/pdf/invoice.css")
+
 
 def percent(rate: Decimal) -> str:
     """8.875 -> '8.875', 20.000 -> '20', 0 -> '0': the one way rates are printed."""
@@ -168,8 +171,10 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     Factur-X (PDF/A-3 with its CII XML embedded, SPEC 3.2)."""
     context = invoice_context(invoice)
     if not invoice.is_final:
-        return render_pdf("invoicing/pdf/invoice.html", context)
-    pdf = render_pdf("invoicing/pdf/invoice.html", context, pdf_variant=PDF_VARIANT)
+        return render_pdf("invoicing/pdf/invoice.html", context, stylesheets=STYLESHEETS)
+    pdf = render_pdf(
+        "invoicing/pdf/invoice.html", context, pdf_variant=PDF_VARIANT, stylesheets=STYLESHEETS
+    )
     return facturx_pdf(pdf, cii_xml(context["doc"]), context["doc"])
 
 
@@ -184,5 +189,7 @@ def credit_note_pdf(note: CreditNote) -> bytes:
         "invoice": invoice,
         "account": invoice.account,
     }
-    pdf = render_pdf("invoicing/pdf/credit_note.html", context, pdf_variant=PDF_VARIANT)
+    pdf = render_pdf(
+        "invoicing/pdf/credit_note.html", context, pdf_variant=PDF_VARIANT, stylesheets=STYLESHEETS
+    )
     return facturx_pdf(pdf, cii_xml(doc), doc)
