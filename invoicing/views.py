@@ -10,7 +10,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -78,16 +77,13 @@ def review(request: HttpRequest) -> HttpResponse:
     totals only: lines are on the detail page. A fixed number of queries whatever the number of
     invoices (annotations, and flag warnings for the shown drafts in one query)."""
     period = _period_from(request)
-    drafts = Paginator(
-        selectors.invoices_for_period(period, [Invoice.Status.DRAFT]).annotate(
-            line_count=Count("lines")
-        ),
-        REVIEW_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    drafts = Paginator(selectors.drafts_for_period(period), REVIEW_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     final = Paginator(
         selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)), REVIEW_PAGE_SIZE
     ).get_page(request.GET.get("approved_page"))
-    rejected = list(selectors.invoices_for_period(period, [Invoice.Status.REJECTED]))
+    rejected = list(selectors.rejected_for_period(period))
     warnings = selectors.flagged_entries([d.pk for d in drafts])
     for d in drafts:
         d.warnings = warnings.get(d.pk, [])

@@ -97,6 +97,9 @@ from invoicing.selectors.inputs import (
     open_draft as open_draft,
 )
 from invoicing.selectors.review import (
+    drafts_for_period as drafts_for_period,
+)
+from invoicing.selectors.review import (
     flagged_entries as flagged_entries,
 )
 from invoicing.selectors.review import (
@@ -107,4 +110,7 @@ from invoicing.selectors.review import (
 )
 from invoicing.selectors.review import (
     latest_run as latest_run,
+)
+from invoicing.selectors.review import (
+    rejected_for_period as rejected_for_period,
 )

@@ -6,10 +6,14 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db.models import (
-    F,
+    Count,
+    IntegerField,
+    OuterRef,
     Prefetch,
     QuerySet,
+    Subquery,
 )
+from django.db.models.functions import Coalesce
 
 from core import settlement
 from invoicing.models import (
@@ -21,21 +25,51 @@ from invoicing.models import (
 from timesheets.models import Flag
 
 
-def invoices_for_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
-    return settlement.annotate(
-        Invoice.objects.filter(period=period.replace(day=1), status__in=statuses)
-        .select_related("account", "adjusted_by", "approved_by")
-        .order_by("account__name", "account__external_id", "currency", "po_number", "id")
+def _of_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(period=period.replace(day=1), status__in=statuses).order_by(
+        "account__name", "account__external_id", "currency", "po_number", "id"
     )
+
+
+def invoices_for_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
+    """Final invoices of a period with their open amounts (the review's approved table)."""
+    return settlement.annotate(_of_period(period, statuses).select_related("account"))
+
+
+def drafts_for_period(period: dt.date) -> QuerySet[Invoice]:
+    """Drafts of a period with their line count (a correlated COUNT on the lines' invoice index,
+    not a join grouped by every invoice column); a draft owes nothing yet, so no open amount."""
+    lines = (
+        InvoiceLine.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        _of_period(period, [Invoice.Status.DRAFT])
+        .select_related("account", "adjusted_by")
+        .annotate(line_count=Coalesce(Subquery(lines, output_field=IntegerField()), 0))
+    )
+
+
+def rejected_for_period(period: dt.date) -> QuerySet[Invoice]:
+    return _of_period(period, [Invoice.Status.REJECTED]).select_related("account")
 
 
 def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
     """invoice id -> flags (not resolved) on the entries it bills: warnings for the reviewer,
-    e.g. entries released over a cap."""
+    e.g. entries released over a cap. The flags are found by entry id among the invoices'
+    billings (index on timesheets_flag.entry_id), without joining the time entries."""
+    billings = EntryBilling.objects.filter(invoice_id__in=invoice_ids)
     flags = (
-        Flag.objects.filter(entry__billing__invoice_id__in=invoice_ids)
+        Flag.objects.filter(entry_id__in=billings.values("entry_id"))
         .exclude(status=Flag.Status.RESOLVED)
-        .annotate(invoice_id=F("entry__billing__invoice_id"))
+        .annotate(
+            invoice_id=Subquery(
+                EntryBilling.objects.filter(entry_id=OuterRef("entry_id")).values("invoice_id")[:1]
+            )
+        )
         .order_by("code", "subject")
     )
     result: dict[int, list[Flag]] = defaultdict(list)
