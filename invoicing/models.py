@@ -34,19 +34,13 @@ class InvoiceRun(RunBase):
         return f"Run {self.period:%Y-%m} ({self.status})"
 
 
-class ApprovalJob(models.Model):
+class ApprovalJob(RunBase):
     """Approval of a period's drafts in the background (issue 16): numbers taken in one short
     transaction per batch of drafts, the final PDFs rendered by workers after each commit. The
-    counts are the progress the review screen shows."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+    counts are the progress the review screen shows (lifecycle, heartbeat and recovery:
+    core/runs.py, as for invoice and reconciliation runs)."""
 
     period = models.DateField(help_text="First day of the billed month.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     versions = models.JSONField(
         default=dict, help_text="Draft id -> the version the approver reviewed."
     )
@@ -54,16 +48,17 @@ class ApprovalJob(models.Model):
     approved = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
     refusals = models.JSONField(default=list, blank=True, help_text="[draft id, why] per refusal.")
-    error = models.TextField(blank=True)
+    # An invoice is approved by a person: unlike a run (which the beat may start), never null.
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(RunBase.Meta):
+        pass
+
+    @property
+    def versions_by_id(self) -> dict[int, int]:
+        return {int(k): int(v) for k, v in self.versions.items()}
 
     def __str__(self) -> str:
         return f"Approval of {self.period:%Y-%m} ({self.status}: {self.approved}/{self.total})"

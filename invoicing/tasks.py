@@ -4,13 +4,15 @@ service inside its body; the services import the tasks they enqueue (on commit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from core import runs
 from core.dates import firm_today, previous_month
-from invoicing.models import InvoiceRun
+from invoicing.models import ApprovalJob, InvoiceRun
 
 logger = logging.getLogger(__name__)
 # A dropped database connection raises OperationalError, then InterfaceError ("connection already
@@ -32,18 +34,30 @@ def generate_invoices_task(self, run_id: int) -> None:
     worker holds the run (fresh heartbeat) waits for it to finish or go stale (core/runs.py)."""
     from invoicing.services import invoice_run_generate
 
-    run = InvoiceRun.objects.filter(pk=run_id).first()
-    if run is None or run.status == InvoiceRun.Status.DONE:
+    _carry_out(
+        self,
+        InvoiceRun,
+        run_id,
+        lambda run: invoice_run_generate(period=run.period, user=run.started_by, run=run),
+    )
+
+
+def _carry_out(task, model: type[runs.RunBase], run_id: int, work: Callable[[Any], Any]) -> None:
+    """What a run's task does (core/runs.py): nothing for a finished (or deleted) run, else
+    `work(run)`. A run another live worker holds is looked at again once that worker's
+    heartbeat would have gone stale; a transient database error is retried; any other error is
+    recorded on the run by its service (status failed) and logged: retrying would not help."""
+    run = model.objects.filter(pk=run_id).first()
+    if run is None or run.status == runs.RunStatus.DONE:
         return
     try:
-        invoice_run_generate(period=run.period, user=run.started_by, run=run)
+        work(run)
     except runs.RunBusy:
-        # Another worker holds it: look again once its heartbeat would have gone stale.
-        raise self.retry(countdown=runs.stale_after().total_seconds(), max_retries=10) from None
+        raise task.retry(countdown=runs.stale_after().total_seconds(), max_retries=10) from None
     except TRANSIENT:
         raise  # transient: retried
-    except Exception:  # recorded on the run (status failed, error); retrying will not help
-        logger.exception("invoice run %s failed", run_id)
+    except Exception:
+        logger.exception("%s %s failed", model.__name__, run_id)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
@@ -87,12 +101,20 @@ def render_invoice_pdf_task(invoice_id: int) -> None:
     invoice_pdf_store(invoice_id=invoice_id)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
-def approve_period_task(job_id: int) -> None:
-    """Run a recorded batch approval (`invoicing.services.approval_batch`); idempotent."""
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def approve_period_task(self, job_id: int) -> None:
+    """Run a recorded batch approval (`invoicing.services.approval_batch`), as an invoice run:
+    idempotent, claimed first, resumed by the dead-run sweep when its worker dies."""
     from invoicing.services.approval_batch import approval_job_run
 
-    approval_job_run(job_id)
+    _carry_out(self, ApprovalJob, job_id, lambda job: approval_job_run(job.pk))
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3)

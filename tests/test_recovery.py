@@ -35,7 +35,8 @@ def test_command_resends_only_stale_runs_and_they_complete():
     out = io.StringIO()
     call_command("requeue_stale_runs", stdout=out)  # tasks run in-process here (no broker)
     assert out.getvalue().strip() == (
-        f"Re-sent 1 invoice run(s) [{lost.pk}] and 1 reconciliation run(s) [{lost_recon.pk}]."
+        f"Re-sent 1 invoice run(s) [{lost.pk}], 1 reconciliation run(s) [{lost_recon.pk}] "
+        "and 0 approval job(s) []."
     )
     lost.refresh_from_db()
     fresh.refresh_from_db()

@@ -8,6 +8,12 @@ locked in one UPDATE, then the numbers taken last in one lock of the (series, ye
 they stay gapless and in id order; after each commit the final PDFs are rendered by workers in
 parallel (`render_invoice_pdf_task`), each invoice `rendering` until its PDF is stored (it
 cannot be sent before). A draft refused is listed on the job with the reason; the others go on.
+
+The job has the lifecycle of every run (core/runs.py): claimed by one worker at a time, a
+heartbeat while it works, resumed by the dead-run sweep (invoicing/recovery.py) when its worker
+dies. Each batch records its counts in its own transaction, so a resumed job knows exactly what
+the committed batches approved and refused; a draft approved is no longer a draft, so resuming
+(or a second delivery) never takes a second number for it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from core import runs
 from core.errors import BillingError
 from invoicing import numbering
 from invoicing.einvoice.checks import einvoice_parties_for_approval
@@ -69,62 +76,87 @@ def _approvable(drafts: list[Invoice], versions: dict[int, int], user, refusals)
     return ok
 
 
-def _approve_batch(ids: list[int], versions: dict[int, int], user) -> tuple[int, list]:
-    """Approve the drafts `ids` in one transaction; returns (approved, refusals)."""
-    refusals: list[list] = []
+def _approve_batch(job: ApprovalJob, ids: list[int], versions: dict[int, int]) -> None:
+    """Approve the drafts `ids` in one transaction, which also records the job's progress (and a
+    sign of life): a batch and its counts are committed together or not at all."""
     with transaction.atomic():
-        drafts = list(
-            Invoice.objects.select_for_update()
-            .select_related("account")
-            .filter(pk__in=ids, status=Invoice.Status.DRAFT)
-            .order_by("id")
+        done, refusals = _approve_drafts(ids, versions, job.started_by)
+        job.refusals = [*job.refusals, *refusals]
+        job.approved += done
+        ApprovalJob.objects.filter(pk=job.pk).update(
+            approved=F("approved") + done,
+            refused=len(job.refusals),
+            refusals=job.refusals,
+            heartbeat_at=timezone.now(),
         )
-        gone = set(ids) - {d.pk for d in drafts}
-        refusals += [[pk, "It is no longer a draft."] for pk in sorted(gone)]
-        ok = _approvable(drafts, versions, user, refusals)
-        if not ok:
-            return 0, refusals
-        entries = list(TimeEntry.objects.filter(billing__invoice__in=ok, locked=False))
-        for entry in entries:
-            entry.locked = True
-        if entries:
-            bulk_update_with_history(
-                entries, TimeEntry, ["locked"], batch_size=1000, default_user=user
-            )
-        # Numbers last, one lock per (series, year), in id order: gapless as one by one.
-        by_year: dict[int, list[Invoice]] = defaultdict(list)
-        for invoice in ok:
-            by_year[invoice.invoice_date.year].append(invoice)
-        now = timezone.now()
-        for year, invoices in sorted(by_year.items()):
-            numbers = numbering.take_numbers(
-                series=numbering.INVOICE, year=year, count=len(invoices)
-            )
-            for invoice, (seq, number) in zip(invoices, numbers, strict=True):
-                invoice.number, invoice.number_year, invoice.number_seq = number, year, seq
-                invoice.status = Invoice.Status.APPROVED
-                invoice.approved_by, invoice.approved_at, invoice.updated_at = user, now, now
-        bulk_update_with_history(ok, Invoice, APPROVED_FIELDS, batch_size=1000, default_user=user)
-        pks = [invoice.pk for invoice in ok]
-        # Rendered by workers in parallel once committed; a lost message is sent again by the
-        # stale-work sweep (invoicing.recovery).
-        transaction.on_commit(
-            lambda: [render_invoice_pdf_task.delay(pk) for pk in pks], robust=True
-        )
+
+
+def _approve_drafts(ids: list[int], versions: dict[int, int], user) -> tuple[int, list]:
+    """Approve the drafts `ids` (inside the caller's transaction); returns (approved, refusals)."""
+    refusals: list[list] = []
+    drafts = list(
+        Invoice.objects.select_for_update()
+        .select_related("account")
+        .filter(pk__in=ids, status=Invoice.Status.DRAFT)
+        .order_by("id")
+    )
+    gone = set(ids) - {d.pk for d in drafts}
+    refusals += [[pk, "It is no longer a draft."] for pk in sorted(gone)]
+    ok = _approvable(drafts, versions, user, refusals)
+    if not ok:
+        return 0, refusals
+    entries = list(TimeEntry.objects.filter(billing__invoice__in=ok, locked=False))
+    for entry in entries:
+        entry.locked = True
+    if entries:
+        bulk_update_with_history(entries, TimeEntry, ["locked"], batch_size=1000, default_user=user)
+    # Numbers last, one lock per (series, year), in id order: gapless as one by one.
+    by_year: dict[int, list[Invoice]] = defaultdict(list)
+    for invoice in ok:
+        by_year[invoice.invoice_date.year].append(invoice)
+    now = timezone.now()
+    for year, invoices in sorted(by_year.items()):
+        numbers = numbering.take_numbers(series=numbering.INVOICE, year=year, count=len(invoices))
+        for invoice, (seq, number) in zip(invoices, numbers, strict=True):
+            invoice.number, invoice.number_year, invoice.number_seq = number, year, seq
+            invoice.status = Invoice.Status.APPROVED
+            invoice.approved_by, invoice.approved_at, invoice.updated_at = user, now, now
+    bulk_update_with_history(ok, Invoice, APPROVED_FIELDS, batch_size=1000, default_user=user)
+    pks = [invoice.pk for invoice in ok]
+    # Rendered by workers in parallel once committed; a lost message is sent again by the
+    # stale-work sweep (invoicing.recovery).
+    transaction.on_commit(lambda: [render_invoice_pdf_task.delay(pk) for pk in pks], robust=True)
     return len(ok), refusals
 
 
 def approval_job_run(job_id: int) -> ApprovalJob | None:
-    """Run a recorded approval job. A second delivery finds the approved drafts no longer
-    drafts and skips them (not counted twice); a finished job is left as it is."""
-    job = ApprovalJob.objects.select_related("started_by").filter(pk=job_id).first()
+    """Run a recorded approval job; a finished job is left as it is. The job is claimed first
+    (core.runs.run_claim): one another live worker holds raises runs.RunBusy. A job resumed after
+    its worker died, or delivered twice, skips what the committed batches approved or refused."""
+    job = ApprovalJob.objects.filter(pk=job_id).first()
     if job is None or job.status == ApprovalJob.Status.DONE:
         return job
-    ApprovalJob.objects.filter(pk=job_id).update(
-        status=ApprovalJob.Status.RUNNING, started_at=timezone.now()
-    )
-    versions = {int(k): v for k, v in job.versions.items()}
-    # A second delivery: what this job approved or refused already is not done again.
+    if not runs.run_claim(ApprovalJob, job_id):
+        raise runs.RunBusy(f"approval job {job_id} is done or held by a live worker")
+    job = ApprovalJob.objects.select_related("started_by").get(
+        pk=job_id
+    )  # as the last commit left it
+    try:
+        with runs.heartbeat(ApprovalJob, job_id):
+            todo = _remaining(job)
+            for start in range(0, len(todo), BATCH):
+                _approve_batch(job, todo[start : start + BATCH], job.versions_by_id)
+    except Exception as exc:
+        runs.run_fail(ApprovalJob, job_id, exc)
+        raise
+    runs.run_finish(ApprovalJob, job_id)
+    job.refresh_from_db()
+    return job
+
+
+def _remaining(job: ApprovalJob) -> list[int]:
+    """The drafts of `job` that no committed batch of it approved or refused, in id order."""
+    versions = job.versions_by_id
     done_ids = {r[0] for r in job.refusals}
     if job.approved:
         done_ids |= set(
@@ -132,27 +164,7 @@ def approval_job_run(job_id: int) -> ApprovalJob | None:
             .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.REJECTED])
             .values_list("pk", flat=True)
         )
-    todo = sorted(set(versions) - done_ids)
-    refusals = list(job.refusals)
-    try:
-        for start in range(0, len(todo), BATCH):
-            done, refused = _approve_batch(todo[start : start + BATCH], versions, job.started_by)
-            refusals += refused
-            ApprovalJob.objects.filter(pk=job_id).update(
-                approved=F("approved") + done, refused=len(refusals), refusals=refusals
-            )
-    except Exception as exc:
-        ApprovalJob.objects.filter(pk=job_id).update(
-            status=ApprovalJob.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
-        raise
-    ApprovalJob.objects.filter(pk=job_id).update(
-        status=ApprovalJob.Status.DONE, finished_at=timezone.now()
-    )
-    job.refresh_from_db()
-    return job
+    return sorted(set(versions) - done_ids)
 
 
 def approval_job_progress(job: ApprovalJob) -> dict:

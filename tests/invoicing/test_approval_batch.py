@@ -3,9 +3,13 @@ listed and skipped, PDFs rendered after commit (rendering until stored, never se
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import TestCase
+from django.utils import timezone
 
+from core import runs
 from core.errors import BillingError
 from invoicing import services
 from invoicing.models import ApprovalJob, EntryBilling, Invoice, InvoiceAdjustment
@@ -85,9 +89,11 @@ def test_job_approves_in_batches_with_gapless_numbers_then_renders(
         Invoice.history.filter(status="approved").values_list("history_user", flat=True)
     ) == {billing_admin.pk}
 
-    # A second delivery of the task: nothing approved twice, nothing refused twice.
+    # A second delivery of the task: nothing approved twice, nothing refused twice. Once done,
+    # a no-op; left running by a worker that died (stale heartbeat), claimed and resumed.
     approval_batch.approval_job_run(job.pk)
-    ApprovalJob.objects.filter(pk=job.pk).update(status="running")
+    stale = timezone.now() - runs.stale_after() - dt.timedelta(seconds=1)
+    ApprovalJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
     again = approval_batch.approval_job_run(job.pk)
     assert (again.approved, again.refused) == (5, 2)
     assert Invoice.objects.filter(status="approved").count() == 5

@@ -95,7 +95,7 @@ def test_sweep_resumes_only_runs_whose_heartbeat_is_stale(monkeypatch):
         status="running", started_at=old, heartbeat_at=timezone.now()
     )
     sent = dead_runs_reclaim()  # tasks run in-process here (no broker)
-    assert sent == {"invoice_runs": [stale.pk], "reconciliation_runs": []}
+    assert sent == {"invoice_runs": [stale.pk], "reconciliation_runs": [], "approval_jobs": []}
     stale.refresh_from_db()
     assert stale.status == "done"
     assert stale.groups_done == stale.groups_total > 0
