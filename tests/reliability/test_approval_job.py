@@ -160,10 +160,10 @@ def test_killed_worker_approval_job(trial_log, settings, tmp_path):
 
     settings.MEDIA_ROOT = tmp_path
     user = UserFactory(username="kill.admin", roles=[roles.BILLING_ADMIN])
-    many_groups(groups=60, entries_per_group=1)
+    many_groups(groups=2 * approval_batch.BATCH + 10, entries_per_group=1)
     invoice_run_generate(period=PERIOD)
     versions = dict(Invoice.objects.filter(status="draft").values_list("pk", "version"))
-    assert len(versions) > approval_batch.BATCH, "one batch only: the kill could not land mid-job"
+    assert len(versions) > 2 * approval_batch.BATCH  # three batches
 
     def state() -> tuple[str, int]:
         return ApprovalJob.objects.values_list("status", "approved").get(pk=job.pk)
@@ -172,11 +172,14 @@ def test_killed_worker_approval_job(trial_log, settings, tmp_path):
         worker.prepare()
         job = approval_batch.approval_job_start(period=PERIOD, user=user, versions=versions)
         trial_log.trial()
-        wait_for(lambda: state()[0] == "running", timeout=120, interval=0.005)
-        time.sleep(0.2)
+        # Killed once the first batch is committed: in the second batch's transaction.
+        wait_for(lambda: state()[1] > 0, timeout=120, interval=0.005)
         worker.kill()
+        killed_at = time.monotonic()
         at_kill = state()
-        trial_log.check(at_kill[0] == "running", f"the kill missed the job: {at_kill}")
+        trial_log.check(
+            at_kill == ("running", approval_batch.BATCH), f"the kill missed the job: {at_kill}"
+        )
         time.sleep(VISIBILITY_TIMEOUT + 0.2)
         worker.start()
         deadline = time.monotonic() + 120
@@ -184,7 +187,11 @@ def test_killed_worker_approval_job(trial_log, settings, tmp_path):
             dead_runs_reclaim()  # what the beat does every 30 s; a live job is left alone
             time.sleep(1)
         final = ApprovalJob.objects.get(pk=job.pk)
-        trial_log.notes.update(approved_at_kill=at_kill[1], drafts=len(versions))
+        trial_log.notes.update(
+            approved_at_kill=at_kill[1],
+            drafts=len(versions),
+            done_after_kill_s=round(time.monotonic() - killed_at, 1),
+        )
         trial_log.check(final.status == "done", f"job {final.status} after restart")
         trial_log.check(
             (final.approved, final.refused) == (len(versions), 0),
