@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 # A dropped database connection raises OperationalError, then InterfaceError ("connection already
 # closed") on the next query, e.g. while the run records its failure: both are transient.
 TRANSIENT = (OperationalError, InterfaceError)
-
-
-@shared_task(
+# The options of a run's task (`_carry_out`): acknowledged after it ends (a killed worker's task
+# is delivered again), transient database errors retried with a backoff.
+RUN_TASK: dict[str, Any] = dict(
     bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT,
@@ -28,6 +28,9 @@ TRANSIENT = (OperationalError, InterfaceError)
     retry_backoff_max=300,
     max_retries=5,
 )
+
+
+@shared_task(**RUN_TASK)
 def generate_invoices_task(self, run_id: int) -> None:
     """Run a recorded invoice run. A second delivery of a finished run is a no-op; a run that
     died half-way is simply run again (generation is idempotent). A delivery while another live
@@ -101,14 +104,7 @@ def render_invoice_pdf_task(invoice_id: int) -> None:
     invoice_pdf_store(invoice_id=invoice_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=5,
-)
+@shared_task(**RUN_TASK)
 def approve_period_task(self, job_id: int) -> None:
     """Run a recorded batch approval (`invoicing.services.approval_batch`), as an invoice run:
     idempotent, claimed first, resumed by the dead-run sweep when its worker dies."""
