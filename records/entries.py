@@ -131,6 +131,10 @@ def entry_page(qs: QuerySet[TimeEntry], after: Cursor | None) -> EntryPage:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for entry in rows:
-        entry.invoice = getattr(getattr(entry, "billing", None), "invoice", None)
+        # Read once here: an entry without a billing raises on `entry.billing`, which the
+        # template engine answers with a dir() of the model instance on every such row.
+        billing = getattr(entry, "billing", None)
+        entry.invoice = billing.invoice if billing is not None else None
+        entry.prepaid = billing is not None and billing.invoice_id is None
     cursor = Cursor(rows[-1].date, rows[-1].pk) if more and rows else None
     return EntryPage(rows, cursor, after is None)

@@ -360,6 +360,8 @@ def kpis(month: dt.date) -> Kpis:
         settings.BILLING_CAPACITY_HOURS_PER_DAY * k.working_days * k.employees
     )
     k.utilization_percent = _percent(k.billable_hours, k.capacity_hours)
+    if not totals["billable"]:  # no billable time that month: nothing invoiced or unbilled
+        return k
 
     billable = entries.filter(billable=True)
     invoiced = entry_billing.invoiced_q()
