@@ -19,13 +19,19 @@ class OpenAmountAnnotation(Protocol):
     def __call__(self, qs: QuerySet[Any], as_of: dt.date | None = None) -> QuerySet[Any]: ...
 
 
+class OpenTotals(Protocol):
+    def __call__(self, qs: QuerySet[Any], as_of: dt.date | None = None) -> dict[str, Any]: ...
+
+
 _annotate: OpenAmountAnnotation | None = None
+_totals: OpenTotals | None = None
 
 
-def provide(annotate: OpenAmountAnnotation) -> None:
+def provide(annotate: OpenAmountAnnotation, totals: OpenTotals | None = None) -> None:
     """Called once by the owning app when Django starts."""
-    global _annotate
+    global _annotate, _totals
     _annotate = annotate
+    _totals = totals
 
 
 def annotate(qs: QuerySet[Any], as_of: dt.date | None = None) -> QuerySet[Any]:
@@ -33,6 +39,14 @@ def annotate(qs: QuerySet[Any], as_of: dt.date | None = None) -> QuerySet[Any]:
     if _annotate is None:
         raise ImproperlyConfigured("No app provides open amounts (receivables is not installed).")
     return _annotate(qs, as_of)
+
+
+def totals(qs: QuerySet[Any], as_of: dt.date | None = None) -> dict[str, Any]:
+    """Per currency: (count, total, open) of an Invoice queryset, the sums of `annotate`'s
+    open_amount computed set-based (receivables' rule)."""
+    if _totals is None:
+        raise ImproperlyConfigured("No app provides open totals (receivables is not installed).")
+    return _totals(qs, as_of)
 
 
 def open_amount(invoice: Any, as_of: dt.date | None = None) -> Decimal:

@@ -39,14 +39,18 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         name = f"invoices-{firm_today():%Y-%m-%d}.csv"
         return csv_response(name, listing.CSV_HEADER, listing.csv_rows(ordered))
-    page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    totals = listing.totals_by_currency(qs)
+    paginator = Paginator(ordered, PAGE_SIZE)
+    # The totals counted the filtered set already: no second COUNT(*) for the pages.
+    paginator.count = sum(t.count for t in totals)  # type: ignore[misc]
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "invoicing/list.html",
         {
             "form": form,
             "page": page,
-            "totals": listing.totals_by_currency(qs),
+            "totals": totals,
             "sort": sort,
             "sort_query": query_without(request, "sort", "page"),
             "filter_query": query_without(request, "page", "format"),

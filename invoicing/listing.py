@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from core import settlement
 from core.dates import firm_today
@@ -114,22 +114,10 @@ def sorted_invoices(qs: QuerySet[Invoice], sort: str | None) -> tuple[str, Query
 
 
 def totals_by_currency(qs: QuerySet[Invoice]) -> list[CurrencyTotal]:
-    """Count, total and open amount of the filtered set per currency, in one query."""
-    rows = (
-        qs.order_by()
-        .values("currency")
-        .annotate(n=Count("id"), total_sum=Sum("total"), open_sum=Sum("open_amount"))
-        .order_by("currency")
-    )
-    return [
-        CurrencyTotal(
-            r["currency"],
-            r["n"],
-            r["total_sum"] or Decimal("0.00"),
-            r["open_sum"] or Decimal("0.00"),
-        )
-        for r in rows
-    ]
+    """Count, total and open amount of the filtered set per currency: three grouped sums
+    (receivables' `open_totals`), never the open amount of each invoice."""
+    sums = settlement.totals(qs)
+    return [CurrencyTotal(c, *sums[c]) for c in sorted(sums)]
 
 
 CSV_HEADER = (

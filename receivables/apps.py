@@ -10,7 +10,7 @@ class ReceivablesConfig(AppConfig):
         from core import settlement as seam
         from core.imports import register_undo
         from receivables.import_history import payment_import_undo
-        from receivables.settlement import annotate_open_amount
+        from receivables.settlement import annotate_open_amount, open_totals
 
-        seam.provide(annotate_open_amount)
+        seam.provide(annotate_open_amount, open_totals)
         register_undo("payments", "payments.manage", payment_import_undo)

@@ -122,6 +122,38 @@ def test_list_query_count_is_flat(client_for, auditor, django_assert_max_num_que
     assert response.content.decode().count('data-label="Invoice"') == 50
 
 
+def _list_queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("query", ["", "?sort=customer", "?status=overdue&sort=-open", "?q=INV"])
+def test_list_query_count_is_the_same_for_n_and_3n_invoices(client_for, billing_admin, query):
+    def invoices(first: int, n: int) -> None:
+        for seq in range(first, first + n):
+            invoice = final_invoice(
+                account=AccountFactory(), seq=seq, total="100.00", due_date=dt.date(2026, 1, 1)
+            )
+            AllocationFactory(
+                payment=PaymentFactory(account=invoice.account, amount=Decimal("40.00")),
+                invoice=invoice,
+                amount=Decimal("40.00"),
+            )
+
+    client = client_for(billing_admin)
+    invoices(1, 20)
+    few = _list_queries(client, f"{URL}{query}")
+    invoices(21, 40)
+    many = _list_queries(client, f"{URL}{query}")
+    assert few == many
+    html = client.get(f"{URL}{query}").content.decode()
+    assert "<strong>60 invoices</strong>" in html and "open USD 3,600.00" in html
+
+
 def test_bulk_send_all_matching_asks_first_then_sends(
     client_for, billing_admin, invoices, django_capture_on_commit_callbacks
 ):

@@ -87,6 +87,16 @@ def test_python_and_orm_open_amount_agree(specs, as_of):
         assert dict(seam.annotate(qs, as_of).values_list("pk", "open_amount")) == expected
         for inv, _, _ in built:
             assert settlement.invoice_open_amount(inv, as_of) == expected[inv.pk]
+        # The set-based totals (the invoice list's) are the sums of the same open amounts.
+        sums: dict[str, list] = {}
+        for inv, _, _ in built:
+            item = sums.setdefault(inv.currency, [0, ZERO, ZERO])
+            item[0] += 1
+            item[1] += inv.total
+            item[2] += expected[inv.pk]
+        totals = settlement.open_totals(qs, as_of)
+        assert {c: list(t) for c, t in totals.items()} == sums
+        assert seam.totals(qs, as_of) == totals
 
         # The aging's SQL: its buckets sum to the open amounts of the final invoices dated on
         # or before the day (all of these invoices are dated 2026-01-02).
