@@ -17,7 +17,7 @@ INDEXES = {
 
 
 class Migration(migrations.Migration):
-    dependencies = [("invoicing", "0008_run_heartbeat")]
+    dependencies = [("invoicing", "0009_approval_job_run_base")]
 
     operations = [
         migrations.RunSQL(
