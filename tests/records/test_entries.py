@@ -109,3 +109,20 @@ def test_keyset_pages_and_flat_query_count(
 
 def test_finance_may_not_browse_entries(client_for, finance):
     assert client_for(finance).get(URL).status_code == 403
+
+
+def test_invoice_column_shows_invoice_prepaid_block_or_nothing(client_for, auditor, entries):
+    agreement = entries["a"].billing.agreement
+    EntryBilling.objects.create(
+        entry=entries["b"],
+        agreement=agreement,
+        period=dt.date(2026, 1, 1),
+        rounded_minutes=60,
+        block_minutes=60,
+        billed_minutes=0,
+    )
+    html = client_for(auditor).get(URL).content.decode()
+    cells = [p.split("</td>")[0] for p in html.split('<td data-label="Invoice">')[1:]]
+    assert cells[0] == "—"  # entry 3: not billed
+    assert cells[1] == "prepaid block"  # entry 2: drawn from a prepaid block, on no invoice
+    assert str(entries["a"].billing.invoice) in cells[2]  # entry 1: on its invoice
