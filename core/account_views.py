@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -18,10 +19,14 @@ from core.models import ApiToken
 from core.tokens import token_create, token_revoke
 
 
+class SignedInRequest(HttpRequest):
+    user: User  # behind login_required: never the anonymous user
+
+
 @never_cache  # a new token is on the page
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: SignedInRequest) -> HttpResponse:
     created = None
     if request.method == "POST":
         record, raw = token_create(user=request.user, name=request.POST.get("name", ""))
@@ -37,7 +42,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke_view(request: SignedInRequest, pk: int) -> HttpResponse:
     if token_revoke(user=request.user, pk=pk):
         messages.success(request, "Token revoked: it no longer works.")
     else:

@@ -13,7 +13,7 @@ from core import roles
 _APPS = ("agreements", "timesheets", "invoicing", "receivables")
 # (role, app_label, model) -> actions beyond "view". Approved invoices stay read-only in the admin
 # whatever the permission (invoicing/admin.py).
-_CHANGE = {
+_CHANGE: dict[str, dict[str, tuple[str, ...]]] = {
     roles.BILLING_ADMIN: {"invoicing": ("change",), "agreements": ("change",)},
     roles.SERVICES_MANAGER: {"timesheets": ("change",), "agreements": ("change",)},
     roles.FINANCE: {"receivables": ("add", "change")},

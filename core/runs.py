@@ -26,7 +26,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from django.conf import settings
 from django.db import connection, models
@@ -77,6 +77,10 @@ class RunBase(models.Model):
         blank=True,
         help_text="Last sign of life of the worker running it (or when it was re-queued).",
     )
+
+    # Every concrete run model gets Django's default `objects`; the stubs give none to an
+    # abstract model, so the helpers below, which take the concrete class, declare it here.
+    objects: ClassVar[models.Manager[Self]]
 
     class Meta:
         abstract = True
@@ -138,8 +142,9 @@ def run_fail(model: type[RunBase], pk: int, error: BaseException | str) -> None:
 def dead_runs(model: type[R], now: dt.datetime | None = None) -> models.QuerySet[R]:
     """Running runs whose worker has given no sign of life for longer than stale_after()."""
     now = now or timezone.now()
+    # The plugin types annotate() on a type[R] as on R's bound (RunBase): the rows are R.
     return (
-        model.objects.filter(status=RunStatus.RUNNING)
+        model.objects.filter(status=RunStatus.RUNNING)  # type: ignore[return-value]
         .annotate(sign=_last_sign_of_life())
         .filter(sign__lt=now - stale_after())
     )
@@ -161,8 +166,9 @@ def run_requeue(model: type[RunBase], pk: int) -> bool:
 def lost_queued(model: type[R], queued_for: dt.timedelta) -> models.QuerySet[R]:
     """Runs queued (or re-queued) longer than `queued_for` ago: their message may be lost."""
     cutoff = timezone.now() - queued_for
+    # The plugin types annotate() on a type[R] as on R's bound (RunBase): the rows are R.
     return (
-        model.objects.filter(status=RunStatus.QUEUED)
+        model.objects.filter(status=RunStatus.QUEUED)  # type: ignore[return-value]
         .annotate(queued_since=Coalesce("heartbeat_at", "created_at"))
         .filter(queued_since__lt=cutoff)
     )

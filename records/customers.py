@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
@@ -33,6 +33,16 @@ class Balance:
     overdue: Decimal = ZERO
 
 
+class Balances(TypedDict):
+    balances: list[Balance]  # set by the customer list view on its page of accounts
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    ListedAccount = WithAnnotations[Account, Balances]
+
+
 def customer_list(
     *, q: str = "", overdue_only: bool = False, today: dt.date | None = None
 ) -> QuerySet[Account]:
@@ -46,7 +56,7 @@ def customer_list(
             final_invoices().filter(
                 account=OuterRef("pk"), status__in=UNPAID, due_date__lt=today or firm_today()
             )
-        ).filter(open_amount__gt=0)
+        ).filter(open_amount__gt=ZERO)
         qs = qs.filter(Exists(overdue))
     return qs.order_by("name", "external_id")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from agreements.models import Agreement
 from core.listing import DateRangeForm
-from invoicing.models import EntryBilling
+from invoicing.models import EntryBilling, Invoice
 from timesheets.models import Employee, Flag, TimeEntry
 
 PAGE_SIZE = 50
@@ -55,10 +55,10 @@ def filtered_entries(data: dict[str, Any]) -> QuerySet[TimeEntry]:
         qs = qs.filter(project_code__in=codes or [project])
     customer = (data.get("customer") or "").strip()
     if customer:
-        codes = Agreement.objects.filter(
+        customer_codes = Agreement.objects.filter(
             Q(account__name__icontains=customer) | Q(account__external_id__iexact=customer)
         ).values("project_code")
-        qs = qs.filter(project_code__in=codes)
+        qs = qs.filter(project_code__in=customer_codes)
     if data.get("date_from"):
         qs = qs.filter(date__gte=data["date_from"])
     if data.get("date_to"):
@@ -103,9 +103,19 @@ class Cursor:
             return None
 
 
+class EntryInvoice(TypedDict):
+    invoice: Invoice | None  # the invoice billing the entry, set by `entry_page`
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    PagedEntry = WithAnnotations[TimeEntry, EntryInvoice]
+
+
 @dataclass
 class EntryPage:
-    entries: list[TimeEntry]
+    entries: list[PagedEntry]
     next_cursor: Cursor | None
     first: bool
 
@@ -127,7 +137,10 @@ def entry_page(qs: QuerySet[TimeEntry], after: Cursor | None) -> EntryPage:
     """Entries after the cursor in (date, id) descending order, one page, with employee,
     billing (invoice) and the page's flags: four queries whatever the table size."""
     open_flags = Flag.objects.exclude(status=Flag.Status.RESOLVED).order_by("code")
-    rows = list(page_queryset(qs, after).prefetch_related(Prefetch("flags", queryset=open_flags)))
+    rows = cast(
+        "list[PagedEntry]",  # `invoice` set below
+        list(page_queryset(qs, after).prefetch_related(Prefetch("flags", queryset=open_flags))),
+    )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for entry in rows:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -68,7 +68,10 @@ class HistoryFilterForm(DateRangeForm):
 
     def __init__(self, *args: Any, kinds: list[Kind], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Any"), *((k.key, k.label) for k in kinds)]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            ("", "Any"),
+            *((k.key, k.label) for k in kinds),
+        ]
         self.fields["object"].widget.attrs["placeholder"] = "e.g. INV-2026-00001, AGR-1, 42"
         self.fields["user"].widget.attrs["placeholder"] = "Username"
 

@@ -4,6 +4,7 @@ on the server; each section of a page is shown only to roles that may read it.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django import forms
 from django.contrib import messages
@@ -39,7 +40,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         customers.customer_list(q=q, overdue_only=overdue_only, today=today), PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    rows = cast("list[customers.ListedAccount]", list(page.object_list))  # balances set below
     show_money = has_capability(request.user, "invoices.view")
     balances = customers.balances([a.pk for a in rows], today=today) if show_money else {}
     for account in rows:

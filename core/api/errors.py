@@ -127,7 +127,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
                 and required_capability(view, request.method)
             )
             message = str(exc.detail)
-            if capability and request.user.is_authenticated:
+            if capability and request is not None and request.user.is_authenticated:
                 message = f"Your role may not do this (it needs the '{capability}' capability)."
             return error_response(message, exc.status_code, headers=headers)
         detail = exc.detail

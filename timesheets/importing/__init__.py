@@ -230,10 +230,10 @@ def _upsert_employees(wanted: dict[str, str], user: Any) -> dict[str, int]:
     new = [Employee(external_id=e, name=n) for e, n in wanted.items() if e not in existing]
     renamed = []
     for ext, name in wanted.items():
-        emp = existing.get(ext)
-        if emp is not None and name and emp.name != name:
-            emp.name = name
-            renamed.append(emp)
+        stored = existing.get(ext)
+        if stored is not None and name and stored.name != name:
+            stored.name = name
+            renamed.append(stored)
     if new:
         bulk_create_with_history(
             new, Employee, default_user=user, default_change_reason=CHANGE_REASON

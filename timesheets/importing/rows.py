@@ -133,15 +133,15 @@ class Checker:
         ms = self._hours(line, hours)
         bill = self._bool(line, billable, "Billable", None)
         appr = self._bool(line, approved, "Approved", True)
-        if self.error_count != before:
-            return None
+        if self.error_count != before or iso is None or ms is None or bill is None or appr is None:
+            return None  # each None above came with its error
         if emp_name:
             self.employees[emp_id] = emp_name
         else:
             self.employees.setdefault(emp_id, "")
         return Staged(
             line, entry_id, iso, emp_id, emp_name, role, project, task, ms, bill, appr, notes
-        )  # type: ignore[arg-type]
+        )
 
     def _date(self, line: int, text: str) -> str | None:
         if not text:
