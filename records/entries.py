@@ -104,7 +104,10 @@ class Cursor:
 
 
 class EntryInvoice(TypedDict):
-    invoice: Invoice | None  # the invoice billing the entry, set by `entry_page`
+    """What `entry_page` sets on each entry of the page from its billing."""
+
+    invoice: Invoice | None
+    prepaid: bool  # drawn from a prepaid block (a billing without an invoice)
 
 
 if TYPE_CHECKING:
@@ -138,7 +141,7 @@ def entry_page(qs: QuerySet[TimeEntry], after: Cursor | None) -> EntryPage:
     billing (invoice) and the page's flags: four queries whatever the table size."""
     open_flags = Flag.objects.exclude(status=Flag.Status.RESOLVED).order_by("code")
     rows = cast(
-        "list[PagedEntry]",  # `invoice` set below
+        "list[PagedEntry]",  # `invoice` and `prepaid` set below
         list(page_queryset(qs, after).prefetch_related(Prefetch("flags", queryset=open_flags))),
     )
     more = len(rows) > PAGE_SIZE

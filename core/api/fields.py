@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework import serializers
@@ -21,4 +22,5 @@ def with_nested(base: type[serializers.ModelSerializer], **nested: serializers.F
     meta = type("Meta", (base.Meta,), {"fields": fields, "read_only_fields": fields})
     name = base.__name__.removesuffix("Serializer") + "DetailSerializer"
     attrs = {**nested, "Meta": meta, "__module__": base.__module__, "__qualname__": name}
-    return type(base)(name, (base,), attrs)
+    metaclass: Callable[..., type[serializers.ModelSerializer]] = type(base)  # DRF's metaclass
+    return metaclass(name, (base,), attrs)
