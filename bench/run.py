@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the database as an earlier run left it (no reset, no agreement import): "
         "re-measure a later step, e.g. --only pages, on a copy of a firm-scale database",
     )
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis URL for step 7's real Celery workers (a queue of the run's own on it; "
+        "default $BENCH_BROKER_URL or redis://127.0.0.1:6379/0)",
+    )
     args = parser.parse_args(argv)
 
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)

@@ -54,6 +54,9 @@ def small_results(tmp_path_factory):
                 str(out),
                 "--data-dir",
                 str(out / "data"),
+                # Step 7's real Celery workers: the tests' Redis (a queue of the run's own).
+                "--broker",
+                os.environ.get("BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
             ],
             cwd=ROOT,
             env=env,
