@@ -9,6 +9,8 @@
 - `make_world()`: one of everything the API and the portal show (a draft, an approved and a
   disputed invoice, a credit note, a payment and allocation, runs, a reminder, a dispute with an
   attachment, a portal contact and notice), for the permission matrix and the schema tests.
+- `final_invoice(account, total)` and `invoice_with_lines(account, amounts)`: numbered final
+  invoices without the invoice generator (receivables, portal, records and screen tests).
 
 `tests/invoicing/helpers.py`, `tests/reliability/billing_data.py` and `tests/api/conftest.py`
 import their builders from here and keep only their assertions and fixtures.
@@ -335,28 +337,92 @@ class World:
     milestone: Any = None  # undated, on a Fixed Fee agreement of the same account
 
 
-def _final_invoice(*, account, agreement, number, seq, total, **fields) -> Invoice:
-    """An approved invoice built as approval does it: lines on the draft, then one UPDATE (the
-    database refuses lines added to a final invoice)."""
-    invoice = InvoiceFactory(
+_invoice_seq = {"n": 0}
+
+
+def next_invoice_seq() -> int:
+    """The next invoice number of this test process (INV-<year>-NNNNN, never reused)."""
+    _invoice_seq["n"] += 1
+    return _invoice_seq["n"]
+
+
+def final_invoice(
+    account,
+    total="1000.00",
+    due=dt.date(2026, 3, 2),
+    *,
+    invoice_date=None,
+    currency="USD",
+    status="approved",
+    seq=None,
+    **kwargs,
+) -> Invoice:
+    """A final invoice without lines, numbered INV-2026-NNNNN, for the receivables tests."""
+    seq = seq or next_invoice_seq()
+    amount = Decimal(total)
+    return InvoiceFactory(
         account=account,
-        number=number,
-        number_year=2025,
+        currency=currency,
+        status=status,
+        number=f"INV-2026-{seq:05d}",
+        number_year=2026,
         number_seq=seq,
-        net=total,
-        total=total,
-        **{k: v for k, v in fields.items() if k not in {"disputed", "dispute_reason"}},
+        net=amount,
+        tax=Decimal("0.00"),
+        total=amount,
+        due_date=due,
+        invoice_date=invoice_date or (due - dt.timedelta(days=30)),
+        **kwargs,
     )
-    InvoiceLineFactory(invoice=invoice, agreement=agreement, amount=total)
-    pdf = b"%PDF-1.4 test invoice " + number.encode()
-    path = default_storage.save(f"invoices/{number}.pdf", ContentFile(pdf))
-    Invoice.objects.filter(pk=invoice.pk).update(
-        status=Invoice.Status.APPROVED,
-        pdf=path,
-        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-        disputed=fields.get("disputed", False),
-        dispute_reason=fields.get("dispute_reason", ""),
+
+
+def invoice_with_lines(
+    account,
+    amounts,
+    *,
+    due=dt.date(2026, 3, 2),
+    seq=None,
+    year=2026,
+    status="approved",
+    agreement=None,
+    pdf=False,
+    disputed=False,
+    dispute_reason="",
+    **fields,
+) -> Invoice:
+    """A final invoice (approved unless `status`) with one time line per amount, built as
+    approval does it: lines on the draft, then one UPDATE (the database refuses lines added to a
+    final invoice). Numbered INV-<year>-NNNNN; `pdf` stores a stub final PDF with its checksum."""
+    values = [Decimal(a) for a in amounts]
+    total = sum(values, Decimal("0.00"))
+    seq = seq or next_invoice_seq()
+    number = f"INV-{year}-{seq:05d}"
+    fields.setdefault("invoice_date", due - dt.timedelta(days=30))
+    invoice = InvoiceFactory(
+        account=account, net=total, tax=Decimal("0.00"), total=total, due_date=due, **fields
     )
+    for position, amount in enumerate(values, start=1):
+        InvoiceLineFactory(
+            invoice=invoice,
+            agreement=agreement,
+            position=position,
+            description=f"Consulting {position}",
+            role="Engineer",
+            amount=amount,
+        )
+    final: dict[str, Any] = dict(
+        status=status,
+        number=number,
+        number_year=year,
+        number_seq=seq,
+        disputed=disputed,
+        dispute_reason=dispute_reason,
+    )
+    if pdf:
+        data = b"%PDF-1.4 test invoice " + number.encode()
+        final["pdf"] = default_storage.save(f"invoices/{number}.pdf", ContentFile(data))
+        final["pdf_sha256"] = hashlib.sha256(data).hexdigest()
+    Invoice.objects.filter(pk=invoice.pk).update(**final)
     invoice.refresh_from_db()
     return invoice
 
@@ -411,25 +477,27 @@ def make_world() -> World:
         rounded_minutes=60,
         billed_minutes=60,
     )
-    approved = _final_invoice(
-        account=account,
+    approved = invoice_with_lines(
+        account,
+        ["1000.00"],
         agreement=agreement,
         period=dt.date(2025, 12, 1),
         invoice_date=dt.date(2025, 12, 31),
-        due_date=dt.date(2026, 1, 30),
-        number="INV-2025-00001",
+        due=dt.date(2026, 1, 30),
+        year=2025,
         seq=1,
-        total=Decimal("1000.00"),
+        pdf=True,
     )
-    disputed = _final_invoice(
-        account=account,
+    disputed = invoice_with_lines(
+        account,
+        ["500.00"],
         agreement=agreement,
         period=dt.date(2025, 11, 1),
         invoice_date=dt.date(2025, 11, 30),
-        due_date=dt.date(2025, 12, 30),
-        number="INV-2025-00002",
+        due=dt.date(2025, 12, 30),
+        year=2025,
         seq=2,
-        total=Decimal("500.00"),
+        pdf=True,
         disputed=True,
         dispute_reason="Hours questioned",
     )

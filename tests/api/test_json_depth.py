@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from tests.api.conftest import token_client
-from tests.api.test_permission_matrix import MATRIX, snapshot
+from tests.api.permission_table import MATRIX
+from tests.api.test_permission_matrix import snapshot
 from tests.factories import UserFactory
 
 BODIES = {

@@ -22,7 +22,7 @@ from receivables.import_history import payment_import_undo
 from receivables.models import Allocation, Payment
 from receivables.services import payment_import
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 GERMAN = (

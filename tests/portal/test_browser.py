@@ -18,7 +18,7 @@ from receivables.models import Dispute, Reminder
 from receivables.services import dunning_run
 from tests.browser import log_in
 from tests.factories import AccountFactory
-from tests.receivables.helpers import invoice_with_lines
+from tests.world import invoice_with_lines
 
 PHONE = {"width": 375, "height": 740}
 

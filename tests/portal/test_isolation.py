@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from portal.models import PortalEvent
 from tests.api.conftest import make_world
+from tests.api.permission_table import MATRIX
 from tests.api.test_permission_matrix import (
-    MATRIX,
     _request,
     expected_status,
     site_routes,

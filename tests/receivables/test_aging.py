@@ -19,7 +19,7 @@ from receivables.aging import HEADER, aging_report, neutralize
 from receivables.exports import aging_pdf, statement_pdf
 from receivables.services import allocation_reverse, invoice_dispute, payment_record
 from tests.factories import AccountFactory, CreditNoteFactory, PaymentFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from receivables.services import (
     payment_record,
 )
 from tests.factories import AccountFactory, CreditNoteFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 D = Decimal
 PAY_DATE = dt.date(2026, 3, 10)

@@ -23,7 +23,7 @@ from receivables.aging import aging_report
 from receivables.models import Allocation, KnownPayer, Payment
 from receivables.services import payment_assign, payment_import
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

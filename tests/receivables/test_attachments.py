@@ -14,7 +14,7 @@ from receivables import disputes
 from receivables.attachments import check_upload, safe_name
 from receivables.models import Dispute, DisputeAttachment, DisputeMessage
 from tests.factories import AccountFactory
-from tests.receivables.helpers import invoice_with_lines
+from tests.world import invoice_with_lines
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20

@@ -11,7 +11,7 @@ import pytest
 from core.dates import firm_today
 from tests.browser import log_in
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 
 @pytest.mark.browser

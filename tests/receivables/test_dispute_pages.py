@@ -13,7 +13,7 @@ from core.tokens import token_create
 from receivables import disputes
 from receivables.models import Dispute
 from tests.factories import AccountFactory
-from tests.receivables.helpers import invoice_with_lines
+from tests.world import invoice_with_lines
 
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 

@@ -16,7 +16,7 @@ from receivables import disputes, selectors
 from receivables.models import Dispute, DisputeMessage, Reminder
 from receivables.services import dunning_run, payment_record
 from tests.factories import AccountFactory, UserFactory
-from tests.receivables.helpers import final_invoice, invoice_with_lines
+from tests.world import final_invoice, invoice_with_lines
 
 D = Decimal
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)

@@ -16,8 +16,8 @@ from receivables.models import Reminder
 from receivables.services import dunning_run, invoice_dispute, payment_record
 from receivables.tasks import dunning_task
 from tests.factories import AccountFactory, CreditNoteFactory
-from tests.receivables.helpers import final_invoice
 from tests.worker import wait_for
+from tests.world import final_invoice
 
 D = Decimal
 DUE = dt.date(2026, 3, 2)

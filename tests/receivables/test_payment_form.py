@@ -13,7 +13,7 @@ from django.urls import reverse
 from receivables.models import Payment
 from receivables.services import payment_record
 from tests.factories import AccountFactory, AgreementFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

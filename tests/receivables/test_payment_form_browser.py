@@ -11,7 +11,7 @@ from core.dates import firm_today
 from receivables.models import Payment
 from tests.browser import log_in
 from tests.factories import AccountFactory, AgreementFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 
 @pytest.mark.browser

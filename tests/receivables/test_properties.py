@@ -19,7 +19,7 @@ from receivables import selectors
 from receivables.models import Allocation, Payment
 from receivables.services import allocation_apply, allocation_reverse, payment_record
 from tests.factories import AccountFactory, CreditNoteFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 cents = st.integers(min_value=1, max_value=200_000).map(lambda c: Decimal(c) / 100)
 operation = st.one_of(

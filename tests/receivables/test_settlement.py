@@ -19,7 +19,7 @@ from receivables import settlement
 from receivables.aging import aging_report
 from receivables.settlement import AllocationFact, CreditFact
 from tests.factories import AccountFactory, AllocationFactory, CreditNoteFactory, PaymentFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 START = dt.date(2026, 1, 1)
 cents = st.integers(min_value=1, max_value=100_000).map(lambda c: Decimal(c) / 100)

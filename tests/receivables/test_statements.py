@@ -18,7 +18,7 @@ from receivables.models import Allocation, KnownPayer, Payment
 from receivables.services import payment_import
 from receivables.statements import detect
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

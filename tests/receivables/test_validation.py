@@ -17,7 +17,7 @@ from invoicing.models import Invoice
 from receivables.models import Allocation, Payment
 from receivables.services import allocation_apply, payment_import, payment_record
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from receivables.models import Allocation, Payment, Reminder
 from receivables.services import payment_record
 from tests.factories import AccountFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from decimal import Decimal
-
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 
 from invoicing.models import Invoice
-from tests.factories import InvoiceFactory, InvoiceLineFactory
+from tests.world import invoice_with_lines
 
 
 def final_invoice(
@@ -25,30 +20,18 @@ def final_invoice(
     currency: str = "USD",
     **fields,
 ) -> Invoice:
-    """An approved invoice with a stored PDF: lines on the draft first, then one UPDATE (the
-    database refuses lines added to a final invoice)."""
-    amount = Decimal(total)
-    invoice = InvoiceFactory(
-        account=account,
-        currency=currency,
-        period=invoice_date.replace(day=1),
+    """The screens' final invoice: `tests.world.invoice_with_lines` with one line of `total`, a
+    stored PDF, dated 31 January 2026 unless told (its period is that month)."""
+    return invoice_with_lines(
+        account,
+        [total],
+        seq=seq,
+        year=year,
+        status=status,
+        due=due_date,
         invoice_date=invoice_date,
-        due_date=due_date,
-        net=amount,
-        total=amount,
+        period=invoice_date.replace(day=1),
+        currency=currency,
+        pdf=True,
         **fields,
     )
-    InvoiceLineFactory(invoice=invoice, amount=amount, description="Consulting")
-    number = f"INV-{year}-{seq:05d}"
-    pdf = b"%PDF-1.4 test " + number.encode()
-    path = default_storage.save(f"invoices/{number}.pdf", ContentFile(pdf))
-    Invoice.objects.filter(pk=invoice.pk).update(
-        status=status,
-        number=number,
-        number_year=year,
-        number_seq=seq,
-        pdf=path,
-        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-    )
-    invoice.refresh_from_db()
-    return invoice

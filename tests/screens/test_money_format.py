@@ -17,7 +17,7 @@ from django.urls import reverse
 from core import roles
 from receivables.services import payment_record
 from tests.api.conftest import make_world
-from tests.api.test_permission_matrix import MATRIX, PERSONA_ROLE
+from tests.api.permission_table import MATRIX, PERSONA_ROLE
 from tests.factories import UserFactory
 from tests.world import _final_invoice as final_invoice
 
