@@ -19,7 +19,7 @@ from receivables.services import payment_record
 from tests.api.conftest import make_world
 from tests.api.permission_table import MATRIX, PERSONA_ROLE
 from tests.factories import UserFactory
-from tests.world import _final_invoice as final_invoice
+from tests.world import invoice_with_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -59,13 +59,15 @@ def test_every_page_shows_money_one_way(name, index, settings, tmp_path):
     cache.clear()
     world = make_world()
     # Amounts past a thousand, so a missing separator shows.
-    big = final_invoice(
-        account=world.account,
+    big = invoice_with_lines(
+        world.account,
+        ["9451.48"],
         agreement=world.agreement,
-        number="INV-2025-00900",
+        year=2025,
         seq=900,
-        total=Decimal("9451.48"),
         period=dt.date(2025, 6, 1),
+        invoice_date=dt.date(2026, 1, 31),
+        pdf=True,
     )
     payment_record(
         account=world.account,
