@@ -15,7 +15,7 @@ from receivables.aging import aging_report
 from receivables.aging_page import cached_aging_report
 from receivables.services import allocation_reverse, payment_record
 from tests.factories import AccountFactory, CreditNoteFactory
-from tests.receivables.helpers import final_invoice
+from tests.world import final_invoice
 
 pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2026, 6, 30)
