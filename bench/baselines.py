@@ -68,9 +68,7 @@ def import_scripts(tmp: Path, csv_path: Path) -> tuple[Path, Path]:
 
 # -- 2. reconciliation: every flag of SPEC 2 in one INSERT ... SELECT (from no flags) ------------
 
-RECONCILE = f"""
-INSERT INTO timesheets_flag (code, subject, status, entry_id, agreement_id, employee_id, day,
-    project_code, hours, detail, raised_at, last_seen_as_of, reason)
+FLAG_SET = f"""
 WITH codes AS (
     SELECT project_code, bool_or(stage = 'signed') AS signed FROM agreements_agreement
     GROUP BY project_code
@@ -156,17 +154,53 @@ SELECT code, subject, 'open', entry_id, agreement_id, employee_id, day, project_
        round(ms / 3600000.0, 4), code || ' (baseline)', now(), %(as_of)s, ''
 FROM flags
 """
+FLAG_COLUMNS = (
+    "code, subject, status, entry_id, agreement_id, employee_id, day, project_code, hours, "
+    "detail, raised_at, last_seen_as_of, reason"
+)
+RECONCILE = f"INSERT INTO timesheets_flag ({FLAG_COLUMNS})\n{FLAG_SET}"
 
 
-def reconcile(as_of: dt.date) -> int:
-    params = {
+def _flag_params(as_of: dt.date) -> dict[str, dt.date]:
+    return {
         "as_of": as_of,
         "unapproved_cutoff": as_of - dt.timedelta(days=7),
         "not_started_cutoff": as_of - dt.timedelta(days=14),
     }
+
+
+def reconcile(as_of: dt.date) -> int:
     with connection.cursor() as cur:
-        cur.execute(RECONCILE, params)
+        cur.execute(RECONCILE, _flag_params(as_of))
         return cur.rowcount
+
+
+# -- 3b. the flag refresh an invoice run starts with: the flag set, diffed against the table -----
+
+FLAG_DIFF = f"""
+CREATE TEMP TABLE b_flag ON COMMIT DROP AS
+SELECT s.code, s.subject FROM ({FLAG_SET}) AS s({FLAG_COLUMNS});
+CREATE INDEX ON b_flag (code, subject);
+SELECT
+  (SELECT count(*) FROM b_flag t WHERE NOT EXISTS (
+       SELECT 1 FROM timesheets_flag f WHERE f.code = t.code AND f.subject = t.subject)),
+  (SELECT count(*) FROM timesheets_flag f JOIN b_flag t ON f.code = t.code
+       AND f.subject = t.subject WHERE f.status = 'resolved'),
+  (SELECT count(*) FROM timesheets_flag f WHERE f.status = 'open' AND f.code = ANY(%(codes)s)
+       AND NOT EXISTS (SELECT 1 FROM b_flag t WHERE t.code = f.code AND t.subject = f.subject));
+"""
+
+
+def flag_refresh(as_of: dt.date, codes: list[str]) -> tuple[int, int, int]:
+    """Every flag rule as of `as_of` in one SELECT, diffed against timesheets_flag: how many
+    flags a refresh would open, re-open and resolve, in one transaction that writes nothing
+    (in the steady state the invoice run meets, a refresh has nothing to write)."""
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(FLAG_DIFF, {**_flag_params(as_of), "codes": codes})
+        new, reopened, resolved = cur.fetchone()
+    return int(new), int(reopened), int(resolved)
 
 
 # -- 3. invoice run: the same lines by INSERT ... SELECT (no PDF, no history) ---------------------

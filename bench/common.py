@@ -15,11 +15,19 @@ PAGE_REQUESTS = {"small": 10, "firm": 40, "xl": 40}
 # Time box for one candidate's timed rounds (see harness.run_pair).
 CANDIDATE_BUDGET_S = {"small": None, "firm": 600, "xl": 1800}
 BIG_INVOICE_LINES = {"small": 200, "firm": 1000, "xl": 1000}
-GOALS = {"import": 3.0, "reconciliation": 1.5, "invoice_run": 5.0, "pdf": 2.0, "aging": 2.0}
+GOALS = {
+    "import": 3.0,
+    "reconciliation": 1.5,
+    "invoice_run": 3.0,  # issue 16: the run less the flag refresh it starts with
+    "invoice_run_refresh": 1.5,  # the refresh is a reconciliation: the same goal
+    "pdf": 2.0,
+    "aging": 2.0,
+}
 TITLES = {
     "import": "1. Time-entry CSV import",
     "reconciliation": "2. Reconciliation of all entries",
-    "invoice_run": "3. Invoice run for one month (no PDF)",
+    "invoice_run": "3. Invoice run for one month (no PDF), less its flag refresh",
+    "invoice_run_refresh": "3b. The flag refresh the invoice run starts with (SPEC 3)",
     "pdf": "4. PDF of a 1-page invoice (warm process)",
     "aging": "5. AR aging as of a date",
     "page_dashboard": "6a. Exception dashboard page",

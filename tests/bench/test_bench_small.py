@@ -17,6 +17,7 @@ NAMES = [
     "import",
     "reconciliation",
     "invoice_run",
+    "invoice_run_refresh",
     "pdf",
     "aging",
     "page_dashboard",
@@ -29,7 +30,7 @@ NAMES = [
     "page_history",
     "approval",
 ]
-COMPARED = ["import", "reconciliation", "invoice_run", "aging", "approval"]
+COMPARED = ["import", "reconciliation", "invoice_run", "invoice_run_refresh", "aging", "approval"]
 
 
 @pytest.fixture(scope="module")
