@@ -3,17 +3,18 @@ milestones and blocks (SPEC 3). Called by the invoice run inside the batch's tra
 
 Set-based (issue 16): the batch's new invoices, lines, milestone and block billings are each one
 bulk INSERT (with their history rows in one more), and the entry billings and their history rows
-are one statement, an `INSERT ... SELECT` from the claimed rows whose `RETURNING` feeds the
-history table's `INSERT ... SELECT`. The number of queries does not depend on the number of
+are one statement, an `INSERT ... SELECT` from the claimed rows (copied into a temp table) whose
+`RETURNING` feeds the history table's `INSERT`. The number of queries does not depend on the number of
 groups in the batch, nor on their entries. Prices come from `invoicing.generation` only.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -174,11 +175,12 @@ def _match_lines(g: _Group, existing: list[InvoiceLine], milestone_of_line, chan
             by_key[_db_line_key(line, milestone_of_line)] = line
     assert g.invoice is not None
     for position, pl in enumerate(g.priced.lines, start=1):
-        line = by_key.pop(pl.key, None)
-        if line is None:
+        found = by_key.pop(pl.key, None)
+        if found is None:
             line = _new_line(g.invoice, pl, position)
             new.append(line)
         else:
+            line = found
             moved = line.position != position
             line.position = position
             if line.minutes != pl.minutes:
@@ -226,36 +228,79 @@ def _write_lines(groups: list[_Group], *, user, out) -> None:
     out.lines += len(new) + sum(1 for line in changed if line.kind != InvoiceLine.Kind.ADJUSTMENT)
 
 
-_INSERT_CLAIMS = """
-WITH claimed AS (
-    INSERT INTO {table} (entry_id, agreement_id, invoice_id, line_id, period,
-                         rounded_minutes, block_minutes, billed_minutes)
-    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[],
-                         %s::integer[], %s::integer[], %s::integer[])
-    RETURNING id, entry_id, agreement_id, invoice_id, line_id, period,
-              rounded_minutes, block_minutes, billed_minutes
+_CLAIM_COLUMNS = (
+    "entry_id, agreement_id, invoice_id, line_id, period, rounded_minutes, block_minutes, "
+    "billed_minutes"
 )
-INSERT INTO {history} (id, entry_id, agreement_id, invoice_id, line_id, period,
-                       rounded_minutes, block_minutes, billed_minutes,
+# The batch's claimed rows arrive by COPY (a 25,000-row batch as eight array literals costs the
+# server more to parse than to insert) into a temp table that lives to the end of the
+# transaction; one INSERT ... SELECT writes them and, from its RETURNING, their history rows, and
+# empties the temp table in the same statement (a caller's transaction may write more batches).
+_CLAIMS_IN = """
+CREATE TEMP TABLE IF NOT EXISTS invoicing_claim_in (entry_id bigint, agreement_id bigint,
+    invoice_id bigint, line_id bigint, period date, rounded_minutes integer,
+    block_minutes integer, billed_minutes integer) ON COMMIT DROP
+"""
+_INSERT_CLAIMS = f"""
+WITH claimed AS (
+    INSERT INTO {{table}} ({_CLAIM_COLUMNS})
+    SELECT {_CLAIM_COLUMNS} FROM invoicing_claim_in
+    RETURNING id, {_CLAIM_COLUMNS}
+), emptied AS (
+    DELETE FROM invoicing_claim_in
+)
+INSERT INTO {{history}} (id, {_CLAIM_COLUMNS},
                        history_date, history_change_reason, history_type, history_user_id)
-SELECT id, entry_id, agreement_id, invoice_id, line_id, period,
-       rounded_minutes, block_minutes, billed_minutes, %s, %s, '+', %s
+SELECT id, {_CLAIM_COLUMNS}, %s, %s, '+', %s
 FROM claimed
 """
 
 
+def _copy_text(rows: Sequence[tuple]) -> io.StringIO:
+    """COPY text format of ints, dates and NULLs (nothing to escape in them)."""
+    buf = io.StringIO()
+    for row in rows:
+        buf.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buf.write("\n")
+    buf.seek(0)
+    return buf
+
+
 def insert_claims(rows: Sequence[tuple], *, user, reason: str) -> int:
-    """Entry billings and their '+' history rows (user, reason), one statement for any number
-    of rows: (entry, agreement, invoice, line, period, rounded, block, billed) tuples."""
+    """Entry billings and their '+' history rows (user, reason), in two statements and one
+    COPY for any number of rows: (entry, agreement, invoice, line, period, rounded, block,
+    billed) tuples."""
     if not rows:
         return 0
-    columns = [list(c) for c in zip(*rows, strict=True)]
     sql = _INSERT_CLAIMS.format(
         table=EntryBilling._meta.db_table, history=EntryBilling.history.model._meta.db_table
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*columns, timezone.now(), reason, getattr(user, "pk", None)])
+    # ON COMMIT DROP needs a transaction: the caller's (no savepoint), else one of its own.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_CLAIMS_IN)
+        cursor.cursor.copy_expert(
+            f"COPY invoicing_claim_in ({_CLAIM_COLUMNS}) FROM STDIN", _copy_text(rows)
+        )
+        cursor.execute(sql, [timezone.now(), reason, getattr(user, "pk", None)])
     return len(rows)
+
+
+def _claim_changed(billing: EntryBilling, row: tuple) -> bool:
+    """Set a draft's entry billing to the claim `row` (insert_claims' tuple); True if changed."""
+    _, agreement_id, invoice_id, line_id, _, rounded, block, billed = row
+    values = {
+        "agreement_id": agreement_id,
+        "invoice_id": invoice_id,
+        "line_id": line_id,
+        "rounded_minutes": rounded,
+        "block_minutes": block,
+        "billed_minutes": billed,
+    }
+    if all(getattr(billing, k) == v for k, v in values.items()):
+        return False
+    for k, v in values.items():
+        setattr(billing, k, v)
+    return True
 
 
 def _write_claims(groups: list[_Group], *, user, reason: str, out) -> None:
@@ -268,35 +313,25 @@ def _write_claims(groups: list[_Group], *, user, reason: str, out) -> None:
     to_create: list[tuple] = []
     to_update: list[EntryBilling] = []
     for g in groups:
+        invoice_id = g.invoice.pk if g.invoice is not None else None
         for claim in g.priced.claims:
             line = g.lines_by_key.get(claim.line_key) if claim.line_key else None
-            values = {
-                "agreement_id": claim.agreement_id,
-                # An entry wholly drawn from a prepaid block is on no invoice (SPEC 3).
-                "invoice_id": g.invoice.pk if line is not None and g.invoice is not None else None,
-                "line_id": line.pk if line is not None else None,
-                "rounded_minutes": claim.rounded_minutes,
-                "block_minutes": claim.block_minutes,
-                "billed_minutes": claim.billed_minutes,
-            }
-            row = claimed.pop(claim.entry_id, None)
-            if row is None:
-                to_create.append(
-                    (
-                        claim.entry_id,
-                        values["agreement_id"],
-                        values["invoice_id"],
-                        values["line_id"],
-                        g.inputs.period,
-                        claim.rounded_minutes,
-                        claim.block_minutes,
-                        claim.billed_minutes,
-                    )
-                )
-            elif any(getattr(row, k) != v for k, v in values.items()):
-                for k, v in values.items():
-                    setattr(row, k, v)
-                to_update.append(row)
+            # An entry wholly drawn from a prepaid block is on no invoice (SPEC 3).
+            row = (
+                claim.entry_id,
+                claim.agreement_id,
+                invoice_id if line is not None else None,
+                line.pk if line is not None else None,
+                g.inputs.period,
+                claim.rounded_minutes,
+                claim.block_minutes,
+                claim.billed_minutes,
+            )
+            existing = claimed.pop(claim.entry_id, None) if claimed else None
+            if existing is None:
+                to_create.append(row)
+            elif _claim_changed(existing, row):
+                to_update.append(existing)
     if claimed:  # claimed before but no longer priceable (e.g. its rate was removed)
         bulk_delete_with_history(
             EntryBilling.objects.filter(pk__in=[r.pk for r in claimed.values()]), user
@@ -334,11 +369,19 @@ def _write_milestones_and_blocks(groups: list[_Group], *, user) -> None:
             continue
         for pl in g.priced.lines:
             line = g.lines_by_key[pl.key]
-            if pl.kind == gen.MILESTONE and pl.milestone_id not in done_milestones:
+            if (
+                pl.kind == gen.MILESTONE
+                and pl.milestone_id is not None
+                and pl.milestone_id not in done_milestones
+            ):
                 milestones.append(
                     MilestoneBilling(milestone_id=pl.milestone_id, invoice=g.invoice, line=line)
                 )
-            elif pl.kind == gen.BLOCK and pl.agreement_id not in done_blocks:
+            elif (
+                pl.kind == gen.BLOCK
+                and pl.agreement_id is not None
+                and pl.agreement_id not in done_blocks
+            ):
                 blocks.append(
                     BlockBilling(agreement_id=pl.agreement_id, invoice=g.invoice, line=line)
                 )

@@ -167,3 +167,50 @@ def test_entry_billings_and_their_history_are_written_with_the_runs_user():
     assert sorted(history.values_list(*fields)) == sorted(EntryBilling.objects.values_list(*fields))
     assert MilestoneBilling.objects.count() == BlockBilling.objects.count() == 3
     assert run.entries_billed == 12 and run.invoices_created == 3
+
+
+def batch_query_counts(monkeypatch, groups: int, batch: int) -> tuple[list[int], list[int]]:
+    """Queries of each batch transaction, first run and re-run onto the drafts, for
+    `tests.world.many_groups(groups)` (groups + 1 billing groups) in batches of `batch` groups;
+    rolled back after."""
+    from invoicing.services import runs
+    from tests.world import many_groups
+
+    counts: list[int] = []
+    real = runs._generate_batch
+
+    def counted(**kwargs):
+        with CaptureQueriesContext(connection) as ctx:
+            outcome = real(**kwargs)
+        counts.append(len(ctx.captured_queries))
+        return outcome
+
+    monkeypatch.setattr(runs, "BATCH_GROUPS", batch)
+    monkeypatch.setattr(runs, "_generate_batch", counted)
+    with transaction.atomic():
+        sid = transaction.savepoint()
+        many_groups(groups=groups, entries_per_group=3)
+        services.invoice_run_generate(period=JAN)
+        first, counts[:] = list(counts), []
+        for agreement in Agreement.objects.filter(project_code__startswith="REL-"):
+            TimeEntryFactory(
+                external_id=f"late-{agreement.project_code}",
+                project_code=agreement.project_code,
+                date=dt.date(2026, 1, 25),
+                duration_ms=minutes(30),
+                role="Engineer",
+            )
+        services.invoice_run_generate(period=JAN)
+        again = list(counts)
+        transaction.savepoint_rollback(sid)
+    return first, again
+
+
+def test_queries_per_batch_do_not_depend_on_the_number_of_customers(monkeypatch):
+    """N customers in batches of 4 groups and 2N in batches of 8 (tests.world.many_groups, plus
+    its Prepaid/Fixed Fee customer): as many batches, twice the groups in each, and each batch
+    sends the same number of queries, on the first run and on the re-run onto the drafts."""
+    n = batch_query_counts(monkeypatch, 8, batch=4)  # 9 groups: batches of 4, 4, 1
+    twice = batch_query_counts(monkeypatch, 16, batch=8)  # 17 groups: 8, 8, 1
+    assert [len(counts) for counts in n] == [3, 3]
+    assert twice == n
