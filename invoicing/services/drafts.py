@@ -256,14 +256,18 @@ FROM claimed
 """
 
 
+_NULL = "\\N"  # COPY text format's NULL
+
+
 def _copy_text(rows: Sequence[tuple]) -> io.StringIO:
-    """COPY text format of ints, dates and NULLs (nothing to escape in them)."""
-    buf = io.StringIO()
-    for row in rows:
-        buf.write("\t".join("\\N" if v is None else str(v) for v in row))
-        buf.write("\n")
-    buf.seek(0)
-    return buf
+    """COPY text format of insert_claims' rows: ints, a date, NULL invoice/line ids (nothing to
+    escape in them)."""
+    return io.StringIO(
+        "".join(
+            f"{e}\t{a}\t{_NULL if i is None else i}\t{_NULL if ln is None else ln}\t{p}\t{r}\t{b}\t{bl}\n"
+            for e, a, i, ln, p, r, b, bl in rows
+        )
+    )
 
 
 def insert_claims(rows: Sequence[tuple], *, user, reason: str) -> int:
