@@ -2,10 +2,9 @@
 milestones and blocks (SPEC 3). Called by the invoice run inside the batch's transaction.
 
 Set-based (issue 16): the batch's new invoices, lines, milestone and block billings are each one
-bulk INSERT (with their history rows in one more), and the entry billings and their history rows
-are one statement, an `INSERT ... SELECT` from the claimed rows (copied into a temp table) whose
-`RETURNING` feeds the history table's `INSERT`. The number of queries does not depend on the number of
-groups in the batch, nor on their entries. Prices come from `invoicing.generation` only.
+bulk INSERT (with their history rows in one more); the entry billings arrive by one COPY and
+their history rows by one `INSERT ... SELECT` from the rows just copied. The number of queries
+does not depend on the number of groups in the batch, nor on their entries. Prices come from `invoicing.generation` only.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -232,27 +231,15 @@ _CLAIM_COLUMNS = (
     "entry_id, agreement_id, invoice_id, line_id, period, rounded_minutes, block_minutes, "
     "billed_minutes"
 )
-# The batch's claimed rows arrive by COPY (a 25,000-row batch as eight array literals costs the
-# server more to parse than to insert) into a temp table that lives to the end of the
-# transaction; one INSERT ... SELECT writes them and, from its RETURNING, their history rows, and
-# empties the temp table in the same statement (a caller's transaction may write more batches).
-_CLAIMS_IN = """
-CREATE TEMP TABLE IF NOT EXISTS invoicing_claim_in (entry_id bigint, agreement_id bigint,
-    invoice_id bigint, line_id bigint, period date, rounded_minutes integer,
-    block_minutes integer, billed_minutes integer) ON COMMIT DROP
-"""
-_INSERT_CLAIMS = f"""
-WITH claimed AS (
-    INSERT INTO {{table}} ({_CLAIM_COLUMNS})
-    SELECT {_CLAIM_COLUMNS} FROM invoicing_claim_in
-    RETURNING id, {_CLAIM_COLUMNS}
-), emptied AS (
-    DELETE FROM invoicing_claim_in
-)
+# The batch's claimed rows arrive by COPY straight into the table (as eight array literals of
+# unnest(), a 25,000-row batch cost the server more to parse than to insert); then one
+# INSERT ... SELECT writes their history rows from the rows of those entries (one billing per
+# entry: exactly the rows just copied).
+_INSERT_HISTORY = f"""
 INSERT INTO {{history}} (id, {_CLAIM_COLUMNS},
                        history_date, history_change_reason, history_type, history_user_id)
 SELECT id, {_CLAIM_COLUMNS}, %s, %s, '+', %s
-FROM claimed
+FROM {{table}} WHERE entry_id = ANY(%s::bigint[])
 """
 
 
@@ -271,21 +258,22 @@ def _copy_text(rows: Sequence[tuple]) -> io.StringIO:
 
 
 def insert_claims(rows: Sequence[tuple], *, user, reason: str) -> int:
-    """Entry billings and their '+' history rows (user, reason), in two statements and one
-    COPY for any number of rows: (entry, agreement, invoice, line, period, rounded, block,
-    billed) tuples."""
+    """Entry billings and their '+' history rows (user, reason), by one COPY and one
+    statement for any number of rows: (entry, agreement, invoice, line, period, rounded, block,
+    billed) tuples of entries not billed yet."""
     if not rows:
         return 0
-    sql = _INSERT_CLAIMS.format(
-        table=EntryBilling._meta.db_table, history=EntryBilling.history.model._meta.db_table
-    )
-    # ON COMMIT DROP needs a transaction: the caller's (no savepoint), else one of its own.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(_CLAIMS_IN)
-        cursor.cursor.copy_expert(
-            f"COPY invoicing_claim_in ({_CLAIM_COLUMNS}) FROM STDIN", _copy_text(rows)
-        )
-        cursor.execute(sql, [timezone.now(), reason, getattr(user, "pk", None)])
+    table = EntryBilling._meta.db_table
+    sql = _INSERT_HISTORY.format(table=table, history=EntryBilling.history.model._meta.db_table)
+    with connection.cursor() as cursor:
+        # A refused row (an entry billed by another run meanwhile) raises Django's IntegrityError,
+        # as a statement through the cursor would.
+        with connection.wrap_database_errors:
+            cursor.cursor.copy_expert(
+                f"COPY {table} ({_CLAIM_COLUMNS}) FROM STDIN", _copy_text(rows)
+            )
+        entry_ids = [row[0] for row in rows]
+        cursor.execute(sql, [timezone.now(), reason, getattr(user, "pk", None), entry_ids])
     return len(rows)
 
 
