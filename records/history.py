@@ -115,7 +115,14 @@ def _label(kind: Kind, row: Any) -> str:
 
 
 def _tracked(kind: Kind) -> list[Any]:
-    return [f for f in kind.model._meta.concrete_fields if f.name not in NOISE and f.name != "id"]
+    """The model's fields its history keeps (a history may exclude some, e.g. Flag's generated
+    subject_number)."""
+    kept = {f.name for f in kind.model.history.model._meta.concrete_fields}  # type: ignore[attr-defined]
+    return [
+        f
+        for f in kind.model._meta.concrete_fields
+        if f.name in kept and f.name not in NOISE and f.name != "id"
+    ]
 
 
 def _text(value: Any, model_field: Any = None, row: Any = None) -> str:
