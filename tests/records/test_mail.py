@@ -105,7 +105,7 @@ def test_single_reminder_preview_and_send_with_pdf(client_for, finance, acme):
     client.post(url, {"to": "ap@acme.example", "cc": ""})
     (msg,) = outbox.outbox
     assert msg.attachments[0][0] == "INV-2026-00003.pdf"
-    assert list(Reminder.objects.values_list("level", "status")) == [
+    assert list(Reminder.objects.order_by("level").values_list("level", "status")) == [
         (7, "superseded"),
         (30, "sent"),
     ]
