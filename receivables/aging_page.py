@@ -13,11 +13,20 @@ next view computes the report again.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
+from invoicing.models import Invoice
 from receivables.aging import AgingReport, aging_report
+from receivables.settlement import open_totals
+
+T = TypeVar("T")
 
 TIMEOUT_S = 3600
 
@@ -29,14 +38,39 @@ def _version() -> str:
     return f"{count}-{low}-{high}"
 
 
-def cached_aging_report(*, as_of: dt.date) -> AgingReport:
-    """`aging_report(as_of=as_of)`, from the cache while nothing it reads has changed."""
-    if connection.in_atomic_block:  # a caller's transaction (or a test's): its snapshot already
-        return _cached(as_of)
+def _snapshot(compute: Callable[[], T]) -> T:
+    """`compute()` in one snapshot: REPEATABLE READ unless a caller's transaction holds one."""
+    if connection.in_atomic_block:
+        return compute()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        return _cached(as_of)
+        return compute()
+
+
+def cached_open_totals(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> dict[str, Any]:
+    """`open_totals(qs, as_of)` (the invoice list's totals), cached under the filtered set's SQL
+    and the same version: the sums read only invoices, allocations and credit notes."""
+    try:
+        sql, params = qs.order_by().query.sql_with_params()
+    except EmptyResultSet:
+        return {}
+    digest = hashlib.sha256(f"{sql}|{params!r}|{as_of}".encode()).hexdigest()
+
+    def compute() -> dict[str, Any]:
+        key = f"receivables:open_totals:{digest}:{_version()}"
+        totals: dict[str, Any] | None = cache.get(key)
+        if totals is None:
+            totals = open_totals(qs, as_of)
+            cache.set(key, totals, TIMEOUT_S)
+        return totals
+
+    return _snapshot(compute)
+
+
+def cached_aging_report(*, as_of: dt.date) -> AgingReport:
+    """`aging_report(as_of=as_of)`, from the cache while nothing it reads has changed."""
+    return _snapshot(lambda: _cached(as_of))
 
 
 def _cached(as_of: dt.date) -> AgingReport:

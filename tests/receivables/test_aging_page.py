@@ -88,3 +88,21 @@ def test_aging_page_query_count_does_not_grow_with_rows(client_for, finance):
     assert first == many and again <= first
     assert html.count("Statement PDF") == 100 and "Page 1 of 2 (120 rows)" in html
     assert "USD 8,400.00" in html  # the TOTAL row is the whole report's: 120 x 70.00
+
+
+def test_cached_invoice_list_totals_follow_allocations_and_credit_notes(finance):
+    from invoicing.models import Invoice
+    from receivables.aging_page import cached_open_totals
+    from receivables.settlement import open_totals
+
+    acc = AccountFactory()
+    inv = final_invoice(acc, "1000.00", due=dt.date(2026, 5, 1), invoice_date=dt.date(2026, 4, 1))
+    qs = Invoice.objects.filter(account=acc)
+    assert cached_open_totals(qs) == open_totals(qs)
+    pay(acc, "300.00", inv.number)
+    assert cached_open_totals(qs) == open_totals(qs) and cached_open_totals(qs)["USD"][2] == 700
+    CreditNoteFactory(invoice=inv, amount=Decimal("50.00"), date=dt.date(2026, 6, 2))
+    assert cached_open_totals(qs)["USD"][2] == Decimal("650.00") == open_totals(qs)["USD"][2]
+    allocation_reverse(allocation=inv.allocations.first(), user=finance, reason="bounced")
+    assert cached_open_totals(qs) == open_totals(qs) and cached_open_totals(qs)["USD"][2] == 950
+    assert cached_open_totals(qs.none()) == {}
