@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument(
+        "--sources",
+        default="",
+        help="comma-separated sources of step import_sources (harvest,toggl,clockify,kimai,tempo,"
+        "xlsx; default all)",
+    )
+    parser.add_argument(
         "--reuse-db",
         action="store_true",
         help="keep the database as an earlier run left it (no reset, no agreement import): "

@@ -2,6 +2,7 @@
 
 from bench.steps.aging import case_aging
 from bench.steps.approval import case_approval
+from bench.steps.import_sources import case_import_sources
 from bench.steps.imports import case_import
 from bench.steps.invoice_run import case_invoice_run
 from bench.steps.pages import case_pages
@@ -10,6 +11,7 @@ from bench.steps.reconciliation import case_reconciliation
 
 CASES = [
     ("import", case_import),
+    ("import_sources", case_import_sources),
     ("reconciliation", case_reconciliation),
     ("invoice_run", case_invoice_run),
     ("pdf", case_pdf),

@@ -13,8 +13,11 @@ from urllib.parse import urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ["import_harvest", "import_toggl", "import_clockify", "import_kimai", "import_tempo"]
 NAMES = [
     "import",
+    *SOURCES,
+    "import_xlsx",
     "reconciliation",
     "invoice_run",
     "invoice_run_refresh",
@@ -30,7 +33,16 @@ NAMES = [
     "page_history",
     "approval",
 ]
-COMPARED = ["import", "reconciliation", "invoice_run", "invoice_run_refresh", "aging", "approval"]
+COMPARED = [
+    "import",
+    *SOURCES,
+    "import_xlsx",
+    "reconciliation",
+    "invoice_run",
+    "invoice_run_refresh",
+    "aging",
+    "approval",
+]
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +141,11 @@ def test_every_benchmark_ran_both_sides(small_results):
         for side in ("candidate", "baseline"):
             s = benches[name][side]
             assert s["requests"] == 10 and 0 < s["p50_ms"] <= s["p95_ms"]
+    # Issue 19: each source's import against the billable-format import of the same rows.
+    for name in [*SOURCES, "import_xlsx"]:
+        assert benches[name]["rows"] == results["data"]["time_entries"]
+        assert benches[name]["baseline"]["label"] == "time_entry_import, billable (SPEC 1.2) CSV"
+        assert benches[name]["goal"] == (None if name == "import_xlsx" else 1.5)
     pdf = benches["pdf"]
     assert pdf["pages"] == 1 and pdf["big_invoice_lines"] == 200
     assert pdf["big_invoice_pages"] > 1 and pdf["ms_per_extra_page"] > 0
