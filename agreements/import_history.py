@@ -8,10 +8,11 @@ cards and milestones with them), the ones it changed get back their version from
 What the import wrote is found by the versions it left in history (``import_record`` and the change
 reason "agreement import"). It is refused, with the reason and nothing changed, when a later
 agreement import that wrote is still in force; when one of its agreements is billed (an invoice
-line, draft or not, an entry billing, a prepaid block or a milestone billing: found through the
-PROTECT relations, ``core.imports.protected_ids``); when one of its agreements or accounts is no
-longer as the import left it; when an account it created is used since (invoices, payments,
-portal contacts); and for an import written before agreement imports recorded their rows.
+line, draft or not, an entry billing or a prepaid block, found through the PROTECT relations by
+``core.imports.protected_ids``; a billed milestone, by ``core.milestone_billing``); when one of
+its agreements or accounts is no longer as the import left it; when an account it created is used
+since (invoices, payments, portal contacts); and for an import written before agreement imports
+recorded their rows.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.db import transaction
 from agreements.importing import ACCOUNT_COLUMNS, AgreementRow, lock_imports
 from agreements.models import Account, Agreement, Milestone, RoleRate
 from agreements.services import CHANGE_REASON
+from core import milestone_billing
 from core.imports import UndoRefused, import_record_claim_undo, protected_ids
 
 AGREEMENT_FIELDS = ("account_id", "parent_id", *AgreementRow.SCALARS, "import_record_id")
@@ -99,9 +101,8 @@ def _check(record: Any, agreements: Touched, accounts: Touched) -> None:
     _refuse("Account(s)", accounts.changed_since(), "changed since this import")
     ids = list(agreements.wrote)
     billed = protected_ids(Agreement, ids, include_hidden=True, skip=(Agreement,))
-    milestones = list(Milestone.objects.filter(agreement_id__in=ids).values_list("pk", flat=True))
     billed |= set(
-        Milestone.objects.filter(pk__in=protected_ids(Milestone, milestones)).values_list(
+        Milestone.objects.filter(milestone_billing.billed_q(), agreement_id__in=ids).values_list(
             "agreement_id", flat=True
         )
     )
