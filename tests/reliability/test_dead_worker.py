@@ -13,8 +13,12 @@ result must be identical to a clean run (nothing billed twice).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg2
 import pytest
+from django.db import connection
 
 from invoicing.models import EntryBilling, InvoiceRun
 from invoicing.recovery import dead_runs_reclaim
@@ -33,6 +37,36 @@ pytestmark = [pytest.mark.worker]
 
 PRODUCTION_VISIBILITY_TIMEOUT = 3600
 SWEEP_EVERY = 30.0  # seconds, as the reclaim-dead-runs beat entry
+
+
+@contextmanager
+def invoices_held() -> Iterator[None]:
+    """Hold back every write to the invoice table from a connection of its own, so the worker is
+    stopped inside its batch transaction, whatever the machine's speed, until this ends."""
+    params = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        host=params["HOST"],
+        port=params["PORT"] or 5432,
+        password=params["PASSWORD"] or None,
+    )
+    try:
+        with other.cursor() as cur:
+            cur.execute("LOCK TABLE invoicing_invoice IN SHARE ROW EXCLUSIVE MODE")
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+def worker_waits_on_invoices() -> bool:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE c.relname = 'invoicing_invoice' AND NOT l.granted"
+        )
+        return cur.fetchone()[0] > 0
 
 
 def progress(run_id: int) -> tuple[str, int, int]:
@@ -55,13 +89,14 @@ def test_run_of_a_killed_worker_resumes_within_two_minutes(trial_log, settings, 
         reset_invoicing()
         trial_log.trial()
         worker.prepare()  # the replacement, warmed while this one works
-        run = invoice_run_start(period=PERIOD, user=None)
-        # Killed once the worker has claimed the run, while it refreshes the flags or writes its
-        # batch of groups (one transaction: PostgreSQL rolls it back).
-        wait_for(lambda: progress(run.pk)[0] == "running", timeout=120, interval=0.005)
-        time.sleep(0.3)
-        worker.kill()  # SIGKILL to the worker's whole process group
-        killed_at = time.monotonic()
+        # Killed once the worker has claimed the run and is writing its batch of groups (one
+        # transaction: PostgreSQL rolls it back). The run is fast, so a sleep before the kill
+        # can miss it: the invoice table is held until the worker waits inside its batch.
+        with invoices_held():
+            run = invoice_run_start(period=PERIOD, user=None)
+            wait_for(worker_waits_on_invoices, timeout=120, interval=0.01)
+            worker.kill()  # SIGKILL to the worker's whole process group
+            killed_at = time.monotonic()
         status, done, total = progress(run.pk)
         assert status == "running" and (done < total or total == 0), (
             f"the kill missed the run: {progress(run.pk)}"
