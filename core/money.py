@@ -33,6 +33,13 @@ def format_amount(value: Decimal | None) -> str:
     return f"{round_money(value):.2f}"
 
 
+def format_money(value: Decimal | int | str, currency: str = "") -> str:
+    """The one way money is shown to a person, on pages and in messages: 'USD 9,451.48'.
+    The templates' `money` filter and `str(Money)` are this function."""
+    text = f"{round_money(Decimal(value)):,.2f}"
+    return f"{currency} {text}".strip()
+
+
 @dataclass(frozen=True)
 class Money:
     amount: Decimal
@@ -50,4 +57,4 @@ class Money:
         return Money(self.amount + other.amount, self.currency)
 
     def __str__(self) -> str:
-        return f"{self.currency} {round_money(self.amount):,.2f}"
+        return format_money(self.amount, self.currency)

@@ -20,6 +20,7 @@ from agreements.models import Agreement
 from core.dates import firm_today, parse_period, period_bounds, previous_month
 from core.errors import BillingError
 from core.mail_views import sent_for
+from core.money import format_money
 from core.roles import has_capability, require
 from invoicing import forms, selectors, services
 from invoicing.models import ApprovalJob, CreditNote, Invoice, InvoiceLine, InvoiceRun
@@ -428,7 +429,8 @@ def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(
-                request, f"Credit note {note.number} created for {note.currency} {note.amount}."
+                request,
+                f"Credit note {note.number} created for {format_money(note.amount, note.currency)}.",
             )
     else:
         messages.error(

@@ -19,7 +19,7 @@ from django.utils import timezone
 from agreements.models import Account
 from core.dates import firm_today
 from core.errors import BillingError
-from core.money import round_money
+from core.money import format_money, round_money
 from invoicing.models import Invoice
 from portal import auth
 from portal.models import (
@@ -260,7 +260,7 @@ def payment_notice_create(
         event_record(
             contact=contact,
             action="payment_notice",
-            detail=f"{currency} {notice.amount} on {date.isoformat()}"
+            detail=f"{format_money(notice.amount, currency)} on {date.isoformat()}"
             + (f" for {invoice.number}" if invoice is not None else ""),
         )
     return notice

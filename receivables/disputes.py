@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.dates import firm_today
 from core.errors import BillingError
-from core.money import round_money
+from core.money import format_money, round_money
 from invoicing.models import Invoice, InvoiceLine
 from receivables import attachments
 from receivables.allocation import mask_card_numbers
@@ -213,8 +213,8 @@ def dispute_credit(*, dispute: Dispute, amount, reason: str, user) -> Dispute:
         open_amount = invoice_open_amount(invoice)
         if value > open_amount:
             raise BillingError(
-                f"Invoice {invoice} has {invoice.currency} {open_amount} open; "
-                f"cannot credit {invoice.currency} {value}."
+                f"Invoice {invoice} has {format_money(open_amount, invoice.currency)} open; "
+                f"cannot credit {format_money(value, invoice.currency)}."
             )
         dispute.credit_amount = value
         dispute.credit_reason = reason
@@ -239,7 +239,7 @@ def _issue_credit(dispute: Dispute, invoice: Invoice, approver) -> Dispute:
     dispute.credit_note = note
     _post(
         dispute,
-        body=f"Credit note {note.number} for {note.currency} {note.amount} issued.",
+        body=f"Credit note {note.number} for {format_money(note.amount, note.currency)} issued.",
         user=approver,
     )
     return _close(
@@ -268,12 +268,14 @@ def dispute_credit_decline(*, dispute: Dispute, user, reason: str) -> Dispute:
     """Send a proposed credit back: the dispute is open again, the proposal kept in history."""
     reason = _clean_text(reason, "A reason")
     with transaction.atomic():
-        _invoice, dispute = _lock(dispute)
+        invoice, dispute = _lock(dispute)
         if dispute.status != Dispute.Status.PENDING_APPROVAL:
             raise BillingError(f"Dispute #{dispute.pk} has no credit awaiting approval.")
+        assert dispute.credit_amount is not None
         _post(
             dispute,
-            body=f"Proposed credit of {dispute.credit_amount} declined: {reason}",
+            body=f"Proposed credit of {format_money(dispute.credit_amount, invoice.currency)} "
+            f"declined: {reason}",
             user=user,
             internal=True,
         )

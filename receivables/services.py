@@ -25,7 +25,7 @@ from core import csvio, mail
 from core.dates import firm_today
 from core.errors import BillingError, require_reason
 from core.imports import ImportResult, RowError, import_record_create, import_record_finish
-from core.money import ZERO, round_money
+from core.money import ZERO, format_money, round_money
 from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
 from receivables import importing, selectors
@@ -252,11 +252,14 @@ def allocation_apply(*, payment: Payment, invoice: Invoice, amount: Decimal, use
         unapplied = selectors.payment_unapplied(payment)
         if amount > unapplied:
             raise BillingError(
-                f"Payment {payment.external_id} has only {payment.currency} {unapplied} unapplied."
+                f"Payment {payment.external_id} has only "
+                f"{format_money(unapplied, payment.currency)} unapplied."
             )
         open_amount = invoice_open_amount(invoice)
         if amount > open_amount:
-            raise BillingError(f"Invoice {invoice} has only {invoice.currency} {open_amount} open.")
+            raise BillingError(
+                f"Invoice {invoice} has only {format_money(open_amount, invoice.currency)} open."
+            )
         allocation = Allocation(
             payment=payment,
             invoice=invoice,
@@ -486,16 +489,18 @@ def _import_record(source: str, user, read, file_info):
 def _allocation_notice(
     payment: Payment, allocations: list[NumberedAllocation], found_by: str = ""
 ) -> str:
-    text = f"{payment.external_id}: {payment.currency} {payment.amount}"
+    text = f"{payment.external_id}: {format_money(payment.amount, payment.currency)}"
     if payment.account is None:
         return text + " unassigned (payer not known); assign it to an account"
     if found_by:
         text += f" to {payment.account.external_id} (found by {found_by})"
     applied = sum((a.amount for a in allocations), ZERO)
-    parts = [f"{a.amount} to {a.invoice_number}" for a in allocations]
+    parts = [
+        f"{format_money(a.amount, payment.currency)} to {a.invoice_number}" for a in allocations
+    ]
     text += f" applied {'; '.join(parts)}" if parts else " not applied to any invoice"
     if payment.amount - applied > 0:
-        text += f"; {payment.amount - applied} unapplied"
+        text += f"; {format_money(payment.amount - applied, payment.currency)} unapplied"
     return text
 
 

@@ -21,6 +21,7 @@ from core import csvio
 from core.dates import firm_today
 from core.errors import BillingError
 from core.mail_views import preview_or_send, sent_for
+from core.money import format_money
 from core.roles import has_capability, require
 from invoicing.mail import contacts as invoice_contacts
 from invoicing.models import CreditNote, Invoice
@@ -329,7 +330,8 @@ def payment_apply(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Applied {payment.currency} {form.cleaned_data['amount']} to {invoice.number}.",
+                f"Applied {format_money(form.cleaned_data['amount'], payment.currency)} "
+                f"to {invoice.number}.",
             )
     else:
         messages.error(request, "Enter an amount greater than zero with at most 2 decimals.")

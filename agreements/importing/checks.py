@@ -12,6 +12,7 @@ from agreements.importing.rows import ACCOUNT_COLUMNS, AgreementRow, MilestoneVa
 from agreements.models import Agreement, Milestone
 from core import csvio
 from core.imports import RowError
+from core.money import format_money
 
 # Agreement ID -> (Account ID, Currency, Parent Agreement ID) as they will be after the import.
 Final = dict[str, tuple[str, str, str]]
@@ -227,7 +228,8 @@ def _billed_milestones(
             reject(
                 row,
                 "Amount",
-                f"cannot change from {existing.amount} because milestones of this agreement are already billed",
+                f"cannot change from {format_money(existing.amount, existing.currency)} "
+                "because milestones of this agreement are already billed",
             )
 
 

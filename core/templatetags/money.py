@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from core.money import round_money
+from core.money import format_money
 
 register = template.Library()
 
@@ -13,8 +13,7 @@ register = template.Library()
 def money(value: Decimal | None, currency: str = "") -> str:
     if value is None or value == "":
         return "—"
-    text = f"{round_money(Decimal(value)):,.2f}"
-    return f"{currency} {text}".strip()
+    return format_money(Decimal(value), currency)
 
 
 @register.filter

@@ -16,6 +16,7 @@ from typing import Any
 from agreements.models import EXEMPT_CATEGORIES
 from core.countries import is_country_code
 from core.errors import BillingError
+from core.money import format_money
 from invoicing.einvoice import parties
 from invoicing.einvoice.document import Document, credit_note_document, invoice_document
 
@@ -97,7 +98,7 @@ def credit_note_check(note: Any) -> None:
     found = problems(doc)
     if not doc.lines:
         found.append(
-            f"{note.currency} {note.amount} is too small to credit in proportion to the "
+            f"{format_money(note.amount, note.currency)} is too small to credit in proportion to the "
             "invoice's tax categories (an e-invoice needs at least one line, BR-16)."
         )
     if found:

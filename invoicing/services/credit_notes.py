@@ -10,6 +10,7 @@ from django.db import transaction
 from core import settlement
 from core.dates import firm_today
 from core.errors import BillingError
+from core.money import format_money
 from invoicing import numbering
 from invoicing.einvoice.checks import credit_note_check
 from invoicing.models import CreditNote, Invoice
@@ -35,8 +36,8 @@ def credit_note_create(
         open_amount = settlement.open_amount(invoice)
         if value > open_amount:
             raise BillingError(
-                f"Invoice {invoice} has {invoice.currency} {open_amount} open; "
-                f"cannot credit {invoice.currency} {value}."
+                f"Invoice {invoice} has {format_money(open_amount, invoice.currency)} open; "
+                f"cannot credit {format_money(value, invoice.currency)}."
             )
         date = date or firm_today()
         if date < invoice.invoice_date:

@@ -358,7 +358,7 @@ def test_fixed_fee_amount_cannot_change_once_a_milestone_is_billed():
         agreements_csv(fixed_fee(Amount="12000", Milestones="Design:40:2026-02-28; Build:60")),
         2,
         "Amount",
-        "cannot change from 10000.00 because milestones of this agreement are already billed",
+        "cannot change from USD 10,000.00 because milestones of this agreement are already billed",
     )
 
 

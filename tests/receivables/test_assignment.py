@@ -96,8 +96,8 @@ def test_assignment_allocates_records_and_remembers_the_payer(mueller, initech, 
     # The next statement from the same IBAN (MT940, another name spelling) finds the account.
     result = payment_import(file=(FIXTURES / "mt940.sta").read_bytes())
     assert result.notices[3] == (
-        "260403-12: EUR 1200.00 to ACC-300 (found by payer IBAN) applied 500.00 to "
-        "INV-2026-00006; 700.00 unapplied"
+        "260403-12: EUR 1,200.00 to ACC-300 (found by payer IBAN) applied EUR 500.00 to "
+        "INV-2026-00006; EUR 700.00 unapplied"
     )
     assert Payment.objects.get(external_id="260403-12").account == initech
 

@@ -189,7 +189,7 @@ def test_declined_credit_reopens_and_over_open_amount_is_refused(finance, billin
         None,
     )
     internal = dispute.messages.get(internal=True)
-    assert internal.body == "Proposed credit of 700.00 declined: Only the outage day"
+    assert internal.body == "Proposed credit of USD 700.00 declined: Only the outage day"
     with pytest.raises(BillingError, match="has USD 800.00 open; cannot credit USD 900.00"):
         disputes.dispute_credit(dispute=dispute, amount=D("900.00"), reason="x", user=finance)
     assert CreditNote.objects.count() == 0

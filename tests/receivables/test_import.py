@@ -60,8 +60,9 @@ def test_import_allocates_in_file_order(acme, finance):
         # The shared reader (SPEC 1.4) says how it read a date that fits two orders.
         "Dates such as 03/01/2026 were read in month/day/year order (2026-03-01); if the file "
         "means day/month/year, import with --date-order dmy.",
-        "P-2: USD 250.00 applied 250.00 to INV-2026-00002",
-        "P-1: USD 200.00 applied 100.00 to INV-2026-00001; 50.00 to INV-2026-00002; 50.00 unapplied",
+        "P-2: USD 250.00 applied USD 250.00 to INV-2026-00002",
+        "P-1: USD 200.00 applied USD 100.00 to INV-2026-00001; USD 50.00 to INV-2026-00002; "
+        "USD 50.00 unapplied",
     ]
 
 
@@ -130,7 +131,7 @@ def test_dry_run_reports_but_writes_nothing(acme):
     assert (result.created, result.dry_run, result.errors) == (1, True, [])
     assert result.notices == [
         "Read as billable (payments CSV, SPEC 1.3): 1 row(s).",
-        "P-1: USD 100.00 applied 100.00 to INV-2026-00001",
+        "P-1: USD 100.00 applied USD 100.00 to INV-2026-00001",
     ]
     assert Payment.objects.count() == 0 and Allocation.objects.count() == 0
     assert Invoice.objects.get().status == "approved"

@@ -167,13 +167,13 @@ def test_statement_imports_end_to_end_and_reimport_changes_nothing(world, financ
 def test_how_each_account_was_found_is_in_the_notices(world):
     result = payment_import(file=(FIXTURES / "camt053.xml").read_bytes())
     assert result.notices[1:] == [
-        "2026040100001: EUR 3750.00 to ACC-100 (found by invoice number) applied 3750.00 to "
-        "INV-2026-00001",
+        "2026040100001: EUR 3,750.00 to ACC-100 (found by invoice number) applied "
+        "EUR 3,750.00 to INV-2026-00001",
         "2026040200007: EUR 500.00 unassigned (payer not known); assign it to an account",
-        "2026040200008-1: EUR 200.00 to ACC-200 (found by Account ID) applied 200.00 to "
+        "2026040200008-1: EUR 200.00 to ACC-200 (found by Account ID) applied EUR 200.00 to "
         "INV-2026-00003",
         "2026040200008-2: EUR 300.00 to ACC-300 (found by payer name) not applied to any "
-        "invoice; 300.00 unapplied",
+        "invoice; EUR 300.00 unapplied",
     ]
 
 

@@ -259,7 +259,7 @@ def test_upload_payments_preview_then_import(client_for, finance, acme):
         {"file": SimpleUploadedFile("bank.csv", text, "text/csv")},
     )
     body = preview.content.decode()
-    assert "Preview of bank.csv" in body and f"applied 100.00 to {inv.number}" in body
+    assert "Preview of bank.csv" in body and f"applied USD 100.00 to {inv.number}" in body
     assert Payment.objects.count() == 0
     token = preview.context["token"]
     done = client.post(reverse("receivables:payment_upload"), {"token": token})
