@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from agreements.matching import covers_day_q
 from agreements.models import Account, Agreement
 from core.dates import DATE_BOUNDS
 from core.filters import BoundedFilterSet
@@ -47,6 +48,4 @@ class AgreementFilter(BoundedFilterSet):
         fields = ["account", "project_code", "stage", "agreement_type", "currency", "parent"]
 
     def filter_active_on(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
-        return queryset.filter(
-            Q(start_date__lte=value) & (Q(end_date__isnull=True) | Q(end_date__gte=value))
-        )
+        return queryset.filter(covers_day_q(value))

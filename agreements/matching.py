@@ -43,12 +43,16 @@ def match_sql(e: str = "e", a: str = "a") -> str:
     )
 
 
+def covers_day_q(date: Any) -> Q:
+    """Filter on Agreement: the agreements whose dates cover this day, Start <= day <= End
+    (End empty = open), whatever their code and stage: the date half of matching (ORM form)."""
+    return Q(start_date__lte=date) & (Q(end_date__isnull=True) | Q(end_date__gte=date))
+
+
 def matching_agreements_q(*, project_code: Any, date: Any) -> Q:
     """Filter on Agreement: the agreements an entry with this code and date matches. Values
     may be expressions, e.g. `OuterRef("project_code")` (ORM form)."""
-    return Q(project_code=project_code, stage=SIGNED, start_date__lte=date) & (
-        Q(end_date__isnull=True) | Q(end_date__gte=date)
-    )
+    return Q(project_code=project_code, stage=SIGNED) & covers_day_q(date)
 
 
 def covered_entries_q(*, project_code: Any, start_date: Any, end_date: Any, prefix: str = "") -> Q:

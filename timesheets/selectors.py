@@ -35,6 +35,7 @@ from agreements.pricing import amount_for, rate_for, role_key, role_key_expr, ro
 from core import entry_billing
 from core.money import ZERO
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
+from timesheets.ordering import entry_id_order_by, entry_order_by
 from timesheets.tally import Tally
 
 # Sort keys offered on the dashboard -> ORM ordering. Subject sorts Entry IDs numerically first.
@@ -161,18 +162,19 @@ def flag_detail(pk: int) -> Flag:
 
 def flag_entries(flag: Flag) -> QuerySet[TimeEntry]:
     """The entries behind a flag (drill-down): the entry itself; the employee's entries that day;
-    the agreement's matched entries for agreement flags."""
+    the agreement's covered entries for agreement flags (SPEC 2 matching); in SPEC 5's order."""
     qs = TimeEntry.objects.select_related("employee")
     if flag.entry_id:
         return qs.filter(pk=flag.entry_id)
     if flag.code == Flag.Code.EXCESSIVE_DAILY_HOURS and flag.employee_id and flag.day:
-        return qs.filter(employee_id=flag.employee_id, date=flag.day).order_by("external_id")
+        day = qs.filter(employee_id=flag.employee_id, date=flag.day)
+        return day.order_by(*entry_id_order_by())
     if flag.agreement is not None:
         a = flag.agreement
-        qs = qs.filter(project_code=a.project_code, date__gte=a.start_date)
-        if a.end_date:
-            qs = qs.filter(date__lte=a.end_date)
-        return qs.order_by("date", "external_id")
+        covered = covered_entries_q(
+            project_code=a.project_code, start_date=a.start_date, end_date=a.end_date
+        )
+        return qs.filter(covered).order_by(*entry_order_by())
     return qs.none()
 
 
