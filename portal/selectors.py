@@ -16,6 +16,7 @@ from portal.models import Contact, PaymentNotice, PortalAccount
 from receivables import selectors as ar
 from receivables.aging import BUCKETS, bucket_of
 from receivables.models import Dispute, DisputeAttachment
+from timesheets.ordering import entry_order_by
 
 
 def invoices(contact: Contact) -> QuerySet[Invoice]:
@@ -72,7 +73,7 @@ def invoice_lines(invoice: Invoice, *, with_entries: bool) -> list[InvoiceLine]:
             Prefetch(
                 "entry_billings",
                 queryset=EntryBilling.objects.select_related("entry").order_by(
-                    "entry__date", "entry__external_number", "entry__external_id"
+                    *entry_order_by("entry__")
                 ),
             )
         )

@@ -3,7 +3,7 @@
 Every entry with the columns of SPEC 1.2 (``Entry ID`` as stored, ``Hours`` as decimal hours),
 plus ``source`` and ``invoice_number`` (empty / null until the entry is on an approved invoice).
 It lives in invoicing because only invoicing knows the invoice numbers (apps depend one way).
-Rows come in (Date, Entry ID) order and are streamed.
+Rows come in (Date, Entry ID) order (timesheets.ordering) and are streamed.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F
-
 from core.exports import ExportCommand, plain_decimal
 from timesheets.importing import COLUMNS
 from timesheets.models import MS_PER_HOUR, TimeEntry
+from timesheets.ordering import entry_order_by
 
 EXPORT_COLUMNS = (*COLUMNS, "source", "invoice_number")
 FIELDS = (
@@ -26,9 +25,7 @@ FIELDS = (
 
 
 def entry_export_rows() -> Iterator[dict[str, Any]]:
-    entries = TimeEntry.objects.order_by(
-        "date", F("external_number").asc(nulls_last=True), "external_id"
-    ).values_list(*FIELDS)
+    entries = TimeEntry.objects.order_by(*entry_order_by()).values_list(*FIELDS)
     for row in entries.iterator(chunk_size=5000):
         values = dict(zip(FIELDS, row, strict=True))
         yield {
