@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agreements.models import Account
 from core.dates import firm_today
-from core.errors import BillingError
+from core.errors import BillingError, require_reason
 from core.money import format_money, round_money
 from invoicing.models import Invoice
 from portal import auth
@@ -292,9 +292,7 @@ def payment_notice_match(*, notice: PaymentNotice, payment: Payment, user) -> Pa
 
 
 def payment_notice_dismiss(*, notice: PaymentNotice, user, reason: str) -> PaymentNotice:
-    reason = (reason or "").strip()
-    if not reason:
-        raise BillingError("A reason is required to dismiss a notice.")
+    reason = require_reason(reason, to="dismiss a notice")
     with transaction.atomic():
         notice = _lock_expected(notice)
         notice.status = PaymentNotice.Status.DISMISSED
