@@ -6,12 +6,17 @@ an empty database, logins) and serves it. With DATABASE_URL: the same against th
 "Billable is ready at URL" is printed once the login page answers. Ctrl-C or SIGTERM stops the
 web server, then the embedded PostgreSQL; the data stays for the next run.
 
+The demo is served as production serves it, with DEBUG off (see `served_env`): an unknown URL
+shows the app's own 404 page, never Django's debug page that lists every URL pattern. `DEBUG=1
+make run` gives the debug pages back.
+
 Environment: PORT (web, 8000), BILLABLE_PG_DATA (var/pg), BILLABLE_PG_PORT (54329).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +45,33 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Stop
 
 
+def served_env(env: dict[str, str]) -> dict[str, str]:
+    """DEBUG off unless the caller set DEBUG, plus what a production setting needs to serve on
+    plain HTTP at 127.0.0.1: a secret key (made once, kept in var/), the local host names, no
+    HTTPS redirect, HSTS or secure-only cookies, and static files read by whitenoise straight
+    from the app's folders (no collectstatic, which takes minutes on a small machine)."""
+    env.setdefault("DEBUG", "0")
+    if env["DEBUG"].strip().lower() in {"1", "true", "yes", "y", "on"}:
+        return env
+    if not env.get("SECRET_KEY"):
+        key_file = ROOT / "var" / "secret-key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        env["SECRET_KEY"] = key_file.read_text().strip()
+    for name, value in {
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "WHITENOISE_USE_FINDERS": "1",
+    }.items():
+        env.setdefault(name, value)
+    return env
+
+
 def start_database(env: dict[str, str]) -> EmbeddedPostgres | None:
     if env.get("DATABASE_URL"):
         say("Using the PostgreSQL server of DATABASE_URL")
@@ -57,6 +89,10 @@ def start_database(env: dict[str, str]) -> EmbeddedPostgres | None:
     say(f"PostgreSQL {pg.version()} is up ({time.monotonic() - started:.1f} s)")
     env["DATABASE_URL"] = pg.url(DATABASE)
     return pg
+
+
+def web_command(port: str) -> list[str]:
+    return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"]
 
 
 def wait_until_serving(url: str, server: subprocess.Popen) -> bool:
@@ -97,7 +133,7 @@ def serve(env: dict[str, str], port: str) -> int:
     url = f"http://127.0.0.1:{port}/"
     # Own process group: Ctrl-C reaches us, and we stop the server (and its reloader) in order.
     server = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{port}"],
+        web_command(port),
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -114,8 +150,7 @@ def serve(env: dict[str, str], port: str) -> int:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
-    env = dict(os.environ)
-    env.setdefault("DEBUG", "1")
+    env = served_env(dict(os.environ))
     port = env.setdefault("PORT", "8000")
     pg = None
     try:

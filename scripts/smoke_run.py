@@ -2,7 +2,8 @@
 
 With DATABASE_URL unset, as a newcomer runs it, but with its data directory in a temporary folder
 and free ports: waits for "Billable is ready at", checks that /healthz reports PostgreSQL and the
-login page answers 200, then sends SIGTERM and checks that the web server and the database both
+login page answers 200, that an unknown URL shows the app's own 404 page (DEBUG is off) and the
+stylesheet is served, then sends SIGTERM and checks that the web server and the database both
 stopped. Exits non-zero on any failure.
 """
 
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -53,7 +55,19 @@ def check_served(web: int) -> str | None:
     status, body = get(f"http://127.0.0.1:{web}/accounts/login/")
     if status != 200 or "Log in" not in body:
         return f"login page answered {status}"
-    print(f"smoke: served on PostgreSQL {health['database_version']}, login page 200")
+    try:
+        status, body = get(f"http://127.0.0.1:{web}/no-such-page/")
+    except urllib.error.HTTPError as missing:
+        status, body = missing.code, missing.read().decode()
+    if status != 404 or "There is nothing at this address." not in body or "URLconf" in body:
+        return f"an unknown URL answered {status} without the app's own 404 page"
+    status, _ = get(f"http://127.0.0.1:{web}/static/billable.css")
+    if status != 200:
+        return f"the stylesheet answered {status}"
+    print(
+        f"smoke: served on PostgreSQL {health['database_version']}, login page 200, "
+        "the app's own 404 page, static files"
+    )
     return None
 
 
