@@ -1,4 +1,5 @@
-"""Writes for receivables: payments and their allocation, reversals, disputes, dunning (SPEC 4).
+"""Writes for receivables: payments and their allocation, reversals, disputes (SPEC 4; dunning
+is receivables/dunning.py).
 
 Locking: every service that changes how much of an invoice is paid locks the invoice rows first
 (ordered by id, so two payments for the same account never deadlock), then the payment row. The
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
@@ -21,12 +21,11 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from agreements.models import Account
-from core import csvio, mail
+from core import csvio
 from core.dates import firm_today
 from core.errors import BillingError, require_reason
 from core.imports import ImportResult, RowError, import_record_create, import_record_finish
 from core.money import ZERO, format_money, round_money
-from invoicing.mail import contacts, invoice_draft, invoice_values
 from invoicing.models import Invoice
 from receivables import importing, selectors
 from receivables.allocation import (
@@ -35,7 +34,7 @@ from receivables.allocation import (
     plan_allocation,
     referenced_numbers,
 )
-from receivables.models import Allocation, KnownPayer, Payment, Reminder
+from receivables.models import Allocation, KnownPayer, Payment
 from receivables.settlement import (
     annotate_open_amount,
     invoice_open_amount,
@@ -43,8 +42,6 @@ from receivables.settlement import (
     settlement_sync,
 )
 from receivables.validation import currency_problem, future_date_problem
-
-logger = logging.getLogger(__name__)
 
 
 class _InvoiceNumber(TypedDict):
@@ -502,103 +499,3 @@ def _allocation_notice(
     if payment.amount - applied > 0:
         text += f"; {format_money(payment.amount - applied, payment.currency)} unapplied"
     return text
-
-
-# --- Dunning -------------------------------------------------------------------------------------
-
-
-def dunning_run(*, as_of: dt.date, user=None, expected: int | None = None) -> list[Reminder]:
-    """Send the reminders due on `as_of` (SPEC 4); returns the Reminder rows recorded.
-
-    Per invoice only the highest due level is mailed; lower levels due at the same time are
-    recorded as `superseded`, so a customer never gets several mails for one invoice in one day.
-    Idempotent: a level is recorded once per invoice (unique constraint), and the invoice row is
-    locked while its reminders are decided, so two concurrent runs never mail twice. `expected`
-    (the count a person confirmed on the preview page) refuses a run whose list has changed.
-    """
-    due = selectors.dunning_due(as_of)
-    if expected is not None and len(due) != expected:
-        raise BillingError(
-            f"{len(due)} reminders are due now, not the {expected} you confirmed; nothing was "
-            "sent. Check the list again."
-        )
-    recorded: list[Reminder] = []
-    for item in due:
-        recorded.extend(_remind(item.invoice.pk, as_of, user))
-    return recorded
-
-
-def reminder_draft(due: selectors.DueReminder, *, to=None, cc=None):
-    """The reminder message for one due level: that level's template (escalating wording), the
-    open amount, a payment instruction and the invoice PDF."""
-    invoice = due.invoice
-    values = invoice_values(invoice, due.invoice.open_amount)
-    values["days_past_due"] = str(due.days_past_due)
-    return invoice_draft(
-        invoice,
-        to=to if to is not None else contacts(invoice)[:1],
-        cc=cc,
-        kind="reminder",
-        level=due.level,
-        values=values,
-        with_pdf=bool(invoice.pdf),
-    )
-
-
-def reminder_send(
-    *, invoice: Invoice, user, to: list[str], cc: list[str] | None = None
-) -> list[Reminder]:
-    """Send the reminder due now for one invoice, to the recipients a person chose on its
-    preview page. Refused when no level is due (none reached, or each already sent)."""
-    recipients = mail.parse_addresses(to)
-    copies = mail.parse_addresses(cc or [], label="CC", required=False)
-    rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies)
-    if not rows:
-        raise BillingError(
-            f"No reminder is due for {invoice.number}: it is disputed, paid, not yet "
-            "past the first level, or every due level was already sent."
-        )
-    return rows
-
-
-def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Reminder]:
-    with transaction.atomic():
-        invoice = (
-            Invoice.objects.select_for_update(of=("self",))
-            .select_related("account")
-            .get(pk=invoice_id)
-        )
-        # Decide again under the lock: another run, a payment or a dispute may have come first.
-        pending = selectors.dunning_due(as_of, invoice_ids=[invoice_id])
-        if not pending:
-            return []
-        due = pending[0]
-        draft = reminder_draft(due, to=to, cc=cc)
-        email = ", ".join(draft.to)
-        rows = [
-            Reminder(
-                invoice=invoice,
-                level=level,
-                sent_on=as_of,
-                status=Reminder.Status.SUPERSEDED,
-                note=f"Level {due.level} was due at the same time and was sent instead.",
-            )
-            for level in due.skipped_levels
-        ]
-        main = Reminder(
-            invoice=invoice, level=due.level, sent_on=as_of, sent_to=draft.to[0] if draft.to else ""
-        )
-        if email:
-            main.status = Reminder.Status.SENT
-        else:
-            main.status = Reminder.Status.NO_EMAIL
-            main.note = "No billing email on the invoice or the account; nothing was sent."
-        rows.append(main)
-        created = bulk_create_with_history(rows, Reminder, default_user=user)
-        if email:
-            mail.sent_mail_record(draft=draft, user=user)
-            # Sent inside the transaction: if the mail server refuses, nothing is recorded and
-            # the next run tries again (at-least-once; a commit failure after a send may repeat).
-            mail.message_for(draft).send(fail_silently=False)
-        logger.info("dunning: invoice %s level %s (%s)", invoice.number, due.level, main.status)
-    return created

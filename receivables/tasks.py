@@ -21,7 +21,7 @@ def dunning_task(as_of: str | None = None) -> int:
     """Daily dunning (beat: dunning-daily). Returns the number of reminder mails sent."""
     import datetime as dt
 
-    from receivables.services import dunning_run
+    from receivables.dunning import dunning_run
 
     day = dt.date.fromisoformat(as_of) if as_of else firm_today()
     return sum(1 for r in dunning_run(as_of=day, user=None) if r.status == "sent")

@@ -25,6 +25,7 @@ from core.money import format_money
 from core.roles import has_capability, require
 from invoicing.mail import contacts as invoice_contacts
 from invoicing.models import CreditNote, Invoice
+from receivables import dunning as reminders
 from receivables import payment_entry, selectors, services
 from receivables.aging import BUCKETS, aging_report
 from receivables.aging_page import cached_aging_report
@@ -505,7 +506,7 @@ def dunning_preview(request: HttpRequest) -> HttpResponse:
     rows = []
     for due in selectors.dunning_due(today):
         try:
-            draft = services.reminder_draft(due)
+            draft = reminders.reminder_draft(due)
         except BillingError as exc:
             rows.append({"due": due, "draft": None, "problem": str(exc)})
         else:
@@ -518,7 +519,7 @@ def dunning_preview(request: HttpRequest) -> HttpResponse:
 def dunning_run(request: HttpRequest) -> HttpResponse:
     confirmed = request.POST.get("confirm_count", "")
     try:
-        reminders = services.dunning_run(
+        recorded = reminders.dunning_run(
             as_of=firm_today(),
             user=request.user,
             expected=int(confirmed) if confirmed.isdigit() else None,
@@ -526,15 +527,9 @@ def dunning_run(request: HttpRequest) -> HttpResponse:
     except BillingError as exc:
         messages.error(request, str(exc))
         return redirect("receivables:dunning_preview")
-    except OSError as exc:
-        messages.error(
-            request,
-            f"Mail could not be sent ({exc}); nothing was recorded for the "
-            "invoice that failed. Try again later.",
-        )
     else:
-        sent = sum(1 for r in reminders if r.status == "sent")
-        skipped = len(reminders) - sent
+        sent = sum(1 for r in recorded if r.status == "sent")
+        skipped = len(recorded) - sent
         messages.success(
             request,
             f"Dunning run: {sent} reminder{'s' if sent != 1 else ''} sent, "
@@ -556,12 +551,12 @@ def invoice_remind(request: HttpRequest, pk: int) -> HttpResponse:
                 f"No reminder is due for {inv.number}: it is disputed, paid, not yet past the "
                 "first level, or every due level was already sent."
             )
-        return services.reminder_draft(due[0])
+        return reminders.reminder_draft(due[0])
 
     return preview_or_send(
         request,
         build=build,
-        send=lambda to, cc: services.reminder_send(invoice=inv, user=request.user, to=to, cc=cc),
+        send=lambda to, cc: reminders.reminder_send(invoice=inv, user=request.user, to=to, cc=cc),
         contacts=invoice_contacts(inv),
         heading=f"Send a reminder for {inv.number}",
         send_label="Send reminder",

@@ -14,8 +14,8 @@ from django.core import mail
 from core.dates import firm_today
 from invoicing.models import CreditNote
 from portal import services
+from receivables.dunning import dunning_run
 from receivables.models import Dispute, Reminder
-from receivables.services import dunning_run
 from tests.browser import log_in
 from tests.factories import AccountFactory
 from tests.world import invoice_with_lines

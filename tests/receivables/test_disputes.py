@@ -13,8 +13,9 @@ from django.core import mail
 from core.errors import BillingError
 from invoicing.models import CreditNote, Invoice
 from receivables import disputes, selectors
+from receivables.dunning import dunning_run
 from receivables.models import Dispute, DisputeMessage, Reminder
-from receivables.services import dunning_run, payment_record
+from receivables.services import payment_record
 from tests.factories import AccountFactory, UserFactory
 from tests.world import final_invoice, invoice_with_lines
 

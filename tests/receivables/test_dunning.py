@@ -9,11 +9,14 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import transaction
+from django.test import TestCase
 
+from core.errors import BillingError
 from core.models import SentMail
-from receivables import selectors
+from receivables import dunning, selectors
 from receivables.models import Reminder
-from receivables.services import dunning_run, invoice_dispute, payment_record
+from receivables.services import invoice_dispute, payment_record
 from receivables.tasks import dunning_task
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.worker import wait_for
@@ -26,6 +29,13 @@ DUE = dt.date(2026, 3, 2)
 def day(n):
     """The day n days past DUE."""
     return DUE + dt.timedelta(days=n)
+
+
+def dunning_run(**kwargs):
+    """receivables.dunning.dunning_run with its mail sent as on commit (a test's transaction
+    never commits, so the callbacks run as the block ends)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return dunning.dunning_run(**kwargs)
 
 
 def reminders():
@@ -141,17 +151,46 @@ def test_due_tomorrow_and_command():
 
 
 @pytest.mark.django_db
-def test_mail_failure_records_nothing_so_a_retry_sends(settings):
+def test_mail_leaves_only_after_the_reminders_are_committed():
     acc = AccountFactory(billing_email="ap@x.example")
     final_invoice(acc, "100.00", due=DUE, seq=1)
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        dunning.dunning_run(as_of=day(7))
+    assert mail.outbox == [] and Reminder.objects.get().status == "sent"
+    for callback in callbacks:
+        callback()
+    assert [m.to for m in mail.outbox] == [["ap@x.example"]]
+
+
+@pytest.mark.django_db
+def test_nothing_is_sent_when_the_transaction_rolls_back():
+    acc = AccountFactory(billing_email="ap@x.example")
+    final_invoice(acc, "100.00", due=DUE, seq=1)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        with transaction.atomic():
+            assert len(dunning.dunning_run(as_of=day(7))) == 1
+            transaction.set_rollback(True)
+    assert mail.outbox == [] and Reminder.objects.count() == 0 and SentMail.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_mail_failure_takes_back_the_send_so_a_retry_sends_once(settings):
+    acc = AccountFactory(billing_email="ap@x.example")
+    inv = final_invoice(acc, "100.00", due=DUE, seq=1)
     backend = settings.EMAIL_BACKEND
     settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
-    with pytest.raises(OSError):
-        dunning_run(as_of=day(7))
+    with pytest.raises(BillingError, match=f"Could not send the reminder for {inv.number}"):
+        dunning_run(as_of=day(31))
+    # Nothing claims a reminder went out: levels 7 and 30 are due again.
     assert Reminder.objects.count() == 0 and SentMail.objects.count() == 0
+    assert [(d.level, d.skipped_levels) for d in selectors.dunning_due(day(31))] == [(30, (7,))]
     settings.EMAIL_BACKEND = backend
-    assert len(dunning_run(as_of=day(7))) == 1
-    assert SentMail.objects.get().to == ["ap@x.example"]
+    assert [(r.level, r.status) for r in dunning_run(as_of=day(31))] == [
+        (7, "superseded"),
+        (30, "sent"),
+    ]
+    assert dunning_run(as_of=day(31)) == []
+    assert len(mail.outbox) == 1 and SentMail.objects.get().to == ["ap@x.example"]
 
 
 @pytest.mark.django_db

@@ -13,8 +13,9 @@ from django.core import mail
 from invoicing.models import Invoice
 from receivables import selectors
 from receivables.aging import aging_report
+from receivables.dunning import dunning_run
 from receivables.models import Reminder
-from receivables.services import dunning_run, payment_record
+from receivables.services import payment_record
 from tests.factories import AccountFactory, InvoiceFactory
 
 D = Decimal

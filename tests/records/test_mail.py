@@ -93,7 +93,9 @@ def test_reminder_wording_escalates_by_level():
     ]
 
 
-def test_single_reminder_preview_and_send_with_pdf(client_for, finance, acme):
+def test_single_reminder_preview_and_send_with_pdf(
+    client_for, finance, acme, django_capture_on_commit_callbacks
+):
     inv = final_invoice(
         account=acme, seq=3, total="500.00", due_date=dt.date(2026, 3, 10)
     )  # 36 days
@@ -102,7 +104,8 @@ def test_single_reminder_preview_and_send_with_pdf(client_for, finance, acme):
     html = client.get(url).content.decode()
     assert "Second reminder: invoice INV-2026-00003 is 36 days overdue" in html
     assert "USD 500.00 is open" in html and "INV-2026-00003.pdf" in html and outbox.outbox == []
-    client.post(url, {"to": "ap@acme.example", "cc": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"to": "ap@acme.example", "cc": ""})
     (msg,) = outbox.outbox
     assert msg.attachments[0][0] == "INV-2026-00003.pdf"
     assert list(Reminder.objects.order_by("level").values_list("level", "status")) == [
@@ -114,7 +117,9 @@ def test_single_reminder_preview_and_send_with_pdf(client_for, finance, acme):
     assert "No reminder is due" in again.content.decode() and len(outbox.outbox) == 1
 
 
-def test_dunning_run_shows_what_will_be_sent_and_asks(client_for, finance, acme):
+def test_dunning_run_shows_what_will_be_sent_and_asks(
+    client_for, finance, acme, django_capture_on_commit_callbacks
+):
     for seq in (4, 5):
         final_invoice(account=acme, seq=seq, total="100.00", due_date=dt.date(2026, 4, 1))
     client = client_for(finance)
@@ -127,7 +132,8 @@ def test_dunning_run_shows_what_will_be_sent_and_asks(client_for, finance, acme)
     stale = client.post(reverse("receivables:dunning_run"), {"confirm_count": "3"}, follow=True)
     assert "not the 3 you confirmed" in stale.content.decode()
     assert outbox.outbox == [] and Reminder.objects.count() == 0
-    client.post(reverse("receivables:dunning_run"), {"confirm_count": "2"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("receivables:dunning_run"), {"confirm_count": "2"})
     assert len(outbox.outbox) == 2 and SentMail.objects.filter(kind="reminder").count() == 2
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core import csvio
 from core.dates import firm_today
-from receivables.services import dunning_run
+from receivables.dunning import dunning_run
 
 
 class Command(BaseCommand):

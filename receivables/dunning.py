@@ -1,0 +1,141 @@
+"""Dunning (SPEC 4): the reminders due on a day, recorded and mailed once per invoice and level.
+
+The mail goes out after the reminder rows are committed (`transaction.on_commit`), never while
+the invoice row is locked, as an invoice's own mail does (invoicing/services/sending.py). If the
+mail server refuses the message, what this send recorded is taken back (its Reminder rows and
+the SentMail), so the level is due again and the next run sends it once; the refusal is reported
+as a `BillingError`. When the transaction rolls back, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from core import mail
+from core.dates import firm_today
+from core.errors import BillingError
+from core.models import SentMail
+from invoicing.mail import contacts, invoice_draft, invoice_values
+from invoicing.models import Invoice
+from receivables import selectors
+from receivables.models import Reminder
+
+logger = logging.getLogger(__name__)
+
+
+def dunning_run(*, as_of: dt.date, user=None, expected: int | None = None) -> list[Reminder]:
+    """Send the reminders due on `as_of` (SPEC 4); returns the Reminder rows recorded.
+
+    Per invoice only the highest due level is mailed; lower levels due at the same time are
+    recorded as `superseded`, so a customer never gets several mails for one invoice in one day.
+    Idempotent: a level is recorded once per invoice (unique constraint), and the invoice row is
+    locked while its reminders are decided, so two concurrent runs never mail twice. `expected`
+    (the count a person confirmed on the preview page) refuses a run whose list has changed.
+    """
+    due = selectors.dunning_due(as_of)
+    if expected is not None and len(due) != expected:
+        raise BillingError(
+            f"{len(due)} reminders are due now, not the {expected} you confirmed; nothing was "
+            "sent. Check the list again."
+        )
+    recorded: list[Reminder] = []
+    for item in due:
+        recorded.extend(_remind(item.invoice.pk, as_of, user))
+    return recorded
+
+
+def reminder_draft(due: selectors.DueReminder, *, to=None, cc=None):
+    """The reminder message for one due level: that level's template (escalating wording), the
+    open amount, a payment instruction and the invoice PDF."""
+    invoice = due.invoice
+    values = invoice_values(invoice, due.invoice.open_amount)
+    values["days_past_due"] = str(due.days_past_due)
+    return invoice_draft(
+        invoice,
+        to=to if to is not None else contacts(invoice)[:1],
+        cc=cc,
+        kind="reminder",
+        level=due.level,
+        values=values,
+        with_pdf=bool(invoice.pdf),
+    )
+
+
+def reminder_send(
+    *, invoice: Invoice, user, to: list[str], cc: list[str] | None = None
+) -> list[Reminder]:
+    """Send the reminder due now for one invoice, to the recipients a person chose on its
+    preview page. Refused when no level is due (none reached, or each already sent)."""
+    recipients = mail.parse_addresses(to)
+    copies = mail.parse_addresses(cc or [], label="CC", required=False)
+    rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies)
+    if not rows:
+        raise BillingError(
+            f"No reminder is due for {invoice.number}: it is disputed, paid, not yet "
+            "past the first level, or every due level was already sent."
+        )
+    return rows
+
+
+def _deliver(
+    message: EmailMessage, *, invoice: str, reminder_ids: list[int], sent_mail_id: int
+) -> None:
+    """Send after commit; if the server refuses, take back what this send recorded."""
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - any mail failure is reported and undone
+        with transaction.atomic():
+            SentMail.objects.filter(pk=sent_mail_id).delete()
+            Reminder.objects.filter(pk__in=reminder_ids).delete()
+        raise BillingError(
+            f"Could not send the reminder for {invoice} to {', '.join(message.to)}: {exc}"
+        ) from exc
+
+
+def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Reminder]:
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=invoice_id)
+        )
+        # Decide again under the lock: another run, a payment or a dispute may have come first.
+        pending = selectors.dunning_due(as_of, invoice_ids=[invoice_id])
+        if not pending:
+            return []
+        due = pending[0]
+        draft = reminder_draft(due, to=to, cc=cc)
+        rows = [
+            Reminder(
+                invoice=invoice,
+                level=level,
+                sent_on=as_of,
+                status=Reminder.Status.SUPERSEDED,
+                note=f"Level {due.level} was due at the same time and was sent instead.",
+            )
+            for level in due.skipped_levels
+        ]
+        main = Reminder(
+            invoice=invoice, level=due.level, sent_on=as_of, sent_to=draft.to[0] if draft.to else ""
+        )
+        if draft.to:
+            main.status = Reminder.Status.SENT
+        else:
+            main.status = Reminder.Status.NO_EMAIL
+            main.note = "No billing email on the invoice or the account; nothing was sent."
+        rows.append(main)
+        created = bulk_create_with_history(rows, Reminder, default_user=user)
+        if draft.to:
+            message = mail.message_for(draft)
+            sent = mail.sent_mail_record(draft=draft, user=user)
+            ids, label = [r.pk for r in created], str(invoice)
+            transaction.on_commit(
+                lambda: _deliver(message, invoice=label, reminder_ids=ids, sent_mail_id=sent.pk)
+            )
+        logger.info("dunning: invoice %s level %s (%s)", invoice.number, due.level, main.status)
+    return created
