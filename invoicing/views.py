@@ -17,6 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from agreements.models import Agreement
+from core import settlement
 from core.dates import firm_today, parse_period, period_bounds, previous_month
 from core.errors import BillingError
 from core.mail_views import sent_for
@@ -413,8 +414,27 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require("credit_notes.create")
 def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two steps, like every other write a person cannot take back: the form's POST shows the
+    amount, reason, date and what stays open, and writes nothing; the confirmation's POST (the
+    same values and confirm=1) creates and numbers the credit note."""
     invoice = get_object_or_404(Invoice, pk=pk)
     form = forms.CreditNoteForm(request.POST)
+    if form.is_valid() and request.POST.get("confirm") != "1":
+        data = form.cleaned_data
+        open_amount = settlement.open_amount(invoice)
+        return render(
+            request,
+            "invoicing/credit_note_confirm.html",
+            {
+                "invoice": invoice,
+                "form": form,
+                "amount": data["amount"],
+                "reason": data["reason"],
+                "date": data["date"] or firm_today(),
+                "open_amount": open_amount,
+                "open_after": open_amount - data["amount"],
+            },
+        )
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -58,7 +58,7 @@ def test_credit_note_page_shows_the_refusal(billing_admin, finance, client_for, 
     settings.BILLING_FIRM_VAT_ID = ""
     response = client_for(finance).post(
         f"/invoices/{invoice.pk}/credit-notes/",
-        {"amount": "50.00", "reason": "Goodwill"},
+        {"amount": "50.00", "reason": "Goodwill", "confirm": "1"},
         follow=True,
     )
     assert response.status_code == 200

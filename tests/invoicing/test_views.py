@@ -3,14 +3,17 @@ services (server-side checks, POST only, refused changes change nothing)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 
+from core.templatetags.money import money
 from invoicing import services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
+from tests.api.test_permission_matrix import snapshot
 from tests.factories import InvoiceFactory, InvoiceLineFactory
 from tests.invoicing.helpers import JAN, approve, build_firm
 
@@ -198,16 +201,13 @@ def test_send_and_credit_note_from_the_page(
     assert (invoice.status, invoice.sent_to, len(mail.outbox)) == ("sent", "ap@acme.example", 1)
     fiona = client_for(finance)
     assert fiona.post(reverse("invoicing:send", args=[invoice.pk])).status_code == 403
-    fiona.post(
-        reverse("invoicing:credit_note", args=[invoice.pk]),
-        {"amount": "25.00", "reason": "Goodwill"},
-    )
+    url = reverse("invoicing:credit_note", args=[invoice.pk])
+    asked = fiona.post(url, {"amount": "25.00", "reason": "Goodwill"})
+    assert asked.status_code == 200 and not CreditNote.objects.exists()
+    fiona.post(url, {"amount": "25.00", "reason": "Goodwill", "date": "", "confirm": "1"})
     note = CreditNote.objects.get()
     assert (note.number, note.amount, note.created_by) == ("CN-2026-00001", D("25.00"), finance)
-    fiona.post(
-        reverse("invoicing:credit_note", args=[invoice.pk]),
-        {"amount": "50.01", "reason": "Too much"},
-    )
+    fiona.post(url, {"amount": "50.01", "reason": "Too much", "confirm": "1"})
     assert CreditNote.objects.count() == 1
     html = fiona.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
     assert "CN-2026-00001" in html and "USD 50.00" in html  # open amount after the credit
@@ -215,6 +215,32 @@ def test_send_and_credit_note_from_the_page(
         fiona.get(reverse("invoicing:credit_note_pdf", args=[note.pk]))["Content-Type"]
         == "application/pdf"
     )
+
+
+def test_credit_note_asks_first_with_the_amount_and_writes_nothing_until_confirmed(
+    client_for, billing_admin, finance, drafts
+):
+    invoice = approve(invoice=drafts["PO-2"], user=billing_admin)
+    fiona = client_for(finance)
+    url = reverse("invoicing:credit_note", args=[invoice.pk])
+    before = snapshot()
+    asked = fiona.post(url, {"amount": "25.00", "reason": "Goodwill", "date": "2026-02-10"})
+    html = asked.content.decode()
+    assert asked.status_code == 200 and snapshot() == before
+    assert "Create a credit note for USD 25.00?" in html
+    assert '<dd id="credit-amount">USD 25.00</dd>' in html
+    assert f'<dd id="credit-open-after">{money(invoice.total - D("25.00"), "USD")}</dd>' in html
+    assert "<dd>2026-02-10</dd>" in html and "<dd>Goodwill</dd>" in html
+    # The confirmation carries the same values; only its POST creates the note.
+    for name, value in [("amount", "25.00"), ("reason", "Goodwill"), ("date", "2026-02-10")]:
+        assert f'<input type="hidden" name="{name}" value="{value}">' in html
+    assert '<input type="hidden" name="confirm" value="1">' in html
+    too_much = fiona.post(url, {"amount": "99999.00", "reason": "x"}).content.decode()
+    assert "it cannot be credited" in too_much and 'id="confirm-credit-note"' not in too_much
+    assert snapshot() == before
+    fiona.post(url, {"amount": "25.00", "reason": "Goodwill", "date": "2026-02-10", "confirm": "1"})
+    note = CreditNote.objects.get()
+    assert (note.amount, note.reason, note.date) == (D("25.00"), "Goodwill", dt.date(2026, 2, 10))
 
 
 def test_generate_button_runs_and_reports_progress(

@@ -56,7 +56,7 @@ def test_flash_messages(billing_admin, finance, client_for):
     invoice = invoice_with_lines(acc, ["1500.00", "1000.00"])
     done = client_for(billing_admin).post(
         reverse("invoicing:credit_note", args=[invoice.pk]),
-        {"amount": "1250.00", "reason": "Goodwill"},
+        {"amount": "1250.00", "reason": "Goodwill", "confirm": "1"},
     )
     [created] = flashes(done)
     assert created.endswith("created for USD 1,250.00.")
