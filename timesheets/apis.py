@@ -62,7 +62,11 @@ class TimeEntryViewSet(BillableReadOnlyViewSet):
     ordering_fields = ["date", "external_id", "project_code", "duration_ms"]
     ordering = ["date", "external_id"]
 
-    @import_schema("time entries", ENTRY_COLUMNS)
+    @import_schema("time entries", ENTRY_COLUMNS, flags={"replace_period": (
+        "Delete the entries of the file's source and period (its first..last date) that the "
+        "file no longer has; an invoiced one is kept and flagged CHANGED_AFTER_INVOICING. The "
+        "answer's `deleted` counts them."
+    )})  # fmt: skip
     @action(
         detail=False,
         methods=["post"],

@@ -30,6 +30,14 @@ class ImportResultSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     errors = ImportErrorItemSerializer(many=True)
     dry_run = serializers.BooleanField()
+    source = serializers.CharField(
+        required=False, help_text="The source the file was read as (SPEC 1.4)."
+    )
+    deleted = serializers.IntegerField(
+        required=False,
+        help_text="Time entries only, with replace_period: entries of the file's source and "
+        "period that it no longer has, deleted (or, in a dry run, that would be).",
+    )
 
 
 class ImportRejectedSerializer(ImportResultSerializer):
@@ -62,7 +70,8 @@ def parse_bool_param(request: Request, name: str) -> bool:
     raise exceptions.ValidationError({name: [f"Must be a boolean (1/0, true/false), got {raw!r}."]})
 
 
-def import_schema(kind: str, columns: str) -> Any:
+def import_schema(kind: str, columns: str, flags: dict[str, str] | None = None) -> Any:
+    """``flags``: boolean query parameters this import takes besides ``dry_run``."""
     return extend_schema(
         summary=f"Import {kind} (CSV upload or JSON list)",
         description=(
@@ -79,6 +88,16 @@ def import_schema(kind: str, columns: str) -> Any:
                 required=False,
                 description="Validate and count, write nothing.",
             ),
+            *[
+                OpenApiParameter(
+                    name,
+                    OpenApiTypes.BOOL,
+                    OpenApiParameter.QUERY,
+                    required=False,
+                    description=text,
+                )
+                for name, text in (flags or {}).items()
+            ],
             *[
                 OpenApiParameter(
                     name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, description=text
@@ -192,6 +211,8 @@ def run_import(
     body = {**result.as_dict(), "dry_run": dry_run}
     if result.source:
         body["source"] = result.source
+    if extra.get("replace_period"):
+        body["deleted"] = result.deleted  # what replace_period removed (or would remove)
     if not result.ok:
         count = len(result.errors)
         first = result.errors[0]

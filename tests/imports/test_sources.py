@@ -276,7 +276,7 @@ def test_replace_period_keeps_and_flags_an_invoiced_entry():
     assert flag.status == "open" and "no longer has it" in flag.detail
 
 
-def test_command_with_source_options_and_replace_period(tmp_path, capsys):
+def test_command_with_source_and_reading_options(tmp_path, capsys):
     path = tmp_path / "kimai.csv"
     path.write_bytes(fixture("kimai.csv"))
     call_command("import_time_entries", str(path), "--source", "kimai", "--date-order", "dmy")
@@ -294,6 +294,37 @@ def test_command_with_source_options_and_replace_period(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {
         "created": 0, "updated": 0, "unchanged": 2, "errors": [],
     }  # fmt: skip
+
+
+def test_command_replace_period_removes_what_the_re_export_no_longer_has(tmp_path, capsys):
+    full = tmp_path / "toggl.csv"
+    full.write_bytes(fixture("toggl.csv"))
+    call_command("import_time_entries", str(full))
+    capsys.readouterr()
+    ids = sorted(TimeEntry.objects.values_list("external_id", flat=True))
+    # The re-export of 2026-11-02..03 lost one of the two identical design rows.
+    lines = fixture("toggl.csv").splitlines()
+    again = tmp_path / "toggl-again.csv"
+    again.write_bytes(b"\n".join([lines[0], lines[1], lines[3]]) + b"\n")
+    # Without the flag a re-export only adds and updates.
+    call_command("import_time_entries", str(again), "--json")
+    assert json.loads(capsys.readouterr().out)["unchanged"] == 2
+    assert sorted(TimeEntry.objects.values_list("external_id", flat=True)) == ids
+    call_command("import_time_entries", str(again), "--replace-period", "--dry-run")
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "Dry run, nothing written: 0 created, 0 updated, 2 unchanged, 1 deleted"
+    )
+    assert TimeEntry.objects.count() == 3
+    call_command("import_time_entries", str(again), "--replace-period")
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "Imported time entries: 0 created, 0 updated, 2 unchanged, 1 deleted"
+    )
+    left = sorted(TimeEntry.objects.values_list("external_id", flat=True))
+    assert len(left) == 2 and set(left) < set(ids)
+    # The key of the second identical row (n = 2) is the one the file no longer has.
+    assert TimeEntry.objects.filter(notes="Design, round 2").count() == 1
+    record = ImportRecord.objects.order_by("pk").last()
+    assert (record.deleted, record.unchanged, record.source) == (1, 2, "toggl")
 
 
 def test_command_mapping_file_errors_are_usage_errors(tmp_path):

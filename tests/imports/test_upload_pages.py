@@ -138,6 +138,27 @@ def test_time_entry_page_confirms_and_reports_flags(client_for, services_manager
     assert TimeEntry.history.get().history_user == services_manager
 
 
+def test_time_entry_preview_shows_the_first_20_rows_and_imports_them_all(client_for, billing_admin):
+    client = client_for(billing_admin)
+    url = reverse("timesheets:import")
+    data = entries_csv(*[entry(**{"Entry ID": str(100 + i), "Hours": f"{1 + i / 4}"})
+                         for i in range(25)])  # fmt: skip
+    response = upload(client, data, url=url)
+    assert b'<div class="value" data-count="created">25</div>' in response.content
+    table = re.search(rb'<table class="preview-rows">(.*?)</table>', response.content, re.S)
+    assert b"The first 20 rows as they will be stored" in table.group(1)
+    body = re.search(rb"<tbody>(.*?)</tbody>", table.group(1), re.S).group(1)
+    rows = [re.findall(rb"<td[^>]*>(.*?)</td>", r, re.S) for r in re.findall(rb"<tr>(.*?)</tr>",
+                                                                            body, re.S)]  # fmt: skip
+    # Lines 2..21 of the file, as stored: Entry ID and decimal hours.
+    assert [(r[0], r[1], r[8]) for r in rows] == [
+        (str(i + 2).encode(), str(100 + i).encode(), f"{1 + i / 4}".encode()) for i in range(20)
+    ]
+    assert not TimeEntry.objects.exists()
+    client.post(url, {"token": token_of(response), "confirm": "1"})
+    assert TimeEntry.objects.count() == 25
+
+
 @pytest.mark.browser
 def test_upload_page_in_the_browser(page, live_server, billing_admin, tmp_path):
     log_in(page, billing_admin)
