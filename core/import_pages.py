@@ -1,7 +1,8 @@
 """Upload pages for every import (SPEC 1.4): pick a file and a source -> dry-run preview (counts,
 the first 20 rows as they will be stored, warnings, every problem) -> confirm. A header that
-matches no source opens a mapping form (their columns, ours, a guess for each, value
-replacements) whose mapping is saved under a name and offered next time.
+lacks required columns (it matches no source, or the recognised source lacks them: a CRM's
+custom fields) opens a mapping form (their columns, ours, what the source already reads, a guess
+for each, value replacements) whose mapping is saved under a name and offered next time.
 
 The uploaded bytes wait in a private temp file between preview and confirm; the browser holds only
 a random token, looked up in the user's session (a token from another session is refused). The
@@ -24,17 +25,25 @@ from django.shortcuts import redirect, render
 
 from core import import_jobs, previews
 from core.csvio import CsvFileError, Row, max_import_bytes, size_text
-from core.imports import UNDO_HANDLERS, ImportResult, UndoRefused
+from core.imports import PREVIEW_ROWS, UNDO_HANDLERS, ImportResult, UndoRefused
 from core.models import ImportJob, ImportRecord, SavedMapping
-from core.reading import Mapping, MappingError, ReadOptions, SourceSet, TableReader, parse_mapping
-from core.reading.layouts import guess_column
+from core.reading import (
+    Mapping,
+    MappingError,
+    ReadOptions,
+    Source,
+    SourceSet,
+    TableReader,
+    parse_mapping,
+)
+from core.reading.layouts import detect, guess_column, header_key
 from core.roles import has_capability, require
 
 UPLOAD_DIR = previews.UPLOAD_DIR  # expired by core.previews
 SESSION_KEY = "billable_imports"
-PREVIEW_ROWS = 20
 # Columns whose values the mapping form offers to replace (the CRM's words for ours).
 REPLACEABLE = ("Stage", "Agreement Type", "Billable", "Approved")
+DERIVED = "a key derived from each entry (SPEC 1.4)"
 
 
 @dataclass(frozen=True)
@@ -190,41 +199,87 @@ def _store(request: HttpRequest, kind: str, upload: Any, choices: dict[str, str]
     return entry
 
 
-# --- the mapping form ---------------------------------------------------------------------------
+# --- the mapping form (also on the payments page, receivables.views.payment_upload) -------------
 
 
-def mapping_rows(page: ImportPage, header: list[str]) -> list[dict[str, Any]]:
-    source = page.sources.billable
+def layout_source(sources: SourceSet, options: ReadOptions, header: list[str]) -> Source:
+    """The source a file was read as: the one chosen, else the one its header is recognised
+    as, else SPEC's own layout (the header matches no source)."""
+    name = options.source_name()
+    if name != "auto" and name in sources.names:
+        return sources.get(name)
+    return detect(header, sources.others, sources.billable) or sources.billable
+
+
+def _reads(source: Source, column: str, by_key: dict[str, str]) -> str:
+    """The file column(s) ``source`` reads for ``column`` from this header ("" = none)."""
+    for alternative in source.candidates(column):
+        if all(header_key(c) in by_key for c in alternative):
+            return " + ".join(by_key[header_key(c)] for c in alternative)
+    return ""
+
+
+def mapping_rows(sources: SourceSet, header: list[str], source: Source) -> list[dict[str, Any]]:
+    """One row per column of ours: required, what a recognised source already reads for it (kept
+    unless another column is picked), a guess among the file's other columns (required columns
+    guess first; a file column is guessed once), the source's default, and its value
+    replacements (``their value = our value`` lines) for the replaceable columns."""
+    schema = sources.schema
+    by_key = {header_key(h): h for h in header}
+    recognised = source.name != sources.billable.name
+    reads = {c: _reads(source, c, by_key) if recognised else "" for c in schema.columns}
+    taken = {header_key(part) for label in reads.values() if label for part in label.split(" + ")}
+    if recognised and source.derive_key and not reads.get(source.derive_key):
+        reads[source.derive_key] = DERIVED
+    guesses: dict[str, str] = {}
+    for column in sorted(schema.columns, key=lambda c: c not in schema.required):
+        if reads[column] or (recognised and column in source.defaults):
+            continue  # what the source reads or fills in stays unless the user picks a column
+        free = [h for k, h in by_key.items() if k not in taken]
+        guess = guess_column(column, free, source)
+        if guess:
+            guesses[column] = guess
+            taken.add(header_key(guess))
     return [
         {
             "index": i,
             "column": column,
-            "required": column in page.sources.schema.required,
-            "guess": guess_column(column, header, source),
+            "required": column in schema.required,
+            "reads": reads[column],
+            "guess": guesses.get(column, ""),
+            "default": source.defaults.get(column, ""),
             "replaceable": column in REPLACEABLE,
+            "values": "\n".join(f"{k} = {v}" for k, v in source.values.get(column, {}).items()),
         }
-        for i, column in enumerate(page.columns)
+        for i, column in enumerate(schema.columns)
     ]
 
 
-def mapping_from_post(page: ImportPage, post: Any) -> dict[str, Any]:
-    """The mapping form -> a mapping file's JSON (SPEC 1.4), validated by parse_mapping later."""
+def mapping_from_post(sources: SourceSet, source: Source, post: Any) -> dict[str, Any]:
+    """The mapping form -> a mapping file's JSON (SPEC 1.4), validated by parse_mapping later.
+    For a recognised source it names the source and keeps only what differs from it (the form
+    is pre-filled with what the source already reads, defaults and replaces), so the source's
+    own reading (joined columns, fallbacks) stays in force where the form did not change it."""
     columns, defaults, values = {}, {}, {}
-    for i, column in enumerate(page.columns):
+    recognised = source.name != sources.billable.name
+    for i, column in enumerate(sources.schema.columns):
         theirs = post.get(f"col{i}", "").strip()
-        if theirs:
+        if theirs:  # "" = not in the file, or as the source reads it
             columns[column] = theirs
         default = post.get(f"default{i}", "").strip()
-        if default:
+        if default and default != source.defaults.get(column):
             defaults[column] = default
+        own = source.values.get(column, {})
         table = {}
         for line in post.get(f"values{i}", "").splitlines():
             their_value, sep, ours = line.partition("=")
-            if sep and their_value.strip() and ours.strip():
-                table[their_value.strip()] = ours.strip()
+            their_value, ours = their_value.strip(), ours.strip()
+            if sep and their_value and ours and own.get(header_key(their_value)) != ours:
+                table[their_value] = ours
         if table:
             values[column] = table
-    data: dict[str, Any] = {"columns": columns}
+    data: dict[str, Any] = {"source": source.name} if recognised else {}
+    data["columns"] = columns
     if values:
         data["values"] = values
     if defaults:
@@ -232,18 +287,31 @@ def mapping_from_post(page: ImportPage, post: Any) -> dict[str, Any]:
     return data
 
 
-def _save_mapping(request: HttpRequest, page: ImportPage) -> tuple[str, str]:
-    """(saved name, error message)."""
+# The upload's reading options a saved mapping keeps (SPEC 1.4 mapping keys), so the next file
+# of that layout is read the same way when the mapping is chosen. Not the sheet: its name is
+# the file's.
+KEPT_OPTIONS = ("date_order", "decimal", "encoding", "delimiter")
+
+
+def save_mapping(
+    request: HttpRequest, *, kind: str, sources: SourceSet, source: Source,
+    choices: dict[str, str],
+) -> tuple[str, str]:  # fmt: skip
+    """The posted mapping form saved under its name, with the reading options the upload chose:
+    (saved name, error message)."""
     name = request.POST.get("mapping_name", "").strip()[:100]
     if not name:
         return "", "Give the mapping a name so it can be offered next time."
-    data = mapping_from_post(page, request.POST)
+    data = mapping_from_post(sources, source, request.POST)
+    data.update({k: choices[k] for k in KEPT_OPTIONS if choices.get(k)})
     try:
-        mapping: Mapping = parse_mapping(data, columns=page.columns, sources=page.sources.names)
+        mapping: Mapping = parse_mapping(
+            data, columns=sources.schema.columns, sources=sources.names
+        )
     except MappingError as exc:
         return "", f"The mapping cannot be used: {exc}."
     SavedMapping.objects.update_or_create(
-        kind=page.kind,
+        kind=kind,
         name=name,
         defaults={
             "data": mapping.as_json(),
@@ -251,6 +319,53 @@ def _save_mapping(request: HttpRequest, page: ImportPage) -> tuple[str, str]:
         },
     )
     return name, ""
+
+
+def mapping_context(
+    kind: str, sources: SourceSet, options: ReadOptions, result: ImportResult
+) -> dict[str, Any]:
+    """What templates/imports/_mapping_form.html shows for a file whose header lacks required
+    columns (``result.unknown_header``): the form pre-filled from the source it was read as."""
+    header = result.unknown_header
+    source = layout_source(sources, options, header)
+    by_key = {header_key(h): h for h in header}
+    missing = [
+        c
+        for c in sources.schema.columns
+        if c in sources.schema.required
+        and c != source.derive_key
+        and c not in source.defaults
+        and not _reads(source, c, by_key)
+    ]
+    return {
+        "mapping": mapping_rows(sources, header, source),
+        "header": header,
+        "layout": source if source.name != sources.billable.name else None,
+        "missing": missing,
+        "saved_mappings": list(
+            SavedMapping.objects.filter(kind=kind).values_list("name", flat=True)
+        ),
+    }
+
+
+def mapping_choice(
+    request: HttpRequest, *, kind: str, sources: SourceSet, layout: str, choices: dict[str, str]
+) -> str | None:
+    """A post of the mapping form: the mapping to check the file again with (saved from the form,
+    or a saved one picked), or None (the message says why)."""
+    if "use_mapping" in request.POST:
+        name = request.POST.get("saved_mapping", "")
+        if SavedMapping.objects.filter(kind=kind, name=name).exists():
+            return name
+        messages.error(request, "Pick one of the saved mappings.")
+        return None
+    source = sources.get(layout) if layout in sources.names else sources.billable
+    name, error = save_mapping(request, kind=kind, sources=sources, source=source, choices=choices)
+    if error:
+        messages.error(request, error)
+        return None
+    messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
+    return name
 
 
 # --- the view -----------------------------------------------------------------------------------
@@ -283,8 +398,11 @@ def _preview(
     context.update(form=ImportUploadForm(page=page), result=result, upload=entry)
     if result.unknown_header:
         # Keep the upload: the mapping form re-checks the same file.
-        context["mapping"] = mapping_rows(page, result.unknown_header)
-        context["header"] = result.unknown_header
+        context.update(mapping_context(page.kind, page.sources, options, result))
+        layout = context["layout"].name if context["layout"] else ""
+        if entry.get("layout") != layout:
+            entry["layout"] = layout
+            request.session.modified = True
     elif result.ok:
         context["rows"] = preview_rows(entry["path"], page, options)
     else:
@@ -303,14 +421,14 @@ def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any
         _forget(request, page.kind)
         messages.info(request, "Import cancelled; nothing was written.")
         return redirect(page.url_name)
-    if "save_mapping" in request.POST:
-        name, error = _save_mapping(request, page)
-        if error:
-            messages.error(request, error)
-        else:
+    if "save_mapping" in request.POST or "use_mapping" in request.POST:
+        name = mapping_choice(
+            request, kind=page.kind, sources=page.sources, layout=entry.get("layout", ""),
+            choices=entry["choices"],
+        )  # fmt: skip
+        if name:
             entry["choices"] = {**entry["choices"], "mapping": name}
             request.session.modified = True
-            messages.success(request, f"Mapping {name!r} saved; it is offered on the next upload.")
         return _preview(request, page, context, entry)
     if import_jobs.is_large(entry["path"]):
         # The worker imports the file (and removes it); the page follows its progress.

@@ -19,6 +19,9 @@ class RowError:
         return {"line": self.line, "column": self.column, "message": self.message}
 
 
+PREVIEW_ROWS = 20  # rows an upload page's preview shows
+
+
 @dataclass
 class ImportResult:
     created: int = 0
@@ -31,7 +34,8 @@ class ImportResult:
     source: str = ""  # the source the file was read as (SPEC 1.4)
     import_id: int | None = None  # the ImportRecord of an import that wrote
     deleted: int = 0  # entries removed by --replace-period
-    # The header of a file that matches no source (the upload page opens the mapping form).
+    # The header of a file that lacks required columns and was read without a mapping (the
+    # upload page opens the mapping form).
     unknown_header: list[str] = field(default_factory=list)
 
     @property

@@ -11,8 +11,9 @@ The header picks the source (``--source auto``) and the file column behind each 
 cell is normalized by its column's kind (ISO date, plain decimal, ``yes``/``no``...), so the
 importers' own checks read one form whatever the vendor. ``relabel(errors)`` turns SPEC column names
 in an importer's errors into the file's own column names. Whole-file problems raise
-``CsvFileError``; a header that matches no source raises ``UnknownLayout`` (its ``header`` feeds the
-mapping form).
+``CsvFileError``; a header that lacks required columns while no mapping was given (it matches no
+source, or the recognised source does not have them: a CRM's custom fields) raises
+``UnknownLayout``, whose ``header`` feeds the upload page's mapping form.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ CACHE_LIMIT = 50_000
 
 
 class UnknownLayout(CsvFileError):
-    """The header matches no source, no mapping was given, and it lacks SPEC's own required
-    columns (the error names the first missing one)."""
+    """No mapping was given and the header lacks required columns: it matches no source (SPEC's
+    own columns are missing), or the source read (recognised or chosen) does not have them, as
+    a CRM export lacks its custom fields. The error names the first missing column."""
 
     def __init__(self, error: RowError, header: list[str]) -> None:
         super().__init__(error)
@@ -161,7 +163,6 @@ class TableReader:
         self.labels: dict[str, str] = {}
         self._ambiguous = ""
         self._derive = False
-        self._fallback = False
 
     @classmethod
     def from_dicts(cls, rows: Any, *, sources: SourceSet, options: ReadOptions | None = None):
@@ -283,7 +284,6 @@ class TableReader:
         else:
             # Nothing recognised: SPEC's own layout, whose missing columns are then reported.
             found = detect(header, self.sources.others, self.sources.billable)
-            self._fallback = found is None and self.options.mapping is None
             source = found or self.sources.billable
             self.detected = True
         if self.options.mapping is not None:
@@ -321,7 +321,7 @@ class TableReader:
             error = RowError(
                 line, missing[0], f"required column is missing from the header{also}{hint}"
             )
-            if self._fallback:
+            if self.options.mapping is None:
                 raise UnknownLayout(error, header)
             raise CsvFileError(error)
         self._derive = derive

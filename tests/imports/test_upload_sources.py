@@ -5,6 +5,7 @@ undo; the mapping-form flow also in headless Chromium."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,134 @@ def test_mapping_form_flow_in_the_browser(page, live_server, services_manager):
     page.click("button:has-text('Undo')")
     page.wait_for_selector(".messages li.success")
     assert not TimeEntry.objects.exists()
+
+
+# A Salesforce opportunity report whose Stage and Agreement Type live in the firm's own fields
+# ("Contract Status", "Billing Model"), with the report's footer lines.
+SALESFORCE_CUSTOM = (
+    b'"Opportunity Owner","Account Name","Account ID","Opportunity Name","Opportunity ID","Type",'
+    b'"Stage","Amount","Close Date","Contract Status","Billing Model","Rate"\n'
+    b'"Dana Lee","Acme Ltd","001Dn00000Acme1","Acme website relaunch","006Dn000001WebA",'
+    b'"New Business","Closed Won","USD 12,500.00","11/1/2026","Active","Fixed",""\n'
+    b'"Dana Lee","Acme Ltd","001Dn00000Acme1","Acme support 2027","006Dn000001SupB",'
+    b'"Existing Business","Negotiation/Review","USD 35,000.00","12/15/2026","Active","T&M",'
+    b'"175.00"\n'
+    b'"Dana Lee","Acme Ltd","001Dn00000Acme1","Acme audit","006Dn000001AudC",'
+    b'"New Business","Proposal/Price Quote","USD 8,000.00","12/1/2026","Pending","Fixed",""\n'
+    b"\n"
+    b'"Grand Totals (3 records)"\n'
+    b"\n"
+    b'"Confidential Information - Do Not Distribute"\n'
+    b'"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."\n'
+)
+AGREEMENTS_URL = "/agreements/import/"
+
+
+def selected(body: str, ours: str) -> str:
+    """The option the mapping form pre-selects for one of our columns."""
+    select = re.search(rf'aria-label="Their column for {ours}">(.*?)</select>', body, re.S).group(1)
+    chosen = re.search(r'<option value="([^"]*)" selected>', select)
+    return chosen.group(1) if chosen else re.search(r"<option [^>]*>([^<]*)</option>", select)[1]
+
+
+def textarea(body: str, ours: str) -> str:
+    return re.search(rf'aria-label="Value replacements for {ours}">(.*?)</textarea>', body, re.S)[1]
+
+
+def test_salesforce_export_with_custom_fields_imports_after_the_mapping_form(
+    client_for, billing_admin
+):
+    from agreements.importing import COLUMNS
+    from agreements.models import Agreement
+
+    client = client_for(billing_admin)
+    before = snapshot()
+    file = SimpleUploadedFile("opportunities.csv", SALESFORCE_CUSTOM, content_type="text/csv")
+    response = client.post(AGREEMENTS_URL, {"file": file, "source": "auto"})
+    body = response.content.decode()
+    # Recognised, and the form opens pre-filled from what the Salesforce source reads.
+    assert "Which column is which?" in body
+    assert "opportunities.csv reads as a Salesforce report, but the export has no column for " \
+        "Agreement Type (your own fields, perhaps)" in body  # fmt: skip
+    assert selected(body, "Agreement ID") == "as the Salesforce report reads it: Opportunity ID"
+    assert selected(body, "Start Date") == "as the Salesforce report reads it: Close Date"
+    assert selected(body, "Stage") == "as the Salesforce report reads it: Stage"
+    # Guesses among the columns the source does not read: the word in common.
+    assert selected(body, "Hourly Rate") == "Rate"
+    assert selected(body, "Agreement Type") == "Type"
+    stage_values = textarea(body, "Stage")
+    assert "negotiation/review = Draft" in stage_values.splitlines()
+    assert snapshot() == before
+    index = {c: i for i, c in enumerate(COLUMNS)}
+    form = {
+        "token": token_of(response), "save_mapping": "1", "mapping_name": "Salesforce (ours)",
+        f"col{index['Stage']}": "Contract Status",
+        f"values{index['Stage']}": stage_values + "\nActive = Signed\nPending = Draft",
+        f"col{index['Agreement Type']}": "Billing Model",
+        f"values{index['Agreement Type']}": "T&M = Time and Materials\nFixed = Fixed Fee",
+        f"col{index['Hourly Rate']}": "Rate",
+    }  # fmt: skip
+    response = client.post(AGREEMENTS_URL, form)
+    body = response.content.decode()
+    assert "Mapping &#x27;Salesforce (ours)&#x27; saved" in body
+    assert "Which column is which?" not in body
+    assert b'data-count="created">3<' in response.content
+    saved = SavedMapping.objects.get(kind="agreements")
+    # Only what differs from the Salesforce source is saved (its own replacements stay its own).
+    assert saved.data == {
+        "source": "salesforce",
+        "columns": {"Agreement Type": "Billing Model", "Stage": "Contract Status",
+                    "Hourly Rate": "Rate"},
+        "values": {"Stage": {"active": "Signed", "pending": "Draft"},
+                   "Agreement Type": {"t&m": "Time and Materials", "fixed": "Fixed Fee"}},
+    }  # fmt: skip
+    assert snapshot() == before
+    client.post(AGREEMENTS_URL, {"token": token_of(response), "confirm": "1"})
+    assert sorted(
+        Agreement.objects.values_list(
+            "external_id", "project_code", "agreement_type", "stage", "amount", "hourly_rate"
+        )
+    ) == [
+        ("006Dn000001AudC", "Acme audit", "fixed_fee", "draft", Decimal("8000.00"), None),
+        ("006Dn000001SupB", "Acme support 2027", "time_and_materials", "signed",
+         Decimal("35000.00"), Decimal("175.00")),
+        ("006Dn000001WebA", "Acme website relaunch", "fixed_fee", "signed", Decimal("12500.00"),
+         None),
+    ]  # fmt: skip
+    assert ImportRecord.objects.get().source == "salesforce"
+    imported = snapshot()
+
+    # Next time: offered on the upload form, and by the mapping form itself; either works.
+    page = client.get(AGREEMENTS_URL).content.decode()
+    assert '<option value="Salesforce (ours)">Salesforce (ours)</option>' in page
+    file = SimpleUploadedFile("again.csv", SALESFORCE_CUSTOM, content_type="text/csv")
+    response = client.post(
+        AGREEMENTS_URL, {"file": file, "source": "auto", "mapping": "Salesforce (ours)"}
+    )
+    assert "Which column is which?" not in response.content.decode()
+    assert b'data-count="unchanged">3<' in response.content
+    file = SimpleUploadedFile("again.csv", SALESFORCE_CUSTOM, content_type="text/csv")
+    response = client.post(AGREEMENTS_URL, {"file": file, "source": "auto"})
+    assert "Or check again with a saved mapping" in response.content.decode()
+    response = client.post(AGREEMENTS_URL, {
+        "token": token_of(response), "use_mapping": "1", "saved_mapping": "Salesforce (ours)",
+    })  # fmt: skip
+    assert b'data-count="unchanged">3<' in response.content
+    assert snapshot() == imported
+
+
+def test_mapping_form_rows_keep_what_a_recognised_source_reads_derives_and_fills():
+    from core.import_pages import DERIVED, mapping_rows
+    from timesheets.importing import SOURCES
+    from timesheets.sources import TOGGL
+
+    header = (FIXTURES / "toggl.csv").read_text().splitlines()[0].split(",") + ["Entry Ref"]
+    rows = {r["column"]: r for r in mapping_rows(SOURCES, header, TOGGL)}
+    # Toggl has no entry ID: the key stays derived, not guessed from "Entry Ref".
+    assert (rows["Entry ID"]["reads"], rows["Entry ID"]["guess"]) == (DERIVED, "")
+    assert (rows["Date"]["reads"], rows["Hours"]["reads"]) == ("Start date", "Duration")
+    assert rows["Billable"]["reads"] == "Billable"
+    # A file column is guessed at most once, and never one the source already reads.
+    guesses = [r["guess"] for r in rows.values() if r["guess"]]
+    read = {part for r in rows.values() for part in r["reads"].split(" + ")}
+    assert len(guesses) == len(set(guesses)) and not read & set(guesses)
