@@ -37,6 +37,9 @@ class ImportResult:
     # The header of a file that lacks required columns and was read without a mapping (the
     # upload page opens the mapping form).
     unknown_header: list[str] = field(default_factory=list)
+    # A dry run's first PREVIEW_ROWS rows as they would be stored (payments: the parsed rows,
+    # their accounts found), for the upload page's preview table.
+    preview: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -24,7 +24,13 @@ from agreements.models import Account
 from core import csvio
 from core.dates import firm_today
 from core.errors import BillingError, require_reason
-from core.imports import ImportResult, RowError, import_record_create, import_record_finish
+from core.imports import (
+    PREVIEW_ROWS,
+    ImportResult,
+    RowError,
+    import_record_create,
+    import_record_finish,
+)
 from core.money import ZERO, format_money, round_money
 from invoicing.models import Invoice
 from receivables import importing, selectors
@@ -430,6 +436,8 @@ def _import(
         parsed = importing.parse_payments(rows, result.errors, source=source)
         if result.errors:
             return result
+        if dry_run:
+            result.preview = parsed[:PREVIEW_ROWS]
         try:
             with transaction.atomic():
                 record = _import_record(source, user, read, file_info) if not dry_run else None

@@ -376,26 +376,39 @@ def unapplied(request: HttpRequest) -> HttpResponse:
 
 @require("payments.manage")
 def payment_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a payments file: a dry run is shown first; "Import" then runs it for real, read
-    with the same options (SPEC 1.4)."""
-    from core.import_pages import options_from_choices
+    """Upload a payments file: a dry run first (counts, the first payments as they will be
+    stored, notices), then "Import" reads it with the same options (SPEC 1.4). A CSV header that
+    lacks required columns opens the mapping form of every upload page (core.import_pages)."""
+    from core.import_pages import mapping_choice, options_from_choices
     from receivables.sources import SOURCES
 
     if request.method == "POST" and "token" in request.POST:
-        key = f"payment_upload_{request.POST['token']}"
-        path = _upload_path(request, request.POST["token"])
+        token = request.POST["token"]
+        key = f"payment_upload_{token}"
+        path = _upload_path(request, token)
         if path is None:
             messages.error(request, "That upload has expired; upload the file again.")
             return redirect("receivables:payment_upload")
         choices = request.session.get(f"{key}_choices", {})
+        name = request.session.get(f"{key}_name", "")
+        if "cancel" in request.POST:
+            _forget_upload(request, token)
+            messages.info(request, "Upload cancelled; nothing was written.")
+            return redirect("receivables:payment_upload")
+        if "save_mapping" in request.POST or "use_mapping" in request.POST:
+            mapping = mapping_choice(
+                request, kind="payments", sources=SOURCES, layout="", choices=choices
+            )
+            if mapping:
+                choices = {**choices, "mapping": mapping}
+                request.session[f"{key}_choices"] = choices
+            return _payment_preview(request, UploadForm(), path, token, choices, name)
         result = services.payment_import(
             file=path, user=request.user, options=options_from_choices("payments", SOURCES, choices),
-            file_name=request.session.get(f"{key}_name", ""),
+            file_name=name,
         )  # fmt: skip
         if result.ok:
-            path.unlink(missing_ok=True)
-            for suffix in ("", "_choices", "_name"):
-                request.session.pop(f"{key}{suffix}", None)
+            _forget_upload(request, token)
             messages.success(
                 request,
                 f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
@@ -409,27 +422,45 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         choices = form.choices()
         choices["source"] = choices["source"] or "auto"
-        result = services.payment_import(
-            file=upload, user=request.user, dry_run=True,
-            options=options_from_choices("payments", SOURCES, choices),
-        )  # fmt: skip
-        token = None
-        if result.ok:
-            token = uuid.uuid4().hex
-            target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.upload"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as handle:
-                for chunk in upload.chunks():
-                    handle.write(chunk)
-            request.session[f"payment_upload_{token}"] = str(target)
-            request.session[f"payment_upload_{token}_choices"] = choices
-            request.session[f"payment_upload_{token}_name"] = upload.name[:200]
-        return render(
-            request,
-            "receivables/payment_upload.html",
-            {"form": form, "result": result, "token": token, "filename": upload.name},
-        )
+        token = uuid.uuid4().hex
+        target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.upload"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        request.session[f"payment_upload_{token}"] = str(target)
+        request.session[f"payment_upload_{token}_choices"] = choices
+        request.session[f"payment_upload_{token}_name"] = upload.name[:200]
+        return _payment_preview(request, form, target, token, choices, upload.name)
     return render(request, "receivables/payment_upload.html", {"form": form})
+
+
+def _payment_preview(
+    request: HttpRequest, form: UploadForm, path: Path, token: str, choices: dict[str, str],
+    filename: str,
+) -> HttpResponse:  # fmt: skip
+    """A stored upload's dry run: the preview, the mapping form, or every problem (forgotten)."""
+    from core.import_pages import mapping_context, options_from_choices
+    from receivables.sources import SOURCES
+
+    options = options_from_choices("payments", SOURCES, choices)
+    result = services.payment_import(file=path, user=request.user, dry_run=True, options=options)
+    context: dict[str, Any] = {"form": form, "result": result, "filename": filename}
+    if result.unknown_header:
+        # Kept: the mapping form checks the same file again.
+        context.update(mapping_context("payments", SOURCES, options, result), token=token)
+    elif result.ok:
+        context["token"] = token
+    else:
+        _forget_upload(request, token)
+    return render(request, "receivables/payment_upload.html", context)
+
+
+def _forget_upload(request: HttpRequest, token: str) -> None:
+    if (path := _upload_path(request, token)) is not None:
+        path.unlink(missing_ok=True)
+    for suffix in ("", "_choices", "_name"):
+        request.session.pop(f"payment_upload_{token}{suffix}", None)
 
 
 def _upload_path(request: HttpRequest, token: str) -> Path | None:

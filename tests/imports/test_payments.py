@@ -228,3 +228,99 @@ def _comma():
     from core.reading import ReadOptions
 
     return ReadOptions(decimal="comma", date_order="dmy")
+
+
+def preview_cells(response) -> list[list[str]]:
+    import re
+
+    table = re.search(rb'<table class="preview-rows">(.*?)</table>', response.content, re.S)
+    body = re.search(rb"<tbody>(.*?)</tbody>", table.group(1), re.S).group(1)
+    rows = re.findall(rb"<tr>(.*?)</tr>", body, re.S)
+    return [[c.decode() for c in re.findall(rb"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
+
+
+SAVINGS_BANK = (
+    "Buchung;Valuta;Kunde;Betrag;Verwendungszweck\r\n"
+    "B-1;11.04.2026;ACME;1.250,00;Rechnung März\r\n"
+    "B-2;12.04.2026;ACME;20,5;\r\n"
+).encode("cp1252")
+
+
+def test_upload_page_maps_an_unknown_payments_header_and_offers_the_mapping_next_time(
+    acme, client_for, finance
+):
+    from core.models import SavedMapping
+
+    client = client_for(finance)
+    url = reverse("receivables:payment_upload")
+    response = client.post(url, {
+        "file": SimpleUploadedFile("umsatz.csv", SAVINGS_BANK, "text/csv"), "source": "auto",
+        "decimal": "comma", "date_order": "dmy",
+    })  # fmt: skip
+    body = response.content.decode()
+    # The same mapping form as the other upload pages, not a list of problems.
+    assert 'id="mapping-form"' in body and "Which column is which?" in body
+    assert "The header of umsatz.csv matches no export we know (it has no column for " \
+        "Payment ID, Date, Account ID, Amount)" in body  # fmt: skip
+    assert "problem" not in body.split('id="mapping-form"')[0]
+    assert not Payment.objects.exists()
+    form = {
+        "token": response.context["token"], "save_mapping": "1", "mapping_name": "Sparkasse",
+        "col0": "Buchung", "col1": "Valuta", "col2": "Kunde", "col3": "Betrag",
+        "col5": "Verwendungszweck", "default4": "EUR",
+    }  # fmt: skip
+    response = client.post(url, form)
+    assert "Mapping &#x27;Sparkasse&#x27; saved" in response.content.decode()
+    assert preview_cells(response) == [
+        ["2", "B-1", "2026-04-11", "ACME (Acme)", "EUR 1,250.00", "Rechnung März", "new"],
+        ["3", "B-2", "2026-04-12", "ACME (Acme)", "EUR 20.50", "", "new"],
+    ]
+    # The reading options the upload chose are kept with the mapping (SPEC 1.4 mapping keys).
+    assert SavedMapping.objects.get(kind="payments").data == {
+        "columns": {"Payment ID": "Buchung", "Date": "Valuta", "Account ID": "Kunde",
+                    "Amount": "Betrag", "Reference": "Verwendungszweck"},
+        "defaults": {"Currency": "EUR"}, "date_order": "dmy", "decimal": "comma",
+    }  # fmt: skip
+    assert not Payment.objects.exists()
+    done = client.post(url, {"token": response.context["token"]})
+    assert done.status_code == 302
+    assert stored() == [
+        ("B-1", dt.date(2026, 4, 11), Decimal("1250.00"), "EUR", "Rechnung März"),
+        ("B-2", dt.date(2026, 4, 12), Decimal("20.50"), "EUR", ""),
+    ]
+    # Offered next time, and read with its own options when chosen.
+    page = client.get(url).content.decode()
+    assert '<option value="Sparkasse">Sparkasse</option>' in page
+    response = client.post(url, {
+        "file": SimpleUploadedFile("umsatz-2.csv", SAVINGS_BANK, "text/csv"), "source": "auto",
+        "mapping": "Sparkasse",
+    })  # fmt: skip
+    assert 'id="mapping-form"' not in response.content.decode()
+    assert response.context["result"].ok, response.context["result"].errors
+    assert (response.context["result"].created, response.context["result"].unchanged) == (0, 2)
+    assert [r[-1] for r in preview_cells(response)] == ["already recorded"] * 2
+
+
+def test_payment_preview_shows_the_first_20_payments_as_stored_and_writes_nothing(
+    acme, client_for, finance
+):
+    from core.models import ImportRecord
+
+    lines = ["Payment ID,Date,Account ID,Amount,Currency,Reference"]
+    lines += [f"P-{n:02},2026-04-{n:02},ACME,{n}00.00,EUR,Transfer {n}" for n in range(1, 26)]
+    data = ("\n".join(lines) + "\n").encode()
+    assert payment_import(file=f"{lines[0]}\n{lines[1]}\n".encode(), user=finance).ok
+    before = (stored(), ImportRecord.objects.count())
+    client = client_for(finance)
+    url = reverse("receivables:payment_upload")
+    response = client.post(url, {"file": SimpleUploadedFile("p.csv", data, "text/csv")})
+    body = response.content.decode()
+    assert "24 new payments, 1 already recorded (unchanged)." in body
+    assert "The first 20 payments of the file as they will be stored" in body
+    rows = preview_cells(response)
+    assert len(rows) == 20
+    assert rows[0] == ["2", "P-01", "2026-04-01", "ACME (Acme)", "EUR 100.00", "Transfer 1",
+                       "already recorded"]  # fmt: skip
+    assert rows[19] == ["21", "P-20", "2026-04-20", "ACME (Acme)", "EUR 2,000.00", "Transfer 20",
+                        "new"]  # fmt: skip
+    assert (stored(), ImportRecord.objects.count()) == before

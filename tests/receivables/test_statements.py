@@ -331,8 +331,27 @@ def test_upload_page_previews_a_statement_then_imports_it(world, client_for, fin
     body = preview.content.decode()
     assert "Read as bai2 (BAI2 cash management file): 3 credit(s); 2 debit(s) skipped." in body
     assert "BR260401004: USD 400.00 unassigned (payer not known)" in body
+    # The payments as they will be stored: the account found (and how), or unassigned.
+    assert preview_rows(preview) == [
+        ["BR260401001", "2026-04-01", "ACC-100 (Acme), found by invoice number", "USD 1,500.00",
+         "CR7781 ACH CREDIT ACME CORP INV-2026-00002", "new"],
+        ["BR260401002", "2026-04-01", "ACC-200 (Globex), found by Account ID", "USD 987.65",
+         "WIRE IN FROM GLOBEX LLC, REF ACC-200 MARCH", "new"],
+        ["BR260401004", "2026-04-01", "unassigned", "USD 400.00",
+         "ACH CREDIT UNKNOWN PAYER LLC REMITTANCE NOVEMBER SERVICES", "new"],
+    ]  # fmt: skip
     assert Payment.objects.count() == 0
     token = preview.context["token"]
     done = client.post(reverse("receivables:payment_upload"), {"token": token})
     assert done.status_code == 302
     assert Payment.objects.filter(source="bai2").count() == 3
+
+
+def preview_rows(response) -> list[list[str]]:
+    """The upload page's preview table, without its line numbers."""
+    import re
+
+    table = re.search(rb'<table class="preview-rows">(.*?)</table>', response.content, re.S)
+    body = re.search(rb"<tbody>(.*?)</tbody>", table.group(1), re.S).group(1)
+    rows = re.findall(rb"<tr>(.*?)</tr>", body, re.S)
+    return [[c.decode() for c in re.findall(rb"<td[^>]*>(.*?)</td>", r, re.S)][1:] for r in rows]
