@@ -211,7 +211,10 @@ def detect(header: list[str], sources: tuple[Source, ...], billable: Source) -> 
 
 
 def guess_column(ours: str, header: list[str], source: Source) -> str:
-    """The file column most likely meant for one of our columns (for the mapping form)."""
+    """The file column most likely meant for one of our columns (for the mapping form): the
+    source's own, else the one sharing the most words with ours where one name's words all
+    appear in the other's ("Rate" for Hourly Rate, "Opportunity Currency" for Currency; not
+    "Billing Model" for Billing Email, whose cells the form would then post as e-mails)."""
     keys = {header_key(h): h for h in header}
     for alternative in source.candidates(ours):
         if len(alternative) == 1 and header_key(alternative[0]) in keys:
@@ -221,6 +224,6 @@ def guess_column(ours: str, header: list[str], source: Source) -> str:
     for key, name in keys.items():
         words = set(re.split(r"[\s_/()?.-]+", key)) - {""}
         common = len(wanted & words)
-        if common > score:
+        if common > score and (words <= wanted or wanted <= words):
             best, score = name, common
     return best

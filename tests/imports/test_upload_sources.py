@@ -4,6 +4,7 @@ undo; the mapping-form flow also in headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -201,6 +202,24 @@ def textarea(body: str, ours: str) -> str:
     return re.search(rf'aria-label="Value replacements for {ours}">(.*?)</textarea>', body, re.S)[1]
 
 
+def as_posted(body: str) -> dict[str, str]:
+    """What a browser posts for the mapping form left as rendered: every select's chosen
+    option (the first when none is), every default and every value-replacement text."""
+    form = re.search(r'<form method="post" class="js-working" id="mapping-form">(.*?)</form>',
+                     body, re.S)[1]  # fmt: skip
+    posted = {}
+    for name, options in re.findall(r'<select name="(col\d+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options) or re.search(
+            r'<option value="([^"]*)"', options
+        )
+        posted[name] = html.unescape(chosen[1])
+    for name, value in re.findall(r'<input name="(default\d+)" value="([^"]*)"', form):
+        posted[name] = html.unescape(value)
+    for name, text in re.findall(r'<textarea name="(values\d+)"[^>]*>(.*?)</textarea>', form, re.S):
+        posted[name] = html.unescape(text)
+    return posted
+
+
 def test_salesforce_export_with_custom_fields_imports_after_the_mapping_form(
     client_for, billing_admin
 ):
@@ -226,13 +245,14 @@ def test_salesforce_export_with_custom_fields_imports_after_the_mapping_form(
     assert "negotiation/review = Draft" in stage_values.splitlines()
     assert snapshot() == before
     index = {c: i for i, c in enumerate(COLUMNS)}
+    # The form as rendered (the guesses and the source's replacements), with the user's changes.
     form = {
+        **as_posted(body),
         "token": token_of(response), "save_mapping": "1", "mapping_name": "Salesforce (ours)",
         f"col{index['Stage']}": "Contract Status",
-        f"values{index['Stage']}": stage_values + "\nActive = Signed\nPending = Draft",
+        f"values{index['Stage']}": html.unescape(stage_values) + "\nActive = Signed\nPending = Draft",
         f"col{index['Agreement Type']}": "Billing Model",
         f"values{index['Agreement Type']}": "T&M = Time and Materials\nFixed = Fixed Fee",
-        f"col{index['Hourly Rate']}": "Rate",
     }  # fmt: skip
     response = client.post(AGREEMENTS_URL, form)
     body = response.content.decode()
@@ -298,3 +318,34 @@ def test_mapping_form_rows_keep_what_a_recognised_source_reads_derives_and_fills
     guesses = [r["guess"] for r in rows.values() if r["guess"]]
     read = {part for r in rows.values() for part in r["reads"].split(" + ")}
     assert len(guesses) == len(set(guesses)) and not read & set(guesses)
+
+
+@pytest.mark.browser
+def test_salesforce_mapping_form_in_the_browser(page, live_server, billing_admin):
+    from agreements.models import Agreement
+
+    log_in(page, billing_admin)
+    page.goto(live_server.url + AGREEMENTS_URL)
+    page.set_input_files("input[type=file]", {
+        "name": "opportunities.csv", "mimeType": "text/csv", "buffer": SALESFORCE_CUSTOM,
+    })  # fmt: skip
+    page.click("text=Check file")
+    page.wait_for_selector("#mapping-form")
+    assert page.input_value("select[aria-label='Their column for Hourly Rate']") == "Rate"
+    page.select_option("select[aria-label='Their column for Stage']", "Contract Status")
+    stage = "textarea[aria-label='Value replacements for Stage']"
+    page.fill(stage, page.input_value(stage) + "\nActive = Signed\nPending = Draft")
+    page.select_option("select[aria-label='Their column for Agreement Type']", "Billing Model")
+    page.fill("textarea[aria-label='Value replacements for Agreement Type']",
+              "T&M = Time and Materials\nFixed = Fixed Fee")  # fmt: skip
+    page.fill("input[name=mapping_name]", "Salesforce (ours)")
+    page.click("text=Save mapping and check again")
+    page.wait_for_selector("table.preview-rows")
+    assert page.locator("[data-count=created]").inner_text() == "3"
+    page.click("button:has-text('Import agreements')")
+    page.wait_for_selector(".messages li.success")
+    assert sorted(Agreement.objects.values_list("external_id", "agreement_type", "stage")) == [
+        ("006Dn000001AudC", "fixed_fee", "draft"),
+        ("006Dn000001SupB", "time_and_materials", "signed"),
+        ("006Dn000001WebA", "fixed_fee", "signed"),
+    ]
