@@ -171,7 +171,9 @@ def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "role_rates": list(agreement.role_rates.all()),
         "children": list(agreement.children.all()),
         "cap": agreements.cap_usage(agreement),
-        "block": agreements.block_balance(agreement),
+        # Not "block": inside {% block %} Django's template engine binds that name to the block
+        # itself (for block.super), so the tile would render empty.
+        "prepaid_block": agreements.block_balance(agreement),
         "milestones": agreements.milestone_rows(agreement),
         "months": agreements.delivered_by_month(agreement),
         "can_complete": has_capability(user, "milestones.complete"),

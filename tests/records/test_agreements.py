@@ -11,7 +11,19 @@ from django.urls import reverse
 from agreements import services
 from agreements.models import Agreement, Milestone
 from core.errors import BillingError
-from tests.factories import AgreementFactory, MilestoneFactory, RoleRateFactory, TimeEntryFactory
+from core.templatetags.money import money
+from invoicing.models import Invoice
+from invoicing.services import invoice_run_generate
+from tests.factories import (
+    AgreementFactory,
+    FlagFactory,
+    MilestoneFactory,
+    RoleRateFactory,
+    TimeEntryFactory,
+)
+from tests.invoicing.helpers import approve
+from tests.world import D, small_firm
+from timesheets.models import Flag
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +143,82 @@ def test_milestone_complete_refusals_change_nothing(
         )
     ms.refresh_from_db()
     assert ms.completed_on is None and ms.history.count() == 1
+
+
+def _section(html: str, heading: str) -> str:
+    """The page from an <h2> starting with `heading` to the next <h2>."""
+    start = html.index(f"<h2>{heading}")
+    end = html.find("<h2", start + 1)
+    return html[start : end if end != -1 else None]
+
+
+def test_prepaid_block_flags_and_invoices_sections(
+    client_for, billing_admin, services_manager, settings, tmp_path
+):
+    """AGR-101 of the small firm sells a 2 h block; January has 90 + 60 min on it, so the run
+    draws the whole block and bills 0.50 h as overage on the group's draft."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    firm = small_firm()
+    prepaid = firm["prepaid"]
+    run = invoice_run_generate(period=dt.date(2026, 1, 1), user=billing_admin)
+    assert run.status == "done"
+    draft = Invoice.objects.get(block_billings__agreement=prepaid)
+    entry = firm["entries"]["5"]
+    FlagFactory(
+        code=Flag.Code.EXCESSIVE_DAILY_HOURS, entry=entry, agreement=prepaid, detail="Long day."
+    )
+    FlagFactory(
+        code=Flag.Code.OVER_CAP,
+        entry=firm["entries"]["4"],
+        agreement=prepaid,
+        status=Flag.Status.WRITTEN_OFF,
+        reason="Goodwill",
+        detail="Past the block.",
+    )
+    FlagFactory(
+        code=Flag.Code.NO_AGREEMENT,
+        entry=entry,
+        agreement=prepaid,
+        status=Flag.Status.RESOLVED,
+        detail="Resolved long ago.",
+    )
+    url = reverse("records:agreement", args=[prepaid.pk])
+    html = client_for(billing_admin).get(url).content.decode()
+
+    block = html[html.index('<div class="tile" id="block">') :]
+    block = block[: block.index("</section>")]
+    assert '<div class="value">0.00 of 2.00 h left</div>' in block
+    assert '<progress max="100" value="100.0">' in block
+    assert "2.00 h drawn, 0.50 h billed as overage" in block
+    assert f'Block billed on <a href="/invoices/{draft.pk}/">Draft #{draft.pk}</a>' in block
+
+    flags = _section(html, "Flags")
+    assert '<span class="muted">(2)</span>' in flags  # open and written off, not resolved
+    assert "Long day." in flags and "Past the block." in flags
+    assert "Resolved long ago." not in flags
+    assert flags.index("Long day.") < flags.index("Past the block.")  # open first
+
+    invoices = _section(html, "Invoices")
+    assert f'<a href="/invoices/{draft.pk}/">Draft #{draft.pk}</a>' in invoices
+    assert money(draft.total, "USD") in invoices
+    assert invoices.count("<tr>") == 2  # the header and the one draft
+
+    approved = approve(invoice=draft, user=billing_admin)
+    html = client_for(billing_admin).get(url).content.decode()
+    invoices = _section(html, "Invoices")
+    assert approved.number in invoices and invoices.count(money(approved.total, "USD")) == 2
+    assert f'Block billed on <a href="/invoices/{draft.pk}/">{approved.number}</a>' in html
+
+    # A services manager sees flags but no invoices; nothing billed yet reads as such.
+    manager = client_for(services_manager).get(url).content.decode()
+    assert "<h2>Flags" in manager and "<h2>Invoices" not in manager
+    other = AgreementFactory(
+        agreement_type=Agreement.Type.PREPAID_HOURS, hours_sold=Decimal("5"), amount=D("500.00")
+    )
+    empty = client_for(billing_admin).get(reverse("records:agreement", args=[other.pk]))
+    empty = empty.content.decode()
+    assert (
+        '<div class="value">5.00 of 5.00 h left</div>' in empty and "Block not billed yet" in empty
+    )
+    assert "No open or actioned flags." in empty
+    assert "Nothing invoiced on this agreement yet." in empty
