@@ -4,6 +4,8 @@ services (server-side checks, POST only, refused changes change nothing)."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,7 +17,8 @@ from invoicing import services
 from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
 from tests.api.test_permission_matrix import snapshot
 from tests.factories import InvoiceFactory, InvoiceLineFactory
-from tests.invoicing.helpers import JAN, approve, build_firm
+from tests.invoicing.helpers import FEB, JAN, approve, build_firm
+from tests.world import invoice_with_lines
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -241,6 +244,47 @@ def test_credit_note_asks_first_with_the_amount_and_writes_nothing_until_confirm
     fiona.post(url, {"amount": "25.00", "reason": "Goodwill", "date": "2026-02-10", "confirm": "1"})
     note = CreditNote.objects.get()
     assert (note.amount, note.reason, note.date) == (D("25.00"), "Goodwill", dt.date(2026, 2, 10))
+
+
+def test_send_all_approved_of_the_month_links_to_that_months_approved_invoices(
+    client_for, billing_admin, finance, drafts
+):
+    po1 = approve(invoice=drafts["PO-1"], user=billing_admin)
+    eur = approve(invoice=drafts["EUR"], user=billing_admin)
+    acme = po1.account
+    # Approved, but of the months around January; and PO-2 stays a draft.
+    feb = invoice_with_lines(
+        acme, ["300.00"], seq=900, period=FEB, invoice_date=dt.date(2026, 2, 1)
+    )
+    dec = invoice_with_lines(
+        acme,
+        ["200.00"],
+        seq=901,
+        year=2025,
+        period=dt.date(2025, 12, 1),
+        invoice_date=dt.date(2025, 12, 31),
+    )
+    client = client_for(billing_admin)
+    review = client.get(reverse("invoicing:review") + "?period=2026-01").content.decode()
+    link = re.search(r'<a href="([^"]+)" id="send-all-approved">([^<]+)</a>', review)
+    assert link is not None and link[2] == "Send all approved invoices of January 2026…"
+    href = html.unescape(link[1])
+    assert href == (
+        reverse("invoicing:bulk_send")
+        + "?all=1&status=approved&date_from=2026-01-01&date_to=2026-01-31"
+    )
+    confirm = client.get(href).content.decode()
+    assert "Send 2 invoices?" in confirm
+    assert (
+        f"<strong>{money(eur.total, 'EUR')}</strong>, <strong>{money(po1.total, 'USD')}</strong>"
+        in (confirm)
+    )
+    assert po1.number in confirm and eur.number in confirm
+    assert feb.number not in confirm and dec.number not in confirm
+    assert f"Draft #{drafts['PO-2'].pk}" not in confirm and len(mail.outbox) == 0
+    # Finance reads the review page but sends nothing: no link.
+    other = client_for(finance).get(reverse("invoicing:review") + "?period=2026-01")
+    assert 'id="send-all-approved"' not in other.content.decode()
 
 
 def test_generate_button_runs_and_reports_progress(
