@@ -409,7 +409,9 @@ BILLING_DISPUTE_CATEGORIES = env_dispute_categories(
     "overbilling=Overbilling:10; outage=Service outage credit:15; "
     "misclassified=Misclassified work:10; rate=Wrong rate or terms:10; other=Other:20",
 )
-# A dispute credit above this amount (in the invoice's currency) needs a second person.
+# A dispute credit or re-bill above this amount (in the invoice's currency) needs a second
+# person: `1000.00` for every currency, or `EUR=1000.00; USD=1200.00; JPY=150000` with an optional
+# bare amount for the rest (receivables.disputes.four_eyes_amount, docs/receivables.md).
 BILLING_DISPUTE_FOUR_EYES_AMOUNT = env_str("BILLING_DISPUTE_FOUR_EYES_AMOUNT", "1000.00")
 BILLING_DISPUTE_ATTACHMENT_MAX_BYTES = env_int(
     "BILLING_DISPUTE_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024

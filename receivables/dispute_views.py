@@ -76,7 +76,7 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "thread": thread,
             "comment_form": DisputeCommentForm(),
             "credit_form": DisputeCreditForm(),
-            "four_eyes_amount": disputes.four_eyes_amount(),
+            "four_eyes_amount": disputes.four_eyes_amount(dispute.invoice.currency),
             "accept": attachments.ACCEPT,
         },
     )
@@ -89,7 +89,8 @@ def _act(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, success)
+        if success:  # empty: the action said how it went
+            messages.success(request, success)
     return redirect("receivables:dispute", pk=pk)
 
 
@@ -177,12 +178,18 @@ def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require("disputes.resolve")
 def dispute_rebill(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda d: disputes.dispute_rebill(dispute=d, user=request.user, reason=_reason(request)),
-        "Invoice credited; its lines are on a draft for review.",
-    )
+    def act(dispute: Dispute) -> None:
+        done = disputes.dispute_rebill(dispute=dispute, user=request.user, reason=_reason(request))
+        if done.status == Dispute.Status.PENDING_APPROVAL:
+            messages.info(
+                request,
+                "The open amount is above the four-eyes amount: another user must approve "
+                "the re-bill.",
+            )
+        else:
+            messages.success(request, "Invoice credited; its lines are on a draft for review.")
+
+    return _act(request, pk, act, "")
 
 
 @require("disputes.view")

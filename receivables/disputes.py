@@ -17,6 +17,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,8 +41,44 @@ def category_label(key: str) -> str:
     return categories().get(key, (key, 0))[0]
 
 
-def four_eyes_amount() -> Decimal:
-    return Decimal(str(settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT))
+def four_eyes_amounts() -> tuple[dict[str, Decimal], Decimal | None]:
+    """BILLING_DISPUTE_FOUR_EYES_AMOUNT parsed: `1000.00` (that amount in every currency), or
+    per currency `EUR=1000.00; USD=1200.00; JPY=150000`, optionally with a bare amount for the
+    currencies not listed. Returns ({currency: amount}, default or None)."""
+    raw = settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT
+    items = raw.items() if isinstance(raw, dict) else None
+    if items is None:
+        items = [
+            (cur.strip(), amount) if sep else ("", cur)
+            for item in str(raw).split(";")
+            if item.strip()
+            for cur, sep, amount in [item.partition("=")]
+        ]
+    per_currency: dict[str, Decimal] = {}
+    default: Decimal | None = None
+    for currency, amount in items:
+        try:
+            value = Decimal(str(amount).strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value < 0:
+            raise ImproperlyConfigured(
+                f"BILLING_DISPUTE_FOUR_EYES_AMOUNT: {amount!r} is not an amount "
+                "(use 1000.00 or EUR=1000.00; USD=1200.00)."
+            )
+        if currency:
+            per_currency[currency.upper()] = value
+        else:
+            default = value
+    return per_currency, default
+
+
+def four_eyes_amount(currency: str) -> Decimal:
+    """The amount, in `currency`, up to which one user may credit a disputed invoice alone; a
+    currency the setting neither lists nor covers by a bare amount has 0 (every credit in it
+    needs a second person)."""
+    per_currency, default = four_eyes_amounts()
+    return per_currency.get(currency.upper(), default if default is not None else Decimal("0"))
 
 
 def _stamp(obj, user, customer: str = ""):
@@ -201,8 +238,9 @@ def _money(amount) -> Decimal:
 
 
 def dispute_credit(*, dispute: Dispute, amount, reason: str, user) -> Dispute:
-    """Resolve by a credit note for `amount`. Up to BILLING_DISPUTE_FOUR_EYES_AMOUNT the user
-    issues it at once (and is its approver); above it the credit waits for another user."""
+    """Resolve by a credit note for `amount`. Up to the four-eyes amount of the invoice's currency
+    (`four_eyes_amount`) the user issues it at once (and is its approver); above it the credit
+    waits for another user."""
     value = _money(amount)
     reason = _clean_text(reason, "A reason")
     with transaction.atomic():
@@ -219,7 +257,8 @@ def dispute_credit(*, dispute: Dispute, amount, reason: str, user) -> Dispute:
         dispute.credit_amount = value
         dispute.credit_reason = reason
         dispute.credit_proposed_by = user
-        if value > four_eyes_amount():
+        dispute.credit_rebill = False
+        if value > four_eyes_amount(invoice.currency):
             dispute.status = Dispute.Status.PENDING_APPROVAL
             _stamp(dispute, user).save()
             return dispute
@@ -230,11 +269,14 @@ def _issue_credit(dispute: Dispute, invoice: Invoice, approver) -> Dispute:
     from invoicing.services import credit_note_create
 
     assert dispute.credit_amount is not None
+    if dispute.credit_rebill:
+        return _issue_rebill(dispute, invoice, approver)
     note = credit_note_create(
         invoice=invoice,
         amount=dispute.credit_amount,
         reason=f"Dispute #{dispute.pk}: {dispute.credit_reason}",
         user=approver,
+        through_dispute=True,
     )
     dispute.credit_note = note
     _post(
@@ -252,7 +294,8 @@ def _issue_credit(dispute: Dispute, invoice: Invoice, approver) -> Dispute:
 
 
 def dispute_credit_approve(*, dispute: Dispute, user) -> Dispute:
-    """Second pair of eyes: another user than the proposer issues the credit note."""
+    """Second pair of eyes: another user than the proposer issues the credit note (or, for a
+    proposed re-bill, the credit note and the re-bill draft)."""
     with transaction.atomic():
         invoice, dispute = _lock(dispute)
         if dispute.status != Dispute.Status.PENDING_APPROVAL:
@@ -283,6 +326,7 @@ def dispute_credit_decline(*, dispute: Dispute, user, reason: str) -> Dispute:
         dispute.credit_amount = None
         dispute.credit_reason = ""
         dispute.credit_proposed_by = None
+        dispute.credit_rebill = False
         _stamp(dispute, user).save()
     return dispute
 
@@ -307,45 +351,70 @@ def dispute_withdraw(*, dispute: Dispute, user, note: str = "Dispute cleared.") 
 def dispute_rebill(*, dispute: Dispute, user, reason: str) -> Dispute:
     """Credit what is open on the invoice and copy its lines onto a draft of the same billing
     group and period (the group's open draft if there is one), for the billing admins to correct
-    and approve; the user who re-bills counts as having adjusted that draft."""
-    from invoicing.services import credit_note_create, invoice_line_add
-
+    and approve. The credit is the whole open amount, so it takes the four-eyes rule of
+    `dispute_credit`: above the currency's four-eyes amount the re-bill waits (pending approval)
+    for another user, who then issues both. Whoever issues it counts as having adjusted that
+    draft."""
     reason = _clean_text(reason, "A reason")
     with transaction.atomic():
         invoice, dispute = _lock(dispute)
-        _need_open(dispute, "re-billed")
+        if dispute.status != Dispute.Status.OPEN:
+            _need_open(dispute, "re-billed")
+            raise BillingError(f"Dispute #{dispute.pk} already has a credit awaiting approval.")
         open_amount = invoice_open_amount(invoice)
         if open_amount <= 0:
             raise BillingError(f"Invoice {invoice} has nothing open to credit and re-bill.")
-        note = credit_note_create(
-            invoice=invoice,
-            amount=open_amount,
-            reason=f"Dispute #{dispute.pk}, re-billed: {reason}",
-            user=user,
-        )
-        draft = _rebill_draft(invoice, user)
-        for line in invoice.lines.order_by("position", "id"):
-            invoice_line_add(
-                invoice=draft,
-                user=user,
-                reason=f"Re-bill of {invoice.number} (dispute #{dispute.pk}): {reason}",
-                description=line.description,
-                amount=line.amount,
-                tax_rate=line.tax_rate,
-                agreement=line.agreement,
-            )
-        draft.refresh_from_db()
         dispute.credit_amount = open_amount
         dispute.credit_reason = reason
         dispute.credit_proposed_by = user
-        dispute.credit_note = note
-        dispute.rebill_invoice = draft
-        _post(
-            dispute,
-            body=f"Credit note {note.number} issued; a corrected invoice will follow.",
-            user=user,
+        dispute.credit_rebill = True
+        if open_amount > four_eyes_amount(invoice.currency):
+            dispute.status = Dispute.Status.PENDING_APPROVAL
+            _stamp(dispute, user).save()
+            return dispute
+        return _issue_rebill(dispute, invoice, user)
+
+
+def _issue_rebill(dispute: Dispute, invoice: Invoice, user) -> Dispute:
+    from invoicing.services import credit_note_create, invoice_line_add
+
+    open_amount = invoice_open_amount(invoice)
+    if open_amount != dispute.credit_amount:
+        # A payment or credit arrived after the proposal: crediting the old figure would leave
+        # part billed twice (or uncredited) once the lines are re-billed.
+        raise BillingError(
+            f"Invoice {invoice} now has {format_money(open_amount, invoice.currency)} open, not "
+            f"the {format_money(dispute.credit_amount, invoice.currency)} proposed; decline and "
+            "re-bill again."
         )
-        return _close(dispute, invoice, status=Dispute.Status.REBILLED, user=user, note=reason)
+    reason = dispute.credit_reason
+    note = credit_note_create(
+        invoice=invoice,
+        amount=open_amount,
+        reason=f"Dispute #{dispute.pk}, re-billed: {reason}",
+        user=user,
+        through_dispute=True,
+    )
+    draft = _rebill_draft(invoice, user)
+    for line in invoice.lines.order_by("position", "id"):
+        invoice_line_add(
+            invoice=draft,
+            user=user,
+            reason=f"Re-bill of {invoice.number} (dispute #{dispute.pk}): {reason}",
+            description=line.description,
+            amount=line.amount,
+            tax_rate=line.tax_rate,
+            agreement=line.agreement,
+        )
+    draft.refresh_from_db()
+    dispute.credit_note = note
+    dispute.rebill_invoice = draft
+    _post(
+        dispute,
+        body=f"Credit note {note.number} issued; a corrected invoice will follow.",
+        user=user,
+    )
+    return _close(dispute, invoice, status=Dispute.Status.REBILLED, user=user, note=reason)
 
 
 def _rebill_draft(invoice: Invoice, user) -> Invoice:

@@ -203,6 +203,11 @@ class Dispute(models.Model):
     credit_note = models.ForeignKey(
         CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
     )
+    credit_rebill = models.BooleanField(
+        default=False,
+        help_text="The proposed credit is a re-bill: the open amount credited and the lines "
+        "copied onto a draft when it is issued.",
+    )
     rebill_invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="rebilled_disputes"
     )

@@ -255,6 +255,7 @@ class DisputeSerializer(serializers.ModelSerializer):
             "credit_proposed_by",
             "credit_note",
             "credit_note_number",
+            "credit_rebill",
             "rebill_invoice",
             "resolved_at",
             "resolved_by",

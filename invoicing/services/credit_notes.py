@@ -19,10 +19,20 @@ from invoicing.services.common import need_reason, parse_money, with_user
 
 
 def credit_note_create(
-    *, invoice: Invoice, amount, reason: str, user, date: dt.date | None = None
+    *,
+    invoice: Invoice,
+    amount,
+    reason: str,
+    user,
+    date: dt.date | None = None,
+    through_dispute: bool = False,
 ) -> CreditNote:
     """CN-YYYY-NNNNN against an approved invoice, for part or all of its open amount. Refused,
-    naming the missing field, when its e-invoice could not be valid (as approval is)."""
+    naming the missing field, when its e-invoice could not be valid (as approval is).
+
+    A disputed invoice is credited only through its dispute (`through_dispute`, set by
+    receivables.disputes), where a second person approves a credit above the four-eyes amount;
+    a plain credit note would let one user credit it alone and then clear the dispute."""
     reason = need_reason(reason)
     value = parse_money(amount)
     if value <= 0:
@@ -32,6 +42,11 @@ def credit_note_create(
         if invoice.status not in Invoice.FINAL_STATUSES:
             raise BillingError(
                 f"Invoice {invoice} is not approved; only an approved invoice is credited."
+            )
+        if invoice.disputed and not through_dispute:
+            raise BillingError(
+                f"Invoice {invoice} is disputed: credit it from its dispute (a second person "
+                "approves credits above the four-eyes amount)."
             )
         open_amount = settlement.open_amount(invoice)
         if value > open_amount:

@@ -217,14 +217,15 @@ def test_reject_needs_a_reason_and_closed_disputes_refuse_more(finance):
 
 
 @pytest.mark.django_db
-def test_rebill_credits_the_open_amount_and_copies_the_lines_onto_a_draft(finance):
+def test_rebill_credits_the_open_amount_and_copies_the_lines_onto_a_draft(finance, settings):
+    settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT = "1000.00"  # the whole 1000.00 by one user
     acc = AccountFactory()
     inv = invoice_with_lines(acc, ["600.00", "400.00"], po_number="PO-7")
     dispute = _open(inv, finance)
     with time_machine.travel(dt.datetime(2026, 3, 12, 12, 0, tzinfo=dt.UTC), tick=False):
         dispute = disputes.dispute_rebill(dispute=dispute, user=finance, reason="Wrong PO")
-    assert dispute.status == "rebilled"
-    assert dispute.credit_note.amount == D("1000.00")
+    assert (dispute.status, dispute.credit_rebill) == ("rebilled", True)
+    assert (dispute.credit_note.amount, dispute.credit_note.created_by) == (D("1000.00"), finance)
     draft = dispute.rebill_invoice
     assert (draft.status, draft.po_number, draft.period, draft.total) == (
         "draft",
@@ -239,6 +240,121 @@ def test_rebill_credits_the_open_amount_and_copies_the_lines_onto_a_draft(financ
     ]
     assert draft.adjusted_by == finance  # so finance may not approve the re-bill itself
     assert selectors.invoice_open_amount(inv) == D("0.00")
+
+
+@pytest.mark.django_db
+def test_rebill_above_the_four_eyes_amount_needs_another_user(finance, billing_admin):
+    # Threshold 500.00: a re-bill credits the whole 1000.00 open, so one user may not do it.
+    acc = AccountFactory()
+    inv = invoice_with_lines(acc, ["600.00", "400.00"])
+    dispute = _open(inv, finance)
+    dispute = disputes.dispute_rebill(dispute=dispute, user=finance, reason="Wrong PO")
+    assert (dispute.status, dispute.credit_amount, dispute.credit_rebill) == (
+        "pending_approval",
+        D("1000.00"),
+        True,
+    )
+    assert CreditNote.objects.count() == 0
+    assert Invoice.objects.filter(status="draft").count() == 0
+    assert selectors.invoice_open_amount(inv) == D("1000.00")
+    with pytest.raises(BillingError, match="Four-eyes rule"):
+        disputes.dispute_credit_approve(dispute=dispute, user=finance)
+    with pytest.raises(BillingError, match="already has a credit awaiting approval"):
+        disputes.dispute_rebill(dispute=dispute, user=finance, reason="again")
+    assert (CreditNote.objects.count(), Dispute.objects.get().status) == (0, "pending_approval")
+    dispute = disputes.dispute_credit_approve(dispute=dispute, user=billing_admin)
+    assert (dispute.status, dispute.credit_proposed_by, dispute.resolved_by) == (
+        "rebilled",
+        finance,
+        billing_admin,
+    )
+    assert (dispute.credit_note.amount, dispute.credit_note.created_by) == (
+        D("1000.00"),
+        billing_admin,
+    )
+    assert dispute.credit_note.reason == f"Dispute #{dispute.pk}, re-billed: Wrong PO"
+    assert dispute.rebill_invoice.total == D("1000.00")
+    assert selectors.invoice_open_amount(inv) == D("0.00")
+    inv.refresh_from_db()
+    assert inv.disputed is False
+
+
+@pytest.mark.django_db
+def test_proposed_rebill_is_refused_when_the_open_amount_moved(finance, billing_admin):
+    from receivables.services import allocation_reverse
+
+    acc = AccountFactory()
+    inv = invoice_with_lines(acc, ["1000.00"])
+    payment = payment_record(
+        account=acc, date=dt.date(2026, 3, 1), amount=D("100.00"), currency="USD", user=finance
+    )
+    dispute = _open(inv, finance)
+    dispute = disputes.dispute_rebill(dispute=dispute, user=finance, reason="Wrong PO")
+    assert dispute.credit_amount == D("900.00")
+    allocation_reverse(allocation=payment.allocations.get(), user=finance, reason="Bounced")
+    with pytest.raises(
+        BillingError, match="now has USD 1,000.00 open, not the USD 900.00 proposed"
+    ):
+        disputes.dispute_credit_approve(dispute=dispute, user=billing_admin)
+    assert (CreditNote.objects.count(), Dispute.objects.get().status) == (0, "pending_approval")
+    dispute = disputes.dispute_credit_decline(dispute=dispute, user=billing_admin, reason="Paid")
+    assert (dispute.status, dispute.credit_rebill, dispute.credit_amount) == ("open", False, None)
+
+
+@pytest.mark.django_db
+def test_a_plain_credit_note_on_a_disputed_invoice_is_refused(finance, billing_admin):
+    from invoicing.services import credit_note_create
+
+    inv = invoice_with_lines(AccountFactory(), ["1000.00"])
+    dispute = _open(inv, finance)
+    for amount in ("1000.00", "100.00"):
+        with pytest.raises(BillingError, match=r"is disputed: credit it from its dispute"):
+            credit_note_create(invoice=inv, amount=amount, reason="Goodwill", user=billing_admin)
+    assert CreditNote.objects.count() == 0
+    assert selectors.invoice_open_amount(inv) == D("1000.00")
+    disputes.dispute_reject(dispute=dispute, user=finance, reason="Hours are right")
+    note = credit_note_create(invoice=inv, amount="100.00", reason="Goodwill", user=billing_admin)
+    assert note.amount == D("100.00")
+
+
+@pytest.mark.django_db
+def test_the_credit_note_form_on_a_disputed_invoice_credits_nothing(client, billing_admin):
+    inv = invoice_with_lines(AccountFactory(), ["1000.00"])
+    _open(inv, UserFactory())
+    client.force_login(billing_admin)
+    response = client.post(
+        f"/invoices/{inv.pk}/credit-notes/",
+        {"amount": "1000.00", "reason": "Goodwill", "date": "2026-03-10", "confirm": "1"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "is disputed: credit it from its dispute" in response.content.decode()
+    assert CreditNote.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_four_eyes_amount_per_currency(finance, billing_admin, settings):
+    settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT = "EUR=900.00; jpy=150000; 500.00"
+    assert disputes.four_eyes_amount("EUR") == D("900.00")
+    assert disputes.four_eyes_amount("JPY") == D("150000")
+    assert disputes.four_eyes_amount("USD") == D("500.00")  # the bare amount: the others
+    settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT = "EUR=900.00"
+    assert disputes.four_eyes_amount("USD") == D("0")  # unlisted, no default: always two people
+    acc = AccountFactory()
+    eur = invoice_with_lines(acc, ["1000.00"], currency="EUR")
+    usd = invoice_with_lines(acc, ["1000.00"])
+    at_once = disputes.dispute_credit(
+        dispute=_open(eur, finance), amount="900.00", reason="x", user=finance
+    )
+    waits = disputes.dispute_credit(
+        dispute=_open(usd, finance), amount="0.01", reason="x", user=finance
+    )
+    assert (at_once.status, waits.status) == ("credited", "pending_approval")
+    settings.BILLING_DISPUTE_FOUR_EYES_AMOUNT = "EUR=lots"
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="'lots' is not an amount"):
+        disputes.four_eyes_amount("EUR")
 
 
 @pytest.mark.django_db
