@@ -15,7 +15,7 @@ from core import settlement
 from core.dates import firm_today
 from core.listing import DateRangeForm, clean_sort, iso
 from core.money import format_amount
-from invoicing.models import Invoice
+from invoicing.models import INVOICE_SUMMARY, Invoice
 
 UNPAID_FINAL = ("approved", "sent", "partially_paid")
 STATUS_FILTERS = (
@@ -120,25 +120,7 @@ def totals_by_currency(qs: QuerySet[Invoice]) -> list[CurrencyTotal]:
     return [CurrencyTotal(c, *sums[c]) for c in sorted(sums)]
 
 
-CSV_HEADER = (
-    "id",
-    "number",
-    "status",
-    "disputed",
-    "account_id",
-    "account_name",
-    "currency",
-    "po_number",
-    "period",
-    "invoice_date",
-    "due_date",
-    "net",
-    "tax",
-    "total",
-    "open_amount",
-    "sent_at",
-    "sent_to",
-)
+CSV_HEADER = ("id", "number", "status", "disputed", *INVOICE_SUMMARY, "sent_at", "sent_to")
 
 
 def csv_rows(qs: QuerySet[Invoice]) -> Any:

@@ -64,6 +64,23 @@ class ApprovalJob(RunBase):
         return f"Approval of {self.period:%Y-%m} ({self.status}: {self.approved}/{self.total})"
 
 
+# An invoice's summary columns, in one order: the API's invoice fields and the invoice list's CSV
+# both show them (account_id, account_name and open_amount are the readers' own, not columns).
+INVOICE_SUMMARY = (
+    "account_id",
+    "account_name",
+    "currency",
+    "po_number",
+    "period",
+    "invoice_date",
+    "due_date",
+    "net",
+    "tax",
+    "total",
+    "open_amount",
+)
+
+
 class Invoice(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from core.api.fields import username_field
 from core.dates import DATE_BOUNDS, parse_period
-from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceRun
+from invoicing.models import INVOICE_SUMMARY, CreditNote, Invoice, InvoiceLine, InvoiceRun
 
 
 class PeriodField(serializers.Field):
@@ -136,17 +136,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "id",
             "number",
             "status",
-            "account_id",
-            "account_name",
-            "currency",
-            "po_number",
-            "period",
-            "invoice_date",
-            "due_date",
-            "net",
-            "tax",
-            "total",
-            "open_amount",
+            *INVOICE_SUMMARY,
             "disputed",
             "billing_email",
             "run",
