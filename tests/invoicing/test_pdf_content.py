@@ -18,8 +18,10 @@ from tests.invoicing.einvoice_world import (
     MILESTONE,
     build,
     draft,
+    eu_buyer,
     fixed_line,
     time_line,
+    two_rate_draft,
     us_buyer,
 )
 
@@ -125,10 +127,41 @@ def test_approved_invoice_states_seller_buyer_vat_ids_bank_and_reference(billing
         "Payment reference INV-2026-00001",
         "IBAN IE29AIBK93115212345678",
         "BIC AIBKIE2D",
+        "Bank Allied Irish Banks",
+        "Instructions Bank transfer; please quote the invoice number.",
         "Thank you for your business.",
     ]:
         assert expected in t, expected
     assert "DRAFT" not in t
+
+
+def bill_to(layout: str) -> list[str]:
+    """The buyer block of a pdftotext -layout page: the lines after "Bill to" up to a blank one."""
+    lines = [x.strip() for x in layout.splitlines()]
+    start = lines.index("Bill to") + 1
+    return lines[start : lines.index("", start)]
+
+
+def test_bank_instructions_and_buyer_country_come_from_the_settings_and_the_account(settings):
+    settings.BILLING_FIRM_BANK = "Bank of Ireland Dublin"
+    settings.BILLING_FIRM_IBAN = "IE64 BOFI 9058 3812 3456 78"
+    settings.BILLING_FIRM_BIC = "bofiie2d"
+    settings.BILLING_PAYMENT_INSTRUCTIONS = "SEPA credit transfer only; quote the invoice number."
+    layout = pdftotext(invoice_pdf(two_rate_draft()))
+    assert bill_to(layout)[:5] == ["Bolt GmbH", "Hauptstrasse 5", "Haus B", "10115 Berlin", "DE"]
+    t = " ".join(layout.split())
+    assert "Bank Bank of Ireland Dublin" in t
+    assert "IBAN IE64BOFI90583812345678" in t and "BIC BOFIIE2D" in t
+    assert "Instructions SEPA credit transfer only; quote the invoice number." in t
+    assert "Allied Irish Banks" not in t and "Bank transfer; please" not in t
+
+    us = pdftotext(invoice_pdf(draft(us_buyer(), [time_line(60, "100.00")], currency="USD")))
+    assert bill_to(us)[:4] == ["Acme Corp", "500 Market St", "94105 San Francisco", "US"]
+    # SPEC 1.1: a blank Billing Country is the firm's country, and it is printed too.
+    local = eu_buyer(external_id="ACC-IE", name="Liffey Ltd", billing_country="", buyer_vat_id="")
+    home = pdftotext(invoice_pdf(draft(local, [time_line(60, "100.00")])))
+    assert bill_to(home)[:4] == ["Liffey Ltd", "Hauptstrasse 5", "Haus B", "10115 Berlin"]
+    assert bill_to(home)[4] == "IE"
 
 
 def test_reverse_charge_breakdown_prints_the_exemption_reason(billing_admin):
