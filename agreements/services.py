@@ -322,3 +322,19 @@ def milestone_complete(*, milestone: Milestone, user: Any, completed_on: dt.date
         ms._change_reason = "marked complete"  # type: ignore[attr-defined]
         ms.save(update_fields=["completed_on", "completed_by"])
     return ms
+
+
+def account_einvoice_mail_set(*, account: Account, ubl_by_email: bool, user: Any) -> Account:
+    """Whether invoice e-mails to the account also attach the UBL file (SPEC 3.2; they always
+    carry the Factur-X PDF). Not a CRM column, so an agreement import leaves it as it is. The
+    change is in the account's history with `user`; setting the value it has is a no-op."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        if locked.einvoice_ubl_by_email != ubl_by_email:
+            locked.einvoice_ubl_by_email = ubl_by_email
+            locked._history_user = user  # type: ignore[attr-defined]
+            locked._change_reason = (  # type: ignore[attr-defined]
+                "UBL by e-mail turned on" if ubl_by_email else "UBL by e-mail turned off"
+            )
+            locked.save(update_fields=["einvoice_ubl_by_email", "updated_at"])
+    return locked

@@ -134,11 +134,15 @@ def unapplied_by_currency(account: Account) -> list[tuple[str, Decimal]]:
     return [(r["currency"], r["s"]) for r in rows if r["s"]]
 
 
+SHOWN_APART = {"einvoice_ubl_by_email"}
+
+
 def billing_details(account: Account) -> list[tuple[str, str]]:
-    """The account's contact and billing fields that are filled, as (label, value)."""
+    """The account's contact and billing fields that are filled, as (label, value). The UBL-by-
+    e-mail switch has its own line and form on the customer page."""
     out = []
     for f in account._meta.concrete_fields:
-        if f.name in {"id", "created_at", "updated_at", "name", "external_id"}:
+        if f.name in {"id", "created_at", "updated_at", "name", "external_id"} | SHOWN_APART:
             continue
         value = getattr(account, f.name)
         if value not in (None, ""):

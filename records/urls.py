@@ -6,6 +6,11 @@ app_name = "records"
 urlpatterns = [
     path("customers/", views.customer_list, name="customers"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path(
+        "customers/<int:pk>/einvoice-mail/",
+        views.customer_einvoice_mail,
+        name="customer_einvoice_mail",
+    ),
     path("customers/<int:pk>/statement/", views.customer_statement, name="statement"),
     path("customers/<int:pk>/statement/mail/", views.statement_mail, name="statement_mail"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement"),

@@ -103,6 +103,20 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "records/customer_detail.html", context)
 
 
+@require_POST
+@require("invoices.manage")
+def customer_einvoice_mail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn the UBL attachment of the account's invoice e-mails on ("1") or off (SPEC 3.2)."""
+    account = get_object_or_404(Account, pk=pk)
+    on = request.POST.get("ubl_by_email") == "1"
+    agreement_services.account_einvoice_mail_set(
+        account=account, ubl_by_email=on, user=request.user
+    )
+    state = "carry the Factur-X PDF and the UBL file" if on else "carry the Factur-X PDF only"
+    messages.success(request, f"Invoice e-mails to {account.name} now {state}.")
+    return redirect("records:customer", pk=account.pk)
+
+
 @require_GET
 @require("aging.view")
 def customer_statement(request: HttpRequest, pk: int) -> HttpResponse:

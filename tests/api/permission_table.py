@@ -376,6 +376,7 @@ MATRIX: dict[str, list[Probe]] = {
     "receivables:accounting": [page("GET", "aging.view")],
     "records:customers": [page("GET", "customers.view")],
     "records:customer": [page("GET", "customers.view", pk("account"))],
+    "records:customer_einvoice_mail": [page("POST", "invoices.manage", pk("account"))],
     "records:statement": [page("GET", "aging.view", pk("account"))],
     "records:agreement": [page("GET", "agreements.view", pk("agreement"))],
     "records:milestone_complete": [page("POST", "milestones.complete", pk("milestone"))],
