@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.money import round_money
 from invoicing.accounting import QBO_COLUMNS, XERO_COLUMNS, xero_export
 from invoicing.models import CreditNote, Invoice
 from tests.invoicing.einvoice_world import build
@@ -51,9 +52,18 @@ def test_qbo_csv_has_the_documented_columns_and_reconciles(world, tmp_path):
     sums: dict[str, Decimal] = {}
     for row in rows:
         sums[row["Invoice number"]] = sums.get(row["Invoice number"], D(0)) + D(row["Item Amount"])
-        assert D(row["Item Quantity"]) * D(row["Item Rate"]) == D(row["Item Amount"]) or row[
-            "Item Quantity"
-        ] not in ("1", "-1")
+        # Every row multiplies out. QuickBooks reads Item Quantity, Item Rate and Item Amount as
+        # one line whose amount is quantity x rate to the cent (what its own invoice form
+        # computes); a row where they disagree would not import as the invoice reads. So an
+        # adjusted line (quantity x price, then a discount or surcharge) and a per-minute line
+        # (price per 60 min) are exported as 1 x their net (accounting._simple).
+        quantity, rate, amount = D(row["Item Quantity"]), D(row["Item Rate"]), D(row["Item Amount"])
+        assert round_money(quantity * rate) == amount, row
+    kinds = {(r["Item Quantity"], r["Item Description"]) for r in rows}
+    # The world has hour lines, an adjusted hour line, a per-minute line and credit notes.
+    assert ("14.25", "Website relaunch: Engineer") in kinds
+    assert ("1", "Audit: Engineer") in kinds and ("1", "Audit: Project Manager") in kinds
+    assert any(q == "-1" for q, _ in kinds)
     assert sums == expected_net_by_number()
     first = rows[0]
     assert (first["Invoice number"], first["Customer"], first["Invoice date"], first["Terms"]) == (
