@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core import mail
@@ -83,7 +84,7 @@ def _levels() -> list[int]:
 
 def _slots() -> list[tuple[str, int, str]]:
     slots = [(k, 0, label) for k, label in MailTemplate.Kind.choices if k != "reminder"]
-    slots += [("reminder", lvl, f"Reminder at {lvl} days") for lvl in _levels()]
+    slots += [("reminder", lvl, f"Reminder at {lvl} day{pluralize(lvl)}") for lvl in _levels()]
     return slots
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.template.defaultfilters import pluralize
 
 from agreements.models import Account
 from core.dates import DATE_BOUNDS, firm_today
@@ -212,7 +213,10 @@ class UploadForm(ReadingOptionsForm):
 def category_choices() -> list[tuple[str, str]]:
     from receivables.disputes import categories
 
-    return [(key, f"{label} (SLA {days} days)") for key, (label, days) in categories().items()]
+    return [
+        (key, f"{label} (SLA {days} day{pluralize(days)})")
+        for key, (label, days) in categories().items()
+    ]
 
 
 class DisputeOpenForm(forms.Form):

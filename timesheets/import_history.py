@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
+from django.template.defaultfilters import pluralize
 
 from agreements.importing import lock_imports
 from core.imports import ImportResult, UndoRefused, import_record_claim_undo, protected_ids
@@ -63,8 +64,8 @@ def replace_period(ids: list[int], *, user: Any, result: ImportResult) -> None:
         )
     if result.deleted:
         result.notices.append(
-            f"{result.deleted} entries of this source and period that the file no longer has "
-            "were deleted."
+            f"{result.deleted} entr{pluralize(result.deleted, 'y,ies')} of this source and period "
+            f"that the file no longer has {pluralize(result.deleted, 'was,were')} deleted."
         )
 
 
@@ -110,8 +111,9 @@ def time_entry_import_undo(*, record_id: int, user: Any) -> dict[str, int]:
         record = import_record_claim_undo(record_id=record_id, kind="time_entries", user=user)
         if record.deleted:
             raise UndoRefused(
-                f"This import removed {record.deleted} entries with --replace-period; it cannot "
-                "be undone. Import the earlier export again instead."
+                f"This import removed {record.deleted} entr{pluralize(record.deleted, 'y,ies')} "
+                "with --replace-period; it cannot be undone. Import the earlier export again "
+                "instead."
             )
         ids = list(TimeEntry.objects.filter(import_record=record).values_list("pk", flat=True))
         billed = protected_ids(TimeEntry, ids) | set(
@@ -119,7 +121,8 @@ def time_entry_import_undo(*, record_id: int, user: Any) -> dict[str, int]:
         )
         if billed:
             raise UndoRefused(
-                f"{len(billed)} entries of this import are on an invoice since; it cannot be undone."
+                f"{len(billed)} entr{pluralize(len(billed), 'y,ies')} of this import "
+                f"{pluralize(len(billed), 'is,are')} on an invoice since; it cannot be undone."
             )
         params = {
             "record": record.pk,

@@ -22,6 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.template.defaultfilters import pluralize
+
 from core.money import ZERO, round_money
 from invoicing.einvoice.parties import Party, Payee, invoice_parties
 from invoicing.models import CreditNote, Invoice, InvoiceLine
@@ -180,7 +182,10 @@ def terms_text(invoice: Invoice) -> str:
     if invoice.terms:
         return invoice.terms
     days = (invoice.due_date - invoice.invoice_date).days
-    return f"Payable within {days} days of the invoice date, by {invoice.due_date.isoformat()}."
+    return (
+        f"Payable within {days} day{pluralize(days)} of the invoice date, "
+        f"by {invoice.due_date.isoformat()}."
+    )
 
 
 def invoice_document(invoice: Invoice, rows: list[InvoiceLine] | None = None) -> Document:

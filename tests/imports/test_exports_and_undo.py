@@ -124,9 +124,7 @@ def test_undo_refused_once_an_entry_is_billed(billing_admin):
     before = snapshot()
     with pytest.raises(UndoRefused) as exc:
         time_entry_import_undo(record_id=result.import_id, user=billing_admin)
-    assert (
-        str(exc.value) == "1 entries of this import are on an invoice since; it cannot be undone."
-    )
+    assert str(exc.value) == "1 entry of this import is on an invoice since; it cannot be undone."
     assert snapshot() == before
     assert ImportRecord.objects.get().status == "done"
 

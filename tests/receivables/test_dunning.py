@@ -145,7 +145,7 @@ def test_due_tomorrow_and_command():
     call_command("dunning", "--as-of", day(7).isoformat(), stdout=out)
     assert out.getvalue().splitlines() == [
         f"{inv.number} level 7: Sent to ap@x.example",
-        "2026-03-09: 1 reminders sent, 0 recorded as skipped",
+        "2026-03-09: 1 reminder sent, 0 recorded as skipped",
     ]
     assert selectors.dunning_due(day(7)) == []
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from core.dates import parse_period
 from core.errors import BillingError
@@ -88,4 +89,6 @@ class Command(BaseCommand):
         elif not ids:
             self.stdout.write("No drafts to approve.")
         if refused:
-            raise CommandError(f"{len(refused)} of {len(ids)} invoices refused", returncode=1)
+            raise CommandError(
+                f"{len(refused)} of {len(ids)} invoice{pluralize(len(ids))} refused", returncode=1
+            )

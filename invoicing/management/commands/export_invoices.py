@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from core.exports import neutralize
 from invoicing.models import Invoice
@@ -73,7 +74,9 @@ class Command(BaseCommand):
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as fh:
                 self._write(invoices, options["format"], fh)
-            self.stderr.write(f"{len(invoices)} invoices written to {options['output']}")
+            self.stderr.write(
+                f"{len(invoices)} invoice{pluralize(len(invoices))} written to {options['output']}"
+            )
         else:
             stream = self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout
             self._write(invoices, options["format"], stream)

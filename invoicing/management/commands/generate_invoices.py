@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from core.dates import parse_period
 from core.errors import BillingError
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary))
         else:
             self.stdout.write(
-                f"Run {run.pk} for {summary['period']}: {run.invoices_created} invoices created, "
-                f"{run.invoices_updated} updated, {run.entries_billed} entries billed."
+                f"Run {run.pk} for {summary['period']}: {run.invoices_created} "
+                f"invoice{pluralize(run.invoices_created)} created, {run.invoices_updated} updated, "
+                f"{run.entries_billed} entr{pluralize(run.entries_billed, 'y,ies')} billed."
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from core import csvio
 from core.dates import firm_today
@@ -31,5 +32,6 @@ class Command(BaseCommand):
             )
         sent = sum(1 for r in reminders if r.status == "sent")
         self.stdout.write(
-            f"{as_of.isoformat()}: {sent} reminders sent, {len(reminders) - sent} recorded as skipped"
+            f"{as_of.isoformat()}: {sent} reminder{pluralize(sent)} sent, "
+            f"{len(reminders) - sent} recorded as skipped"
         )

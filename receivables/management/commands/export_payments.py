@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from core.exports import neutralize
 from receivables.selectors import payment_export_rows
@@ -49,7 +50,9 @@ class Command(BaseCommand):
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as fh:
                 self._write(payments, options["format"], fh)
-            self.stderr.write(f"{len(payments)} payments written to {options['output']}")
+            self.stderr.write(
+                f"{len(payments)} payment{pluralize(len(payments))} written to {options['output']}"
+            )
         else:
             stream = self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout
             self._write(payments, options["format"], stream)

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from timesheets import exports
 from timesheets.models import Flag
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as fh:
                 n = write(rows, fh)
-            self.stderr.write(f"{n} flags written to {options['output']}")
+            self.stderr.write(f"{n} flag{pluralize(n)} written to {options['output']}")
         else:
             # Straight to the real stdout: csv writes its own CRLF line ends.
             stream = self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout
