@@ -2,8 +2,9 @@
 
 - **Rounding**: an entry's minutes are rounded *up* to the agreement's Billing Increment.
 - **Rate**: the role rate whose name equals the entry's Role (case-insensitive, surrounding
-  whitespace ignored), else the Hourly Rate, else none (MISSING_RATE): `rate_for`. `role_key` is
-  that comparison key; a RoleRate stores it (`RoleRate.role_key`) so SQL can join on it.
+  whitespace ignored), else the Hourly Rate, else none (MISSING_RATE): `rate_for`, and in SQL
+  whether there is one, `has_rate_sql` (reconciliation's MISSING_RATE). `role_key` is that
+  comparison key; a RoleRate stores it (`RoleRate.role_key`) so SQL can join on it.
 - **Amount**: a line's minutes (summed after rounding each entry) x rate / 60, rounded once:
   `amount_for`. Invoice generation and the KPI tiles' unbilled value both price with these.
 
@@ -88,6 +89,16 @@ def rate_for(
     if hourly_rate is not None:
         return "", hourly_rate
     return None
+
+
+def has_rate_sql(e: str = "e", a: str = "a", role_rates: str = "agreements_rolerate") -> str:
+    """Condition: entry alias `e` has a rate under agreement alias `a`, i.e. `rate_for` is not
+    None: a row of `role_rates` (the RoleRate table, or a copy of it) for the entry's role key,
+    or an Hourly Rate. MISSING_RATE is its negation (SQL form)."""
+    return (
+        f"({a}.hourly_rate IS NOT NULL OR EXISTS (SELECT 1 FROM {role_rates} r "
+        f"WHERE r.agreement_id = {a}.id AND r.role_key = {role_key_sql(f'{e}.role')}))"
+    )
 
 
 def amount_for(minutes: int, rate: Decimal) -> Decimal:

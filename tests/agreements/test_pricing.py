@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection, transaction
 from django.db.models import IntegerField
@@ -10,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agreements import pricing
-from agreements.models import BILLING_INCREMENTS
-from tests.factories import EmployeeFactory, TimeEntryFactory
+from agreements.models import BILLING_INCREMENTS, Agreement, RoleRate
+from tests.factories import AgreementFactory, EmployeeFactory, RoleRateFactory, TimeEntryFactory
 from timesheets.models import TimeEntry
 
 pytestmark = pytest.mark.django_db
@@ -73,4 +75,45 @@ def test_rounding_and_role_key_agree_in_python_sql_and_orm(rows):
         ]
         assert sql == python
         assert orm == python
+        transaction.set_rollback(True)
+
+
+# Roles that often share a key (so rate cards hit), and random ones (so they often miss).
+named_roles = st.one_of(st.sampled_from(["Engineer", " engineer ", "ARCHITECT", "pm", ""]), roles)
+rate_card = st.lists(named_roles, max_size=3)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    agreements=st.lists(
+        st.tuples(st.none() | st.just(Decimal("150.00")), rate_card), min_size=1, max_size=3
+    ),
+    entry_roles=st.lists(named_roles, min_size=1, max_size=6),
+)
+def test_rate_for_and_has_rate_sql_agree(agreements, entry_roles):
+    """For every (entry, agreement): `rate_for` finds a rate exactly when `has_rate_sql` holds
+    (reconciliation raises MISSING_RATE on the others)."""
+    with transaction.atomic():
+        for hourly_rate, card in agreements:
+            a = AgreementFactory(hourly_rate=hourly_rate)
+            for role in {pricing.role_key(r): r for r in card}.values():  # one per key
+                RoleRateFactory(agreement=a, role=role)
+        employee = EmployeeFactory()
+        for role in entry_roles:
+            TimeEntryFactory(employee=employee, role=role)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT e.id, a.id, "
+                f"{pricing.has_rate_sql('e', 'a', RoleRate._meta.db_table)} "
+                f"FROM {TimeEntry._meta.db_table} e CROSS JOIN {Agreement._meta.db_table} a"
+            )
+            sql = {(e, a): has for e, a, has in cursor.fetchall()}
+        python = {
+            (e.pk, a.pk): pricing.rate_for(e.role, a.role_rates.all(), a.hourly_rate) is not None
+            for e in TimeEntry.objects.all()
+            for a in Agreement.objects.prefetch_related("role_rates")
+        }
+        assert sql == python
         transaction.set_rollback(True)

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from agreements.matching import match_sql
-from agreements.pricing import role_key_sql, rounded_minutes_sql
+from agreements.pricing import has_rate_sql, rounded_minutes_sql
 from timesheets.ordering import entry_id_order_sql, entry_order_sql
 from timesheets.reconciliation.sql import (
     _NOT_EXCLUDING_WRITE_OFF,
@@ -134,11 +134,7 @@ def _step_missing_rate(cur: Any, q: _Sql) -> None:
         JOIN {t["agr"]} a ON {match_sql()}
         WHERE e.billable
           AND a.agreement_type IN ('time_and_materials', 'prepaid_hours')
-          AND a.hourly_rate IS NULL
-          AND NOT EXISTS (
-              SELECT 1 FROM {t["rr"]} r
-              WHERE r.agreement_id = a.id AND r.role_key = {role_key_sql("e.role")}
-          )
+          AND NOT {has_rate_sql("e", "a", t["rr"])}
     """)
     )
 
