@@ -2,8 +2,11 @@
 
 Accepted: PDF, PNG, JPEG, plain text and CSV, each up to BILLING_DISPUTE_ATTACHMENT_MAX_BYTES.
 The type is decided from the file's first bytes and must agree with its extension (a `.png`
-that is HTML is refused); PDFs carrying JavaScript, launch actions, rich media or XFA forms are refused;
-text must be UTF-8 without NUL bytes. Files are stored under a random name with the detected
+that is HTML is refused); PDFs carrying JavaScript, launch actions, rich media or XFA forms are refused
+(names decoded, objects inside compressed object streams read with pypdf; a PDF that cannot be
+read that way is refused);
+text must be UTF-8 without NUL bytes. Card-like numbers in the file's name are masked, as in every
+other customer text. Files are stored under a random name with the detected
 extension, never under the sender's name or path, and only ever served as a download with the
 detected type, `nosniff` and a sandboxing CSP, so nothing uploaded runs in our origin.
 """
@@ -11,6 +14,7 @@ detected type, `nosniff` and a sandboxing CSP, so nothing uploaded runs in our o
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,8 +24,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.http import FileResponse
 from django.template.defaultfilters import filesizeformat
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from core.errors import BillingError
+from receivables.allocation import mask_card_numbers
 
 # extension -> content type served
 TYPES = {
@@ -34,6 +41,10 @@ TYPES = {
 }
 ACCEPT = ",".join(TYPES)  # for <input type=file accept=...>
 PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|RichMedia|XFA)\b")
+PDF_ACTIVE_NAMES = frozenset({"/JavaScript", "/JS", "/Launch", "/RichMedia", "/XFA"})
+PDF_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
+PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+PDF_SCRIPTS = "PDFs with scripts, launch actions or forms are refused."
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -64,12 +75,72 @@ def _detected(ext: str, head: bytes, content: bytes) -> bool:
 
 
 def safe_name(name: str) -> str:
+    """The name to store and show: no path, card-like numbers masked (the name is customer input
+    like any message), then only letters, digits and `._ -`."""
     base = re.split(r"[\\/]", name or "")[-1]
+    base = _mask_cards(base)
     base = SAFE_NAME.sub("_", base).strip(" .") or "attachment"
     if len(base) > 100:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: 95 - len(ext)] + dot + ext) if dot else base[:100]
     return base
+
+
+def _mask_cards(name: str) -> str:
+    # File names also separate digit groups by `_` or `.`: the guard (spaces and hyphens) sees
+    # them as spaces, and the name changes only where a card-like number was found.
+    spaced = re.sub(r"(?<=\d)[_.]+(?=\d)", " ", name)
+    masked = mask_card_numbers(spaced)
+    # `*` is no character for a file name: `xxxx xxxx xxxx 1111.pdf`.
+    return name if masked == spaced else masked.replace("*", "x")
+
+
+def _decoded_names(content: bytes) -> bytes:
+    # A PDF name may spell any character as #xx: /J#61vaScript is /JavaScript to a reader.
+    return PDF_NAME.sub(
+        lambda name: PDF_NAME_ESCAPE.sub(lambda h: bytes([int(h.group(1), 16)]), name.group(0)),
+        content,
+    )
+
+
+def _pdf_names(content: bytes) -> set[str]:
+    """Every name (dictionary keys and values, array items) in every object the PDF's
+    cross-reference lists, those inside compressed object streams included, as pypdf reads them
+    (#xx decoded). Raises when the file cannot be read that way."""
+    reader = PdfReader(io.BytesIO(content), strict=False)
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise ValueError("encrypted")
+    refs = [(num, gen) for gen, nums in reader.xref.items() for num in nums]
+    refs += [(num, 0) for num in reader.xref_objStm]
+    names: set[str] = set()
+    for num, gen in refs:
+        stack: list[Any] = [reader.get_object(IndirectObject(num, gen, reader))]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, NameObject):
+                names.add(str(obj))
+            elif isinstance(obj, DictionaryObject):
+                names.update(str(key) for key in obj)
+                stack.extend(obj.values())
+            elif isinstance(obj, ArrayObject):
+                stack.extend(obj)
+    return names
+
+
+def pdf_refusal(content: bytes) -> str:
+    """Why a PDF is refused, or "". Scripts, launch actions, rich media and XFA forms are looked
+    for in the raw bytes (names decoded) and in every object pypdf reads, so neither an escaped
+    name nor a compressed object stream hides them; a PDF pypdf cannot read (or an encrypted one
+    it cannot open) cannot be checked, so it is refused."""
+    if PDF_ACTIVE.search(_decoded_names(content)):
+        return PDF_SCRIPTS
+    try:
+        names = _pdf_names(content)
+    except Exception:  # any parse failure: unreadable here means unchecked
+        return "the PDF cannot be read to check it for scripts; print it to a new PDF and resend."
+    if names & PDF_ACTIVE_NAMES:
+        return PDF_SCRIPTS
+    return ""
 
 
 def check_upload(upload: Any) -> CheckedFile:
@@ -89,8 +160,10 @@ def check_upload(upload: Any) -> CheckedFile:
         raise BillingError(f"{name}: the file is empty.")
     if not _detected(ext, content[:16], content):
         raise BillingError(f"{name}: the content is not a {ext[1:].upper()} file.")
-    if ext == ".pdf" and PDF_ACTIVE.search(content):
-        raise BillingError(f"{name}: PDFs with scripts, launch actions or forms are refused.")
+    if ext == ".pdf":
+        refusal = pdf_refusal(content)
+        if refusal:
+            raise BillingError(f"{name}: {refusal}")
     return CheckedFile(
         content=content,
         name=name,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from portal import services
 from portal.models import PaymentNotice, PortalEvent
 from receivables import disputes
-from receivables.models import Dispute, DisputeMessage
+from receivables.models import Dispute, DisputeAttachment, DisputeMessage
 from tests.factories import PaymentFactory
 from tests.portal.conftest import portal_client
 
@@ -150,6 +150,7 @@ def test_card_numbers_never_stored_from_any_portal_input(alpha):
     """The card-number guard covers every free-text portal input."""
     disputes.dispute_withdraw(dispute=alpha.dispute, user=None)
     client = portal_client(alpha.contact)
+    fixture_files = list(DisputeAttachment.objects.values_list("id", flat=True))
     inputs = [
         (
             reverse("portal:notice_new", args=[alpha.invoice.pk]),
@@ -157,19 +158,37 @@ def test_card_numbers_never_stored_from_any_portal_input(alpha):
         ),
         (
             reverse("portal:dispute_new", args=[alpha.invoice.pk]),
-            {"category": "other", "message": CARD},
+            {
+                "category": "other",
+                "message": CARD,
+                "files": [SimpleUploadedFile(f"{CARD}.csv", b"a,b\n")],
+            },
         ),
     ]
     for url, data in inputs:
         client.post(url, data)
     dispute = Dispute.objects.get(status="open")
-    client.post(reverse("portal:dispute_comment", args=[dispute.pk]), {"message": CARD})
+    client.post(
+        reverse("portal:dispute_comment", args=[dispute.pk]),
+        {"message": CARD, "files": [SimpleUploadedFile("card_4111_1111_1111_1111.txt", b"x")]},
+    )
+    names = [
+        *DisputeAttachment.objects.exclude(id__in=fixture_files)
+        .order_by("id")
+        .values_list("original_name", flat=True),
+        *DisputeAttachment.history.exclude(id__in=fixture_files).values_list(
+            "original_name", flat=True
+        ),
+    ]
+    assert names[:2] == ["xxxx xxxx xxxx 1111.csv", "card_xxxx xxxx xxxx 1111.txt"]
     stored = [
         *PaymentNotice.objects.values_list("reference", flat=True),
         *DisputeMessage.objects.values_list("body", flat=True),
         *PaymentNotice.history.values_list("reference", flat=True),
         *DisputeMessage.history.values_list("body", flat=True),
+        *names,
     ]
     digits = CARD.replace(" ", "")
-    assert all(digits not in s.replace(" ", "").replace("-", "") for s in stored)
+    assert all(digits not in s.replace(" ", "").replace("-", "").replace("_", "") for s in stored)
     assert stored.count(MASKED) == 6
+    assert len(names) == 4
