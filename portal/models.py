@@ -107,6 +107,9 @@ class PortalEvent(models.Model):
     action = models.CharField(max_length=40)
     detail = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(auto_now_add=True)
+    # Append-only, but kept in history too: the in-app History (records/history.py) reads the
+    # history tables, so what a contact did sits there beside what staff did.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -45,7 +45,10 @@ def guard_text(text: str, *, what: str, limit: int) -> str:
 
 
 def event_record(*, contact: Contact, action: str, detail: str = "") -> PortalEvent:
-    return PortalEvent.objects.create(contact=contact, action=action, detail=detail[:500])
+    """Log what a contact did; its history row (the in-app History) names the contact."""
+    event = PortalEvent(contact=contact, action=action, detail=detail[:500])
+    _stamp(event, contact=contact).save()
+    return event
 
 
 def _stamp(obj, user=None, contact: Contact | None = None):

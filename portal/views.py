@@ -318,4 +318,9 @@ def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
     found = selectors.attachment(request.contact, pk)  # type: ignore[attr-defined]
     if found is None:
         raise Http404("No such file.")
+    services.event_record(
+        contact=request.contact,  # type: ignore[attr-defined]
+        action="download",
+        detail=f"dispute #{found.message.dispute_id} file {found.original_name}",
+    )
     return attachments.attachment_response(found)

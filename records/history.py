@@ -20,7 +20,15 @@ from core.listing import DateRangeForm
 from core.roles import has_capability
 from core.templatetags.money import money
 from invoicing.models import CreditNote, Invoice, InvoiceLine
-from receivables.models import Allocation, Payment, Reminder
+from portal.models import Contact, PaymentNotice, PortalAccount, PortalEvent
+from receivables.models import (
+    Allocation,
+    Dispute,
+    DisputeAttachment,
+    DisputeMessage,
+    Payment,
+    Reminder,
+)
 from timesheets.models import Flag, TimeEntry
 
 PAGE_SIZE = 50
@@ -50,7 +58,31 @@ KINDS = (
     Kind("payment", "Payment", Payment, "payments.view", "account_id", "receivables:payment"),
     Kind("allocation", "Allocation", Allocation, "payments.view", "payment__account_id"),
     Kind("reminder", "Reminder", Reminder, "dunning.view", "invoice__account_id"),
+    Kind(
+        "dispute", "Dispute", Dispute, "disputes.view", "invoice__account_id", "receivables:dispute"
+    ),
+    Kind(
+        "dispute_message",
+        "Dispute message",
+        DisputeMessage,
+        "disputes.view",
+        "dispute__invoice__account_id",
+    ),
+    Kind(
+        "dispute_file",
+        "Dispute file",
+        DisputeAttachment,
+        "disputes.view",
+        "message__dispute__invoice__account_id",
+    ),
+    Kind("payment_notice", "Payment notice", PaymentNotice, "payments.view", "account_id"),
+    Kind("contact", "Portal contact", Contact, "contacts.view", "account_id"),
+    Kind("portal_account", "Portal options", PortalAccount, "contacts.view", "account_id"),
+    Kind("portal_event", "Portal action", PortalEvent, "contacts.view", "contact__account_id"),
 )
+# Rows a customer contact wrote through the portal have no staff user and this change reason
+# (portal.services._stamp, receivables.disputes._stamp); the contact is shown as their actor.
+PORTAL_REASON = "portal: "
 BY_KEY = {k.key: k for k in KINDS}
 RANK = {k.key: i for i, k in enumerate(KINDS)}  # ties on (date, history id) break by this
 
@@ -111,6 +143,18 @@ def _label(kind: Kind, row: Any) -> str:
         return f"{row.code} {row.subject}"
     if kind.key == "allocation":
         return f"#{row.id}: payment #{row.payment_id} → invoice #{row.invoice_id}"
+    if kind.key == "dispute":
+        return f"#{row.id} on invoice #{row.invoice_id}"
+    if kind.key == "dispute_message":
+        return f"#{row.id} on dispute #{row.dispute_id}"
+    if kind.key == "dispute_file":
+        return f"{row.original_name} (message #{row.message_id})"
+    if kind.key == "contact":
+        return row.email
+    if kind.key == "portal_account":
+        return f"of customer #{row.account_id}"
+    if kind.key == "portal_event":
+        return f"{row.action} #{row.id}"
     return f"#{row.id}"
 
 
@@ -243,7 +287,13 @@ def _events(kind: Kind, rows: list[Any]) -> list[Event]:
                 value = getattr(row, f.attname)
                 if value not in (None, "", False):
                     changes.append(Change(f.verbose_name, "", _text(value, f, row)))
-        user = row.history_user.get_username() if row.history_user else "system (import or command)"
+        reason = row.history_change_reason or ""
+        if row.history_user:
+            user = row.history_user.get_username()
+        elif reason.startswith(PORTAL_REASON):
+            user = f"{reason.removeprefix(PORTAL_REASON)} (customer contact)"
+        else:
+            user = "system (import or command)"
         events.append(
             Event(
                 row.history_date,
@@ -252,7 +302,7 @@ def _events(kind: Kind, rows: list[Any]) -> list[Event]:
                 _label(kind, row),
                 row.id,
                 user,
-                row.history_change_reason or "",
+                reason,
                 changes,
                 row.history_id,
             )

@@ -139,3 +139,69 @@ def test_date_filter_is_a_local_day(client_for, auditor, settings):
     assert b"ACC-LATE" in day
     before = client.get(URL + "?kind=account&date_to=2026-03-09").content
     assert b"ACC-LATE" not in before
+
+
+def test_portal_actions_are_in_the_history_with_the_contact_as_actor(
+    client_for, auditor, billing_admin, services_manager, settings, tmp_path
+):
+    """What a customer contact does in the portal (notice, dispute, file, sign-in, download) is
+    read in the History like any change, field by field, with the contact as actor."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from portal import services as portal
+    from portal.models import PortalEvent
+    from receivables.models import Dispute, DisputeAttachment
+    from tests.portal.conftest import portal_client
+    from tests.world import invoice_with_lines
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    acme = AccountFactory(external_id="ACC-P", name="Acme Portal")
+    invoice = invoice_with_lines(acme, ["1000.00"])
+    contact = portal.contact_invite(account=acme, email="Jane@Acme.example", user=billing_admin)
+    portal.event_record(contact=contact, action="signed_in")
+    client = portal_client(contact)
+    client.post(
+        reverse("portal:notice_new", args=[invoice.pk]),
+        {"date": "2026-03-01", "amount": "250.00", "reference": "Wire 77"},
+    )
+    client.post(
+        reverse("portal:dispute_new", args=[invoice.pk]),
+        {
+            "category": "other",
+            "message": "Hours doubled",
+            "files": [SimpleUploadedFile("hours.csv", b"date,hours\n")],
+        },
+    )
+    attachment = DisputeAttachment.objects.get()
+    download = client.get(reverse("portal:attachment", args=[attachment.pk]))
+    assert download.status_code == 200
+    dispute = Dispute.objects.get()
+    assert list(PortalEvent.objects.values_list("action", "detail")) == [
+        ("download", f"dispute #{dispute.pk} file hours.csv"),
+        ("dispute_opened", f"#{dispute.pk} {invoice.number}"),
+        ("payment_notice", f"USD 250.00 on 2026-03-01 for {invoice.number}"),
+        ("signed_in", ""),
+    ]
+
+    actor = "jane@acme.example (customer contact)"
+    html = client_for(auditor).get(URL + f"?account={acme.pk}").content.decode()
+    parts = [part.split("</tr>")[0] for part in html.split('class="event" data-kind="')[1:]]
+    rows = {part.split('"', 1)[0]: part for part in parts}  # the oldest row of each kind
+    kinds = [part.split('"', 1)[0] for part in parts]
+    for kind in ("payment_notice", "dispute", "dispute_message", "dispute_file", "portal_event"):
+        assert actor in rows[kind], kind
+    assert "<strong>reference</strong>: Wire 77" in rows["payment_notice"]
+    assert "<strong>amount</strong>: USD 250.00" in rows["payment_notice"]
+    assert "<strong>opened by customer</strong>: jane@acme.example" in rows["dispute"]
+    assert f'href="/receivables/disputes/{dispute.pk}/"' in rows["dispute"]
+    assert "<strong>body</strong>: Hours doubled" in rows["dispute_message"]
+    assert "<strong>original name</strong>: hours.csv" in rows["dispute_file"]
+    assert kinds.count("portal_event") == 4  # signed in, notice, dispute opened, download
+    assert f"<strong>detail</strong>: dispute #{dispute.pk} file hours.csv" in html
+    # The invitation is the billing admin's, on the contact's own record.
+    assert "bella.admin" in rows["contact"] and "jane@acme.example" in rows["contact"]
+    only_events = client_for(auditor).get(URL + "?kind=portal_event").content.decode()
+    assert only_events.count('class="event"') == 4 and actor in only_events
+    # A role without the disputes, payments and contacts read rights sees none of it.
+    sm = client_for(services_manager).get(URL + f"?account={acme.pk}").content.decode()
+    assert "customer contact" not in sm and 'data-kind="dispute' not in sm
