@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from core.dates import firm_today
 from core.money import ZERO
@@ -123,19 +124,37 @@ def expected_notices() -> QuerySet[PaymentNotice]:
     )
 
 
-def notice_candidates(notice: PaymentNotice, days: int = 10):
-    """Recorded payments that may be the one announced: same account, currency and amount,
-    dated within `days` of the notice, not yet matched to another notice."""
+def notice_candidates(
+    notices: list[PaymentNotice], days: int = 10, most: int = 5
+) -> dict[int, list[Any]]:
+    """For each notice (by id), up to `most` recorded payments that may be the one announced:
+    same account, currency and amount, dated within `days` of the notice, not yet matched to
+    another notice; oldest first. One query for the whole page of notices."""
     from receivables.models import Payment
 
-    return (
-        Payment.objects.filter(
-            account_id=notice.account_id,
-            currency=notice.currency,
-            amount=notice.amount,
-            date__gte=notice.date - dt.timedelta(days=days),
-            date__lte=notice.date + dt.timedelta(days=days),
+    found: dict[int, list[Any]] = {n.pk: [] for n in notices}
+    if not notices:
+        return found
+    window = dt.timedelta(days=days)
+    match = Q()
+    for n in notices:
+        match |= Q(
+            account_id=n.account_id,
+            currency=n.currency,
+            amount=n.amount,
+            date__gte=n.date - window,
+            date__lte=n.date + window,
         )
+    payments = list(
+        Payment.objects.filter(match)
         .exclude(notices__status=PaymentNotice.Status.MATCHED)
         .order_by("date", "id")
     )
+    for n in notices:
+        found[n.pk] = [
+            p
+            for p in payments
+            if (p.account_id, p.currency, p.amount) == (n.account_id, n.currency, n.amount)
+            and n.date - window <= p.date <= n.date + window
+        ][:most]
+    return found

@@ -107,7 +107,9 @@ def account_options(request: HttpRequest, account_pk: int) -> HttpResponse:
 @require("payments.view")
 def notices(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.expected_notices(), 50).get_page(request.GET.get("page"))
-    rows = [(n, list(selectors.notice_candidates(n)[:5])) for n in page.object_list]
+    shown = list(page.object_list)
+    candidates = selectors.notice_candidates(shown)
+    rows = [(n, candidates[n.pk]) for n in shown]
     return render(request, "portal/staff/notices.html", {"page": page, "rows": rows})
 
 

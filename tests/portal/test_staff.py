@@ -61,3 +61,53 @@ def test_contacts_api(finance, auditor):
     assert (revoked.json()["active"], revoked.json()["revoked_by"]) == (False, "fiona.finance")
     again = api(finance).post(f"/api/v1/contacts/{body['id']}/revoke/")
     assert (again.status_code, again.json()["detail"]) == (409, "bo@q.example is already revoked.")
+
+
+def _notices(n: int, start: int) -> None:
+    """n notices on their own accounts, each with the payment it announced and two that are not
+    it (another account; 11 days away)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from portal.models import PaymentNotice
+    from tests.factories import PaymentFactory
+
+    for i in range(start, start + n):
+        acc = AccountFactory()
+        contact = Contact.objects.create(
+            account=acc, email=f"ap{acc.pk}@customer.example", invited_at=timezone.now()
+        )
+        amount = Decimal("100.00") + i
+        PaymentNotice.objects.create(
+            contact=contact, account=acc, date=dt.date(2026, 3, 1), amount=amount, currency="USD"
+        )
+        PaymentFactory(
+            external_id=f"BANK-{i}", account=acc, amount=amount, date=dt.date(2026, 3, 4)
+        )
+        PaymentFactory(
+            external_id=f"LATE-{i}", account=acc, amount=amount, date=dt.date(2026, 3, 12)
+        )
+        PaymentFactory(external_id=f"OTHER-{i}", amount=amount, date=dt.date(2026, 3, 1))
+
+
+@pytest.mark.django_db
+def test_expected_payments_page_costs_the_same_queries_for_n_and_3n_notices(finance, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(finance)
+
+    def page() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get("/contacts/notices/").content.decode()
+        return len(ctx.captured_queries), html
+
+    _notices(5, 0)
+    few, html = page()
+    _notices(10, 5)
+    many, html = page()
+    assert few == many
+    assert all(f"BANK-{i} (2026-03-04)" in html for i in range(15))
+    assert "LATE-" not in html and "OTHER-" not in html
