@@ -1,12 +1,19 @@
-"""Large uploads import in the background (SPEC 1.4 upload pages): a Celery task runs the same
-all-or-nothing import while the page shows a progress bar that polls a small JSON endpoint.
+"""Large uploads are checked and imported in the background (SPEC 1.4 upload pages): a Celery task
+runs the same all-or-nothing import while the page shows a progress bar that polls a small JSON
+endpoint. Both steps of an upload go there: the "Check file" dry run (``dry_run=True``: nothing is
+written, the file stays for the import, and the job keeps the preview rows the upload page then
+shows) and the confirmed import. So a firm-size file never runs inside a web request (gunicorn's
+timeout is 120 s; a million-row dry run takes over a minute).
 
 ``is_large(path)``: the file has more than ``IMPORT_BACKGROUND_ROWS`` lines (default 5,000; an
-XLSX by its sheet's rows). ``start(page, entry, user)`` records an ``ImportJob`` and enqueues
-``core.tasks.run_import_job`` after commit. ``run(job_id)`` (the task's body) imports the file
-with the upload's options. Progress is written through a second database connection in
-autocommit, so it is visible while the import's own transaction is still open; the import's rows
-become visible only when it commits, and a rejected file writes nothing but the job's outcome.
+XLSX by its sheet's rows). ``start(kind, run, entry, user, dry_run)`` records an ``ImportJob`` and
+enqueues ``core.tasks.run_import_job`` after commit. ``run(job_id)`` (the task's body) imports the
+file with the upload's options; the import function's module names its ``SOURCES`` and, for a
+dry run, may name ``preview_rows(path, options, result)`` (JSON-able preview rows; otherwise the
+first rows as the reader normalizes them). Progress is written through a second database
+connection in autocommit, so it is visible while the import's own transaction is still open; the
+import's rows become visible only when it commits, and a rejected file writes nothing but the
+job's outcome.
 """
 
 from __future__ import annotations
@@ -63,7 +70,9 @@ def runner_path(run: Any) -> str:
     return f"{run.__module__}.{run.__qualname__}"
 
 
-def start(*, kind: str, run: Any, entry: dict[str, Any], user: Any) -> ImportJob:
+def start(
+    *, kind: str, run: Any, entry: dict[str, Any], user: Any, dry_run: bool = False
+) -> ImportJob:
     """Record the job and enqueue it once the request's transaction commits."""
     from core.tasks import run_import_job
 
@@ -74,6 +83,7 @@ def start(*, kind: str, run: Any, entry: dict[str, Any], user: Any) -> ImportJob
         path=entry["path"],
         runner=runner_path(run),
         choices=entry["choices"],
+        dry_run=dry_run,
         rows_total=estimate_rows(entry["path"]),
     )
     transaction.on_commit(lambda: run_import_job.delay(job.pk))
@@ -118,17 +128,21 @@ def run(job_id: int) -> None:
         return
     job = ImportJob.objects.select_related("user").get(pk=job_id)
     progress = Progress(job.pk)
+    rows: list[Any] = []
     try:
+        module = job.runner.rsplit(".", 1)[0]
         runner = import_string(job.runner)
-        sources = import_string(f"{job.runner.rsplit('.', 1)[0]}.SOURCES")
+        options = options_from_choices(job.kind, import_string(f"{module}.SOURCES"), job.choices)
         result = runner(
             file=job.path,
             user=job.user,
-            dry_run=False,
-            options=options_from_choices(job.kind, sources, job.choices),
+            dry_run=job.dry_run,
+            options=options,
             file_name=job.file_name,
             progress=progress,
         )
+        if job.dry_run and result.ok:
+            rows = _preview(module, job.path, options, result)
     except Exception:
         log.exception("import job %s failed", job.pk)
         _finish(job, ImportJob.Status.FAILED, {"errors": [{"line": 0, "column": "file", "message":
@@ -137,13 +151,29 @@ def run(job_id: int) -> None:
         return
     finally:
         progress.close()
-        Path(job.path).unlink(missing_ok=True)
+        if not job.dry_run:  # a check keeps the file for the import that may follow
+            Path(job.path).unlink(missing_ok=True)
     job.import_record_id = result.import_id
     _finish(job, ImportJob.Status.DONE if result.ok else ImportJob.Status.REJECTED, {
         "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
         "deleted": result.deleted, "source": result.source, "error_count": len(result.errors),
         "errors": [e.as_dict() for e in result.errors[:200]], "notices": result.notices[:50],
+        "unknown_header": result.unknown_header[:1000], "rows": rows,
     })  # fmt: skip
+
+
+def _preview(module: str, path: str, options: Any, result: Any) -> list[Any]:
+    """A dry run's preview rows, JSON-able: the import module's own ``preview_rows`` if it has
+    one, else the first rows as the shared reader normalizes them (``{"line", "values"}``)."""
+    from core.import_pages import preview_rows
+
+    try:
+        own = import_string(f"{module}.preview_rows")
+    except ImportError:
+        sources = import_string(f"{module}.SOURCES")
+        return [{"line": r.line, "values": list(r.values)}
+                for r in preview_rows(path, sources, options)]  # fmt: skip
+    return list(own(path, options, result))
 
 
 def _finish(job: ImportJob, status: str, result: dict[str, Any]) -> None:
@@ -173,3 +203,22 @@ def as_json(job: ImportJob) -> dict[str, Any]:
         "finished": finished,
         "result": job.result if finished else None,
     }
+
+
+def result_of(job: ImportJob) -> Any:
+    """A finished job's outcome as the ImportResult the upload page shows."""
+    from core.imports import ImportResult, RowError
+
+    data = job.result or {}
+    return ImportResult(
+        created=data.get("created", 0),
+        updated=data.get("updated", 0),
+        unchanged=data.get("unchanged", 0),
+        deleted=data.get("deleted", 0),
+        errors=[RowError(e["line"], e["column"], e["message"]) for e in data.get("errors", [])],
+        dry_run=job.dry_run,
+        notices=list(data.get("notices", [])),
+        source=data.get("source", ""),
+        import_id=job.import_record_id,
+        unknown_header=list(data.get("unknown_header", [])),
+    )

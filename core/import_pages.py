@@ -22,6 +22,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from core import import_jobs, previews
 from core.csvio import CsvFileError, Row, max_import_bytes, size_text
@@ -152,11 +153,11 @@ def options_from_choices(kind: str, sources: SourceSet, choices: dict[str, str])
     )
 
 
-def preview_rows(path: str, page: ImportPage, options: ReadOptions) -> list[Row]:
+def preview_rows(path: str, sources: SourceSet, options: ReadOptions) -> list[Row]:
     """The first rows as they will be stored (normalized by the same reader as the import)."""
     rows: list[Row] = []
     try:
-        for row in TableReader(path, sources=page.sources, options=options):
+        for row in TableReader(path, sources=sources, options=options):
             rows.append(row)
             if len(rows) >= PREVIEW_ROWS:
                 break
@@ -379,6 +380,8 @@ def import_view(request: HttpRequest, page: ImportPage) -> HttpResponse:
     }
     if request.method == "POST" and "token" in request.POST:
         return _with_pending(request, page, context)
+    if request.method == "GET" and "checked" in request.GET:
+        return _checked(request, page, context, request.GET["checked"])
     if request.method == "POST":
         form = ImportUploadForm(request.POST, request.FILES, page=page)
         if not form.is_valid():
@@ -393,8 +396,23 @@ def import_view(request: HttpRequest, page: ImportPage) -> HttpResponse:
 def _preview(
     request: HttpRequest, page: ImportPage, context: dict[str, Any], entry: dict[str, Any]
 ) -> HttpResponse:
+    if import_jobs.is_large(entry["path"]):
+        # The check of a large file runs on the worker too; its page then comes back here.
+        job = import_jobs.start(
+            kind=page.kind, run=page.run, entry=entry, user=request.user, dry_run=True
+        )
+        entry["job"] = job.pk
+        request.session.modified = True
+        return redirect("import_job", pk=job.pk)
     options = read_options(page, entry["choices"])
     result = page.run(file=entry["path"], user=request.user, dry_run=True, options=options)
+    return _show_preview(request, page, context, entry, options, result)
+
+
+def _show_preview(
+    request: HttpRequest, page: ImportPage, context: dict[str, Any], entry: dict[str, Any],
+    options: ReadOptions, result: ImportResult, rows: list[Any] | None = None,
+) -> HttpResponse:  # fmt: skip
     context.update(form=ImportUploadForm(page=page), result=result, upload=entry)
     if result.unknown_header:
         # Keep the upload: the mapping form re-checks the same file.
@@ -404,10 +422,29 @@ def _preview(
             entry["layout"] = layout
             request.session.modified = True
     elif result.ok:
-        context["rows"] = preview_rows(entry["path"], page, options)
+        context["rows"] = (
+            rows if rows is not None else preview_rows(entry["path"], page.sources, options)
+        )
     else:
         _forget(request, page.kind)
     return render(request, "imports/upload.html", context)
+
+
+def _checked(
+    request: HttpRequest, page: ImportPage, context: dict[str, Any], pk: str
+) -> HttpResponse:
+    """The preview of a large file whose check ran in the background (``?checked=<job>``): the
+    job's counts, notices, problems and preview rows, for the upload still pending in this
+    session; confirming it imports in the background too."""
+    entry = _pending(request).get(page.kind)
+    job = ImportJob.objects.filter(pk=pk if pk.isdigit() else 0, dry_run=True).first()
+    if not entry or job is None or entry.get("job") != job.pk or job.finished_at is None:
+        messages.error(request, "That check has expired or is not finished; upload the file again.")
+        return redirect(page.url_name)
+    result = import_jobs.result_of(job)
+    options = read_options(page, entry["choices"])
+    return _show_preview(request, page, context, entry, options, result,
+                         rows=job.result.get("rows", []))  # fmt: skip
 
 
 def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any]) -> HttpResponse:
@@ -460,6 +497,12 @@ def _with_pending(request: HttpRequest, page: ImportPage, context: dict[str, Any
 
 # --- the import history -------------------------------------------------------------------------
 
+# The upload page a finished background check (a dry-run job) returns to, by kind.
+CHECK_PAGES = {
+    "agreements": "agreements:import",
+    "time_entries": "timesheets:import",
+    "payments": "receivables:payment_upload",
+}
 KIND_CAPABILITIES = {
     "agreements": "agreements.import",
     "time_entries": "entries.import",
@@ -535,6 +578,9 @@ def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     """A background import: a progress bar while it runs (polling ``import_job_status``), then
     its outcome: the counts, or every problem and that nothing was written."""
     job = _job_for(request, pk)
+    if job.dry_run and job.finished_at is not None and job.kind in CHECK_PAGES:
+        # A finished check goes on to the upload page's preview (which offers the import).
+        return redirect(f"{reverse(CHECK_PAGES[job.kind])}?checked={job.pk}")
     return render(request, "imports/job.html", {"job": job, "state": import_jobs.as_json(job)})
 
 

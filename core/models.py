@@ -103,9 +103,10 @@ class ImportRecord(models.Model):
 
 
 class ImportJob(models.Model):
-    """A large upload imported in the background (the upload pages, SPEC 1.4): the file waiting
-    for the worker, the progress the page's bar shows, and the outcome. The import itself stays
-    all or nothing: a rejected file writes no business row; the job keeps its problems."""
+    """A large upload checked or imported in the background (the upload pages, SPEC 1.4): the
+    file waiting for the worker, the progress the page's bar shows, and the outcome. The import
+    itself stays all or nothing: a rejected file writes no business row; the job keeps its
+    problems. A dry run (``dry_run``) writes nothing at all and keeps the preview rows."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -122,6 +123,11 @@ class ImportJob(models.Model):
     path = models.CharField(max_length=500, help_text="The uploaded file, until the job ends.")
     runner = models.CharField(max_length=200, help_text="Dotted path of the import function.")
     choices = models.JSONField(default=dict, blank=True, help_text="The upload's reading options.")
+    dry_run = models.BooleanField(
+        default=False,
+        help_text="A check of the file (the upload page's preview): writes nothing and keeps the "
+        "file for the import that may follow.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     phase = models.CharField(max_length=16, blank=True, help_text="reading, writing")
     rows_total = models.PositiveIntegerField(default=0, help_text="Estimated from the file.")

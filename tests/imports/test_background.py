@@ -5,6 +5,7 @@ file writes nothing but the job's problems."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -28,28 +29,58 @@ def big_file(rows: int, *, bad_line: int | None = None) -> bytes:
     return entries_csv(*out)
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_a_large_upload_imports_on_the_worker_with_progress(
-    celery_worker, client_for, billing_admin, auditor, settings
-):
-    settings.IMPORT_BACKGROUND_ROWS = 100
-    client = client_for(billing_admin)
-    data = big_file(400)
-    preview = client.post(URL, {"file": SimpleUploadedFile("big.csv", data), "source": "auto"})
-    token = re.search(rb'name="token" value="([^"]+)"', preview.content).group(1).decode()
-    confirmed = client.post(URL, {"token": token, "confirm": "1"})
-    job = ImportJob.objects.get()
-    assert confirmed.status_code == 302 and confirmed["Location"] == f"/imports/jobs/{job.pk}/"
-    page = client.get(confirmed["Location"]).content.decode()
-    assert "import-progress" in page or "Imported" in page
+def finished_state(client, job: ImportJob) -> dict:
     status_url = f"/imports/jobs/{job.pk}/status/"
 
     def finished():
         state = client.get(status_url).json()
         return state if state["finished"] else None
 
-    state = wait_for(finished, timeout=120)
+    return wait_for(finished, timeout=120)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_large_upload_is_checked_then_imported_on_the_worker_with_progress(
+    celery_worker, client_for, billing_admin, services_manager, auditor, settings
+):
+    settings.IMPORT_BACKGROUND_ROWS = 100
+    client = client_for(billing_admin)
+    data = big_file(400)
+    # "Check file": the dry run goes to the worker too, not into this request.
+    checking = client.post(URL, {"file": SimpleUploadedFile("big.csv", data), "source": "auto"})
+    check = ImportJob.objects.get()
+    assert check.dry_run and checking.status_code == 302
+    assert checking["Location"] == f"/imports/jobs/{check.pk}/"
+    page = client.get(checking["Location"])
+    assert page.status_code == 302 or b"checked in the background" in page.content
+    state = finished_state(client, check)
+    assert state["status"] == "done", state
+    assert (state["result"]["created"], state["result"]["source"]) == (400, "billable")
+    # The check wrote nothing and kept the file for the import.
+    assert not TimeEntry.objects.exists() and not ImportRecord.objects.exists()
+    check.refresh_from_db()
+    assert Path(check.path).exists() and check.import_record_id is None
+    # Its page now goes on to the upload page's preview: counts and the first 20 stored rows.
+    back = client.get(f"/imports/jobs/{check.pk}/")
+    assert back.status_code == 302 and back["Location"] == f"{URL}?checked={check.pk}"
+    preview = client.get(back["Location"])
+    body = preview.content.decode()
+    assert "Preview of big.csv" in body and 'data-count="created">400<' in body
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td>(\d+)</td>', body)
+    assert rows == [(str(i + 2), str(5000 + i)) for i in range(20)]
+    token = re.search(rb'name="token" value="([^"]+)"', preview.content).group(1).decode()
+    # Another session, even of a user who may import, cannot pick the check up.
+    other = client_for(services_manager).get(back["Location"])
+    assert other.status_code == 302 and other["Location"] == URL
+
+    confirmed = client.post(URL, {"token": token, "confirm": "1"})
+    job = ImportJob.objects.exclude(pk=check.pk).get()
+    assert not job.dry_run and job.path == check.path
+    assert confirmed.status_code == 302 and confirmed["Location"] == f"/imports/jobs/{job.pk}/"
+    page = client.get(confirmed["Location"]).content.decode()
+    assert "import-progress" in page or "Imported" in page
+    state = finished_state(client, job)
     assert state["status"] == "done", state
     assert (state["percent"], state["rows_total"], state["result"]["created"]) == (100, 400, 400)
     assert TimeEntry.objects.count() == 400
@@ -58,10 +89,33 @@ def test_a_large_upload_imports_on_the_worker_with_progress(
     assert (job.import_record_id, record.user, record.file_name) == (record.pk, billing_admin,
                                                                    "big.csv")  # fmt: skip
     assert set(TimeEntry.objects.values_list("import_record_id", flat=True)) == {record.pk}
+    assert not Path(job.path).exists()
     page = client.get(f"/imports/jobs/{job.pk}/").content.decode()
     assert "400 created, 0 updated, 0 unchanged" in page
     # Another role sees neither the page nor its status.
-    assert client_for(auditor).get(status_url).status_code == 403
+    assert client_for(auditor).get(f"/imports/jobs/{job.pk}/status/").status_code == 403
+    # The check's preview is gone once the upload was imported.
+    again = client.get(f"{URL}?checked={check.pk}", follow=True)
+    assert b"That check has expired" in again.content
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_large_upload_whose_check_fails_shows_every_problem(
+    celery_worker, client_for, billing_admin, settings
+):
+    settings.IMPORT_BACKGROUND_ROWS = 100
+    client = client_for(billing_admin)
+    data = big_file(300, bad_line=250)
+    client.post(URL, {"file": SimpleUploadedFile("bad.csv", data), "source": "auto"})
+    check = ImportJob.objects.get()
+    assert finished_state(client, check)["status"] == "rejected"
+    body = client.get(f"/imports/jobs/{check.pk}/", follow=True).content.decode()
+    assert "bad.csv cannot be imported" in body
+    assert re.search(r"<td class=\"num\">250</td><td>Hours</td>", body)
+    assert 'name="token"' not in body  # nothing to confirm; the upload is forgotten
+    assert not Path(check.path).exists()
+    assert not TimeEntry.objects.exists() and not ImportRecord.objects.exists()
 
 
 @pytest.mark.worker
