@@ -370,7 +370,7 @@ def _remember_payer(*, kind: str, key: str, account: Account, user) -> None:
 
 def payment_import(
     *, file, user=None, dry_run: bool = False, source: str = "auto", options=None,
-    file_name: str = "",
+    file_name: str = "", progress=None,
 ) -> ImportResult:  # fmt: skip
     """Import payments: the billable CSV (SPEC 1.3) or a bank statement (1.4), `source` given or
     recognised from the first bytes. All or nothing, allocation in file order, idempotent by
@@ -378,13 +378,17 @@ def payment_import(
     edited). A statement's credits whose payer is not known are imported unassigned. `file` is
     bytes, a path or a binary file object; `options` (a ``core.reading.ReadOptions``: encoding,
     delimiter, sheet, date order, decimal, mapping) say how the billable CSV or XLSX is read. An
-    import that wrote is in the import history. The first notice names the source read."""
+    import that wrote is in the import history. The first notice names the source read.
+    ``progress(rows, phase)`` is told how far it is (a background import's bar, core.import_jobs).
+    """
     from core.reading import ReadOptions, describe_file
     from receivables.sources import read_payments
 
     options = options or ReadOptions(source=source)
     if options.source == "auto" and source != "auto":
         options = dataclasses.replace(options, source=source)
+    if progress is not None:
+        progress(0, "reading")
     try:
         read = read_payments(file, options)
     except csvio.CsvFileError as exc:
@@ -393,7 +397,7 @@ def payment_import(
         return result
     file_info = None if dry_run else describe_file(file, file_name)
     result = _import(read.rows, read.errors, user, dry_run, source=read.source, read=read,
-                     file_info=file_info)  # fmt: skip
+                     file_info=file_info, progress=progress)  # fmt: skip
     result.source = read.source
     result.errors = read.relabel(result.errors)
     result.notices[0:0] = read.notices
@@ -428,7 +432,7 @@ class _DryRun(Exception):
 
 def _import(
     rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool, *,
-    source: str = "billable", read=None, file_info=None,
+    source: str = "billable", read=None, file_info=None, progress=None,
 ) -> ImportResult:  # fmt: skip
     for attempt in range(2):
         result = ImportResult(dry_run=dry_run)
@@ -441,7 +445,9 @@ def _import(
         try:
             with transaction.atomic():
                 record = _import_record(source, user, read, file_info) if not dry_run else None
-                for row in parsed:
+                for done, row in enumerate(parsed):
+                    if progress is not None:
+                        progress(done, "writing")
                     if row.existing is not None:
                         result.unchanged += 1
                         continue

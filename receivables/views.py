@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agreements.models import Account
-from core import csvio
+from core import csvio, import_jobs
 from core.dates import firm_today
 from core.errors import BillingError
 from core.mail_views import preview_or_send, sent_for
@@ -26,7 +26,7 @@ from core.roles import has_capability, require
 from invoicing.mail import contacts as invoice_contacts
 from invoicing.models import CreditNote, Invoice
 from receivables import dunning as reminders
-from receivables import payment_entry, selectors, services
+from receivables import payment_entry, payment_uploads, selectors, services
 from receivables.aging import BUCKETS, aging_report
 from receivables.aging_page import cached_aging_report
 from receivables.exports import aging_pdf, statement_pdf
@@ -378,21 +378,27 @@ def unapplied(request: HttpRequest) -> HttpResponse:
 def payment_upload(request: HttpRequest) -> HttpResponse:
     """Upload a payments file: a dry run first (counts, the first payments as they will be
     stored, notices), then "Import" reads it with the same options (SPEC 1.4). A CSV header that
-    lacks required columns opens the mapping form of every upload page (core.import_pages)."""
+    lacks required columns opens the mapping form of every upload page (core.import_pages). A
+    file over IMPORT_BACKGROUND_ROWS is checked and imported on the worker (payment_uploads)."""
     from core.import_pages import mapping_choice, options_from_choices
     from receivables.sources import SOURCES
 
+    if request.method == "GET" and "checked" in request.GET:  # a large file's background check
+        if (found := payment_uploads.checked(request, request.GET["checked"])) is None:
+            messages.error(request, "That check has expired; upload the file again.")
+            return redirect("receivables:payment_upload")
+        return _payment_preview(request, UploadForm(), *found)
     if request.method == "POST" and "token" in request.POST:
         token = request.POST["token"]
         key = f"payment_upload_{token}"
-        path = _upload_path(request, token)
+        path = payment_uploads.upload_path(request, token)
         if path is None:
             messages.error(request, "That upload has expired; upload the file again.")
             return redirect("receivables:payment_upload")
         choices = request.session.get(f"{key}_choices", {})
         name = request.session.get(f"{key}_name", "")
         if "cancel" in request.POST:
-            _forget_upload(request, token)
+            payment_uploads.forget(request, token)
             messages.info(request, "Upload cancelled; nothing was written.")
             return redirect("receivables:payment_upload")
         if "save_mapping" in request.POST or "use_mapping" in request.POST:
@@ -402,13 +408,16 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
             if mapping:
                 choices = {**choices, "mapping": mapping}
                 request.session[f"{key}_choices"] = choices
-            return _payment_preview(request, UploadForm(), path, token, choices, name)
+            return _payment_preview(request, UploadForm(), token, path, choices, name)
+        if import_jobs.is_large(str(path)):
+            return payment_uploads.start(request, token=token, path=path, choices=choices,
+                                         name=name, dry_run=False)  # fmt: skip
         result = services.payment_import(
             file=path, user=request.user, options=options_from_choices("payments", SOURCES, choices),
             file_name=name,
         )  # fmt: skip
         if result.ok:
-            _forget_upload(request, token)
+            payment_uploads.forget(request, token)
             messages.success(
                 request,
                 f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
@@ -431,20 +440,26 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
         request.session[f"payment_upload_{token}"] = str(target)
         request.session[f"payment_upload_{token}_choices"] = choices
         request.session[f"payment_upload_{token}_name"] = upload.name[:200]
-        return _payment_preview(request, form, target, token, choices, upload.name)
+        return _payment_preview(request, form, token, target, choices, upload.name)
     return render(request, "receivables/payment_upload.html", {"form": form})
 
 
 def _payment_preview(
-    request: HttpRequest, form: UploadForm, path: Path, token: str, choices: dict[str, str],
-    filename: str,
+    request: HttpRequest, form: UploadForm, token: str, path: Path, choices: dict[str, str],
+    filename: str, result: Any = None,
 ) -> HttpResponse:  # fmt: skip
-    """A stored upload's dry run: the preview, the mapping form, or every problem (forgotten)."""
+    """A stored upload's dry run (on the worker for a large file, whose ``result`` then comes
+    back here): the preview, the mapping form, or every problem (forgotten)."""
     from core.import_pages import mapping_context, options_from_choices
     from receivables.sources import SOURCES
 
+    if result is None and import_jobs.is_large(str(path)):
+        return payment_uploads.start(request, token=token, path=path, choices=choices,
+                                     name=filename, dry_run=True)  # fmt: skip
     options = options_from_choices("payments", SOURCES, choices)
-    result = services.payment_import(file=path, user=request.user, dry_run=True, options=options)
+    if result is None:
+        result = services.payment_import(file=path, user=request.user, dry_run=True,
+                                         options=options)  # fmt: skip
     context: dict[str, Any] = {"form": form, "result": result, "filename": filename}
     if result.unknown_header:
         # Kept: the mapping form checks the same file again.
@@ -452,23 +467,8 @@ def _payment_preview(
     elif result.ok:
         context["token"] = token
     else:
-        _forget_upload(request, token)
+        payment_uploads.forget(request, token)
     return render(request, "receivables/payment_upload.html", context)
-
-
-def _forget_upload(request: HttpRequest, token: str) -> None:
-    if (path := _upload_path(request, token)) is not None:
-        path.unlink(missing_ok=True)
-    for suffix in ("", "_choices", "_name"):
-        request.session.pop(f"payment_upload_{token}{suffix}", None)
-
-
-def _upload_path(request: HttpRequest, token: str) -> Path | None:
-    stored = request.session.get(f"payment_upload_{token}")
-    if not stored:
-        return None
-    path = Path(stored)
-    return path if path.is_file() else None
 
 
 # --- invoices: receivables view and disputes ------------------------------------------------------

@@ -5,6 +5,7 @@ file writes nothing but the job's problems."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,53 @@ def test_a_large_upload_whose_check_fails_shows_every_problem(
     assert 'name="token"' not in body  # nothing to confirm; the upload is forgotten
     assert not Path(check.path).exists()
     assert not TimeEntry.objects.exists() and not ImportRecord.objects.exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_large_payments_file_is_checked_and_imported_on_the_worker(
+    celery_worker, client_for, finance, settings
+):
+    from agreements.models import Account
+    from receivables.models import Payment
+
+    settings.IMPORT_BACKGROUND_ROWS = 100
+    Account.objects.create(external_id="ACC-1", name="Acme")
+    lines = ["Payment ID,Date,Account ID,Amount,Currency"] + [
+        f"P-{i:03},2026-11-{1 + i % 28:02},ACC-1,{10 + i}.50,USD" for i in range(150)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    client = client_for(finance)
+    url = "/receivables/payments/upload/"
+    checking = client.post(url, {"file": SimpleUploadedFile("big.csv", data), "source": "auto"})
+    check = ImportJob.objects.get()
+    assert (check.kind, check.dry_run, checking.status_code) == ("payments", True, 302)
+    assert checking["Location"] == f"/imports/jobs/{check.pk}/"
+    state = finished_state(client, check)
+    assert (state["status"], state["result"]["created"]) == ("done", 150), state
+    assert not Payment.objects.exists() and Path(check.path).exists()
+    back = client.get(f"/imports/jobs/{check.pk}/")
+    assert back["Location"] == f"{url}?checked={check.pk}"
+    preview = client.get(back["Location"])
+    body = preview.content.decode()
+    assert "Read as billable (payments CSV, SPEC 1.3): 150 row(s)." in body
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td>(P-\d+)</td><td>([\d-]+)</td>', body)
+    assert rows == [(str(i + 2), f"P-{i:03}", f"2026-11-{1 + i % 28:02}") for i in range(20)]
+    assert "ACC-1 (Acme)" in body
+    token = preview.context["token"]
+
+    confirmed = client.post(url, {"token": token})
+    job = ImportJob.objects.exclude(pk=check.pk).get()
+    assert (job.dry_run, confirmed["Location"]) == (False, f"/imports/jobs/{job.pk}/")
+    state = finished_state(client, job)
+    assert (state["status"], state["result"]["created"]) == ("done", 150), state
+    assert Payment.objects.count() == 150
+    assert Payment.objects.get(external_id="P-149").amount == Decimal("159.50")
+    record = ImportRecord.objects.get()
+    assert (record.kind, record.user, record.file_name, record.created) == (
+        "payments", finance, "big.csv", 150
+    )  # fmt: skip
+    assert not Path(job.path).exists()
 
 
 @pytest.mark.worker
