@@ -10,6 +10,7 @@ as a `BillingError`. When the transaction rolls back, nothing is sent.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
 from django.core.mail import EmailMessage
@@ -28,19 +29,29 @@ from receivables.models import Reminder
 logger = logging.getLogger(__name__)
 
 
-def dunning_run(*, as_of: dt.date, user=None, expected: int | None = None) -> list[Reminder]:
+def dunning_digest(due: list[selectors.DueReminder]) -> str:
+    """A fingerprint of a list of due reminders: which invoice, which level, which lower levels
+    it supersedes. The preview page carries it, so "Run now" sends only the list a person saw."""
+    keys = sorted(
+        f"{d.invoice.pk}:{d.level}:{','.join(str(n) for n in d.skipped_levels)}" for d in due
+    )
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def dunning_run(*, as_of: dt.date, user=None, expected: str | None = None) -> list[Reminder]:
     """Send the reminders due on `as_of` (SPEC 4); returns the Reminder rows recorded.
 
     Per invoice only the highest due level is mailed; lower levels due at the same time are
     recorded as `superseded`, so a customer never gets several mails for one invoice in one day.
     Idempotent: a level is recorded once per invoice (unique constraint), and the invoice row is
     locked while its reminders are decided, so two concurrent runs never mail twice. `expected`
-    (the count a person confirmed on the preview page) refuses a run whose list has changed.
+    (the `dunning_digest` of the list a person confirmed on the preview page) refuses a run whose
+    list has changed, even to another list of the same length.
     """
     due = selectors.dunning_due(as_of)
-    if expected is not None and len(due) != expected:
+    if expected is not None and dunning_digest(due) != expected:
         raise BillingError(
-            f"{len(due)} reminders are due now, not the {expected} you confirmed; nothing was "
+            f"The reminders due now ({len(due)}) are not the ones you confirmed; nothing was "
             "sent. Check the list again."
         )
     recorded: list[Reminder] = []

@@ -542,18 +542,26 @@ def dunning_preview(request: HttpRequest) -> HttpResponse:
             rows.append({"due": due, "draft": None, "problem": str(exc)})
         else:
             rows.append({"due": due, "draft": draft, "problem": ""})
-    return render(request, "receivables/dunning_preview.html", {"rows": rows, "today": today})
+    return render(
+        request,
+        "receivables/dunning_preview.html",
+        {
+            "rows": rows,
+            "today": today,
+            "digest": reminders.dunning_digest([r["due"] for r in rows]),
+        },
+    )
 
 
 @require_POST
 @require("dunning.run")
 def dunning_run(request: HttpRequest) -> HttpResponse:
-    confirmed = request.POST.get("confirm_count", "")
     try:
         recorded = reminders.dunning_run(
             as_of=firm_today(),
             user=request.user,
-            expected=int(confirmed) if confirmed.isdigit() else None,
+            # Always checked: a POST without the preview's digest sends nothing.
+            expected=request.POST.get("confirm_digest", ""),
         )
     except BillingError as exc:
         messages.error(request, str(exc))

@@ -294,6 +294,10 @@ def test_dunning_page_and_run_now(client_for, finance, acme):
     assert Reminder.objects.count() == 0  # nothing due today
     with time_machine.travel(TODAY + dt.timedelta(days=1), tick=False):
         client = client_for(finance)  # a day later the 8 h idle session has ended: log in again
-        client.post(reverse("receivables:dunning_run"))
+        client.post(reverse("receivables:dunning_run"))  # not confirmed on the preview: refused
+        assert Reminder.objects.count() == 0
+        preview = client.get(reverse("receivables:dunning_preview")).content.decode()
+        digest = preview.split('name="confirm_digest" value="', 1)[1].split('"', 1)[0]
+        client.post(reverse("receivables:dunning_run"), {"confirm_digest": digest})
     assert list(Reminder.objects.values_list("level", "status")) == [(7, "sent")]
     assert inv.number in client.get(reverse("receivables:dunning")).content.decode()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+from decimal import Decimal
 
 import pytest
 from django.core import mail as outbox
@@ -14,6 +16,7 @@ from core import mail
 from core.models import MailTemplate, SentMail
 from invoicing.models import Invoice
 from receivables.models import Reminder
+from receivables.services import payment_record
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.screens.helpers import final_invoice
 
@@ -120,8 +123,10 @@ def test_single_reminder_preview_and_send_with_pdf(
 def test_dunning_run_shows_what_will_be_sent_and_asks(
     client_for, finance, acme, django_capture_on_commit_callbacks
 ):
-    for seq in (4, 5):
+    first, second = (
         final_invoice(account=acme, seq=seq, total="100.00", due_date=dt.date(2026, 4, 1))
+        for seq in (4, 5)
+    )
     client = client_for(finance)
     html = client.get(reverse("receivables:dunning_preview")).content.decode()
     assert (
@@ -129,11 +134,28 @@ def test_dunning_run_shows_what_will_be_sent_and_asks(
         and "Send 2 reminders" in html
         and outbox.outbox == []
     )
-    stale = client.post(reverse("receivables:dunning_run"), {"confirm_count": "3"}, follow=True)
-    assert "not the 3 you confirmed" in stale.content.decode()
-    assert outbox.outbox == [] and Reminder.objects.count() == 0
+    digest = re.search(r'name="confirm_digest" value="([0-9a-f]{64})"', html)[1]
+    run = reverse("receivables:dunning_run")
+    # No digest, or the list changed to another of the same length (one paid, a third due).
+    for changed in (False, True):
+        if changed:
+            payment_record(
+                account=acme,
+                date=dt.date(2026, 4, 14),
+                amount=Decimal("100.00"),
+                currency="USD",
+                reference=first.number,
+            )
+            final_invoice(account=acme, seq=7, total="100.00", due_date=dt.date(2026, 4, 2))
+        body = {"confirm_digest": digest} if changed else {}
+        stale = client.post(run, body, follow=True)
+        assert "are not the ones you confirmed" in stale.content.decode()
+        assert outbox.outbox == [] and Reminder.objects.count() == 0
+    html = client.get(reverse("receivables:dunning_preview")).content.decode()
+    assert "Send 2 reminders" in html and first.number not in html and second.number in html
+    digest = re.search(r'name="confirm_digest" value="([0-9a-f]{64})"', html)[1]
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("receivables:dunning_run"), {"confirm_count": "2"})
+        client.post(run, {"confirm_digest": digest})
     assert len(outbox.outbox) == 2 and SentMail.objects.filter(kind="reminder").count() == 2
 
 
