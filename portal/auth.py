@@ -19,8 +19,24 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.models import Contact, PortalSession
+
+
+def safe_next(value: str | None) -> str:
+    """A `next` target kept through sign-in: only a path of the portal itself (`/portal/...`,
+    no scheme, host, `//` or backslash), so a crafted link cannot send a contact elsewhere."""
+    value = (value or "").strip()
+    if (
+        not value.startswith("/portal/")
+        or "\\" in value
+        or "//" in value
+        or any(ord(c) < 33 for c in value)
+        or not url_has_allowed_host_and_scheme(value, allowed_hosts=None)
+    ):
+        return ""
+    return value
 
 
 def new_token() -> tuple[str, str]:

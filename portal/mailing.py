@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from invoicing.models import Invoice
 from portal.models import Contact, PortalAccount
@@ -27,7 +28,9 @@ def invoice_mail_values(invoice: Invoice) -> dict[str, str]:
         ).exists()
     ):
         return {"portal_link": ""}
-    url = settings.BILLING_SITE_URL + reverse("portal:signin")
+    # The sign-in page keeps `next` through the link it mails: signing in opens this invoice.
+    target = urlencode({"next": reverse("portal:invoice", args=[invoice.pk])})
+    url = settings.BILLING_SITE_URL + reverse("portal:signin") + "?" + target
     return {
         "portal_link": (
             "\n\nSee this invoice, download it (PDF, e-invoice), tell us about a payment or "

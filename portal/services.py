@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from agreements.models import Account
 from core.dates import firm_today
@@ -126,8 +127,9 @@ def portal_account_set(
 # --- sign-in -----------------------------------------------------------------------------------
 
 
-def _send_link(contact: Contact, *, invited: bool = False) -> None:
-    """Create a link and mail it after commit (inside the caller's transaction)."""
+def _send_link(contact: Contact, *, invited: bool = False, next_path: str = "") -> None:
+    """Create a link and mail it after commit (inside the caller's transaction); `next_path`
+    (a portal path, auth.safe_next) is where signing in with it lands."""
     token, token_digest = auth.new_token()
     now = timezone.now()
     SignInLink.objects.create(
@@ -137,6 +139,9 @@ def _send_link(contact: Contact, *, invited: bool = False) -> None:
         expires_at=now + dt.timedelta(minutes=settings.PORTAL_LINK_MINUTES),
     )
     url = settings.BILLING_SITE_URL + reverse("portal:signin_link", args=[token])
+    next_path = auth.safe_next(next_path)
+    if next_path:
+        url += "?" + urlencode({"next": next_path})
     firm = settings.BILLING_FIRM_NAME
     intro = (
         f"{firm} invites you to its customer portal for {contact.account.name}: see and download "
@@ -155,9 +160,11 @@ def _send_link(contact: Contact, *, invited: bool = False) -> None:
     )
 
 
-def signin_link_request(*, email: str) -> int:
+def signin_link_request(*, email: str, next_path: str = "") -> int:
     """Mail a fresh link to every active contact with this address (one per account), at most
-    PORTAL_LINKS_PER_HOUR per contact. Returns how many were sent; the page never says."""
+    PORTAL_LINKS_PER_HOUR per contact; signing in with it lands on `next_path` (a portal path,
+    e.g. the invoice the invoice e-mail pointed to) or the portal home. Returns how many were
+    sent; the page never says."""
     try:
         email = _clean_email(email)
     except BillingError:
@@ -170,7 +177,7 @@ def signin_link_request(*, email: str) -> int:
         ):
             if contact.links.filter(created_at__gt=since).count() >= settings.PORTAL_LINKS_PER_HOUR:
                 continue
-            _send_link(contact)
+            _send_link(contact, next_path=next_path)
             event_record(contact=contact, action="link_requested")
             sent += 1
     return sent

@@ -63,7 +63,10 @@ def signin(request: HttpRequest) -> HttpResponse:
         if retry is not None:
             return _signin_throttled(request, form, retry)
         if form.is_valid():
-            services.signin_link_request(email=form.cleaned_data["email"])
+            services.signin_link_request(
+                email=form.cleaned_data["email"],
+                next_path=auth.safe_next(request.GET.get("next")),
+            )
             sent = True
     return _render(request, "portal/signin.html", {"form": form, "sent": sent})
 
@@ -97,7 +100,8 @@ def signin_link(request: HttpRequest, token: str) -> HttpResponse:
     if redeemed is None:
         return _render(request, "portal/link_invalid.html", {}, status=410)
     _contact, session_token = redeemed
-    response = redirect("portal:home")
+    # The form posts to this URL, query included: `next` from the mailed link survives.
+    response = redirect(auth.safe_next(request.GET.get("next")) or "portal:home")
     auth.set_cookie(response, session_token)
     return response
 

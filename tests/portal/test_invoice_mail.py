@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.utils.http import urlencode
 
 from agreements.models import Account
 from invoicing.services import invoice_send
@@ -66,3 +67,56 @@ def test_auditor_cannot_change_the_option(alpha, auditor, client_for):
     )
     assert response.status_code == 403
     assert not PortalAccount.objects.filter(account=alpha.account).exists()
+
+
+@pytest.mark.django_db
+def test_from_the_invoice_mail_to_that_invoice_signed_in(
+    alpha, billing_admin, django_capture_on_commit_callbacks, settings
+):
+    """The mailed portal address asks for a sign-in link; the link it sends signs the contact
+    in on the invoice of the mail, and no `next` leads off the portal."""
+    import re
+
+    from django.test import Client
+
+    settings.PORTAL_LINKS_PER_HOUR = settings.PORTAL_SIGNIN_PER_EMAIL = 20
+    settings.PORTAL_SIGNIN_PER_ADDRESS = 50
+
+    body = send(alpha.invoice, billing_admin, django_capture_on_commit_callbacks)
+    mailed = re.search(r"customer portal: (http://portal\.test(\S+))", body).group(2)
+    assert mailed == f"/portal/signin/?next=%2Fportal%2Finvoices%2F{alpha.invoice.pk}%2F"
+    client = Client()
+    assert client.get(mailed).status_code == 200
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(mailed, {"email": alpha.contact.email})
+    (sign_in,) = mail.outbox
+    link = re.search(r"http://portal\.test(/portal/signin/[\w-]+/\S*)", sign_in.body).group(1)
+    assert link.endswith(f"/?next=%2Fportal%2Finvoices%2F{alpha.invoice.pk}%2F")
+    assert client.get(link).status_code == 200  # the confirmation page; the form posts here
+    landed = client.post(link)
+    assert landed.status_code == 302
+    assert landed["Location"] == f"/portal/invoices/{alpha.invoice.pk}/"
+    page = client.get(landed["Location"]).content.decode()
+    assert f'<strong class="quote">{alpha.invoice.number}</strong>' in page
+
+    for target in (
+        "https://evil.example/portal/",
+        "//evil.example/portal/",
+        "/portal//evil.example",
+        "/portal/\\\\evil.example",
+        "/admin/",
+        "javascript:alert(1)",
+    ):
+        mail.outbox.clear()
+        other = Client()
+        with django_capture_on_commit_callbacks(execute=True):
+            other.post(
+                "/portal/signin/?" + urlencode({"next": target}), {"email": alpha.contact.email}
+            )
+        (sign_in,) = mail.outbox
+        link = re.search(r"http://portal\.test(/portal/signin/[\w-]+/\S*)", sign_in.body).group(1)
+        assert "next" not in link, target
+        # A link whose query was tampered with afterwards lands on the portal home.
+        landed = other.post(link + "?" + urlencode({"next": target}))
+        assert landed["Location"] == "/portal/", target
