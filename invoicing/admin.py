@@ -1,14 +1,15 @@
 """Operator console for invoicing: read-only. Invoices change only through the services (the
 review screen, the commands, the API), which check the transitions, keep the totals right and
 record who did what; an approved invoice is frozen (and a PostgreSQL trigger refuses edits).
-The one action calls the approval service."""
 
-from django.contrib import admin, messages
+No approval action here (issue 17 item 2): approval names the version of the draft the approver
+was shown, and the changelist shows no version, so an action could only approve whatever the
+draft had become by the time it was posted. Approve on the review page, the API or
+`approve_invoices`."""
+
+from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.errors import BillingError
-from core.roles import has_capability
-from invoicing import services
 from invoicing.models import CreditNote, Invoice, InvoiceAdjustment, InvoiceLine, InvoiceRun
 
 
@@ -60,23 +61,6 @@ class InvoiceAdjustmentInline(ReadOnlyAdmin, admin.TabularInline):
     readonly_fields = fields
 
 
-@admin.action(description="Approve selected drafts (numbers them and renders the final PDF)")
-def approve_selected(modeladmin, request, queryset):
-    if not has_capability(request.user, "invoices.manage"):
-        modeladmin.message_user(request, "Your role may not approve invoices.", messages.ERROR)
-        return
-    for invoice in queryset.order_by("id"):
-        try:
-            # The changelist row the operator selected is the version they saw.
-            done = services.invoice_approve(
-                invoice=invoice, user=request.user, version=invoice.version
-            )
-        except BillingError as exc:
-            modeladmin.message_user(request, str(exc), messages.ERROR)
-        else:
-            modeladmin.message_user(request, f"Approved {done.number}.", messages.SUCCESS)
-
-
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = (
@@ -93,7 +77,6 @@ class InvoiceAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     search_fields = ("number", "account__name", "po_number")
     list_select_related = ("account",)
     inlines = [InvoiceLineInline, InvoiceAdjustmentInline]
-    actions = [approve_selected]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Invoice._meta.fields]

@@ -238,19 +238,25 @@ def test_admin_is_read_only_for_invoices(client, billing_admin, django_user_mode
     assert (invoice.total, invoice.status, line.amount) == (D("1000.00"), "approved", D("1000.00"))
 
 
-def test_admin_action_approves_through_the_service(client, billing_admin):
+def test_the_admin_cannot_approve_a_draft_it_never_showed_a_version_of(client, billing_admin):
+    """Issue 17 item 2: the admin's "approve selected" action approved the draft at the version
+    read when the POST arrived, not the one the operator saw (the changelist shows none). The
+    admin offers no approval; the review page, the API and the command name the version."""
     invoice = draft()
-    client.force_login(billing_admin)
     billing_admin.is_staff = True
     billing_admin.is_superuser = True
     billing_admin.save()
-    response = client.post(
-        "/admin/invoicing/invoice/",
-        {"action": "approve_selected", "_selected_action": [invoice.pk]},
-    )
-    assert response.status_code == 302
-    invoice.refresh_from_db()
-    assert (invoice.status, invoice.number) == ("approved", "INV-2026-00001")
+    client.force_login(billing_admin)
+    changelist = client.get("/admin/invoicing/invoice/")
+    assert changelist.status_code == 200 and b"approve_selected" not in changelist.content
+    for extra in ({}, {"version": invoice.version}, {"ids": f"{invoice.pk}:{invoice.version}"}):
+        response = client.post(
+            "/admin/invoicing/invoice/",
+            {"action": "approve_selected", "index": 0, "_selected_action": [invoice.pk], **extra},
+        )
+        assert response.status_code == 200  # the list again: no such action
+        invoice.refresh_from_db()
+        assert (invoice.status, invoice.number) == ("draft", None)
 
 
 @pytest.mark.django_db(transaction=True)

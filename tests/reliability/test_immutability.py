@@ -82,7 +82,8 @@ def attempt(
 ) -> None:
     """Run one attempt; it must change nothing, and be refused at its own layer: the services
     with a BillingError, the admin and the API with a 4xx answer (`redirect_ok`: admin actions
-    refuse with a redirect and a message), the ORM and SQL by the database. A page or API call
+    refuse with a redirect and a message, or, on an admin that offers no action at all, by
+    showing the list again), the ORM and SQL by the database. A page or API call
     that reaches the database trigger would be a 500 for its user: a violation."""
     log.trial()
     before = snapshot(invoice_id)
@@ -94,7 +95,9 @@ def attempt(
         if hasattr(result, "status_code"):
             outcome = f"HTTP {result.status_code}"
             log.check(result.status_code < 500, f"{label}: server error {result.status_code}")
-            refused = result.status_code >= 400 or (redirect_ok and result.status_code == 302)
+            refused = result.status_code >= 400 or (
+                redirect_ok and result.status_code in (200, 302)
+            )
             log.check(refused, f"{label}: answered {result.status_code}, not a refusal")
     except BillingError as exc:
         outcome = f"BillingError: {exc}"
