@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -13,7 +18,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.negotiation import CSVUploadParser
-from core.parsers import BoundedJSONParser
+from core.parsers import ImportJSONParser
 
 
 class ImportErrorItemSerializer(serializers.Serializer):
@@ -55,7 +60,16 @@ class ImportUploadSerializer(serializers.Serializer):
     mapping = serializers.CharField(required=False, help_text=MAPPING_PARAMETER)
 
 
-IMPORT_PARSERS = [BoundedJSONParser, MultiPartParser, FormParser, CSVUploadParser]
+IMPORT_PARSERS = [ImportJSONParser, MultiPartParser, FormParser, CSVUploadParser]
+
+# Stated in each import operation's schema (description and 413) and in docs/api.md.
+BODY_LIMITS = (
+    "Body limits: a JSON list at most `BILLING_JSON_MAX_BYTES` (default 10 MB, parsed in "
+    "memory); a CSV or XLSX file (multipart or text/csv) at most `BILLING_IMPORT_MAX_BYTES` "
+    "(default 50 MB, streamed to disk). A larger body is refused from its Content-Length before "
+    "it is read: 413 with a JSON `detail`, nothing written. Send imports past the JSON limit as "
+    "a CSV file."
+)
 
 
 def parse_bool_param(request: Request, name: str) -> bool:
@@ -78,7 +92,8 @@ def import_schema(kind: str, columns: str, flags: dict[str, str] | None = None) 
             f"All or nothing, idempotent by external key (SPEC 1). Send the CSV file as multipart "
             f"field `file`, or the raw CSV with `Content-Type: text/csv`, or a JSON list of objects "
             f"whose keys are the CSV column names ({columns}). A rejected file answers 400 with "
-            f"every problem; nothing is written. `?dry_run=1` validates and counts without writing."
+            f"every problem; nothing is written. `?dry_run=1` validates and counts without writing. "
+            + BODY_LIMITS
         ),
         parameters=[
             OpenApiParameter(
@@ -117,6 +132,7 @@ def import_schema(kind: str, columns: str, flags: dict[str, str] | None = None) 
                 serializers=[ImportRejectedSerializer, ErrorSerializer],
                 resource_type_field_name=None,
             ),
+            413: OpenApiResponse(ErrorSerializer, description=BODY_LIMITS),
         },
     )
 
