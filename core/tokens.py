@@ -54,7 +54,8 @@ def token_revoke(*, user: Any, pk: int) -> bool:
 
 
 class HashedTokenAuthentication(BaseAuthentication):
-    """`Authorization: Token <token>`, looked up by its SHA-256; refused once expired."""
+    """`Authorization: Token <token>`, looked up by its SHA-256; refused once expired, and (403)
+    for a superuser who must enrol a second factor first (core.two_factor.must_enrol)."""
 
     keyword = "Token"
 
@@ -78,6 +79,10 @@ class HashedTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This token has expired. Create a new one on your API tokens page."
             )
+        from core.two_factor import ENROL_FIRST, must_enrol  # not at import: DRF loads this early
+
+        if must_enrol(record.user):
+            raise exceptions.PermissionDenied(ENROL_FIRST)
         if record.last_used_at is None or now - record.last_used_at > LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
         return record.user, record

@@ -5,7 +5,9 @@ page shows the secret and the otpauth:// URI). Once enrolled, a password log-in 
 log-in: every page, the admin and session API calls send the user to /accounts/2fa/verify/
 until a current code is entered (`SecondFactorMiddleware`), and the API token endpoint wants the
 code as `otp`. With BILLABLE_REQUIRE_2FA_SUPERUSERS on, a superuser without a device is sent to
-enrol before anything else. Wrong codes count against the log-in limit (core.login).
+enrol before anything else, and gets no API token (403 from the token endpoint) nor any use of a
+token made before (core.tokens.HashedTokenAuthentication). Wrong codes count against the log-in
+limit (core.login).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from core import login, roles
 
 ELIGIBLE_ROLES = {roles.BILLING_ADMIN, roles.FINANCE}
+ENROL_FIRST = (
+    "Superusers must set up a second factor on /accounts/2fa/ before using the API "
+    "(BILLABLE_REQUIRE_2FA_SUPERUSERS)."
+)
 OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/login/", "/static/", "/healthz")
 
 

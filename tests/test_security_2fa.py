@@ -158,3 +158,38 @@ def test_wrong_codes_count_against_the_login_limit(finance, settings):
         client.post(reverse("two_factor_verify"), {"code": "000001"})
     locked = client.get(reverse("two_factor_verify"))
     assert locked.status_code == 429 and b"Too many failed log-ins" in locked.content
+
+
+def test_an_enforced_superuser_gets_no_api_token_without_a_second_factor(settings):
+    """BILLABLE_REQUIRE_2FA_SUPERUSERS covered only session requests: the token endpoint gave a
+    superuser without a device a token for a password alone, and token requests never pass the
+    2FA middleware. Now: no token (403), nor use of one made before; once enrolled, the token
+    endpoint wants the code as `otp`, as it does for every enrolled user."""
+    from core.models import ApiToken
+    from core.tokens import token_create
+
+    sue = UserFactory(username="sue.super", is_staff=True, is_superuser=True)
+    _, old_token = token_create(user=sue)  # made while the setting was off
+    settings.BILLABLE_REQUIRE_2FA_SUPERUSERS = True
+    api = APIClient()
+    body = {"username": sue.username, "password": PASSWORD}
+    refused = api.post("/api/v1/auth/token/", body, format="json")
+    assert refused.status_code == 403
+    assert "/accounts/2fa/" in refused.json()["detail"]
+    assert ApiToken.objects.filter(user=sue).count() == 1  # only the old one
+    api.credentials(HTTP_AUTHORIZATION=f"Token {old_token}")
+    old = api.get("/api/v1/payments/")
+    assert old.status_code == 403 and "/accounts/2fa/" in old.json()["detail"]
+
+    device = enrol(sue)
+    assert api.get("/api/v1/payments/").status_code == 200  # enrolled: the old token works again
+    api.credentials()
+    missing = api.post("/api/v1/auth/token/", body, format="json")
+    assert missing.status_code == 400 and "otp" in missing.json()["errors"]
+    wrong = api.post("/api/v1/auth/token/", {**body, "otp": "12345x"}, format="json")
+    assert wrong.status_code == 400 and "otp" in wrong.json()["errors"]
+    assert ApiToken.objects.filter(user=sue).count() == 1
+    device.refresh_from_db()
+    ok = api.post("/api/v1/auth/token/", {**body, "otp": code_for(device, 1)}, format="json")
+    assert ok.status_code == 200 and ok.json()["token"]
+    assert ApiToken.objects.filter(user=sue).count() == 2

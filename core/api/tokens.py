@@ -1,4 +1,9 @@
-"""Token login: POST username + password -> an API token, behind the login limiter."""
+"""Token login: POST username + password (+ the second-factor code) -> an API token, behind the
+login limiter.
+
+A user with a TOTP device sends its current code as `otp` (400 naming `otp` without it). With
+BILLABLE_REQUIRE_2FA_SUPERUSERS on, a superuser without a device gets no token at all (403): a
+token would skip the second factor the setting enforces on the pages (core.two_factor)."""
 
 from __future__ import annotations
 
@@ -47,7 +52,10 @@ class TokenResponseSerializer(serializers.Serializer):
 class ObtainTokenView(APIView):
     """POST username + password -> a new API token, shown once (core.tokens).
 
-    Failed attempts count against the same limit as the login page (core.login)."""
+    Failed attempts (a wrong password or code) count against the same limit as the login page
+    (core.login). A user with a second factor sends its current code as `otp`. With
+    BILLABLE_REQUIRE_2FA_SUPERUSERS on, a superuser without a second factor gets 403: set one up
+    on /accounts/2fa/ first."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -60,6 +68,7 @@ class ObtainTokenView(APIView):
         responses={
             200: TokenResponseSerializer,
             400: ErrorSerializer,
+            403: ErrorSerializer,
             429: ErrorSerializer,
         },
         auth=[],
@@ -84,6 +93,8 @@ class ObtainTokenView(APIView):
                 status.HTTP_400_BAD_REQUEST,
                 {"otp": ["Missing or not current."]},
             )
+        if two_factor.must_enrol(data["user"]):
+            return error_response(two_factor.ENROL_FIRST, status.HTTP_403_FORBIDDEN)
         record, raw = token_create(user=data["user"], name=data.get("name") or "API login")
         return Response(
             {"token": raw, "expires_at": record.expires_at},
