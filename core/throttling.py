@@ -8,6 +8,11 @@ APIView, before core.api (which imports drf-spectacular, which imports DRF's vie
 Rates are settings read on each request, `N/s`, `N/min`, `N/hour` or `N/day`:
 BILLABLE_API_RATE_TOKEN (each token or session user) and BILLABLE_API_RATE_ADDRESS (each client
 address, authenticated or not, the token endpoint included). Empty: no limit.
+
+The client address is REMOTE_ADDR, as for the log-in limits (core.login.client_address), never a
+client-sent X-Forwarded-For: DRF's own `get_ident` takes that header verbatim when NUM_PROXIES is
+unset, so a new header on each request escaped the limit (or charged someone else's address). A
+proxy in front must pass the client's address on as REMOTE_ADDR (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ class TokenRateThrottle(_SettingRateThrottle):
 class AddressRateThrottle(_SettingRateThrottle):
     scope = "address"
     setting = "BILLABLE_API_RATE_ADDRESS"
+
+    def get_ident(self, request: Any) -> str:
+        # Imported here: DRF imports this module while defining APIView (see above).
+        from core.login import client_address
+
+        return client_address(request)
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -78,3 +78,33 @@ def test_empty_rate_means_no_limit(settings, finance):
     settings.BILLABLE_API_RATE_ADDRESS = ""
     client = client_with(token_create(user=finance)[1])
     assert {client.get("/api/v1/payments/").status_code for _ in range(8)} == {200}
+
+
+def test_a_client_sent_x_forwarded_for_neither_escapes_nor_shifts_the_address_limit(
+    settings, finance
+):
+    """The address is REMOTE_ADDR, as for the log-in limits: DRF's default identification took a
+    client's X-Forwarded-For verbatim (NUM_PROXIES unset), so a new header per request was a new
+    address."""
+    settings.BILLABLE_API_RATE_TOKEN = "1000/min"
+    settings.BILLABLE_API_RATE_ADDRESS = "4/min"
+    client = client_with(token_create(user=finance)[1], "10.9.0.4")
+    answers = [
+        client.get("/api/v1/payments/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(1, 7)
+    ]
+    assert answers == [200, 200, 200, 200, 429, 429]
+    anonymous = APIClient(REMOTE_ADDR="10.9.0.4")
+    response = anonymous.post(
+        "/api/v1/auth/token/",
+        {"username": "fiona.finance", "password": "x"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.77",
+    )
+    assert response.status_code == 429 and "Retry-After" in response
+    # Nor can a client spend another address's allowance by naming it.
+    spender = client_with(token_create(user=finance)[1], "10.9.0.5")
+    for _ in range(6):
+        spender.get("/api/v1/payments/", HTTP_X_FORWARDED_FOR="10.9.0.6")
+    victim = client_with(token_create(user=finance)[1], "10.9.0.6")
+    assert victim.get("/api/v1/payments/").status_code == 200
