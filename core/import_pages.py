@@ -503,6 +503,8 @@ CHECK_PAGES = {
     "time_entries": "timesheets:import",
     "payments": "receivables:payment_upload",
 }
+# Kinds whose undo takes any import whose rows no later import rewrote (not only the latest).
+ANY_UNDO = ("time_entries", "payments")
 KIND_CAPABILITIES = {
     "agreements": "agreements.import",
     "time_entries": "entries.import",
@@ -512,26 +514,31 @@ KIND_CAPABILITIES = {
 
 @require("imports.history")
 def import_history(request: HttpRequest) -> HttpResponse:
-    """Every import that was written: who, when, the file (name, SHA-256), source and counts;
-    the latest import of a kind that has an undo can be undone by a user who may import it."""
+    """Every import that was written: who, when, the file (name, SHA-256), source and counts.
+    A user who may import a kind sees Undo on its imports in force: every time-entry and payment
+    import (the undo refuses, with the reason, one whose rows were billed, allocated or rewritten
+    since), the latest agreement import."""
     from django.core.paginator import Paginator
 
     records = ImportRecord.objects.select_related("user", "undone_by")
     page = Paginator(records, 50).get_page(request.GET.get("page"))
-    latest: dict[str, int] = {}
+    undoable = set()
     for kind in KIND_CAPABILITIES:
-        first = (
-            ImportRecord.objects.filter(kind=kind, status=ImportRecord.Status.DONE)
-            .exclude(created=0, updated=0, deleted=0)
-            .first()
+        if kind not in UNDO_HANDLERS or not has_capability(request.user, UNDO_HANDLERS[kind][0]):
+            continue
+        done = ImportRecord.objects.filter(kind=kind, status=ImportRecord.Status.DONE).exclude(
+            created=0, updated=0, deleted=0
         )
-        if first is not None:
-            latest[kind] = first.pk
-    undoable = {
-        pk
-        for kind, pk in latest.items()
-        if kind in UNDO_HANDLERS and has_capability(request.user, UNDO_HANDLERS[kind][0])
-    }
+        if kind in ANY_UNDO:  # the undo checks row by row; it refuses with the reason
+            undoable |= {
+                r.pk
+                for r in page.object_list
+                if r.kind == kind
+                and r.status == ImportRecord.Status.DONE
+                and (r.created or r.updated or r.deleted)
+            }
+        elif (first := done.first()) is not None:
+            undoable.add(first.pk)
     return render(request, "imports/history.html", {"page": page, "undoable": undoable})
 
 

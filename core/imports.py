@@ -102,10 +102,14 @@ class UndoRefused(Exception):
     """The import cannot be undone; the message says why."""
 
 
-def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
+def import_record_claim_undo(
+    *, record_id: int, kind: str, user: Any, latest_only: bool = True
+) -> Any:
     """Lock an import for undo (inside the caller's transaction): it must exist, be of ``kind``,
-    not be undone, and be the latest import of its kind still in force. Marks it undone; the
-    caller then removes or restores its rows and raises UndoRefused to roll everything back."""
+    not be undone, and (``latest_only``) be the latest import of its kind still in force; a caller
+    that checks row by row that no later import rewrote its rows passes ``latest_only=False``.
+    Marks it undone; the caller then removes or restores its rows and raises UndoRefused to roll
+    everything back."""
     from django.utils import timezone
 
     from core.models import ImportRecord
@@ -125,7 +129,7 @@ def import_record_claim_undo(*, record_id: int, kind: str, user: Any) -> Any:
         .filter(wrote)
         .first()
     )
-    if later is not None:
+    if later is not None and latest_only:
         raise UndoRefused(
             f"Import {later.pk} ({later.file_name}) came after this one; undo that one first."
         )

@@ -4,10 +4,11 @@
 and period that the file no longer has are deleted (with history) when no invoice holds them, and
 flagged ``CHANGED_AFTER_INVOICING`` when one does (they are kept).
 
-``time_entry_import_undo(*, record_id, user)`` undoes the latest time-entry import: entries it
-created are deleted, entries it changed get back their previous version (from history), all in one
-transaction and with history. It is refused while any of its entries is on an invoice (draft or
-approved), and for an import that removed entries with --replace-period.
+``time_entry_import_undo(*, record_id, user)`` undoes a time-entry import, the latest or an older
+one: entries it created are deleted, entries it changed get back their previous version (from
+history), all in one transaction and with history. It is refused while any of its entries is on an
+invoice (draft or approved), while a later import has changed or removed any entry it wrote (undo
+that one first), and for an import that removed entries with --replace-period.
 """
 
 from __future__ import annotations
@@ -104,11 +105,42 @@ WITH previous AS (
 """
 
 
+# The entries an import wrote (a history row of its) that are no longer as it left them: changed
+# by a later import (whose record the entry now names) or removed since.
+_REWRITTEN = """
+SELECT count(*), min(t.import_record_id) FROM (
+    SELECT DISTINCT h.id FROM timesheets_historicaltimeentry h WHERE h.import_record_id = %(record)s
+) w LEFT JOIN timesheets_timeentry t ON t.id = w.id
+WHERE t.id IS NULL OR t.import_record_id IS DISTINCT FROM %(record)s
+"""
+
+
+def _refuse_if_rewritten(record: Any) -> None:
+    from core.models import ImportRecord
+
+    with connection.cursor() as cursor:
+        cursor.execute(_REWRITTEN, {"record": record.pk})
+        count, later_id = cursor.fetchone()
+    if not count:
+        return
+    later = ImportRecord.objects.filter(pk=later_id).first() if later_id else None
+    by = "a later import"
+    if later is not None:
+        by = f"import {later.pk}" + (f" ({later.file_name})" if later.file_name else "")
+    raise UndoRefused(
+        f"{count} entr{pluralize(count, 'y,ies')} of this import {pluralize(count, 'was,were')} "
+        f"changed or removed since by {by}; undo that one first."
+    )
+
+
 def time_entry_import_undo(*, record_id: int, user: Any) -> dict[str, int]:
     """See the module docstring; raises UndoRefused (nothing changed) with the reason."""
     with transaction.atomic():
         lock_imports("time_entries")
-        record = import_record_claim_undo(record_id=record_id, kind="time_entries", user=user)
+        record = import_record_claim_undo(
+            record_id=record_id, kind="time_entries", user=user, latest_only=False
+        )
+        _refuse_if_rewritten(record)
         if record.deleted:
             raise UndoRefused(
                 f"This import removed {record.deleted} entr{pluralize(record.deleted, 'y,ies')} "

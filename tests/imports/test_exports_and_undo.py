@@ -96,8 +96,12 @@ def test_undo_removes_created_entries_and_restores_changed_ones(billing_admin):
         user=billing_admin,
     )
     assert (second.created, second.updated) == (1, 1)
-    with pytest.raises(UndoRefused, match="came after this one"):
+    with pytest.raises(UndoRefused) as exc:
         time_entry_import_undo(record_id=first.import_id, user=billing_admin)
+    assert str(exc.value) == (
+        f"1 entry of this import was changed or removed since by import {second.import_id}; undo "
+        "that one first."
+    )
     assert time_entry_import_undo(record_id=second.import_id, user=billing_admin) == {
         "deleted": 1,
         "restored": 1,
