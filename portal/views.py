@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,6 +20,8 @@ from portal import auth, selectors, services, throttle
 from portal.forms import NoticeForm, PortalDisputeForm, PortalMessageForm, SignInForm
 from receivables import attachments, disputes
 from receivables.exports import statement_pdf
+
+PAGE_SIZE = 50  # invoices, and credit notes, per page of the invoices page
 
 
 def _firm() -> dict[str, Any]:
@@ -139,12 +142,17 @@ def home(request: HttpRequest) -> HttpResponse:
 @auth.portal_login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
+    # Pages, not a cap: every invoice and credit note of the account stays reachable.
+    invoices = Paginator(selectors.invoices(contact), PAGE_SIZE).get_page(request.GET.get("page"))
+    notes = Paginator(selectors.credit_notes(contact), PAGE_SIZE).get_page(
+        request.GET.get("cn_page")
+    )
     return _render(
         request,
         "portal/invoices.html",
         {
-            "invoices": selectors.invoices(contact)[:500],
-            "credit_notes": selectors.credit_notes(contact)[:500],
+            "invoices": invoices,
+            "credit_notes": notes,
             "disputes": selectors.disputes(contact).order_by("-opened_at")[:200],
             "notices": selectors.notices(contact)[:100],
         },

@@ -192,3 +192,41 @@ def test_card_numbers_never_stored_from_any_portal_input(alpha):
     assert all(digits not in s.replace(" ", "").replace("-", "").replace("_", "") for s in stored)
     assert stored.count(MASKED) == 6
     assert len(names) == 4
+
+
+@pytest.mark.django_db
+def test_invoices_page_pages_through_every_invoice_and_credit_note(alpha, monkeypatch):
+    """No cap: the invoices and the credit notes each come in pages, all reachable."""
+    from portal import views
+    from tests.factories import CreditNoteFactory
+    from tests.world import invoice_with_lines
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    numbers = {alpha.invoice.number}
+    for seq in range(101, 105):
+        numbers.add(invoice_with_lines(alpha.account, ["10.00"], seq=seq).number)
+    notes = {alpha.credit_note.number}
+    for n in range(2):
+        notes.add(CreditNoteFactory(invoice=alpha.invoice, number=f"CN-2026-9000{n}").number)
+    client = portal_client(alpha.contact)
+    seen: list[str] = []
+    url = reverse("portal:invoices")
+    for page in (1, 2, 3):
+        html = client.get(url).content.decode()
+        assert f"<span>Page {page} of 3</span>" in html
+        table = html.split('id="all-invoices"')[1].split("</table>")[0]
+        seen += [n for n in numbers if f">{n}</a>" in table]
+        if page < 3:
+            url = reverse("portal:invoices") + f"?page={page + 1}&cn_page=1"
+            assert f'href="?page={page + 1}&amp;cn_page=1" id="older-invoices"' in html
+    assert sorted(seen) == sorted(numbers)  # each invoice on exactly one page
+    first = client.get(reverse("portal:invoices")).content.decode()
+    second = client.get(reverse("portal:invoices") + "?page=1&cn_page=2").content.decode()
+    shown = [
+        n
+        for html in (first, second)
+        for n in notes
+        if f"<td>{n}</td>" in html.split('id="credit-notes"')[1].split("</table>")[0]
+    ]
+    assert sorted(shown) == sorted(notes)
+    assert "<span>Page 2 of 2</span>" in second.split('id="credit-notes"')[1]
