@@ -29,11 +29,18 @@ from receivables.models import Reminder
 logger = logging.getLogger(__name__)
 
 
+def held(invoice: Invoice) -> bool:
+    """A reminder goes out with its invoice's PDF attached, so it is held (not sent and not
+    recorded: the level stays due) while the final PDF is not stored yet, e.g. still rendering."""
+    return not invoice.pdf
+
+
 def dunning_digest(due: list[selectors.DueReminder]) -> str:
     """A fingerprint of a list of due reminders: which invoice, which level, which lower levels
     it supersedes. The preview page carries it, so "Run now" sends only the list a person saw."""
     keys = sorted(
-        f"{d.invoice.pk}:{d.level}:{','.join(str(n) for n in d.skipped_levels)}" for d in due
+        f"{d.invoice.pk}:{d.level}:{','.join(str(n) for n in d.skipped_levels)}:{held(d.invoice)}"
+        for d in due
     )
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
@@ -73,7 +80,7 @@ def reminder_draft(due: selectors.DueReminder, *, to=None, cc=None):
         kind="reminder",
         level=due.level,
         values=values,
-        with_pdf=bool(invoice.pdf),
+        with_pdf=not held(invoice),  # a held reminder is only previewed, never sent
     )
 
 
@@ -82,6 +89,10 @@ def reminder_send(
 ) -> list[Reminder]:
     """Send the reminder due now for one invoice, to the recipients a person chose on its
     preview page. Refused when no level is due (none reached, or each already sent)."""
+    if held(invoice):
+        raise BillingError(
+            f"The PDF of {invoice.number} is not stored yet; its reminder is held until it is."
+        )
     recipients = mail.parse_addresses(to)
     copies = mail.parse_addresses(cc or [], label="CC", required=False)
     rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies)
@@ -118,6 +129,9 @@ def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Rem
         # Decide again under the lock: another run, a payment or a dispute may have come first.
         pending = selectors.dunning_due(as_of, invoice_ids=[invoice_id])
         if not pending:
+            return []
+        if held(invoice):
+            logger.info("dunning: invoice %s held, its PDF is not stored yet", invoice.number)
             return []
         due = pending[0]
         draft = reminder_draft(due, to=to, cc=cc)

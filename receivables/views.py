@@ -541,7 +541,9 @@ def dunning_preview(request: HttpRequest) -> HttpResponse:
         except BillingError as exc:
             rows.append({"due": due, "draft": None, "problem": str(exc)})
         else:
-            rows.append({"due": due, "draft": draft, "problem": ""})
+            rows.append(
+                {"due": due, "draft": draft, "problem": "", "held": reminders.held(due.invoice)}
+            )
     return render(
         request,
         "receivables/dunning_preview.html",
@@ -549,6 +551,8 @@ def dunning_preview(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "today": today,
             "digest": reminders.dunning_digest([r["due"] for r in rows]),
+            "sending": sum(1 for r in rows if not r.get("held")),
+            "held": sum(1 for r in rows if r.get("held")),
         },
     )
 

@@ -355,11 +355,17 @@ def final_invoice(
     currency="USD",
     status="approved",
     seq=None,
+    pdf=False,
     **kwargs,
 ) -> Invoice:
-    """A final invoice without lines, numbered INV-2026-NNNNN, for the receivables tests."""
+    """A final invoice without lines, numbered INV-2026-NNNNN, for the receivables tests; `pdf`
+    stores a stub final PDF (a reminder is held without one)."""
     seq = seq or next_invoice_seq()
     amount = Decimal(total)
+    if pdf:
+        data = f"%PDF-1.4 test invoice INV-2026-{seq:05d}".encode()
+        kwargs["pdf"] = default_storage.save(f"invoices/INV-2026-{seq:05d}.pdf", ContentFile(data))
+        kwargs["pdf_sha256"] = hashlib.sha256(data).hexdigest()
     return InvoiceFactory(
         account=account,
         currency=currency,

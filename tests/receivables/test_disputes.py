@@ -65,8 +65,8 @@ def test_open_on_lines_flags_the_invoice_and_records_the_thread(finance):
 @pytest.mark.django_db
 def test_open_dispute_is_skipped_by_allocation_and_dunning_until_resolved(finance):
     acc = AccountFactory(billing_email="ap@acme.example")
-    disputed = invoice_with_lines(acc, ["1000.00"], due=dt.date(2026, 2, 1))
-    other = final_invoice(acc, "300.00", due=dt.date(2026, 2, 20))
+    disputed = invoice_with_lines(acc, ["1000.00"], due=dt.date(2026, 2, 1), pdf=True)
+    other = final_invoice(acc, "300.00", due=dt.date(2026, 2, 20), pdf=True)
     _open(disputed, finance)
     payment = payment_record(
         account=acc, date=dt.date(2026, 3, 1), amount=D("1000.00"), currency="USD", user=finance

@@ -20,7 +20,7 @@ from receivables.services import invoice_dispute, payment_record
 from receivables.tasks import dunning_task
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.worker import wait_for
-from tests.world import final_invoice
+from tests.world import final_invoice as world_invoice
 
 D = Decimal
 DUE = dt.date(2026, 3, 2)
@@ -38,6 +38,11 @@ def dunning_run(**kwargs):
         return dunning.dunning_run(**kwargs)
 
 
+def final_invoice(*args, **kwargs):
+    """A final invoice with its PDF stored: a reminder goes out with it attached."""
+    return world_invoice(*args, pdf=True, **kwargs)
+
+
 def reminders():
     return list(
         Reminder.objects.order_by("invoice__number", "level").values_list(
@@ -47,7 +52,8 @@ def reminders():
 
 
 @pytest.fixture(autouse=True)
-def _locmem(settings):
+def _locmem(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.BILLING_DUNNING_DAYS = [7, 30, 60]
 

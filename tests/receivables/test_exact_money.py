@@ -5,10 +5,13 @@ demo, INV-2026-00050 (EUR 16,145.94 paid 12,955.47 + 3,190.47) stayed "partially
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from invoicing.models import Invoice
 from receivables import selectors
@@ -96,6 +99,8 @@ def test_one_cent_short_stays_partially_paid_and_open():
         total=D("16145.94"),
         invoice_date=DUE - dt.timedelta(days=30),
         due_date=DUE,
+        pdf=default_storage.save("invoices/INV-2026-00051.pdf", ContentFile(b"%PDF-1.4 x")),
+        pdf_sha256=hashlib.sha256(b"%PDF-1.4 x").hexdigest(),
     )
     for n, amount in enumerate(["12955.47", "3190.46"]):
         payment_record(

@@ -285,7 +285,7 @@ def test_upload_with_errors_lists_them_and_offers_no_import(client_for, finance,
 
 
 def test_dunning_page_and_run_now(client_for, finance, acme):
-    inv = final_invoice(acme, "100.00", due=dt.date(2026, 4, 9))  # 6 days past due today
+    inv = final_invoice(acme, "100.00", due=dt.date(2026, 4, 9), pdf=True)  # 6 days past due
     client = client_for(finance)
     page = client.get(reverse("receivables:dunning"))
     assert [d.invoice.pk for d in page.context["due_tomorrow"]] == [inv.pk]

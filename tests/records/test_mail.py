@@ -19,6 +19,7 @@ from receivables.models import Reminder
 from receivables.services import payment_record
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.screens.helpers import final_invoice
+from tests.world import final_invoice as world_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +178,30 @@ def test_statement_and_credit_note_mail_are_stored_and_listed_on_the_customer(
     assert "USD 250.00 open" in outbox.outbox[0].body
     page = client.get(reverse("records:customer", args=[acme.pk])).content.decode()
     assert page.count('data-label="Subject"') == 2
+
+
+def test_a_reminder_without_its_invoice_pdf_is_held_and_the_preview_says_so(
+    client_for, finance, acme, django_capture_on_commit_callbacks
+):
+    ready = final_invoice(account=acme, seq=8, total="100.00", due_date=dt.date(2026, 4, 1))
+    rendering = world_invoice(acme, "200.00", due=dt.date(2026, 4, 1), seq=9)  # no PDF yet
+    client = client_for(finance)
+    html = client.get(reverse("receivables:dunning_preview")).content.decode()
+    assert "2 reminders due on 2026-04-15" in html and "Send 1 reminder<" in html
+    row = html[html.index(rendering.number) : html.index("</tr>", html.index(rendering.number))]
+    assert "held: the invoice PDF is not stored yet" in row
+    assert '<p class="error" id="held-note">1 reminder held: its invoice has no stored PDF' in html
+    digest = re.search(r'name="confirm_digest" value="([0-9a-f]{64})"', html)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("receivables:dunning_run"), {"confirm_digest": digest})
+    assert len(outbox.outbox) == 1 and ready.number in outbox.outbox[0].subject
+    assert outbox.outbox[0].attachments[0][0] == f"{ready.number}.pdf"
+    assert not Reminder.objects.filter(invoice=rendering).exists()  # still due, not recorded
+    single = client.post(
+        reverse("receivables:invoice_remind", args=[rendering.pk]), {"to": "ap@acme.example"}
+    )
+    assert Reminder.objects.filter(invoice=rendering).count() == 0 and len(outbox.outbox) == 1
+    assert "is not stored yet; its reminder is held" in single.content.decode() or (
+        "is not stored yet; its reminder is held"
+        in " ".join(str(m) for m in single.wsgi_request._messages)
+    )
