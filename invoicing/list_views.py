@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -33,7 +34,7 @@ def _filtered(request: HttpRequest) -> tuple[listing.InvoiceFilterForm, object]:
 
 @require_GET
 @require("invoices.view")
-def invoice_list(request: HttpRequest) -> HttpResponse:
+def invoice_list(request: HttpRequest) -> HttpResponseBase:
     form, qs = _filtered(request)
     sort, ordered = listing.sorted_invoices(qs, request.GET.get("sort"))
     if request.GET.get("format") == "csv":

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -119,7 +120,7 @@ def customer_einvoice_mail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @require("aging.view")
-def customer_statement(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_statement(request: HttpRequest, pk: int) -> HttpResponseBase:
     account = get_object_or_404(Account, pk=pk)
     today = firm_today()
     form = DateRangeForm(request.GET or None)

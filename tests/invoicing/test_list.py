@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 
 import pytest
@@ -14,7 +12,7 @@ from django.urls import reverse
 
 from invoicing.models import Invoice
 from tests.factories import AccountFactory, AllocationFactory, InvoiceFactory, PaymentFactory
-from tests.screens.helpers import final_invoice
+from tests.screens.helpers import csv_download, final_invoice, queries_of
 
 pytestmark = pytest.mark.django_db
 URL = "/invoices/all/"
@@ -105,7 +103,7 @@ def test_csv_export_of_the_filtered_set_is_formula_safe(client_for, billing_admi
     final_invoice(account=acc, seq=9, total="10.00")
     response = client_for(billing_admin).get(f"{URL}?customer=ACC-3&format=csv")
     assert response["Content-Disposition"].startswith('attachment; filename="invoices-')
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = csv_download(response)
     assert rows[0][:4] == ["id", "number", "status", "disputed"]
     assert len(rows) == 2
     assert rows[1][1:7] == ["INV-2026-00009", "approved", "no", "ACC-3", "'=HYPERLINK(1)", "USD"]
@@ -152,6 +150,32 @@ def test_list_query_count_is_the_same_for_n_and_3n_invoices(client_for, billing_
     assert few == many
     html = client.get(f"{URL}{query}").content.decode()
     assert "<strong>60 invoices</strong>" in html and "open USD 3,600.00" in html
+
+
+@pytest.mark.parametrize("query", ["", "&sort=-total", "&status=overdue&sort=customer"])
+def test_csv_query_count_is_the_same_for_n_and_3n_invoices(client_for, auditor, query):
+    """The CSV of the filtered set is streamed from one server-side cursor: N and 3N invoices
+    cost the same queries, and every matching invoice is a row, in the list's order."""
+
+    def invoices(first: int, n: int) -> None:
+        for seq in range(first, first + n):
+            final_invoice(
+                account=AccountFactory(),
+                seq=seq,
+                total=f"{seq}.00",
+                due_date=dt.date(2026, 1, 1),
+            )
+
+    client = client_for(auditor)
+    url = f"{URL}?format=csv{query}"
+    invoices(1, 20)
+    few = queries_of(client, url)
+    invoices(21, 40)
+    assert queries_of(client, url) == few
+    rows = csv_download(client.get(url))[1:]
+    assert len(rows) == 60
+    if "sort=-total" in query:
+        assert [r[13] for r in rows] == [f"{n}.00" for n in range(60, 0, -1)]
 
 
 def test_bulk_send_all_matching_asks_first_then_sends(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 
 import pytest
@@ -17,7 +15,7 @@ from tests.factories import (
     CreditNoteFactory,
     PaymentFactory,
 )
-from tests.screens.helpers import final_invoice
+from tests.screens.helpers import csv_download, final_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -104,12 +102,9 @@ def test_statement_for_a_date_range_with_running_balance(client_for, auditor, ac
     )
     # opening: invoice of 2026-01-31 (1000.00); then payment -700, invoice +500, credit note -50
     assert "USD 1,000.00" in html and "USD 750.00" in html
-    csv_text = (
-        client_for(auditor)
-        .get(url + "?date_from=2026-02-01&date_to=2026-03-15&format=csv")
-        .content.decode()
+    rows = csv_download(
+        client_for(auditor).get(url + "?date_from=2026-02-01&date_to=2026-03-15&format=csv")
     )
-    rows = list(csv.reader(io.StringIO(csv_text)))
     assert rows == [
         ["currency", "date", "type", "reference", "debit", "credit", "balance"],
         ["USD", "2026-02-15", "Payment", "PAY-1", "", "700.00", "300.00"],

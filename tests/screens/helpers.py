@@ -35,3 +35,27 @@ def final_invoice(
         pdf=True,
         **fields,
     )
+
+
+def csv_download(response) -> list[list[str]]:
+    """The rows of a streamed CSV download (core.listing.csv_response), header first."""
+    import csv
+    import io
+
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def queries_of(client, url: str) -> int:
+    """How many queries a GET costs, a streamed download read to its end included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        if response.streaming:
+            b"".join(response.streaming_content)
+    return len(ctx.captured_queries)
