@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import QuerySet
+
 from agreements.importing import COLUMNS
 from agreements.models import Agreement
 from core.exports import plain_decimal
@@ -16,11 +18,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def agreement_export_rows() -> Iterator[dict[str, Any]]:
-    agreements = (
-        Agreement.objects.select_related("account", "parent")
-        .prefetch_related("role_rates", "milestones")
-        .order_by("external_id")
+def agreement_export_rows(
+    agreements: QuerySet[Agreement] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every agreement, or those of `agreements` in its order (the list page's filtered set)."""
+    if agreements is None:
+        agreements = Agreement.objects.order_by("external_id")
+    agreements = agreements.select_related("account", "parent").prefetch_related(
+        "role_rates", "milestones"
     )
     for a in agreements.iterator(chunk_size=500):
         account = a.account

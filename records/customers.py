@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import (
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from agreements.models import Account
 from core import mail
 from core.dates import firm_today
-from core.money import ZERO, Money
+from core.listing import batched, clean_sort
+from core.money import ZERO, Money, format_amount
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Payment
 from receivables.selectors import FINAL_STATUSES, annotate_open_amount, final_invoices
@@ -43,9 +55,65 @@ if TYPE_CHECKING:
     ListedAccount = WithAnnotations[Account, Balances]
 
 
+SORTS = {
+    "name": ["name", "external_id", "id"],
+    "account": ["external_id", "id"],
+    "email": ["billing_email", "name", "external_id", "id"],
+}
+# Money sorts only for roles that see money (invoices.view): the order would tell the amounts.
+MONEY_SORTS = {
+    **SORTS,
+    "open": ["open_total", "name", "external_id", "id"],
+    "overdue": ["overdue_total", "name", "external_id", "id"],
+}
+DEFAULT_SORT = "name"
+
+
+def _account_sum(qs: QuerySet[Any], account: str, column: str) -> Coalesce:
+    """The sum of `column` over `qs` rows of the outer account: a correlated subquery on the
+    rows' indexed account (or invoice) foreign key, 0 when there is none."""
+    sums = (
+        qs.filter(**{account: OuterRef("pk")})
+        .order_by()
+        .values(account)
+        .annotate(s=Sum(column))
+        .values("s")
+    )
+    return Coalesce(Subquery(sums, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD)
+
+
+def with_money_totals(qs: QuerySet[Account], *, today: dt.date) -> QuerySet[Account]:
+    """Annotate `open_total` and `overdue_total`: receivables' open amount over the account's
+    final invoices (totals less live allocations less counted credit notes, each summed once per
+    account), all currencies added nominally. Used to sort; the page shows `balances` per
+    currency."""
+    invoices = final_invoices()
+    late = Q(due_date__lt=today, status__in=UNPAID)
+    via = {"invoice__status__in": FINAL_STATUSES}
+    late_via = Q(invoice__due_date__lt=today, invoice__status__in=UNPAID)
+    allocations = live_allocations().filter(**via)
+    notes = counted_credit_notes().filter(**via)
+    return qs.annotate(
+        open_total=_account_sum(invoices, "account", "total")
+        - _account_sum(allocations, "invoice__account", "amount")
+        - _account_sum(notes, "invoice__account", "amount"),
+        overdue_total=_account_sum(invoices.filter(late), "account", "total")
+        - _account_sum(allocations.filter(late_via), "invoice__account", "amount")
+        - _account_sum(notes.filter(late_via), "invoice__account", "amount"),
+    )
+
+
 def customer_list(
-    *, q: str = "", overdue_only: bool = False, today: dt.date | None = None
-) -> QuerySet[Account]:
+    *,
+    q: str = "",
+    overdue_only: bool = False,
+    today: dt.date | None = None,
+    sort: str | None = None,
+    money: bool = False,
+) -> tuple[str, QuerySet[Account]]:
+    """(the sort key in effect, the matching accounts in that order). `money` allows the open
+    and overdue sorts (roles with invoices.view); otherwise they fall back to the name."""
+    today = today or firm_today()
     qs = Account.objects.all()
     if q:
         qs = qs.filter(
@@ -53,12 +121,13 @@ def customer_list(
         )
     if overdue_only:
         overdue = annotate_open_amount(
-            final_invoices().filter(
-                account=OuterRef("pk"), status__in=UNPAID, due_date__lt=today or firm_today()
-            )
+            final_invoices().filter(account=OuterRef("pk"), status__in=UNPAID, due_date__lt=today)
         ).filter(open_amount__gt=ZERO)
         qs = qs.filter(Exists(overdue))
-    return qs.order_by("name", "external_id")
+    key, order = clean_sort(sort, MONEY_SORTS if money else SORTS, DEFAULT_SORT)
+    if key.lstrip("-") in {"open", "overdue"}:
+        qs = with_money_totals(qs, today=today)
+    return key, qs.order_by(*order)
 
 
 def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[int, list[Balance]]:
@@ -119,6 +188,30 @@ def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[in
         if b.open or b.overdue:
             result[account_id].append(b)
     return result
+
+
+CSV_HEADER = ("account_id", "name", "billing_email")
+CSV_MONEY_HEADER = (*CSV_HEADER, "currency", "open", "overdue")
+CSV_CHUNK = 500
+
+
+def csv_rows(
+    qs: QuerySet[Account], *, money: bool, today: dt.date | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The listed accounts in the list's order, read through a server-side cursor. With money:
+    one row per account and currency it owes in (open and overdue of its final invoices, the
+    `balances` of CSV_CHUNK accounts at a time), one row with an empty currency and 0.00 when it
+    owes nothing."""
+    today = today or firm_today()
+    rows = qs.values_list("pk", "external_id", "name", "billing_email")
+    for chunk in batched(rows.iterator(chunk_size=CSV_CHUNK), CSV_CHUNK):
+        owed = balances([pk for pk, *_ in chunk], today=today) if money else {}
+        for pk, *account in chunk:
+            if not money:
+                yield tuple(account)
+                continue
+            for b in owed.get(pk) or [Balance("")]:
+                yield (*account, b.currency, format_amount(b.open), format_amount(b.overdue))
 
 
 def unapplied_by_currency(account: Account) -> list[tuple[str, Decimal]]:

@@ -6,6 +6,7 @@ records/migrations/0001, then the previous versions of the rows the page shows).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -353,3 +354,42 @@ def history_page(
             built.update({(RANK[kind.key], e.history_id): e for e in events})
     page = [built[(rank, hid)] for _, hid, rank in heads]
     return page, (page[-1].cursor if more and page else None)
+
+
+CSV_CHUNK = 500
+CSV_HEADER = (
+    "when",
+    "record_type",
+    "record",
+    "record_id",
+    "action",
+    "user",
+    "reason",
+    "field",
+    "old",
+    "new",
+)
+
+
+def csv_rows(*, user: Any, data: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Every event matching the filters, newest first, one row per changed field (one row with
+    no field for an event without one), as the page shows them: the page's cursor walk in
+    chunks of CSV_CHUNK events, so memory holds one chunk and each chunk costs what a page does."""
+    before = ""
+    while True:
+        events, cursor = history_page(user=user, data={**data, "before": before}, size=CSV_CHUNK)
+        for e in events:
+            head = (
+                e.when.isoformat(timespec="seconds"),
+                e.kind.label,
+                e.label,
+                e.object_id,
+                e.action,
+                e.user,
+                e.reason,
+            )
+            for change in e.changes or [Change("", "", "")]:
+                yield (*head, change.field, change.old, change.new)
+        if cursor is None:
+            return
+        before = cursor

@@ -34,15 +34,22 @@ RECENT = 20
 
 @require_GET
 @require("customers.view")
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET.get("q", "").strip()
-    overdue_only = request.GET.get("overdue") == "1"
-    today = firm_today()
-    page = Paginator(
-        customers.customer_list(q=q, overdue_only=overdue_only, today=today), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
-    rows = cast("list[customers.ListedAccount]", list(page.object_list))  # balances set below
     show_money = has_capability(request.user, "invoices.view")
+    overdue_only = show_money and request.GET.get("overdue") == "1"
+    today = firm_today()
+    sort, listed = customers.customer_list(
+        q=q, overdue_only=overdue_only, today=today, sort=request.GET.get("sort"), money=show_money
+    )
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"customers-{today:%Y-%m-%d}.csv",
+            customers.CSV_MONEY_HEADER if show_money else customers.CSV_HEADER,
+            customers.csv_rows(listed, money=show_money, today=today),
+        )
+    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = cast("list[customers.ListedAccount]", list(page.object_list))  # balances set below
     balances = customers.balances([a.pk for a in rows], today=today) if show_money else {}
     for account in rows:
         account.balances = balances.get(account.pk, [])
@@ -55,6 +62,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "q": q,
             "overdue_only": overdue_only,
             "show_money": show_money,
+            "sort": sort,
+            "sort_query": query_without(request, "sort", "page", "format"),
+            "filter_query": query_without(request, "page", "format"),
         },
     )
 
@@ -234,12 +244,15 @@ def milestone_complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @require("entries.view")
-def entry_browser(request: HttpRequest) -> HttpResponse:
+def entry_browser(request: HttpRequest) -> HttpResponseBase:
     form = entries.EntryFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     qs = entries.filtered_entries(data)
     if form.is_bound and (not form.is_valid() or form.empty_range):
         qs = qs.none()
+    if request.GET.get("format") == "csv":
+        name = f"time-entries-{firm_today():%Y-%m-%d}.csv"
+        return csv_response(name, entries.CSV_HEADER, entries.csv_rows(qs))
     page = entries.entry_page(qs, entries.Cursor.parse(request.GET.get("after")))
     return render(
         request,
@@ -247,7 +260,7 @@ def entry_browser(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "filter_query": query_without(request, "after"),
+            "filter_query": query_without(request, "after", "format"),
         },
     )
 
@@ -257,15 +270,15 @@ def entry_browser(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @require("history.view")
-def history_view(request: HttpRequest) -> HttpResponse:
+def history_view(request: HttpRequest) -> HttpResponseBase:
     kinds = history.kinds_for(request.user)
     form = history.HistoryFilterForm(request.GET or None, kinds=kinds)
     data = form.cleaned_data if form.is_valid() else {}
-    events, cursor = (
-        ([], None)
-        if form.empty_range or (form.is_bound and not form.is_valid())
-        else (history.history_page(user=request.user, data=data))
-    )
+    nothing = form.empty_range or (form.is_bound and not form.is_valid())
+    if request.GET.get("format") == "csv":
+        rows = iter(()) if nothing else history.csv_rows(user=request.user, data=data)
+        return csv_response(f"history-{firm_today():%Y-%m-%d}.csv", history.CSV_HEADER, rows)
+    events, cursor = ([], None) if nothing else (history.history_page(user=request.user, data=data))
     account = None
     if data.get("account"):
         account = Account.objects.filter(pk=data["account"]).first()
@@ -277,7 +290,7 @@ def history_view(request: HttpRequest) -> HttpResponse:
             "events": events,
             "cursor": cursor,
             "account": account,
-            "filter_query": query_without(request, "before"),
+            "filter_query": query_without(request, "before", "format"),
         },
     )
 

@@ -16,6 +16,8 @@ from tests.factories import (
     InvoiceLineFactory,
     TimeEntryFactory,
 )
+from tests.screens.helpers import csv_download, queries_of
+from timesheets.importing.rows import COLUMNS
 
 pytestmark = pytest.mark.django_db
 URL = "/time/entries/"
@@ -126,3 +128,84 @@ def test_invoice_column_shows_invoice_prepaid_block_or_nothing(client_for, audit
     assert cells[0] == "—"  # entry 3: not billed
     assert cells[1] == "prepaid block"  # entry 2: drawn from a prepaid block, on no invoice
     assert str(entries["a"].billing.invoice) in cells[2]  # entry 1: on its invoice
+
+
+def _walk_pages(client, query: str) -> list[str]:
+    """Entry IDs over every page of the browser, following "Older"."""
+    seen: list[str] = []
+    url = f"{URL}?{query}"
+    while True:
+        html = client.get(url).content.decode()
+        seen += _ids(html)
+        if 'id="next-page"' not in html:
+            return seen
+        href = html.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+        url = URL + href.replace("&amp;", "&")
+
+
+def test_csv_is_the_filtered_set_with_formula_safe_cells(client_for, auditor, entries):
+    TimeEntryFactory(
+        external_id="4", project_code="ACME", date=dt.date(2026, 1, 8), notes="=cmd|' /C calc'!A0"
+    )
+    response = client_for(auditor).get(f"{URL}?customer=acme&format=csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="time-entries-')
+    rows = csv_download(response)
+    assert rows[0][:11] == list(COLUMNS) and rows[0][11:] == ["source", "invoice", "open_flags"]
+    got = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [r["Entry ID"] for r in got] == ["4", "2", "1"]
+    assert got[0]["Notes"] == "'=cmd|' /C calc'!A0"
+    assert got[1]["Billable"] == "no" and got[1]["invoice"] == ""
+    assert got[2]["Employee ID"] == "E1" and got[2]["Date"] == "2026-01-05"
+    assert got[2]["invoice"] == str(entries["a"].billing.invoice) and got[2]["Hours"] == "1"
+    flagged = csv_download(client_for(auditor).get(f"{URL}?flag=any&format=csv"))
+    assert [(r[0], r[-1]) for r in flagged[1:]] == [("3", "NO_AGREEMENT")]
+    empty = client_for(auditor).get(f"{URL}?date_from=2026-02-01&date_to=2026-01-01&format=csv")
+    assert csv_download(empty) == [rows[0]]
+
+
+def test_csv_walks_the_keyset_in_chunks_like_the_pages(client_for, services_manager, monkeypatch):
+    """Chunks of 7 over 130 entries on 4 days (many share a date): the CSV has every entry once,
+    in the order the pages show them."""
+    from records import entries as browser
+
+    monkeypatch.setattr(browser, "CSV_CHUNK", 7)
+    employee = EmployeeFactory()
+    for n in range(130):
+        TimeEntryFactory(
+            employee=employee, project_code="P", date=dt.date(2026, 1, 1 + n % 4), notes=str(n)
+        )
+    client = client_for(services_manager)
+    rows = csv_download(client.get(f"{URL}?project=P&format=csv"))[1:]
+    ids = [r[0] for r in rows]
+    assert len(ids) == 130 and len(set(ids)) == 130
+    assert ids == _walk_pages(client, "project=P")
+
+
+@pytest.mark.parametrize("query", ["format=csv", "format=csv&project=P&billable=yes&flag=none"])
+def test_csv_queries_are_the_same_for_n_and_3n_entries(client_for, billing_admin, query):
+    employee = EmployeeFactory()
+
+    def made(n: int) -> None:
+        for _ in range(n):
+            e = TimeEntryFactory(employee=employee, project_code="P", date=dt.date(2026, 1, 2))
+            if int(e.external_id) % 4 == 0:
+                FlagFactory(entry=e, subject=e.external_id, status="resolved")
+
+    client = client_for(billing_admin)
+    made(30)
+    few = queries_of(client, f"{URL}?{query}")
+    made(60)
+    assert queries_of(client, f"{URL}?{query}") == few
+    assert len(csv_download(client.get(f"{URL}?{query}"))) == 1 + 90
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("billing_admin", True), ("services_manager", True), ("auditor", True), ("finance", False)],
+)
+def test_csv_for_the_roles_that_browse_entries(request, client_for, entries, role, allowed):
+    response = client_for(request.getfixturevalue(role)).get(f"{URL}?format=csv")
+    if allowed:
+        assert [r[0] for r in csv_download(response)[1:]] == ["3", "2", "1"]
+    else:
+        assert response.status_code == 403

@@ -16,6 +16,7 @@ from tests.factories import (
     MilestoneFactory,
     TimeEntryFactory,
 )
+from tests.screens.helpers import csv_download, queries_of
 
 pytestmark = pytest.mark.django_db
 URL = "/history/"
@@ -205,3 +206,75 @@ def test_portal_actions_are_in_the_history_with_the_contact_as_actor(
     # A role without the disputes, payments and contacts read rights sees none of it.
     sm = client_for(services_manager).get(URL + f"?account={acme.pk}").content.decode()
     assert "customer contact" not in sm and 'data-kind="dispute' not in sm
+
+
+def test_csv_has_a_row_per_changed_field_of_the_filtered_events(client_for, auditor, changed):
+    response = client_for(auditor).get(URL + "?kind=agreement&object=AGR-1&format=csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="history-')
+    rows = csv_download(response)
+    assert rows[0] == [
+        "when", "record_type", "record", "record_id", "action", "user", "reason", "field", "old",
+        "new",
+    ]  # fmt: skip
+    changed_rows = [r for r in rows[1:] if r[4] == "Changed"]
+    assert [r[1:6] + r[7:] for r in changed_rows] == [
+        ["Agreement", "AGR-1", str(changed.pk), "Changed", "bella.admin", "hourly rate"]
+        + ["USD 150.00", "USD 175.00"]
+    ]
+    created = [r for r in rows[1:] if r[4] == "Created"]
+    assert created and {r[2] for r in created} == {"AGR-1"}
+    assert ["hourly rate", "", "USD 150.00"] in [r[7:] for r in created]
+    # newest first, like the page
+    assert rows.index(changed_rows[0]) < rows.index(created[0])
+
+
+def test_csv_is_the_same_set_of_events_as_the_pages(client_for, auditor, monkeypatch):
+    """Chunks of 7 over 139 events: each event once (its first field row), in the pages' order;
+    a field value that looks like a formula is neutralised."""
+    from records import history
+
+    monkeypatch.setattr(history, "CSV_CHUNK", 7)
+    AgreementFactory.create_batch(69)
+    AccountFactory(name="=HYPERLINK(1)")
+    client = client_for(auditor)
+    rows = csv_download(client.get(URL + "?format=csv"))[1:]
+    events = list(dict.fromkeys((r[0], r[1], r[3], r[4]) for r in rows))
+    assert len(events) == 139  # 69 accounts and their agreements, one more account
+    assert ["Account Name", "", "'=HYPERLINK(1)"] in [r[7:] for r in rows]
+    labels, url = [], URL
+    while True:
+        html = client.get(url).content.decode()
+        labels += [p.split('data-kind="')[1].split('"')[0] for p in html.split('class="event"')[1:]]
+        if 'id="next-page"' not in html:
+            break
+        url = URL + html.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0].replace(
+            "&amp;", "&"
+        )
+    kinds = {"Customer": "account", "Agreement": "agreement"}
+    assert [kinds[e[1]] for e in events] == labels
+
+
+def test_csv_holds_only_what_the_role_may_read(client_for, finance, services_manager, changed):
+    fin = {r[1] for r in csv_download(client_for(finance).get(URL + "?format=csv"))[1:]}
+    assert "Agreement" in fin and "Time entry" not in fin
+    sm = {r[1] for r in csv_download(client_for(services_manager).get(URL + "?format=csv"))[1:]}
+    assert "Time entry" in sm
+    empty = client_for(finance).get(URL + "?date_from=2026-02-01&date_to=2026-01-01&format=csv")
+    assert len(csv_download(empty)) == 1
+
+
+@pytest.mark.parametrize("query", ["?format=csv", "?format=csv&user=bella&kind=agreement"])
+def test_history_csv_queries_are_the_same_for_n_and_3n(client_for, auditor, billing_admin, query):
+    def changes(n: int) -> None:
+        for _ in range(n):
+            agreement = AgreementFactory()
+            agreement.hourly_rate = Decimal("1.00")
+            agreement._history_user = billing_admin
+            agreement.save()
+            TimeEntryFactory()
+
+    client = client_for(auditor)
+    changes(10)
+    few = queries_of(client, URL + query)
+    changes(20)
+    assert queries_of(client, URL + query) == few
