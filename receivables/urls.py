@@ -1,6 +1,6 @@
 from django.urls import path
 
-from receivables import dispute_views, views
+from receivables import dispute_views, dunning_views, views
 
 app_name = "receivables"
 urlpatterns = [
@@ -38,8 +38,8 @@ urlpatterns = [
         dispute_views.dispute_attachment,
         name="dispute_attachment",
     ),
-    path("dunning/", views.dunning, name="dunning"),
-    path("dunning/run/", views.dunning_run, name="dunning_run"),
-    path("dunning/preview/", views.dunning_preview, name="dunning_preview"),
-    path("invoices/<int:pk>/remind/", views.invoice_remind, name="invoice_remind"),
+    path("dunning/", dunning_views.dunning, name="dunning"),
+    path("dunning/run/", dunning_views.dunning_run, name="dunning_run"),
+    path("dunning/preview/", dunning_views.dunning_preview, name="dunning_preview"),
+    path("invoices/<int:pk>/remind/", dunning_views.invoice_remind, name="invoice_remind"),
 ]
