@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from billing_site.celery import app
@@ -32,6 +33,9 @@ def worker_env(queue: str) -> dict[str, str]:
         DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         CELERY_BROKER_URL=REDIS_URL,
         CELERY_QUEUE=queue,
+        # The worker reads and writes the files the test's storage holds (a test may point
+        # MEDIA_ROOT at its own tmp_path before asking for the worker).
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
     )
     return env
 
