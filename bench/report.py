@@ -80,6 +80,12 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines.append("")
     lines.append(f"Total bench time: {results['total_seconds']} s.")
+    if results.get("complete") is False:
+        lines.append("")
+        lines.append(
+            "**Partial**: the run was stopped before its last step; the rows above are the steps "
+            "it finished."
+        )
     return "\n".join(lines) + "\n"
 
 

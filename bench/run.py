@@ -117,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
             results["benchmarks"].append(failed(name, exc))
+        # After every step: a long run (xl) stopped part way still leaves what it measured.
+        results["data"].update(ctx.data)
+        results["total_seconds"] = round(time.perf_counter() - started, 1)
+        results["complete"] = False
+        write_results(results, args.output_dir)
     results["data"].update(ctx.data)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["complete"] = True
     write_results(results, args.output_dir)
     log(f"done in {results['total_seconds']} s; results in {args.output_dir}/{args.scale}.json")
     return 0

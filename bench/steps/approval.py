@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Context, bench_result, log, sql
+from bench.common import APPROVAL_DRAFTS, ROOT, Context, bench_result, log, sql
 
 _HTML: dict[int, str] = {}  # invoice id -> its HTML (read by forked baseline workers)
 READY_S = 120  # a worker that is not ready by then is reported as an error
@@ -245,7 +245,7 @@ def case_approval(ctx: Context):
     if len(versions) < 4:
         raise RuntimeError(f"only {len(versions)} drafts for {period:%Y-%m} to approve")
     _continue_numbering()
-    ids = sorted(versions)
+    ids = sorted(versions)[: APPROVAL_DRAFTS[ctx.args.scale]]
     half = len(ids) // 2
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     cand = harness.Side("approval job + render_invoice_pdf_task on real Celery workers")
@@ -302,6 +302,7 @@ def case_approval(ctx: Context):
     _HTML.clear()
     stored = Invoice.objects.filter(pk__in=ids).exclude(pdf="").count()
     per.update(approved=approved, approval_batch=approval_batch.BATCH, pdfs_stored=stored)
+    per["drafts_in_period"] = len(versions)
     per["approved_per_s"] = per["approved_per_s_1_worker"]
     per["measured_at"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     ctx.data["approval"] = per
