@@ -199,4 +199,7 @@ def test_the_csv_of_60k_entries_holds_one_chunk_in_memory(big_table):
     few, small = peak(3 * entries.CSV_CHUNK)
     every, full = peak(None)
     assert (few, every) == (3 * entries.CSV_CHUNK, ROWS)
-    assert full < 1.5 * small, (small, full)
+    # Holding the whole set would peak near 10x the first three chunks (60,000 rows vs 6,000);
+    # 3x leaves room for what the rest of a full suite run has allocated and cached meanwhile
+    # (1.5x failed once there, while passing alone).
+    assert full < 3 * small, (small, full)
