@@ -36,7 +36,9 @@ def test_dispute_end_to_end(page, browser, live_server, finance, settings, tmp_p
     settings.BILLING_SITE_URL = live_server.url
     today = firm_today()
     acc = AccountFactory(name="Phone Customer Ltd", billing_email="ap@phone.example")
-    invoice = invoice_with_lines(acc, ["600.00", "400.00"], due=today - dt.timedelta(days=10))
+    invoice = invoice_with_lines(
+        acc, ["600.00", "400.00"], due=today - dt.timedelta(days=10), pdf=True
+    )
     services.contact_invite(account=acc, email="jane@phone.example", user=finance)
     link = re.search(r"(/portal/signin/[A-Za-z0-9_-]+/)", mail.outbox[0].body).group(1)
 
