@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agreements.services import SOURCES, agreement_import
-from core.csvio import ImportCommand
+from core.import_command import ImportCommand
 
 
 class Command(ImportCommand):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from core.csvio import ImportCommand
+from core.import_command import ImportCommand
 from receivables.services import payment_import
 from receivables.sources import SOURCES
 

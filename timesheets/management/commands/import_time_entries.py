@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core.csvio import ImportCommand
+from core.import_command import ImportCommand
 from timesheets.importing import SOURCES, time_entry_import
 
 
