@@ -73,7 +73,7 @@ def is_locked_out(request: HttpRequest) -> bool:
 
 def lockout_message() -> str:
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-    return f"Too many failed log-ins. Try again in {minutes} minutes."
+    return f"Too many failed log-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
 
 
 class RateLimitedModelBackend(ModelBackend):

@@ -143,6 +143,7 @@ def _send_link(contact: Contact, *, invited: bool = False, next_path: str = "") 
     if next_path:
         url += "?" + urlencode({"next": next_path})
     firm = settings.BILLING_FIRM_NAME
+    minutes = settings.PORTAL_LINK_MINUTES
     intro = (
         f"{firm} invites you to its customer portal for {contact.account.name}: see and download "
         "your invoices, credit notes and statement, tell us about a payment, or question an invoice."
@@ -151,7 +152,8 @@ def _send_link(contact: Contact, *, invited: bool = False, next_path: str = "") 
     )
     body = (
         f"Hello{(' ' + contact.name) if contact.name else ''},\n\n{intro}\n\n{url}\n\n"
-        f"The link works once, within {settings.PORTAL_LINK_MINUTES} minutes. Later, ask for a "
+        f"The link works once, within {minutes} minute{'' if minutes == 1 else 's'}. Later, ask "
+        "for a "
         f"new one at {settings.BILLING_SITE_URL}{reverse('portal:signin')}.\n\n{firm}\n"
     )
     subject = f"Your {firm} customer portal" + (" invitation" if invited else " sign-in link")

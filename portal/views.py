@@ -71,7 +71,8 @@ def signin(request: HttpRequest) -> HttpResponse:
                 next_path=auth.safe_next(request.GET.get("next")),
             )
             sent = True
-    return _render(request, "portal/signin.html", {"form": form, "sent": sent})
+    context = {"form": form, "sent": sent, "link_minutes": settings.PORTAL_LINK_MINUTES}
+    return _render(request, "portal/signin.html", context)
 
 
 def _signin_throttled(request: HttpRequest, form: SignInForm, retry: int) -> HttpResponse:

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.http import FileResponse
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, pluralize
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
@@ -176,7 +176,7 @@ def check_upload(upload: Any) -> CheckedFile:
 def check_uploads(uploads: list[Any]) -> list[CheckedFile]:
     most = settings.BILLING_DISPUTE_ATTACHMENTS_PER_MESSAGE
     if len(uploads) > most:
-        raise BillingError(f"At most {most} files per message.")
+        raise BillingError(f"At most {most} file{pluralize(most)} per message.")
     return [check_upload(u) for u in uploads]
 
 

@@ -43,4 +43,5 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot write {path}: {exc.strerror}", returncode=2) from None
         skipped = f", {file.skipped} in other currencies skipped" if file.skipped else ""
-        self.stderr.write(f"{file.documents} documents written to {path}{skipped}")
+        noun = "document" if file.documents == 1 else "documents"
+        self.stderr.write(f"{file.documents} {noun} written to {path}{skipped}")
