@@ -195,31 +195,13 @@ def _write(
 
     # Parents before children, so a new child can point at a new parent.
     for row in sorted(rows, key=lambda r: (_depth(r, by_id), r.line)):
-        agreement = stored.by_id.get(row.external_id)
-        parent = agreements.get(row.parent_id) if row.parent_id else None
-        if row.parent_id and parent is None:
-            # Stored parent outside the file (check_rows made sure it exists).
-            parent = Agreement.objects.get(external_id=row.parent_id)
-            agreements[row.parent_id] = parent
-        created = agreement is None
-        if agreement is None:
-            agreement = Agreement(external_id=row.external_id)
-            changed = True
-        else:
-            # Compare keys, not pks: in a dry run new accounts and parents have no pk.
-            old_parent = agreement.parent.external_id if agreement.parent is not None else ""
-            changed = agreement.account.external_id != row.account_id or old_parent != row.parent_id
-        agreement.account = accounts[row.account_id]
-        agreement.parent = parent
-        for name in AgreementRow.SCALARS:
-            new = getattr(row, name)
-            if created or getattr(agreement, name) != new:
-                setattr(agreement, name, new)
-                changed = True
-        if changed:
-            agreement.import_record = record
-            _save(agreement, user, dry_run)
+        stored_agreement = stored.by_id.get(row.external_id)
+        parent = _parent(row, agreements)
+        agreement, changed = _write_agreement(
+            row, stored_agreement, parent, accounts[row.account_id], user, dry_run, record
+        )
         agreements[row.external_id] = agreement
+        created = stored_agreement is None
         rates_changed = _sync_role_rates(
             agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run
         )
@@ -237,6 +219,51 @@ def _write(
             result.updated += 1
         else:
             result.unchanged += 1
+
+
+def _parent(row: AgreementRow, agreements: dict[str, Agreement]) -> Agreement | None:
+    """The row's parent: written earlier by this import or stored before it (added to
+    ``agreements``)."""
+    if not row.parent_id:
+        return None
+    parent = agreements.get(row.parent_id)
+    if parent is None:
+        # Stored parent outside the file (check_rows made sure it exists).
+        parent = Agreement.objects.get(external_id=row.parent_id)
+        agreements[row.parent_id] = parent
+    return parent
+
+
+def _write_agreement(
+    row: AgreementRow,
+    agreement: Agreement | None,
+    parent: Agreement | None,
+    account: Account,
+    user: Any,
+    dry_run: bool,
+    record: Any,
+) -> tuple[Agreement, bool]:
+    """The agreement's own fields (account, parent, scalars) set from the row and saved when
+    they changed. Returns it and whether it was created or changed."""
+    created = agreement is None
+    if agreement is None:
+        agreement = Agreement(external_id=row.external_id)
+        changed = True
+    else:
+        # Compare keys, not pks: in a dry run new accounts and parents have no pk.
+        old_parent = agreement.parent.external_id if agreement.parent is not None else ""
+        changed = agreement.account.external_id != row.account_id or old_parent != row.parent_id
+    agreement.account = account
+    agreement.parent = parent
+    for name in AgreementRow.SCALARS:
+        new = getattr(row, name)
+        if created or getattr(agreement, name) != new:
+            setattr(agreement, name, new)
+            changed = True
+    if changed:
+        agreement.import_record = record
+        _save(agreement, user, dry_run)
+    return agreement, changed
 
 
 def _sync_role_rates(

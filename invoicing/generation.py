@@ -236,25 +236,26 @@ def _line_sort_key(line: LineOut, positions: Mapping[int, int]) -> tuple:
     )
 
 
-def price_invoice(
-    *,
-    period_end: dt.date,
-    terms: Mapping[int, AgreementTerms],
-    entries: Iterable[EntryIn],
-    milestone_ids: Iterable[int] = (),
-    extra_lines: Iterable[AmountLine] = (),
-) -> PricedInvoice:
-    """Price one invoice (one billing group) for the period ending `period_end`.
+@dataclass
+class _TimeGroup:
+    """One time line being summed: its terms, role and rate, and the entries on it."""
 
-    `entries` are every entry this invoice bills (already claimed by its draft plus the newly
-    eligible ones); `terms` has every agreement they or the milestones belong to, with
-    `bill_block` set where the prepaid block goes on this invoice; `milestone_ids` are the
-    milestones due on it; `extra_lines` are kept manual adjustment lines (for the totals only).
-    """
-    time_minutes: dict[tuple, int] = defaultdict(int)
-    time_entries: dict[tuple, list[int]] = defaultdict(list)
-    time_meta: dict[tuple, tuple[AgreementTerms, str, Decimal, bool]] = {}
-    time_dates: dict[tuple, list[dt.date]] = defaultdict(list)
+    agreement: AgreementTerms
+    role: str
+    rate: Decimal
+    overage: bool
+    minutes: int = 0
+    entry_ids: list[int] = field(default_factory=list)
+    dates: list[dt.date] = field(default_factory=list)
+
+
+def _claim_entries(
+    terms: Mapping[int, AgreementTerms], entries: Iterable[EntryIn]
+) -> tuple[list[EntryClaim], list[int], dict[tuple, _TimeGroup]]:
+    """Each entry in (Date, Entry ID) order, rounded up, drawn from its prepaid block while the
+    block lasts (the order decides which entries the block covers), the rest summed per time
+    line. Returns the claims, the entries with no rate (skipped) and the time lines' groups."""
+    groups: dict[tuple, _TimeGroup] = {}
     claims: list[EntryClaim] = []
     skipped: list[int] = []
     block_left = {
@@ -262,7 +263,6 @@ def price_invoice(
         for a in terms.values()
         if a.agreement_type == PREPAID_HOURS
     }
-
     for entry in sort_entries(entries):
         agreement = terms[entry.agreement_id]
         rounded = round_up_minutes(entry.duration_ms, agreement.billing_increment)
@@ -278,10 +278,11 @@ def price_invoice(
                 continue
             role, rate = priced
             key = (TIME, agreement.agreement_id, role_key(role), rate, None)
-            time_minutes[key] += billed
-            time_entries[key].append(entry.entry_id)
-            time_dates[key].append(entry.date)
-            time_meta[key] = (agreement, role, rate, agreement.agreement_type == PREPAID_HOURS)
+            overage = agreement.agreement_type == PREPAID_HOURS
+            group = groups.setdefault(key, _TimeGroup(agreement, role, rate, overage))
+            group.minutes += billed
+            group.entry_ids.append(entry.entry_id)
+            group.dates.append(entry.date)
         if from_block:
             block_left[agreement.agreement_id] -= from_block
         claims.append(
@@ -294,58 +295,77 @@ def price_invoice(
                 line_key=key,
             )
         )
+    return claims, skipped, groups
 
-    lines: list[LineOut] = []
-    for key, minutes in time_minutes.items():
-        agreement, role, rate, overage = time_meta[key]
-        lines.append(
-            LineOut(
-                key=key,
-                kind=TIME,
-                agreement_id=agreement.agreement_id,
-                agreement_external_id=agreement.external_id,
-                description=_time_description(agreement, role, overage),
-                role=role,
-                minutes=minutes,
-                hours=hours_from_minutes(minutes),
-                rate=rate,
-                amount=amount_for(minutes, rate),
-                tax_rate=agreement.tax_rate,
-                entry_ids=tuple(time_entries[key]),
-                tax_category=agreement.vat_category,
-                tax_exemption_reason=agreement.tax_exemption_reason,
-                service_start=min(time_dates[key]),
-                service_end=max(time_dates[key]),
-            )
-        )
 
-    block_ids: list[int] = []
+def _time_line(key: tuple, group: _TimeGroup) -> LineOut:
+    agreement, minutes = group.agreement, group.minutes
+    return LineOut(
+        key=key,
+        kind=TIME,
+        agreement_id=agreement.agreement_id,
+        agreement_external_id=agreement.external_id,
+        description=_time_description(agreement, group.role, group.overage),
+        role=group.role,
+        minutes=minutes,
+        hours=hours_from_minutes(minutes),
+        rate=group.rate,
+        amount=amount_for(minutes, group.rate),
+        tax_rate=agreement.tax_rate,
+        entry_ids=tuple(group.entry_ids),
+        tax_category=agreement.vat_category,
+        tax_exemption_reason=agreement.tax_exemption_reason,
+        service_start=min(group.dates),
+        service_end=max(group.dates),
+    )
+
+
+def _fixed_line(
+    kind: str,
+    agreement: AgreementTerms,
+    description: str,
+    amount: Decimal,
+    milestone_id: int | None = None,
+) -> LineOut:
+    """A block or milestone line: an amount, no minutes, hours or rate."""
+    return LineOut(
+        key=(kind, agreement.agreement_id, "", None, milestone_id),
+        kind=kind,
+        agreement_id=agreement.agreement_id,
+        agreement_external_id=agreement.external_id,
+        description=description,
+        role="",
+        minutes=None,
+        hours=None,
+        rate=None,
+        amount=amount,
+        tax_rate=agreement.tax_rate,
+        milestone_id=milestone_id,
+        tax_category=agreement.vat_category,
+        tax_exemption_reason=agreement.tax_exemption_reason,
+    )
+
+
+def _block_lines(terms: Mapping[int, AgreementTerms]) -> list[LineOut]:
+    """The prepaid block line of every Prepaid Hours agreement whose block this invoice bills."""
+    lines = []
     for agreement in terms.values():
         if agreement.agreement_type == PREPAID_HOURS and agreement.bill_block:
             if agreement.amount is None:
                 raise ValueError(f"Prepaid Hours agreement {agreement.external_id} has no Amount")
-            block_ids.append(agreement.agreement_id)
             sold = agreement.hours_sold if agreement.hours_sold is not None else ZERO
-            lines.append(
-                LineOut(
-                    key=(BLOCK, agreement.agreement_id, "", None, None),
-                    kind=BLOCK,
-                    agreement_id=agreement.agreement_id,
-                    agreement_external_id=agreement.external_id,
-                    description=f"{agreement.display_name}: prepaid block of {sold.normalize():f} hours",
-                    role="",
-                    minutes=None,
-                    hours=None,
-                    rate=None,
-                    amount=round_money(agreement.amount),
-                    tax_rate=agreement.tax_rate,
-                    tax_category=agreement.vat_category,
-                    tax_exemption_reason=agreement.tax_exemption_reason,
-                )
-            )
+            what = f"{agreement.display_name}: prepaid block of {sold.normalize():f} hours"
+            lines.append(_fixed_line(BLOCK, agreement, what, round_money(agreement.amount)))
+    return lines
 
+
+def _milestone_lines(
+    terms: Mapping[int, AgreementTerms], milestone_ids: Iterable[int]
+) -> tuple[list[LineOut], dict[int, int]]:
+    """The lines of the due milestones, and each one's position (for the line order)."""
     wanted = set(milestone_ids)
     positions: dict[int, int] = {}
+    lines = []
     for agreement in terms.values():
         if agreement.agreement_type != FIXED_FEE or not agreement.milestones:
             continue
@@ -358,27 +378,34 @@ def price_invoice(
         for m in due:
             positions[m.milestone_id] = m.position
             wanted.discard(m.milestone_id)
-            lines.append(
-                LineOut(
-                    key=(MILESTONE, agreement.agreement_id, "", None, m.milestone_id),
-                    kind=MILESTONE,
-                    agreement_id=agreement.agreement_id,
-                    agreement_external_id=agreement.external_id,
-                    description=f"{agreement.display_name}: milestone {m.name} ({m.percent.normalize():f}%)",
-                    role="",
-                    minutes=None,
-                    hours=None,
-                    rate=None,
-                    amount=amounts[m.milestone_id],
-                    tax_rate=agreement.tax_rate,
-                    milestone_id=m.milestone_id,
-                    tax_category=agreement.vat_category,
-                    tax_exemption_reason=agreement.tax_exemption_reason,
-                )
-            )
+            what = f"{agreement.display_name}: milestone {m.name} ({m.percent.normalize():f}%)"
+            amount = amounts[m.milestone_id]
+            lines.append(_fixed_line(MILESTONE, agreement, what, amount, m.milestone_id))
     if wanted:
         raise ValueError(f"milestones without terms: {sorted(wanted)}")
+    return lines, positions
 
+
+def price_invoice(
+    *,
+    period_end: dt.date,
+    terms: Mapping[int, AgreementTerms],
+    entries: Iterable[EntryIn],
+    milestone_ids: Iterable[int] = (),
+    extra_lines: Iterable[AmountLine] = (),
+) -> PricedInvoice:
+    """Price one invoice (one billing group) for the period ending `period_end`.
+
+    `entries` are every entry this invoice bills (already claimed by its draft plus the newly
+    eligible ones); `terms` has every agreement they or the milestones belong to, with
+    `bill_block` set where the prepaid block goes on this invoice; `milestone_ids` are the
+    milestones due on it; `extra_lines` are kept manual adjustment lines (for the totals only).
+    """
+    claims, skipped, groups = _claim_entries(terms, entries)
+    lines = [_time_line(key, group) for key, group in groups.items()]
+    blocks = _block_lines(terms)
+    milestones, positions = _milestone_lines(terms, milestone_ids)
+    lines += blocks + milestones
     lines.sort(key=lambda line: _line_sort_key(line, positions))
     on_invoice = {line.agreement_id for line in lines}
     terms_on = [terms[a] for a in on_invoice if a is not None]
@@ -388,7 +415,9 @@ def price_invoice(
         lines=tuple(lines),
         claims=tuple(claims),
         milestone_ids=tuple(sorted(positions)),
-        block_agreement_ids=tuple(sorted(block_ids)),
+        block_agreement_ids=tuple(
+            sorted(line.agreement_id for line in blocks if line.agreement_id is not None)
+        ),
         totals=totals,
         invoice_date=period_end,
         due_date=period_end + dt.timedelta(days=due_days),

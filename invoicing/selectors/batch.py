@@ -106,37 +106,73 @@ def _drawn_outside(rows: list[tuple[int | None, int]], draft: Invoice | None) ->
     return sum(m for inv, m in rows if draft is None or inv != draft.pk)
 
 
+_Members = Mapping[GroupKey, set[int]]
+
+
+def _new_entries(
+    snapshot: RunSnapshot, keys: Sequence[GroupKey], members: _Members
+) -> tuple[dict[GroupKey, list[gen.EntryIn]], dict[GroupKey, set[int]]]:
+    """The snapshot's entries still eligible, per group: as pricing inputs and as ids."""
+    entries: dict[GroupKey, list[gen.EntryIn]] = {k: [] for k in keys}
+    new_entries: dict[GroupKey, set[int]] = {k: set() for k in keys}
+    owner = _owner(keys, snapshot.entry_ids)
+    for r in eligible_entry_rows(snapshot.last_day, entry_ids=sorted(owner)):
+        key = owner[r.id]
+        if r.match_id in members[key]:  # an agreement moved to another group since: next run
+            entries[key].append(_entry_in(r._asdict(), "match_id"))
+            new_entries[key].add(r.id)
+    return entries, new_entries
+
+
+def _new_milestones(
+    snapshot: RunSnapshot, keys: Sequence[GroupKey], members: _Members
+) -> dict[GroupKey, list[tuple[int, int]]]:
+    """The snapshot's milestones still due, per group, as (milestone, agreement)."""
+    new_milestones: dict[GroupKey, list[tuple[int, int]]] = defaultdict(list)
+    owner = _owner(keys, snapshot.milestone_ids)
+    if owner:
+        due = due_milestones(snapshot.last_day).filter(id__in=sorted(owner))
+        for m, a in due.values_list("id", "agreement_id"):
+            if a in members[owner[m]]:
+                new_milestones[owner[m]].append((m, a))
+    return new_milestones
+
+
+def _new_blocks(
+    snapshot: RunSnapshot, keys: Sequence[GroupKey], members: _Members
+) -> dict[GroupKey, set[int]]:
+    """The snapshot's prepaid blocks still due, per group (agreement ids)."""
+    new_blocks: dict[GroupKey, set[int]] = defaultdict(set)
+    owner = _owner(keys, snapshot.block_ids)
+    if owner:
+        due = due_blocks(snapshot.last_day).filter(id__in=sorted(owner))
+        for a in due.values_list("id", flat=True):
+            if a in members[owner[a]]:
+                new_blocks[owner[a]].add(a)
+    return new_blocks
+
+
+def _terms_for(snapshot: RunSnapshot, wanted: set[int]) -> dict[int, gen.AgreementTerms]:
+    """The terms of every agreement in `wanted`, from the snapshot or, for those only a draft
+    claims that nothing new bills, loaded now."""
+    terms = {a: snapshot.terms[a] for a in wanted if a in snapshot.terms}
+    missing = wanted - set(terms)
+    if missing:
+        terms |= load_terms(missing)
+    return terms
+
+
 def batch_group_inputs(
     snapshot: RunSnapshot,
     keys: Sequence[GroupKey],
     drafts: Mapping[GroupKey, Invoice | None],
 ) -> dict[GroupKey, GroupInputs]:
     """`GroupInputs` for every group in `keys`, in at most about a dozen queries in all."""
-    last_day = snapshot.last_day
     members = {k: set(snapshot.tree.members.get(k, [])) for k in keys}
-    entries: dict[GroupKey, list[gen.EntryIn]] = {k: [] for k in keys}
-    new_entries: dict[GroupKey, set[int]] = {k: set() for k in keys}
-    owner = _owner(keys, snapshot.entry_ids)
-    for r in eligible_entry_rows(last_day, entry_ids=sorted(owner)):
-        key = owner[r.id]
-        if r.match_id in members[key]:  # an agreement moved to another group since: next run
-            entries[key].append(_entry_in(r._asdict(), "match_id"))
-            new_entries[key].add(r.id)
+    entries, new_entries = _new_entries(snapshot, keys, members)
     held = _DraftReads(drafts)
-
-    new_milestones: dict[GroupKey, list[tuple[int, int]]] = defaultdict(list)
-    owner = _owner(keys, snapshot.milestone_ids)
-    if owner:
-        due = due_milestones(last_day).filter(id__in=sorted(owner))
-        for m, a in due.values_list("id", "agreement_id"):
-            if a in members[owner[m]]:
-                new_milestones[owner[m]].append((m, a))
-    new_blocks: dict[GroupKey, set[int]] = defaultdict(set)
-    owner = _owner(keys, snapshot.block_ids)
-    if owner:
-        for a in due_blocks(last_day).filter(id__in=sorted(owner)).values_list("id", flat=True):
-            if a in members[owner[a]]:
-                new_blocks[owner[a]].add(a)
+    new_milestones = _new_milestones(snapshot, keys, members)
+    new_blocks = _new_blocks(snapshot, keys, members)
 
     used: dict[GroupKey, set[int]] = {}
     for key in keys:
@@ -149,10 +185,7 @@ def batch_group_inputs(
             | {held.milestone_agreements[m] for m in held.milestones.get(key, [])}
         )
     wanted = set().union(*used.values()) if used else set()
-    terms = {a: snapshot.terms[a] for a in wanted if a in snapshot.terms}
-    missing = wanted - set(terms)
-    if missing:  # only agreements a draft claims that nothing new bills
-        terms |= load_terms(missing)
+    terms = _terms_for(snapshot, wanted)
     prepaid = {a for a in wanted if terms[a].agreement_type == gen.PREPAID_HOURS}
     drawn = _drawn_rows(prepaid)
 
@@ -163,7 +196,7 @@ def batch_group_inputs(
         result[key] = GroupInputs(
             key=key,
             period=snapshot.period,
-            last_day=last_day,
+            last_day=snapshot.last_day,
             draft=draft,
             terms={
                 a: replace(

@@ -3,6 +3,7 @@ in one transaction, with one history row per flag changed (see the package docst
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -18,17 +19,27 @@ _FLAG_COLS = (
     "code, subject, status, entry_id, agreement_id, employee_id, day, project_code, hours, "
     "detail, raised_at, last_seen_as_of, resolved_at, actioned_by_id, actioned_at, reason"
 )
+_SAME = "f.code = t.code AND f.subject = t.subject"
 
 
 def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationResult) -> None:
     t = q.t
     now = timezone.now()
     p_now, p_as_of = q.now(now), q.date(q.as_of)
-    codes = ", ".join(f"'{c}'" for c in RECONCILED_CODES)
     cur.execute("ANALYZE recon_flag", [])
     advisory_lock(shared=False)
-    same = "f.code = t.code AND f.subject = t.subject"
-    # 1. New flags.
+    # recon_change collects what changed (n new, r re-opened, u updated, x resolved) for the
+    # history rows and the counts.
+    _insert_new(cur, t, p_now, p_as_of)
+    _reopen_and_update(cur, t, p_as_of)
+    _resolve_gone(cur, t, p_now)
+    reason = f"Reconciliation as of {q.as_of.isoformat()}"
+    _write_history(cur, t, p_now, reason, user_id)
+    _count(cur, t, result)
+
+
+def _insert_new(cur: Any, t: Mapping[str, str], p_now: Any, p_as_of: Any) -> None:
+    """1. New flags: opened."""
     cur.execute(f"""
         UPDATE recon_flag SET is_new = true
         WHERE NOT EXISTS (SELECT 1 FROM {t["flag"]} f
@@ -45,13 +56,16 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
     )
     cur.execute(f"""
         INSERT INTO recon_change (flag_id, kind)
-        SELECT f.id, 'n' FROM recon_flag t JOIN {t["flag"]} f ON {same} WHERE t.is_new
+        SELECT f.id, 'n' FROM recon_flag t JOIN {t["flag"]} f ON {_SAME} WHERE t.is_new
     """)
-    # 2. Resolved flags whose cause is back: re-open. 3. Open ones whose words changed.
+
+
+def _reopen_and_update(cur: Any, t: Mapping[str, str], p_as_of: Any) -> None:
+    """2. Resolved flags whose cause is back: re-opened. 3. Open ones whose words changed."""
     cur.execute(f"""
         INSERT INTO recon_change (flag_id, kind)
         SELECT f.id, CASE WHEN f.status = 'resolved' THEN 'r' ELSE 'u' END
-        FROM recon_flag t JOIN {t["flag"]} f ON {same}
+        FROM recon_flag t JOIN {t["flag"]} f ON {_SAME}
         WHERE NOT t.is_new AND (
             f.status = 'resolved'
             OR (f.status = 'open' AND (
@@ -75,12 +89,16 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
     """,
         [p_as_of],
     )
-    # 4. Open flags no longer caused: resolved.
+
+
+def _resolve_gone(cur: Any, t: Mapping[str, str], p_now: Any) -> None:
+    """4. Open flags no longer caused: resolved."""
+    codes = ", ".join(f"'{c}'" for c in RECONCILED_CODES)
     cur.execute(f"""
         INSERT INTO recon_change (flag_id, kind)
         SELECT f.id, 'x' FROM {t["flag"]} f
         WHERE f.status = 'open' AND f.code IN ({codes})
-          AND NOT EXISTS (SELECT 1 FROM recon_flag t WHERE {same})
+          AND NOT EXISTS (SELECT 1 FROM recon_flag t WHERE {_SAME})
     """)
     cur.execute(
         f"""
@@ -90,7 +108,12 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
     """,
         [p_now],
     )
-    # 5. One history row per flag changed, with the user who started the run.
+
+
+def _write_history(
+    cur: Any, t: Mapping[str, str], p_now: Any, reason: str, user_id: int | None
+) -> None:
+    """5. One history row per flag changed, with the user who started the run."""
     cur.execute(
         f"""
         INSERT INTO {t["hflag"]} (id, code, subject, status, day, project_code, hours, detail,
@@ -104,8 +127,11 @@ def _step_apply(cur: Any, q: _Sql, user_id: int | None, result: ReconciliationRe
         FROM recon_change c JOIN {t["flag"]} f ON f.id = c.flag_id
         WHERE true
     """,
-        [p_now, f"Reconciliation as of {q.as_of.isoformat()}", user_id],
+        [p_now, reason, user_id],
     )
+
+
+def _count(cur: Any, t: Mapping[str, str], result: ReconciliationResult) -> None:
     cur.execute("SELECT kind, COUNT(*) FROM recon_change GROUP BY kind", [])
     kinds = dict(cur.fetchall())
     result.opened = kinds.get("n", 0) + kinds.get("r", 0)

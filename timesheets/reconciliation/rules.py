@@ -48,9 +48,19 @@ def _step_setup(cur: Any, q: _Sql) -> None:
 
 
 def _step_unmatched(cur: Any, q: _Sql) -> None:
-    t = q.t
-    entry_words = f"' (' || {q.h2('e.duration_ms')} || ' h on ' || {q.dtext('e.date')} || ')'"
-    # NO_AGREEMENT: no agreement of any stage has the Project Code.
+    _flag_no_agreement(cur, q)
+    _flag_not_signed(cur, q)
+    _flag_outside_dates(cur, q)
+
+
+def _entry_words(q: _Sql) -> str:
+    """SQL text: " (<hours> h on <date>)" of entry alias e."""
+    return f"' (' || {q.h2('e.duration_ms')} || ' h on ' || {q.dtext('e.date')} || ')'"
+
+
+def _flag_no_agreement(cur: Any, q: _Sql) -> None:
+    """NO_AGREEMENT: no agreement of any stage has the Project Code."""
+    t, entry_words = q.t, _entry_words(q)
     cur.execute(
         q.insert_flags(f"""
         SELECT 'NO_AGREEMENT', e.external_id, e.id, {_NULL_ID}, e.employee_id, e.date,
@@ -62,7 +72,11 @@ def _step_unmatched(cur: Any, q: _Sql) -> None:
           AND NOT EXISTS (SELECT 1 FROM {t["agr"]} a WHERE a.project_code = e.project_code)
     """)
     )
-    # AGREEMENT_NOT_SIGNED: the code exists only on Draft or Cancelled agreements.
+
+
+def _flag_not_signed(cur: Any, q: _Sql) -> None:
+    """AGREEMENT_NOT_SIGNED: the code exists only on Draft or Cancelled agreements."""
+    t, entry_words = q.t, _entry_words(q)
     cur.execute(
         q.insert_flags(f"""
         WITH unsigned AS (
@@ -84,8 +98,12 @@ def _step_unmatched(cur: Any, q: _Sql) -> None:
         WHERE e.billable
     """)
     )
-    # OUTSIDE_AGREEMENT_DATES: a Signed agreement has the code, none covers the Date. The flag
-    # names the nearest one: the latest starting on or before the Date, else the earliest.
+
+
+def _flag_outside_dates(cur: Any, q: _Sql) -> None:
+    """OUTSIDE_AGREEMENT_DATES: a Signed agreement has the code, none covers the Date. The flag
+    names the nearest one: the latest starting on or before the Date, else the earliest."""
+    t = q.t
     cur.execute(
         q.insert_flags(f"""
         WITH cand AS (
