@@ -3,7 +3,8 @@ through portal.selectors, which start from the contact's account; services write
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,6 +21,8 @@ from portal import auth, selectors, services, throttle
 from portal.forms import NoticeForm, PortalDisputeForm, PortalMessageForm, SignInForm
 from receivables import attachments, disputes
 from receivables.exports import statement_pdf
+
+T = TypeVar("T")
 
 PAGE_SIZE = 50  # invoices, and credit notes, per page of the invoices page
 
@@ -232,25 +235,31 @@ def statement(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _submit(request: HttpRequest, form: Any, invalid: str, write: Callable[[dict], T]) -> T | None:
+    """`write` the form's cleaned data (its fields are named as the service's arguments). An
+    invalid form (`invalid` says what to enter) or a write the rules refuse is shown as an error
+    message and returns None."""
+    try:
+        if not form.is_valid():
+            raise BillingError(invalid)
+        return write(form.cleaned_data)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return None
+
+
 @require_POST
 @auth.portal_login_required
 def notice_new(request: HttpRequest, pk: int) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
     invoice = get_object_or_404(selectors.invoices(contact), pk=pk)
-    form = NoticeForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise BillingError("Enter the day you paid (YYYY-MM-DD) and the amount.")
-        services.payment_notice_create(
-            contact=contact,
-            invoice=invoice,
-            date=form.cleaned_data["date"],
-            amount=form.cleaned_data["amount"],
-            reference=form.cleaned_data["reference"],
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
+    notice = _submit(
+        request,
+        NoticeForm(request.POST),
+        "Enter the day you paid (YYYY-MM-DD) and the amount.",
+        lambda data: services.payment_notice_create(contact=contact, invoice=invoice, **data),
+    )
+    if notice is not None:
         messages.success(request, "Thank you: we will match your payment when it arrives.")
     return redirect("portal:invoice", pk=pk)
 
@@ -263,21 +272,20 @@ def notice_new(request: HttpRequest, pk: int) -> HttpResponse:
 def dispute_new(request: HttpRequest, pk: int) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
     invoice = get_object_or_404(selectors.invoices(contact), pk=pk)
-    form = PortalDisputeForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise BillingError("Choose what is wrong and tell us in a message.")
-        ids = [int(x) for x in request.POST.getlist("lines") if x.isdigit()]
-        dispute = disputes.dispute_open(
+    ids = request.POST.getlist("lines")
+    dispute = _submit(
+        request,
+        PortalDisputeForm(request.POST),
+        "Choose what is wrong and tell us in a message.",
+        lambda data: disputes.dispute_open(
             invoice=invoice,
-            category=form.cleaned_data["category"],
-            message=form.cleaned_data["message"],
-            lines=list(invoice.lines.filter(pk__in=ids)),
+            **data,
+            lines=list(invoice.lines.filter(pk__in=[int(x) for x in ids if x.isdigit()])),
             files=request.FILES.getlist("files"),
             customer=contact.email,
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
+        ),
+    )
+    if dispute is None:
         return redirect("portal:invoice", pk=pk)
     services.event_record(
         contact=contact, action="dispute_opened", detail=f"#{dispute.pk} {invoice.number}"
@@ -308,19 +316,18 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
     dispute = get_object_or_404(selectors.disputes(contact), pk=pk)
-    form = PortalMessageForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise BillingError("Write a message (at most 5000 characters).")
-        disputes.dispute_comment(
+    sent = _submit(
+        request,
+        PortalMessageForm(request.POST),
+        "Write a message (at most 5000 characters).",
+        lambda data: disputes.dispute_comment(
             dispute=dispute,
-            message=form.cleaned_data["message"],
+            **data,
             files=request.FILES.getlist("files"),
             customer=contact.email,
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
+        ),
+    )
+    if sent is not None:
         services.event_record(contact=contact, action="dispute_message", detail=f"#{dispute.pk}")
         messages.success(request, "Message sent.")
     return redirect("portal:dispute", pk=pk)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts" / "import_graph.py")
@@ -143,3 +147,49 @@ def test_upstream_apps_read_no_downstream_table_through_lookup_strings():
                 if pattern.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert found == []
+
+
+# The `duplicates` command (a tool of the machine the project is developed on, not a dependency:
+# where it is not installed this test is skipped). Pairs sharing more than 10 lines of the same
+# shape count when both places are outside migrations and tests (a test writes its expected
+# columns out on purpose). URL confs are left out: any two route tables of 11 or more `path()`
+# lines pair by shape however they are laid out.
+DUPLICATE_EXEMPT = re.compile(r"(^|/)(migrations|tests)/|(^|/)urls\.py:")
+_PAIR = re.compile(r"^D\d+ (\S+) ~ (\S+)")
+
+
+def _twins(output: str) -> list[str]:
+    twins = []
+    for line in output.splitlines():
+        assert not line.startswith("incomplete:"), line
+        assert not line.startswith("(+"), "more pairs than listed: raise --most"
+        m = _PAIR.match(line)
+        if m and not any(DUPLICATE_EXEMPT.search(side) for side in m.groups()):
+            twins.append(line)
+    return twins
+
+
+def test_twins_are_found_and_exempt_places_left_out():
+    output = "\n".join(
+        [
+            "3 pairs of places (9 files read)",
+            "D1 a/services.py:1-20 ~ b/selectors.py:5-24 shape",
+            "D2 a/migrations/0001_x.py:1-20 ~ a/services.py:3-22",
+            "D3 a/urls.py:5-30 ~ b/urls.py:5-26 shape",
+        ]
+    )
+    assert _twins(output) == ["D1 a/services.py:1-20 ~ b/selectors.py:5-24 shape"]
+
+
+@pytest.mark.skipif(shutil.which("duplicates") is None, reason="the duplicates command is absent")
+def test_no_twin_of_more_than_10_lines_outside_migrations_and_tests():
+    proc = subprocess.run(
+        ["duplicates", "--min-lines", "11", "--most", "200", "--seconds", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert "pairs of places" in proc.stdout or "no duplicates" in proc.stdout, proc.stdout
+    assert _twins(proc.stdout) == []

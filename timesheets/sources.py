@@ -17,6 +17,11 @@ KIND = "time_entries"
 KEY_FIELDS = ("Employee ID", "Date", "Project Code", "Start Time", "Hours", "Notes")
 
 
+def _header(names: str) -> frozenset[str]:
+    """A signature: the normalized header names, written as the header reads, ", " between."""
+    return frozenset(names.split(", "))
+
+
 def _derived(name: str, label: str, **kwargs) -> Source:
     return Source(name, label, KIND, derive_key="Entry ID", key_fields=KEY_FIELDS, **kwargs)
 
@@ -25,26 +30,16 @@ BILLABLE = Source(
     "billable",
     "Billable (SPEC 1.2)",
     KIND,
-    signature=frozenset({"entry id", "date", "employee id", "project code", "hours", "billable"}),
+    signature=_header("entry id, date, employee id, project code, hours, billable"),
 )
 
 # Harvest "Detailed time" report: no entry ID, the person as First Name + Last Name, "?" flags.
 HARVEST = _derived(
     "harvest",
     "Harvest detailed time report",
-    signature=frozenset(
-        {
-            "date",
-            "client",
-            "project",
-            "task",
-            "notes",
-            "hours",
-            "billable?",
-            "first name",
-            "last name",
-        }
-    ),  # fmt: skip
+    signature=_header(
+        "date, client, project, task, notes, hours, billable?, first name, last name"
+    ),
     columns={
         "Employee ID": (("First Name", "Last Name"),),
         "Employee Name": (("First Name", "Last Name"),),
@@ -55,71 +50,45 @@ HARVEST = _derived(
     },
 )
 
+# The columns Toggl's and Clockify's detailed reports name alike (header names compare
+# case-blind: Toggl writes "Start date", Clockify "Start Date").
+_DETAILED_REPORT = {
+    "Date": (("Start date",),),
+    "Start Time": (("Start time",),),
+    "Employee ID": (("Email",), ("User",)),
+    "Employee Name": (("User",),),
+    "Project Code": (("Project",),),
+    "Notes": (("Description",),),
+}
+
 # Toggl Track "Detailed report" CSV: User, Email, ..., Start date, Start time, Duration (HH:MM:SS).
 TOGGL = _derived(
     "toggl",
     "Toggl Track detailed report",
-    signature=frozenset(
-        {
-            "user",
-            "email",
-            "project",
-            "description",
-            "billable",
-            "start date",
-            "start time",
-            "duration",
-        }
-    ),  # fmt: skip
-    columns={
-        "Date": (("Start date",),),
-        "Start Time": (("Start time",),),
-        "Employee ID": (("Email",), ("User",)),
-        "Employee Name": (("User",),),
-        "Project Code": (("Project",),),
-        "Notes": (("Description",),),
-        "Hours": (("Duration",),),
-    },
+    signature=_header(
+        "user, email, project, description, billable, start date, start time, duration"
+    ),
+    columns={**_DETAILED_REPORT, "Hours": (("Duration",),)},
 )
 
 # Clockify "Detailed report" CSV: every field quoted, dates in the user's order, 12-hour times.
 CLOCKIFY = _derived(
     "clockify",
     "Clockify detailed report",
-    signature=frozenset(
-        {
-            "project",
-            "client",
-            "description",
-            "user",
-            "email",
-            "billable",
-            "start date",
-            "start time",
-            "duration (h)",
-        }
-    ),  # fmt: skip
-    columns={
-        "Date": (("Start Date",),),
-        "Start Time": (("Start Time",),),
-        "Employee ID": (("Email",), ("User",)),
-        "Employee Name": (("User",),),
-        "Project Code": (("Project",),),
-        "Notes": (("Description",),),
-        "Hours": (("Duration (h)",), ("Duration (decimal)",)),
-    },
+    signature=_header(
+        "project, client, description, user, email, billable, start date, start time, duration (h)"
+    ),
+    columns={**_DETAILED_REPORT, "Hours": (("Duration (h)",), ("Duration (decimal)",))},
 )
 
 # Kimai CSV export: ";" separated, Duration in seconds, labels in the user's language.
 KIMAI = _derived(
     "kimai",
     "Kimai export",
-    signature=frozenset(
-        {"date", "from", "to", "duration", "user", "customer", "project", "activity"}
-    ),  # fmt: skip
+    signature=_header("date, from, to, duration, user, customer, project, activity"),
     alternative_signatures=(
-        frozenset({"datum", "von", "bis", "dauer", "benutzer", "kunde", "projekt", "tätigkeit"}),
-        frozenset({"date", "de", "à", "durée", "utilisateur", "client", "projet", "activité"}),
+        _header("datum, von, bis, dauer, benutzer, kunde, projekt, tätigkeit"),
+        _header("date, de, à, durée, utilisateur, client, projet, activité"),
     ),
     columns={
         "Date": (("Date",), ("Datum",)),
@@ -141,7 +110,7 @@ KIMAI = _derived(
 TEMPO = _derived(
     "tempo",
     "Jira Tempo worklogs",
-    signature=frozenset({"issue key", "hours", "work date", "work description"}),
+    signature=_header("issue key, hours, work date, work description"),
     columns={
         "Entry ID": (("Worklog Id",), ("Tempo Worklog ID",)),
         "Date": (("Work date",),),

@@ -39,8 +39,9 @@ CLAIM_FIELDS = [
     "block_minutes",
     "billed_minutes",
 ]
-LINE_FIELDS = [
-    "position",
+# What pricing decides on a line (gen.LineOut's fields of the same names): a new line takes them,
+# and a line already on the draft is re-priced with them when its minutes changed.
+PRICED_FIELDS = (
     "minutes",
     "hours",
     "amount",
@@ -50,10 +51,8 @@ LINE_FIELDS = [
     "tax_exemption_reason",
     "service_start",
     "service_end",
-    "adjusted_by",
-    "adjustment_reason",
-    "priced_amount",
-]
+)
+LINE_FIELDS = ["position", *PRICED_FIELDS, "adjusted_by", "adjustment_reason", "priced_amount"]
 DRAFT_FIELDS = ["version", "invoice_date", "due_date", "run", "net", "tax", "total", "updated_at"]
 
 
@@ -93,27 +92,16 @@ def _new_line(invoice: Invoice, pl: gen.LineOut, position: int) -> InvoiceLine:
         agreement_id=pl.agreement_id,
         kind=pl.kind,
         position=position,
-        description=pl.description,
         role=pl.role,
-        minutes=pl.minutes,
-        hours=pl.hours,
         rate=pl.rate,
-        amount=pl.amount,
-        tax_rate=pl.tax_rate,
-        tax_category=pl.tax_category,
-        tax_exemption_reason=pl.tax_exemption_reason,
-        service_start=pl.service_start,
-        service_end=pl.service_end,
+        **{name: getattr(pl, name) for name in PRICED_FIELDS},
     )
 
 
 def _reprice(line: InvoiceLine, pl: gen.LineOut) -> None:
     """New hours landed on the line: re-priced; a manual change to it is replaced."""
-    line.minutes, line.hours, line.amount = pl.minutes, pl.hours, pl.amount
-    line.description, line.tax_rate = pl.description, pl.tax_rate
-    line.tax_category = pl.tax_category
-    line.tax_exemption_reason = pl.tax_exemption_reason
-    line.service_start, line.service_end = pl.service_start, pl.service_end
+    for name in PRICED_FIELDS:
+        setattr(line, name, getattr(pl, name))
     line.adjusted_by, line.adjustment_reason = None, ""
     line.priced_amount = None
 
