@@ -72,7 +72,8 @@ pytest:
 # The kill tests with production timeouts (docs/reliability.md), the variants `make test` skips
 # included: about 2 minutes each. ARGS adds pytest options.
 kill-trials:
-	BILLABLE_KILL_TRIALS=1 $(TEST_ENV) $(PY) -m pytest -q -s tests/reliability/test_dead_worker.py $(ARGS)
+	BILLABLE_KILL_TRIALS=1 $(TEST_ENV) $(PY) -m pytest -q -s tests/reliability/test_dead_worker.py \
+		tests/reliability/test_killed_request.py $(ARGS)
 
 # `make run` on a throwaway embedded PostgreSQL: bootstrap, serve, /healthz says PostgreSQL,
 # the login page answers, SIGTERM stops the web server and the database.
