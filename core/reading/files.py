@@ -11,8 +11,10 @@ Delimiter: Excel's ``sep=;`` first line, else the one of ``, ; tab |`` that occu
 outside quotes in the header line; ``options.delimiter`` forces one. Blank lines are skipped.
 
 Caps: a row of more than ``max_import_columns()`` columns, or a cell of more than MAX_FIELD_BYTES,
-refuses the file (``line N: column M: ...``) before the row is split into cells, so a header of
-millions of columns costs one line of memory, not millions of strings.
+refuses the file (``line N: column M: ...``) before the row is split into cells; a line longer
+than CHUNK is checked as it is read, so a header of millions of columns costs its first megabyte,
+not the whole line (nor millions of strings). The delimiter is sniffed from the header line's
+first SNIFF_CHARS characters.
 """
 
 from __future__ import annotations
@@ -131,13 +133,14 @@ class Table:
         codec, skip = self._codec(stream)
         self.encoding = LABELS.get(codec, codec)
         stream.seek(skip)
+        guard = _LongLineGuard(self.options)
         if codec.startswith(("utf-16", "utf-32")):
             lines = _wide_lines(stream, codec)
         else:
-            lines = _byte_lines(stream, codec, self.max_bytes)
+            lines = _byte_lines(stream, codec, self.max_bytes, guard)
         lines, delimiter, skipped = self._sniff(lines)
-        self.delimiter = delimiter
-        lines = _capped_lines(lines, delimiter, skipped)
+        self.delimiter = guard.delimiter = delimiter
+        lines = _capped_lines(lines, delimiter, skipped, guard)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         last = skipped
         try:
@@ -153,23 +156,31 @@ class Table:
         peeked: list[str] = []
         for line in lines:
             peeked.append(line)
-            if line.strip():
+            if line and not line.isspace():  # not strip(): no copy of a huge line
                 break
         skipped = 0
-        first = peeked[-1].strip() if peeked else ""
+        first = peeked[-1] if peeked else ""
+        head = first.strip() if len(first) <= 16 else ""
         delimiter = None
-        if first.lower().startswith("sep=") and len(first) == 5:
-            delimiter, skipped, peeked = first[4], len(peeked), []  # Excel's `sep=;` line
+        if head.lower().startswith("sep=") and len(head) == 5:
+            delimiter, skipped, peeked = head[4], len(peeked), []  # Excel's `sep=;` line
         if self.options.delimiter:
             delimiter = delimiter_char(self.options.delimiter)
         elif delimiter is None:
-            delimiter = sniff_delimiter(first)
+            delimiter = sniff_delimiter(_sample(first))
 
         def chained() -> Iterator[str]:
             yield from peeked
             yield from lines
 
         return chained(), delimiter, skipped
+
+
+SNIFF_CHARS = 65_536  # the delimiter is sniffed from the header line's first 64 k characters
+
+
+def _sample(line: str) -> str:
+    return line[:SNIFF_CHARS].strip()
 
 
 def sniff_delimiter(line: str) -> str:
@@ -248,8 +259,13 @@ def _is_utf8(stream: IO[bytes], limit: int) -> bool:
         stream.seek(0)
 
 
-def _byte_lines(stream: IO[bytes], codec: str, limit: int) -> Iterator[str]:
-    """Physical lines of an ASCII-compatible encoding, checking size and binary content."""
+def _byte_lines(
+    stream: IO[bytes], codec: str, limit: int, guard: _LongLineGuard | None = None
+) -> Iterator[str]:
+    """Physical lines of an ASCII-compatible encoding, checking size and binary content. A line
+    is read in pieces of CHUNK bytes; past the first, `guard` checks what was read so far against
+    the column and cell caps, so a line of millions of columns is refused from its first
+    megabyte instead of being assembled, copied and decoded whole."""
     head = stream.read(8192)
     if b"\x00" in head:
         if head[1:2] == b"\x00" or head[:1] == b"\x00":
@@ -272,15 +288,28 @@ def _byte_lines(stream: IO[bytes], codec: str, limit: int) -> Iterator[str]:
 
     total = number = 0
     while True:
-        raw = readline(max(limit + 1 - total, 1))
-        if not raw:
+        pieces: list[bytes] = []
+        prefix: _Prefix | None = None
+        while True:
+            piece = readline(min(CHUNK, limit + 1 - total))
+            if not piece:
+                break
+            total += len(piece)
+            if total > limit:
+                raise CsvFileError(too_large_error(limit))
+            if b"\x00" in piece:
+                raise _binary(number + 1)
+            pieces.append(piece)
+            if piece.endswith(b"\n"):
+                break
+            if guard is not None:
+                prefix = prefix or _Prefix(codec)
+                guard.check(prefix.add(pieces[len(prefix.pieces) :]), number + 1)
+        if not pieces:
             return
         number += 1
-        total += len(raw)
-        if total > limit:
-            raise CsvFileError(too_large_error(limit))
-        if b"\x00" in raw:
-            raise _binary(number)
+        raw = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        del pieces, prefix
         try:
             yield raw.decode(codec)
         except UnicodeDecodeError as exc:
@@ -293,6 +322,37 @@ def _byte_lines(stream: IO[bytes], codec: str, limit: int) -> Iterator[str]:
                     f"{exc.start + 1}); save the file as CSV UTF-8 or name its encoding",
                 )
             ) from None
+
+
+class _Prefix:
+    """The text of a long line read so far (undecodable bytes replaced: the line's own decode
+    reports them once it is whole)."""
+
+    def __init__(self, codec: str) -> None:
+        self.decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+        self.pieces: list[bytes] = []
+        self.text: list[str] = []
+
+    def add(self, pieces: list[bytes]) -> str:
+        for piece in pieces:
+            self.pieces.append(piece)
+            self.text.append(self.decoder.decode(piece))
+        return "".join(self.text)
+
+
+class _LongLineGuard:
+    """The caps of `_capped_lines`, applied to the start of a line still being read: the
+    delimiter (forced, sniffed, or sniffed now from the start of the header line) and whether
+    the line starts inside a quoted value (kept by `_capped_lines`)."""
+
+    def __init__(self, options: FileOptions) -> None:
+        self.delimiter = delimiter_char(options.delimiter) if options.delimiter else None
+        self.quoted = False
+        self.limit = max_import_columns()
+
+    def check(self, text: str, number: int) -> None:
+        delimiter = self.delimiter or sniff_delimiter(_sample(text))
+        _scan_line(text, delimiter, number, self.limit, self.quoted)
 
 
 def _wide_lines(stream: IO[bytes], codec: str) -> Iterator[str]:
@@ -328,9 +388,12 @@ def _too_long(line: int, column: int) -> CsvFileError:
     )
 
 
-def _capped_lines(lines: Iterator[str], delimiter: str, skipped: int) -> Iterator[str]:
+def _capped_lines(
+    lines: Iterator[str], delimiter: str, skipped: int, guard: _LongLineGuard | None = None
+) -> Iterator[str]:
     """The physical lines, refused past the column and cell caps. Cheap for normal lines (two
-    C-level counts); a suspicious one is scanned field by field without building the fields."""
+    C-level counts); a suspicious one is scanned field by field without building the fields.
+    `guard.quoted` follows the quote state for the next line's early check."""
     limit = max_import_columns()
     quoted = False  # inside a quoted value that spans lines
     number = skipped
@@ -340,6 +403,8 @@ def _capped_lines(lines: Iterator[str], delimiter: str, skipped: int) -> Iterato
             _scan_line(line, delimiter, number, limit, quoted)
         if line.count('"') % 2:
             quoted = not quoted
+        if guard is not None:
+            guard.quoted = quoted
         yield line
 
 
