@@ -4,6 +4,8 @@ receivables/disputes.py write, selectors read."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -119,11 +121,75 @@ def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, act, "Message added.")
 
 
+def _confirm_first(
+    request: HttpRequest,
+    pk: int,
+    *,
+    action: str,
+    title: str,
+    amount: Decimal | str | None,
+    consequence: str,
+    fields: dict[str, str],
+) -> HttpResponse | None:
+    """Every resolving action that cannot be taken back is two POSTs: the first shows the amount,
+    invoice and customer and writes nothing; the second (the same fields and confirm=1) acts.
+    None when this POST is the confirmed one (or the dispute is closed, which the action refuses
+    with the reason). `amount` "open": the invoice's open amount."""
+    dispute = get_object_or_404(Dispute, pk=pk)
+    if request.POST.get("confirm") == "1" or not dispute.is_open:  # closed: the action refuses
+        return None
+    invoice = selectors.annotate_open_amount(
+        Invoice.objects.filter(pk=dispute.invoice_id).select_related("account")
+    ).get()
+    if amount == "open":
+        amount = invoice.open_amount
+    return render(
+        request,
+        "receivables/dispute_confirm.html",
+        {
+            "dispute": dispute,
+            "invoice": invoice,
+            "action": action,
+            "title": title,
+            "amount": amount,
+            "consequence": consequence,
+            "fields": fields,
+            "four_eyes_amount": disputes.four_eyes_amount(invoice.currency),
+            "needs_approver": action != "receivables:dispute_approve"
+            and isinstance(amount, Decimal)
+            and amount > disputes.four_eyes_amount(invoice.currency),
+        },
+    )
+
+
+def _confirm_with_reason(request: HttpRequest, pk: int, **kwargs) -> HttpResponse | None:
+    """`_confirm_first` for an action that needs only a reason; without one it goes straight to
+    the action, which refuses it."""
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        return None
+    return _confirm_first(request, pk, fields={"reason": reason}, **kwargs)
+
+
 @require_POST
 @require("disputes.resolve")
 def dispute_credit(request: HttpRequest, pk: int) -> HttpResponse:
+    form = DisputeCreditForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        asked = _confirm_first(
+            request,
+            pk,
+            action="receivables:dispute_credit",
+            title="Resolve the dispute with a credit note?",
+            amount=data["amount"],
+            consequence="The credit note gets the next number and cannot be deleted.",
+            fields={"amount": str(data["amount"]), "reason": data["reason"]},
+        )
+        if asked is not None:
+            return asked
+
     def act(dispute: Dispute) -> None:
-        form = DisputeCreditForm(request.POST)
         if not form.is_valid():
             raise BillingError("Enter an amount greater than zero and a reason.")
         done = disputes.dispute_credit(
@@ -143,6 +209,30 @@ def dispute_credit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require("disputes.resolve")
 def dispute_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    proposed = get_object_or_404(Dispute, pk=pk)
+    # Only an approval that can happen asks first; the others are refused with the reason.
+    if (
+        proposed.status == Dispute.Status.PENDING_APPROVAL
+        and proposed.credit_proposed_by_id != request.user.pk
+    ):
+        asked = _confirm_first(
+            request,
+            pk,
+            action="receivables:dispute_approve",
+            title="Approve the proposed re-bill?"
+            if proposed.credit_rebill
+            else "Approve the credit?",
+            amount=proposed.credit_amount,
+            consequence=(
+                "A credit note for the open amount is issued and the invoice's lines are copied "
+                "onto a draft; the credit note cannot be deleted."
+                if proposed.credit_rebill
+                else "The credit note is issued now, gets the next number and cannot be deleted."
+            ),
+            fields={},
+        )
+        if asked is not None:
+            return asked
     return _act(
         request,
         pk,
@@ -167,6 +257,17 @@ def dispute_decline(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require("disputes.resolve")
 def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    asked = _confirm_with_reason(
+        request,
+        pk,
+        action="receivables:dispute_reject",
+        title="Reject the dispute?",
+        amount=None,
+        consequence="The dispute closes with this reason, which the customer sees; the open "
+        "amount is payable again and is reminded.",
+    )
+    if asked is not None:
+        return asked
     return _act(
         request,
         pk,
@@ -178,6 +279,18 @@ def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require("disputes.resolve")
 def dispute_rebill(request: HttpRequest, pk: int) -> HttpResponse:
+    asked = _confirm_with_reason(
+        request,
+        pk,
+        action="receivables:dispute_rebill",
+        title="Credit the invoice in full and re-bill it?",
+        amount="open",
+        consequence="A credit note for the open amount is issued (it cannot be deleted) and "
+        "the invoice's lines are copied onto a draft for review.",
+    )
+    if asked is not None:
+        return asked
+
     def act(dispute: Dispute) -> None:
         done = disputes.dispute_rebill(dispute=dispute, user=request.user, reason=_reason(request))
         if done.status == Dispute.Status.PENDING_APPROVAL:

@@ -79,6 +79,9 @@ def test_dispute_end_to_end(page, browser, live_server, finance, settings, tmp_p
     staff.fill("#credit-form input[name=amount]", "400.00")
     staff.fill("#credit-form input[name=reason]", "Project line billed twice")
     staff.click("#credit-form button[type=submit]")
+    assert staff.locator("#confirm-amount").inner_text() == "USD 400.00"
+    assert CreditNote.objects.count() == 0
+    staff.click("#confirm-action")
     staff.wait_for_load_state("networkidle")
     assert staff.locator("#dispute-status").inner_text() == "Resolved by credit note"
     note = CreditNote.objects.get()

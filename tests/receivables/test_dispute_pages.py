@@ -69,7 +69,8 @@ def test_finance_opens_credits_and_the_detail_shows_it(finance, client_for):
     assert response["Location"] == f"/receivables/disputes/{dispute.pk}/"
     assert list(dispute.lines.all()) == [line]
     response = client.post(
-        f"/receivables/disputes/{dispute.pk}/credit/", {"amount": "400.00", "reason": "Doubled"}
+        f"/receivables/disputes/{dispute.pk}/credit/",
+        {"amount": "400.00", "reason": "Doubled", "confirm": "1"},
     )
     dispute.refresh_from_db()
     assert dispute.status == "credited"
