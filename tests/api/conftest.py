@@ -8,8 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.tokens import token_create
-from tests.world import World as World
-from tests.world import make_world as make_world
+from tests.world import World, make_world
 
 PERSONAS = ("billing_admin", "services_manager", "finance", "auditor", "outsider", "anonymous")
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import roles
-from tests.api.conftest import PERSONAS, World
+from tests.api.conftest import PERSONAS
+from tests.world import World
 
 # URL prefixes left out of the matrix: the Django admin (its own permission system) and files.
 EXCLUDED_PREFIXES = ("admin/", "static/", "media/", "__debug__/", "__bench__/")

@@ -24,8 +24,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core import roles
-from tests.api.conftest import PERSONAS, World, make_world, token_client
+from tests.api.conftest import PERSONAS, token_client
 from tests.api.permission_table import EXCLUDED_PREFIXES, MATRIX, PERSONA_ROLE, Probe
+from tests.world import World, make_world
 
 # ---------------------------------------------------------------------------------------------
 # Walking the resolver

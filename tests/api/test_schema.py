@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import make_world
 from tests.factories import UserFactory
+from tests.world import make_world
 
 CHECKS = [
     not_a_server_error,

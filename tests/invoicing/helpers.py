@@ -1,14 +1,25 @@
-"""Snapshots to compare runs exactly, and approval as the tests call it; the firm they bill is
-`tests.world.small_firm` (re-exported as `build_firm`)."""
+"""Snapshots to compare runs exactly, and the official EN 16931 validator; the firm the
+invoicing tests bill is `tests.world.small_firm` (re-exported as `build_firm`), approval as the
+tests call it is `tests.world.approve`."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
 
 from invoicing.models import EntryBilling, Invoice
 from tests.world import FEB as FEB
 from tests.world import JAN as JAN
 from tests.world import D as D
+from tests.world import approve as approve
 from tests.world import minutes as minutes
 from tests.world import small_firm
+
+# The official EN 16931 validator, beside the repository (CI has shared/ next to the clone).
+VALIDATOR = Path(settings.BASE_DIR).parent / "shared" / "validators" / "en16931_validate.py"
 
 build_firm = small_firm  # the name the invoicing tests call it by
 
@@ -81,15 +92,11 @@ def line_rows(invoice: Invoice) -> list:
     ]
 
 
-def approve(*, invoice: Invoice, user) -> Invoice:
-    """Approve a draft at the version it has now, as a reviewer who just opened it would, and run
-    what the approval queues after commit (the final PDF render), as the worker would."""
-    from django.test import TestCase
-
-    from invoicing import services
-
-    current = Invoice.objects.get(pk=invoice.pk)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        done = services.invoice_approve(invoice=current, user=user, version=current.version)
-    done.refresh_from_db()
-    return done
+def validate(paths: list[Path]) -> subprocess.CompletedProcess:
+    """Run the official EN 16931 rules over `paths` (one process: the stylesheets compile once)."""
+    return subprocess.run(
+        [sys.executable, str(VALIDATOR), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from core.money import round_money
 from invoicing.accounting import QBO_COLUMNS, XERO_COLUMNS, xero_export
 from invoicing.models import CreditNote, Invoice
-from tests.invoicing.einvoice_world import build
+from tests.world.einvoice import build
 
 pytestmark = pytest.mark.django_db
 D = Decimal

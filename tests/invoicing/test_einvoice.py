@@ -17,7 +17,8 @@ from invoicing.einvoice.cii import RAM
 from invoicing.einvoice.ubl import CBC
 from invoicing.models import Invoice
 from invoicing.services import invoice_approve
-from tests.invoicing.einvoice_world import VALIDATOR, build, draft, eu_buyer, time_line, validate
+from tests.invoicing.helpers import VALIDATOR, validate
+from tests.world.einvoice import build, draft, eu_buyer, time_line
 
 pytestmark = pytest.mark.django_db
 D = Decimal

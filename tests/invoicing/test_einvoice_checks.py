@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from core.errors import BillingError
 from invoicing.models import CreditNote, Invoice
 from invoicing.services import credit_note_create
-from tests.invoicing.einvoice_world import draft, eu_buyer, fixed_line, two_rate_draft
 from tests.invoicing.helpers import approve
+from tests.world.einvoice import draft, eu_buyer, fixed_line, two_rate_draft
 
 pytestmark = pytest.mark.django_db
 D = Decimal

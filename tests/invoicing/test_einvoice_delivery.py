@@ -26,7 +26,7 @@ from invoicing.einvoice.document import invoice_document
 from invoicing.einvoice.ubl import ubl_xml
 from invoicing.models import Invoice, InvoiceLine
 from invoicing.services import invoice_send
-from tests.invoicing.einvoice_world import build, draft, eu_buyer, time_line
+from tests.world.einvoice import build, draft, eu_buyer, time_line
 
 D = Decimal
 

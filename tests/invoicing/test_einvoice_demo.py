@@ -15,7 +15,7 @@ from core.settlement import open_amount
 from invoicing.einvoice import einvoice_file
 from invoicing.models import CreditNote, Invoice
 from invoicing.services import credit_note_create, invoice_pdf_store
-from tests.invoicing.einvoice_world import validate
+from tests.invoicing.helpers import validate
 
 pytestmark = pytest.mark.django_db
 

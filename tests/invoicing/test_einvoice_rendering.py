@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from invoicing.services import invoice_approve, invoice_pdf_store
-from tests.invoicing.einvoice_world import two_rate_draft
+from tests.world.einvoice import two_rate_draft
 
 pytestmark = pytest.mark.django_db
 

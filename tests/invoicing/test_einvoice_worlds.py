@@ -1,6 +1,6 @@
 """The e-invoices of the shared test worlds are valid (issue 14): every approved invoice and credit
-note that `tests/world.py` produces passes the official EN 16931 rules in UBL, CII and Factur-X
-with no fatal failure, not only the purpose-built `einvoice_world`.
+note that `tests/world/` produces passes the official EN 16931 rules in UBL, CII and Factur-X
+with no fatal failure, not only the purpose-built `tests.world.einvoice`.
 
 - `small_firm()`: the January run's drafts (T&M with a rate card, a Prepaid Hours child, Fixed Fee
   milestones at 0% beside 10% lines, a second PO, EUR), approved as a reviewer does, plus a
@@ -29,8 +29,7 @@ from invoicing.einvoice import einvoice_file
 from invoicing.models import CreditNote, Invoice
 from invoicing.pdf import credit_note_pdf, invoice_pdf
 from invoicing.services import credit_note_create, invoice_run_generate
-from tests.invoicing.einvoice_world import validate
-from tests.invoicing.helpers import approve
+from tests.invoicing.helpers import approve, validate
 from tests.world import JAN, make_world, many_groups, small_firm
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from invoicing.einvoice.ubl import CBC
 from invoicing.models import Invoice
 from invoicing.pdf import invoice_pdf
 from invoicing.services import invoice_notes_set
-from tests.invoicing.einvoice_world import draft, eu_buyer, time_line, validate
-from tests.invoicing.helpers import approve
+from tests.invoicing.helpers import approve, validate
+from tests.world.einvoice import draft, eu_buyer, time_line
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from invoicing.pdf import credit_note_pdf, invoice_pdf
-from tests.invoicing.einvoice_world import (
+from tests.world.einvoice import (
     ADJUSTMENT,
     MILESTONE,
     build,

@@ -8,19 +8,10 @@ import datetime as dt
 from decimal import Decimal
 
 from django.urls import reverse
-from django.utils import timezone
 
-from invoicing.models import EntryBilling, Invoice
 from portal import services
-from portal.models import Contact
-from tests.factories import (
-    AccountFactory,
-    AgreementFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    TimeEntryFactory,
-)
-from tests.portal.conftest import portal_client
+from tests.factories import AccountFactory, AgreementFactory, TimeEntryFactory
+from tests.world import invoice_with_lines, portal_client, portal_contact
 
 
 def test_entry_hours_and_the_count_read_right(alpha, finance):
@@ -33,38 +24,20 @@ def test_entry_hours_and_the_count_read_right(alpha, finance):
     # One entry of 61 minutes, billed 75 (a 15-minute increment).
     account = AccountFactory(external_id="ACC-ONE")
     agreement = AgreementFactory(account=account, project_code="ONE", billing_increment=15)
-    invoice = InvoiceFactory(
-        account=account, net=Decimal("125.00"), total=Decimal("125.00"), period=dt.date(2026, 1, 1)
-    )
-    line = InvoiceLineFactory(
-        invoice=invoice,
-        agreement=agreement,
-        position=1,
-        description="Support",
-        role="Engineer",
-        minutes=75,
-        hours=Decimal("1.25"),
-        rate=Decimal("100.00"),
-        amount=Decimal("125.00"),
-    )
     entry = TimeEntryFactory(
         project_code="ONE", date=dt.date(2026, 1, 14), duration_ms=61 * 60_000, notes="Reboot"
     )
-    EntryBilling.objects.create(
-        entry=entry,
-        agreement=agreement,
-        invoice=invoice,
-        line=line,
-        period=dt.date(2026, 1, 1),
-        rounded_minutes=75,
-        billed_minutes=75,
-    )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        status="approved", number="INV-2026-09001", number_year=2026, number_seq=9001
-    )
-    contact = Contact.objects.create(
-        account=account, email="ap@one.example", invited_at=timezone.now()
-    )
+    line = {
+        "description": "Support",
+        "minutes": 75,
+        "hours": Decimal("1.25"),
+        "rate": Decimal("100.00"),
+        "amount": "125.00",
+        "entries": [entry],
+        "billed_minutes": 75,
+    }
+    invoice = invoice_with_lines(account, [line], agreement=agreement, seq=9001)
+    contact = portal_contact(account, "ap@one.example")
     services.portal_account_set(account=account, show_entries=True, user=finance)
     html = portal_client(contact).get(reverse("portal:invoice", args=[invoice.pk])).content.decode()
     assert "<summary>1 time entry</summary>" in html

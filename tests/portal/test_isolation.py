@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 
 from portal.models import PortalEvent
-from tests.api.conftest import make_world
 from tests.api.permission_table import MATRIX
 from tests.api.test_permission_matrix import (
     _request,
@@ -20,7 +19,7 @@ from tests.api.test_permission_matrix import (
     site_routes,
     snapshot,
 )
-from tests.portal.conftest import Customer, portal_client
+from tests.world import Customer, make_world, portal_client
 
 # URL name -> (method, the object of a Customer it names, or None, POST data)
 PORTAL_URLS: dict[str, tuple[str, str | None, dict[str, Any]]] = {

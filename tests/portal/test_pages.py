@@ -17,7 +17,7 @@ from portal.models import PaymentNotice, PortalEvent
 from receivables import disputes
 from receivables.models import Dispute, DisputeAttachment, DisputeMessage
 from tests.factories import PaymentFactory
-from tests.portal.conftest import portal_client
+from tests.world import portal_client
 
 TODAY = dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC)  # 18 days after the 2026-03-02 due date
 CARD = "4111 1111 1111 1111"

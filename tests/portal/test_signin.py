@@ -19,7 +19,7 @@ from core.errors import BillingError
 from portal import services
 from portal.models import Contact, PortalEvent, PortalSession, SignInLink
 from tests.factories import AccountFactory
-from tests.portal.conftest import portal_client
+from tests.world import portal_client
 
 LINK_RE = re.compile(r"http://portal\.test(/portal/signin/[A-Za-z0-9_-]+/)")
 

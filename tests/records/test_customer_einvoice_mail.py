@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from agreements.models import Account
 from invoicing.services import invoice_send
-from tests.invoicing.einvoice_world import two_rate_draft
 from tests.invoicing.helpers import approve
+from tests.world.einvoice import two_rate_draft
 
 pytestmark = pytest.mark.django_db
 

@@ -152,8 +152,7 @@ def test_portal_actions_are_in_the_history_with_the_contact_as_actor(
     from portal import services as portal
     from portal.models import PortalEvent
     from receivables.models import Dispute, DisputeAttachment
-    from tests.portal.conftest import portal_client
-    from tests.world import invoice_with_lines
+    from tests.world import invoice_with_lines, portal_client
 
     settings.MEDIA_ROOT = str(tmp_path)
     acme = AccountFactory(external_id="ACC-P", name="Acme Portal")

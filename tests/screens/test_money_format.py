@@ -16,10 +16,9 @@ from django.urls import reverse
 
 from core import roles
 from receivables.services import payment_record
-from tests.api.conftest import make_world
 from tests.api.permission_table import MATRIX, PERSONA_ROLE
 from tests.factories import UserFactory
-from tests.world import invoice_with_lines
+from tests.world import invoice_with_lines, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,8 @@ from portal.models import Contact
 from receivables import disputes
 from receivables.services import allocation_apply, payment_import
 from tests.factories import AccountFactory, PaymentFactory
-from tests.portal.conftest import portal_client
 from tests.screens.test_money_format import money_problems
-from tests.world import invoice_with_lines
+from tests.world import invoice_with_lines, portal_client
 
 pytestmark = pytest.mark.django_db
 

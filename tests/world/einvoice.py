@@ -6,22 +6,15 @@ and without a VAT ID, partial and full credit notes."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
-
-from django.conf import settings
 
 from invoicing import generation as gen
 from invoicing.models import CreditNote, Invoice, InvoiceLine
 from invoicing.services import credit_note_create
 from tests.factories import AccountFactory, InvoiceFactory, InvoiceLineFactory
-from tests.invoicing.helpers import approve
+from tests.world.documents import approve
 
 D = Decimal
-# The official EN 16931 validator, beside the repository (CI has shared/ next to the clone).
-VALIDATOR = Path(settings.BASE_DIR).parent / "shared" / "validators" / "en16931_validate.py"
 
 TIME = InvoiceLine.Kind.TIME
 BLOCK = InvoiceLine.Kind.BLOCK
@@ -220,13 +213,3 @@ def build(approver) -> dict[str, Invoice | CreditNote]:
         date=dt.date(2026, 2, 12),
     )
     return out
-
-
-def validate(paths: list[Path]) -> subprocess.CompletedProcess:
-    """Run the official EN 16931 rules over `paths` (one process: the stylesheets compile once)."""
-    return subprocess.run(
-        [sys.executable, str(VALIDATOR), *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
