@@ -18,7 +18,7 @@ import pytest
 
 from core.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError, port_answers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
