@@ -181,3 +181,91 @@ def test_screenshots_and_no_page_overflow_at_390(page, live_server, finance, wid
     page.goto("/invoices/all/")
     assert page.locator("#totals").is_visible()
     assert "7 invoices" in page.locator("#totals").inner_text()
+
+
+# Whether the page, or a table, spills past the viewport: the page's own width, each table's
+# right edge unless an ancestor scrolls it horizontally, and the elements cut off (right edge past
+# the viewport, not inside a horizontal scroll container).
+OVERFLOW_JS = """() => {
+  const scrolls = e => { for (let a = e.parentElement; a; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if ((o === 'auto' || o === 'scroll') && a.getBoundingClientRect().right <= innerWidth + 1)
+        return true; }
+    return false; };
+  const cut = [...document.querySelectorAll('body *')].filter(e => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && r.right > innerWidth + 1 && !scrolls(e); })
+    .map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 5);
+  return {width: document.documentElement.scrollWidth, cut: cut,
+          tables: document.querySelectorAll('main table').length};
+}"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_work_screens_fit_at_1366_and_390_with_their_totals_reachable(
+    page, live_server, billing_admin, width
+):
+    """Time entries, an agreement, invoice review and the exception dashboard: nothing cut off
+    the page (a wide table scrolls inside its container), and each table's total column can be
+    scrolled into view."""
+    from invoicing.models import InvoiceLine
+    from tests.factories import EmployeeFactory, TimeEntryFactory
+
+    acme = AccountFactory(external_id="ACC-W", name="Wide Tables Incorporated International")
+    agreement = AgreementFactory(
+        account=acme, external_id="AGR-W", project_code="WIDE", not_to_exceed_hours=120
+    )
+    for n in range(12):
+        entry = TimeEntryFactory(
+            project_code="WIDE",
+            date=dt.date(2026, 1, 2 + n),
+            employee=EmployeeFactory(external_id=f"EW{n}", name=f"Employee With A Long Name {n}"),
+            notes="Long note about the work done on the integration with the ledger " * 2,
+        )
+        if n < 4:
+            FlagFactory(code=Flag.Code.NO_AGREEMENT, entry=entry)
+    period = dt.date(2026, 1, 1)
+    for n in range(3):
+        draft = Invoice.objects.create(
+            account=AccountFactory(external_id=f"ACC-D{n}", name=f"Draft Customer {n} Holdings"),
+            currency="USD",
+            period=period,
+            invoice_date=dt.date(2026, 1, 31),
+            due_date=dt.date(2026, 3, 2),
+            net=Decimal("123456.78"),
+            tax=Decimal("0.00"),
+            total=Decimal("123456.78"),
+        )
+        InvoiceLine.objects.create(
+            invoice=draft,
+            agreement=agreement,
+            position=1,
+            kind=InvoiceLine.Kind.TIME,
+            description="Consulting",
+            minutes=60,
+            hours=Decimal("1.00"),
+            rate=Decimal("123456.78"),
+            amount=Decimal("123456.78"),
+        )
+    RESULTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, billing_admin)
+    for name, url, total in [
+        ("entries", "/time/entries/", "#entries tbody tr td.num"),
+        ("agreement", f"/agreements/{agreement.pk}/", "#months td.num"),
+        ("review", "/invoices/?period=2026-01", "#bulk-approve td.num >> nth=-1"),
+        ("exceptions", "/time/dashboard/", "table.codes td.num"),
+    ]:
+        page.goto(url)
+        page.screenshot(path=str(RESULTS / f"screen-{name}-{width}.png"), full_page=True)
+        found = page.evaluate(OVERFLOW_JS)
+        assert found["tables"] >= 1, name
+        assert found["width"] <= width + 1 and found["cut"] == [], (name, found)
+        cell = page.locator(total).last
+        cell.scroll_into_view_if_needed()
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (
+            name,
+            box,
+        )
+        assert cell.inner_text().strip(), name
