@@ -5,6 +5,13 @@ with 422; still running: 409 with Retry-After. A running request holds its key f
 IDEMPOTENCY_LEASE, renewed every third of it from a thread while it runs; a request whose worker
 died stops renewing, and once the lease has lapsed the next request with the key runs (issue 17
 item 5: it used to answer 409 for 24 hours).
+
+Once the key is claimed (committed, so a concurrent request sees it), the action runs and its
+answer is stored in one transaction: a worker killed after the action but before the answer
+leaves neither, and the next request with the key runs the action once (before, the action was
+committed without its answer, and the retry stored the refusal of doing it again, e.g. "only a
+draft can be approved", for the key's 24 hours). A failed action is rolled back to the claim
+before its error answer is stored.
 """
 
 from __future__ import annotations
@@ -215,6 +222,8 @@ class IdempotencyMixin:
 
     _idempotency_record: IdempotencyKey | None = None
     _idempotency_lease: _LeaseKeeper | None = None
+    # The transaction of the action and its answer, and the savepoint of the action inside it.
+    _idempotency_atomic: list[Any] | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -237,25 +246,50 @@ class IdempotencyMixin:
             )
         self._idempotency_record = idempotency_begin(user=request.user, key=key, request=request)
         self._idempotency_lease = _LeaseKeeper(self._idempotency_record.pk)
+        # The action and its stored answer commit together (see the module docstring).
+        self._idempotency_atomic = [transaction.atomic(), transaction.atomic()]
+        for block in self._idempotency_atomic:
+            block.__enter__()
 
     def _end_lease(self) -> None:
         lease, self._idempotency_lease = self._idempotency_lease, None
         if lease is not None:
             lease.end()
 
+    def _leave_action(self, exc: BaseException | None) -> None:
+        """Close the action's savepoint: kept, or rolled back when the action failed."""
+        blocks = self._idempotency_atomic
+        if blocks and len(blocks) == 2:
+            action = blocks.pop()
+            action.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+    def _leave_transaction(self, exc: BaseException | None) -> None:
+        """Commit the action with its answer, or roll both back on an exception."""
+        self._leave_action(exc)
+        blocks, self._idempotency_atomic = self._idempotency_atomic, None
+        if blocks:
+            blocks[0].__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+    def handle_exception(self, exc: Exception) -> Any:
+        self._leave_action(exc)  # the failed action's writes go; its error answer is stored
+        return super().handle_exception(exc)  # type: ignore[misc]
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         self._end_lease()
+        self._leave_action(None)
         record, self._idempotency_record = self._idempotency_record, None
         if record is not None and not response.has_header("Idempotent-Replayed"):
             idempotency_finish(record, response)
+        self._leave_transaction(None)
         return response
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        except BaseException:
+        except BaseException as exc:
             self._end_lease()
+            self._leave_transaction(exc)
             record, self._idempotency_record = self._idempotency_record, None
             if record is not None:
                 IdempotencyKey.objects.filter(pk=record.pk).delete()
