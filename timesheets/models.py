@@ -115,6 +115,9 @@ class Flag(models.Model):
             "DUPLICATE_ENTRY",
         }
     )
+    # The statuses of a blocking code's flag that keep its entry off invoices (a released or
+    # resolved one does not).
+    BLOCKING_STATUSES = frozenset({"open", "written_off"})
     RELEASABLE_CODES = frozenset({"OVER_CAP", "DUPLICATE_ENTRY"})
     ENTRY_CODES = frozenset(
         {
@@ -199,7 +202,7 @@ class Flag(models.Model):
 
     @property
     def blocks_billing(self) -> bool:
-        return self.code in self.BLOCKING_CODES and self.status in {"open", "written_off"}
+        return self.code in self.BLOCKING_CODES and self.status in self.BLOCKING_STATUSES
 
 
 class FlagTally(models.Model):

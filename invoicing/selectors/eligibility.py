@@ -1,10 +1,22 @@
-"""What a run may bill (SPEC 3): eligible entries (one SQL statement), due milestones and
-prepaid blocks, and whether an entry is invoiced (for timesheets, through core.entry_billing)."""
+"""What a run may bill (SPEC 3): eligible entries, due milestones and prepaid blocks, and whether
+an entry is invoiced (for timesheets, through core.entry_billing).
+
+Eligibility for billing is written here once, in two forms side by side: `eligible_match`
+(Python, one entry) and `_ELIGIBLE_SQL` / `eligible_entry_rows` (SQL, every entry at once; the
+run, its per-group re-check and, through the run, the KPI tiles' unbilled value). An entry is
+eligible for a run for the period ending D when it is billable, approved, dated on or before D,
+has no billing row (on a draft, a final invoice, or drawn from a prepaid block; rejecting a
+draft deletes its rows, so its entries are eligible again; crediting an invoice does not), has
+no blocking flag (`Flag.blocks_billing`: a blocking code, open or written off) and matches a
+Signed Time & Materials or Prepaid Hours agreement (`agreements.matching`).
+tests/invoicing/test_eligibility.py checks on PostgreSQL that the forms agree on random data.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import (
@@ -12,7 +24,7 @@ from django.db.models import (
     QuerySet,
 )
 
-from agreements.matching import match_sql
+from agreements.matching import match_sql, matches
 from agreements.models import Agreement, Milestone
 from invoicing.models import (
     EntryBilling,
@@ -34,7 +46,7 @@ WHERE e.billable = %s AND e.approved = %s AND e.date <= %s
   AND NOT EXISTS (SELECT 1 FROM {billing} b WHERE b.entry_id = e.id)
   AND NOT EXISTS (
       SELECT 1 FROM {flag} f
-      WHERE f.entry_id = e.id AND f.code IN ({codes}) AND f.status IN (%s, %s)
+      WHERE f.entry_id = e.id AND f.code IN ({codes}) AND f.status IN ({statuses})
   )
   {only_ids}
 ORDER BY e.id, a.id
@@ -60,16 +72,9 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
     if entry_ids is not None and not entry_ids:
         return []
     codes = sorted(Flag.BLOCKING_CODES)
+    statuses = sorted(Flag.BLOCKING_STATUSES)
     only_ids = ""
-    params: list = [
-        *BILLED_TYPES,
-        True,
-        True,
-        last_day,
-        *codes,
-        Flag.Status.OPEN,
-        Flag.Status.WRITTEN_OFF,
-    ]
+    params: list = [*BILLED_TYPES, True, True, last_day, *codes, *statuses]
     if entry_ids is not None:
         only_ids = "AND e.id = ANY(%s)"
         params.append(list(entry_ids))
@@ -80,6 +85,7 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         flag=Flag._meta.db_table,
         match=match_sql("e", "a"),
         codes=", ".join(["%s"] * len(codes)),
+        statuses=", ".join(["%s"] * len(statuses)),
         only_ids=only_ids,
     )
     with connection.cursor() as cursor:
@@ -93,6 +99,42 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         last_id = row[0]
         result.append(EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
     return result
+
+
+def eligible_match(
+    entry: Any,
+    *,
+    billed: bool,
+    flags: Iterable[Flag],
+    agreements: Iterable[Any],
+    last_day: dt.date,
+) -> int | None:
+    """The Python form of `eligible_entry_rows`, for one entry: the id of the agreement a run for
+    the period ending `last_day` bills `entry` under, or None when the run may not bill it.
+
+    `entry` has `billable`, `approved`, `date` and `project_code`; `billed`: it has a billing row;
+    `flags`: its flags; `agreements`: candidates with `id`, `project_code`, `stage`,
+    `agreement_type`, `start_date`, `end_date` (models or any objects with those attributes).
+    Two matches cannot happen (the import refuses overlaps); if they did, the smallest id wins,
+    as in the SQL form."""
+    if billed or not (entry.billable and entry.approved and entry.date <= last_day):
+        return None
+    if any(f.blocks_billing for f in flags):
+        return None
+    matched = [
+        a.id
+        for a in agreements
+        if a.agreement_type in BILLED_TYPES
+        and matches(
+            project_code=a.project_code,
+            stage=a.stage,
+            start_date=a.start_date,
+            end_date=a.end_date,
+            entry_code=entry.project_code,
+            entry_date=entry.date,
+        )
+    ]
+    return min(matched, default=None)
 
 
 def entry_billing_q(*, invoiced: bool) -> Q:

@@ -93,7 +93,7 @@ def test_partitioning_time_entries_needs_the_date_in_every_unique_key():
 
 
 def _eligible(entry_table: str, last_day: dt.date) -> list[tuple]:
-    codes = sorted(Flag.BLOCKING_CODES)
+    codes, statuses = sorted(Flag.BLOCKING_CODES), sorted(Flag.BLOCKING_STATUSES)
     query = eligibility._ELIGIBLE_SQL.format(
         entry=entry_table,
         agreement=Agreement._meta.db_table,
@@ -101,9 +101,10 @@ def _eligible(entry_table: str, last_day: dt.date) -> list[tuple]:
         flag=Flag._meta.db_table,
         match=match_sql("e", "a"),
         codes=", ".join(["%s"] * len(codes)),
+        statuses=", ".join(["%s"] * len(statuses)),
         only_ids="",
     )
-    params = [*selectors.BILLED_TYPES, True, True, last_day, *codes, "open", "written_off"]
+    params = [*selectors.BILLED_TYPES, True, True, last_day, *codes, *statuses]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
