@@ -20,7 +20,7 @@ TEST_ENV := DEBUG=1 SECRET_KEY=test-only-secret DATABASE_URL=$(TEST_DATABASE_URL
 	BILLABLE_TEST_REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	MEDIA_ROOT=$(CURDIR)/var/test-media
 
-.PHONY: help install system-packages run test test-suite pytest kill-trials smoke lint worker beat bench migrations-check
+.PHONY: help install system-packages run test test-suite pytest kill-trials smoke lint worker beat bench migrations-check attack
 
 help:
 	@echo "make run      start Billable on http://127.0.0.1:$(PORT) with a seeded demo firm (embedded PostgreSQL unless DATABASE_URL)"
@@ -28,6 +28,7 @@ help:
 	@echo "make worker   a Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     the Celery beat scheduler (needs CELERY_BROKER_URL)"
 	@echo "make bench    benchmarks, SCALE=small|firm|xl"
+	@echo "make attack   issue 17's attacks at full size on a production-like install (about 4 minutes)"
 	@echo "make kill-trials  the kill tests with production timeouts, every variant (minutes each)"
 
 install: system-packages $(STAMP)
@@ -74,6 +75,12 @@ pytest:
 kill-trials:
 	BILLABLE_KILL_TRIALS=1 $(TEST_ENV) $(PY) -m pytest -q -s tests/reliability/test_dead_worker.py \
 		tests/reliability/test_killed_request.py $(ARGS)
+
+# Issue 17's attacks at the issue's sizes over HTTP on a production-like install (gunicorn, DEBUG
+# off, its own database, a real worker; tests/attack, docs/reliability.md "Production-like attack
+# run"): about 4 minutes. `make test` runs the same attacks with the two large bodies smaller.
+attack:
+	ATTACK_FULL=1 $(TEST_ENV) $(PY) -m pytest -q tests/attack $(ARGS)
 
 # `make run` on a throwaway embedded PostgreSQL: bootstrap, serve, /healthz says PostgreSQL,
 # the login page answers, SIGTERM stops the web server and the database.

@@ -169,7 +169,12 @@ BILLABLE_API_RATE_ADDRESS = env_str("BILLABLE_API_RATE_ADDRESS", "3000/min")
 _cache_url = env_str("CACHE_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            # Installs sharing one Redis keep their counts apart (e.g. CACHE_KEY_PREFIX=billable).
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX"),
+        }
         if _cache_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "billable"}
     )
