@@ -29,11 +29,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from agreements.matching import covered_entries_q, matching_agreements_q
-from agreements.models import Agreement, RoleRate
-from agreements.pricing import amount_for, rate_for, role_key, role_key_expr, rounded_minutes_expr
+from agreements.matching import covered_entries_q
+from agreements.models import Agreement
 from core import entry_billing
-from core.money import ZERO
 from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
 from timesheets.ordering import entry_id_order_by, entry_order_by
 from timesheets.tally import Tally
@@ -340,9 +338,10 @@ def kpis(month: dt.date) -> Kpis:
     - hours: billable entered vs invoiced (on an approved/sent/paid invoice, or drawn from a
       prepaid block) vs written off (a written-off flag other than CHANGED_AFTER_INVOICING);
       pending = the rest;
-    - unbilled value: billable, approved, not yet invoiced (no billing, or only on a draft),
-      not written off entries matched to a T&M agreement x applicable rate, minutes rounded up
-      per entry.
+    - unbilled value: what a run for the month would bill for time now (invoicing's eligibility
+      and pricing through core.entry_billing): eligible entries dated on or before its last day
+      (earlier months' leftovers too; not entries already on a draft), Time & Materials and
+      prepaid overage lines.
     """
     first = month.replace(day=1)
     last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
@@ -362,7 +361,8 @@ def kpis(month: dt.date) -> Kpis:
         settings.BILLING_CAPACITY_HOURS_PER_DAY * k.working_days * k.employees
     )
     k.utilization_percent = _percent(k.billable_hours, k.capacity_hours)
-    if not totals["billable"]:  # no billable time that month: nothing invoiced or unbilled
+    k.unbilled = unbilled_value(last)  # earlier months' leftovers too, as a run would bill them
+    if not totals["billable"]:  # no billable time that month: nothing of it invoiced
         return k
 
     billable = entries.filter(billable=True)
@@ -377,59 +377,11 @@ def kpis(month: dt.date) -> Kpis:
     k.invoiced_hours = _hours(split["invoiced"])
     k.written_off_hours = _hours(split["written_off"])
     k.pending_hours = k.entered_hours - k.invoiced_hours - k.written_off_hours
-    k.unbilled = unbilled_value(first, last)
     return k
 
 
-def unbilled_value(first: dt.date, last: dt.date) -> dict[str, Decimal]:
-    """Currency -> value of unbilled time dated first..last (see `kpis`). Minutes are summed per
-    (agreement, role) in SQL; each group is priced once, like an invoice line."""
-    matched = Agreement.objects.filter(
-        matching_agreements_q(project_code=OuterRef("project_code"), date=OuterRef("date")),
-        agreement_type=Agreement.Type.TIME_AND_MATERIALS,
-    )
-    not_invoiced = entry_billing.not_invoiced_q()
-    qs = (
-        TimeEntry.objects.filter(date__gte=first, date__lte=last, billable=True, approved=True)
-        .filter(not_invoiced)
-        .exclude(pk__in=_written_off_entries())
-        .annotate(
-            agreement_id=Subquery(matched.values("id")[:1]),
-            increment=Subquery(matched.values("billing_increment")[:1]),
-        )
-        .filter(agreement_id__isnull=False)
-        .annotate(
-            rounded=rounded_minutes_expr("duration_ms", "increment"),
-            role_key=role_key_expr("role"),
-        )
-        .values("agreement_id", "role_key")
-        .annotate(minutes=Sum("rounded"))
-        .order_by()
-    )
-    groups = list(qs)
-    if not groups:
-        return {}
-    ids = {g["agreement_id"] for g in groups}
-    agreements = {
-        a.pk: a for a in Agreement.objects.filter(pk__in=ids).only("currency", "hourly_rate")
-    }
-    rate_cards: dict[int, list[RoleRate]] = {}
-    for r in RoleRate.objects.filter(agreement_id__in=ids).only(
-        "agreement_id", "role", "role_key", "rate"
-    ):
-        rate_cards.setdefault(r.agreement_id, []).append(r)
-    # Priced like invoice lines (agreements.pricing, the rules invoice generation uses): one line
-    # per (agreement, rate-card role, rate), its summed rounded minutes priced once.
-    lines: dict[tuple[int, str, Decimal], int] = {}
-    for g in groups:
-        a = agreements[g["agreement_id"]]
-        priced = rate_for(g["role_key"], rate_cards.get(a.pk, []), a.hourly_rate)
-        if priced is None:  # MISSING_RATE: nothing to price it at
-            continue
-        key = (a.pk, role_key(priced[0]), priced[1])
-        lines[key] = lines.get(key, 0) + g["minutes"]
-    out: dict[str, Decimal] = {}
-    for (agreement_id, _role, rate), minutes in lines.items():
-        currency = agreements[agreement_id].currency
-        out[currency] = out.get(currency, ZERO) + amount_for(minutes, rate)
-    return dict(sorted(out.items()))
+def unbilled_value(last_day: dt.date) -> dict[str, Decimal]:
+    """Currency -> value of the time a run for the period ending `last_day` would bill now: the
+    entries eligible for billing (invoicing's rule, dated on or before `last_day`, earlier
+    months' leftovers included) priced as the run prices them (see `kpis`)."""
+    return entry_billing.unbilled_value(last_day)

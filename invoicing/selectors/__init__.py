@@ -96,6 +96,9 @@ from invoicing.selectors.inputs import (
 from invoicing.selectors.inputs import (
     open_draft as open_draft,
 )
+from invoicing.selectors.inputs import (
+    unbilled_time_value as unbilled_time_value,
+)
 from invoicing.selectors.review import (
     drafts_for_period as drafts_for_period,
 )

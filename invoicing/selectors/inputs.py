@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from core.money import ZERO
 from invoicing import generation as gen
 from invoicing.models import (
     Invoice,
@@ -103,3 +105,20 @@ def invoice_run_preview(*, period: dt.date) -> list[PreviewInvoice]:
                 PreviewInvoice(key=key, draft_id=draft.pk if draft else None, priced=priced)
             )
     return result
+
+
+def unbilled_time_value(last_day: dt.date) -> dict[str, Decimal]:
+    """Currency -> the time lines (Time & Materials, prepaid overage) a run for the period ending
+    `last_day` would bill for the entries eligible now (`eligible_entry_rows`), each group's
+    entries priced by the run's pricing as a new invoice; blocks and milestones left out. For
+    timesheets' KPI tiles through core.entry_billing, so the tile says what a run would bill."""
+    from invoicing.selectors.batch import batch_group_inputs
+
+    snapshot = run_snapshot(last_day)
+    keys = [k for k in snapshot.groups if snapshot.entry_ids.get(k)]
+    out: dict[str, Decimal] = {}
+    for key, inputs in batch_group_inputs(snapshot, keys, dict.fromkeys(keys)).items():
+        for line in inputs.price().lines:
+            if line.kind == gen.TIME:
+                out[key.currency] = out.get(key.currency, ZERO) + line.amount
+    return dict(sorted(out.items()))

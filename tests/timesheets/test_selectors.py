@@ -8,14 +8,16 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agreements.models import Agreement
 from core.money import ZERO
 from invoicing import generation as gen
 from invoicing import selectors as invoicing_selectors
-from tests.factories import AgreementFactory, RoleRateFactory, TimeEntryFactory
+from tests.factories import AgreementFactory, FlagFactory, RoleRateFactory, TimeEntryFactory
 from timesheets.selectors import unbilled_value
 
 JAN = dt.date(2026, 1, 1)
@@ -68,5 +70,59 @@ def test_kpi_unbilled_value_equals_the_invoice_runs_time_lines(specs):
             for line in preview.priced.lines:
                 assert line.kind == gen.TIME
                 run[preview.key.currency] = run.get(preview.key.currency, ZERO) + line.amount
-        assert unbilled_value(JAN, dt.date(2026, 1, 31)) == dict(sorted(run.items()))
+        assert unbilled_value(dt.date(2026, 1, 31)) == dict(sorted(run.items()))
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@time_machine.travel(dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC))
+def test_kpi_unbilled_tile_is_what_the_run_for_the_month_bills():
+    """A world with what the run bills beyond this month's Time & Materials entries (an earlier
+    month's leftover, prepaid overage) and what it does not (a written-off flag, unapproved time,
+    a draft's entries, Fixed Fee time): the tile before the run equals the time lines the run
+    writes, and after the run nothing is left unbilled. (The tile used to count only this
+    month's T&M entries and draft entries as unbilled.)"""
+    from invoicing.models import InvoiceLine
+    from invoicing.services import invoice_run_generate
+
+    tm = AgreementFactory(
+        project_code="TM", hourly_rate=Decimal("100"), start_date=dt.date(2025, 12, 1)
+    )
+    RoleRateFactory(agreement=tm, role="Engineer", rate=Decimal("200"))
+    AgreementFactory(
+        project_code="PP",
+        agreement_type=Agreement.Type.PREPAID_HOURS,
+        hourly_rate=Decimal("90"),
+        hours_sold=Decimal("2"),
+        amount=Decimal("180"),
+        currency="EUR",
+        billing_increment=60,
+    )
+    AgreementFactory(
+        project_code="FF", agreement_type=Agreement.Type.FIXED_FEE, hourly_rate=None,
+        amount=Decimal("1000"),
+    )  # fmt: skip
+    for i, (code, hours, day) in enumerate(
+        [("TM", 3, 10), ("TM", 1, 12), ("PP", 1, 5), ("PP", 2, 6), ("PP", 1, 20), ("FF", 4, 8)]
+    ):
+        TimeEntryFactory(
+            external_id=str(i + 1), project_code=code, duration_ms=hours * 3_600_000,
+            date=dt.date(2026, 1, day),
+        )  # fmt: skip
+    TimeEntryFactory(external_id="90", project_code="TM", date=dt.date(2025, 12, 30))  # leftover
+    TimeEntryFactory(external_id="91", project_code="TM", approved=False)
+    written = TimeEntryFactory(external_id="92", project_code="TM")
+    FlagFactory(code="DUPLICATE_ENTRY", entry=written, status="written_off", reason="dup")
+
+    tile = unbilled_value(dt.date(2026, 1, 31))
+    assert set(tile) == {"USD", "EUR"}  # prepaid overage is billed time too
+    invoice_run_generate(period=JAN)
+    billed: dict[str, Decimal] = {}
+    for line in InvoiceLine.objects.filter(kind=InvoiceLine.Kind.TIME).select_related("invoice"):
+        currency = line.invoice.currency
+        billed[currency] = billed.get(currency, ZERO) + line.amount
+    assert tile == billed
+    # USD: 3h + 1h + the December hour as Engineer at 200 = 1000; EUR: 4h less the 2h block
+    # = 2h at the default 90 = 180 (the block itself is a block line, not time).
+    assert tile == {"EUR": Decimal("180.00"), "USD": Decimal("1000.00")}
+    assert unbilled_value(dt.date(2026, 1, 31)) == {}  # now all on the run's drafts
