@@ -33,6 +33,7 @@ from core.imports import (
     RowError,
     import_record_create,
     import_record_finish,
+    import_transaction,
 )
 from core.reading import ReadOptions, Schema, SourceSet, TableReader, describe_file
 
@@ -94,7 +95,7 @@ def _run(
     result.source = reader.source.name if reader.source else ""
     if progress is not None:
         progress(len(rows), "writing")
-    with transaction.atomic():
+    with import_transaction(dry_run=dry_run):  # a dry run writes, then rolls back
         # Checks run under the lock, so they see what a concurrent import committed.
         lock_imports("agreements")
         good, stored = parse_and_check(rows, errors)
@@ -113,7 +114,7 @@ def _run(
                 encoding=reader.encoding,
                 options=reader.options.as_json(),
             )
-        _write(good, stored, user=user, dry_run=dry_run, result=result, record=record)
+        _write(good, stored, user=user, dry_run=False, result=result, record=record)
         if record is not None:
             import_record_finish(record=record, result=result)
             result.import_id = record.pk

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import transaction
 
 
 @dataclass(frozen=True)
@@ -180,3 +184,17 @@ UNDO_HANDLERS: dict[str, tuple[str, Any]] = {}
 
 def register_undo(kind: str, capability: str, handler: Any) -> None:
     UNDO_HANDLERS[kind] = (capability, handler)
+
+
+@contextmanager
+def import_transaction(*, dry_run: bool) -> Iterator[None]:
+    """The one transaction of an import (agreements, time entries, payments). A dry run does
+    exactly what the real run does inside it, then rolls it back (a savepoint inside an outer
+    transaction), whatever way the block is left: it writes nothing, no history either, and
+    reports the counts the real run would."""
+    with transaction.atomic():
+        try:
+            yield
+        finally:
+            if dry_run:
+                transaction.set_rollback(True)

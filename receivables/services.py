@@ -30,6 +30,7 @@ from core.imports import (
     RowError,
     import_record_create,
     import_record_finish,
+    import_transaction,
 )
 from core.money import ZERO, format_money, round_money
 from invoicing.models import Invoice
@@ -426,10 +427,6 @@ def payment_import_rows(*, rows, user=None, dry_run: bool = False, options=None)
     return result
 
 
-class _DryRun(Exception):
-    pass
-
-
 def _import(
     rows: list[csvio.Row], errors: list[RowError], user, dry_run: bool, *,
     source: str = "billable", read=None, file_info=None, progress=None,
@@ -443,7 +440,7 @@ def _import(
         if dry_run:
             result.preview = parsed[:PREVIEW_ROWS]
         try:
-            with transaction.atomic():
+            with import_transaction(dry_run=dry_run):
                 record = _import_record(source, user, read, file_info) if not dry_run else None
                 for done, row in enumerate(parsed):
                     if progress is not None:
@@ -470,10 +467,6 @@ def _import(
                 if record is not None:
                     import_record_finish(record=record, result=result)
                     result.import_id = record.pk
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
         except IntegrityError:
             # A concurrent import inserted the same Payment ID first: check again against it.
             if attempt == 0:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from agreements.importing import lock_imports
@@ -33,6 +32,7 @@ from core.imports import (
     ImportResult,
     import_record_create,
     import_record_finish,
+    import_transaction,
 )
 from core.reading import ReadOptions, Schema, SourceSet, TableReader, describe_file
 from timesheets import sources
@@ -131,7 +131,7 @@ def import_entries(
     reader = source if isinstance(source, TableReader) else None
     result = ImportResult(dry_run=dry_run)
     checker = Checker()
-    with transaction.atomic():
+    with import_transaction(dry_run=dry_run):
         lock_imports("time_entries")
         writer = SqlStage()
         try:
@@ -145,8 +145,6 @@ def import_entries(
                    replace_period=replace_period)  # fmt: skip
         finally:
             writer.close()
-        if dry_run:
-            transaction.set_rollback(True)
     return result
 
 
