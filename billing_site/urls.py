@@ -38,6 +38,11 @@ urlpatterns = [
     path("", include("records.urls")),
     path("mail/templates/", mail_views.template_list, name="mail_templates"),
     path("mail/templates/<str:kind>/<int:level>/", mail_views.template_edit, name="mail_template"),
+    path(
+        "mail/templates/<str:kind>/<int:level>/approve/",
+        mail_views.template_approve,
+        name="mail_template_approve",
+    ),
     path("api/v1/", include("billing_site.api_urls")),
     path("api/schema/", schema_view, name="schema"),
     path("api/docs/", docs_view, name="api-docs"),

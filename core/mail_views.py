@@ -1,5 +1,6 @@
 """The shared mail preview (every outgoing message is seen before it leaves) and the template
-editor (billing admins edit subject and body per kind and reminder level)."""
+pages (billing admins see, edit and approve subject and body per kind and reminder level; an
+edit by a billing admin is also their approval)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import mail
 from core.errors import BillingError
@@ -76,33 +77,37 @@ def sent_for(**filters: Any):
 # --- templates ------------------------------------------------------------------------------------
 
 
-def _levels() -> list[int]:
-    from django.conf import settings
-
-    return sorted({int(level) for level in settings.BILLING_DUNNING_DAYS if int(level) >= 0})
-
-
-def _slots() -> list[tuple[str, int, str]]:
-    slots = [(k, 0, label) for k, label in MailTemplate.Kind.choices if k != "reminder"]
-    slots += [("reminder", lvl, f"Reminder at {lvl} day{pluralize(lvl)}") for lvl in _levels()]
-    return slots
+def _template_rows() -> list[dict[str, Any]]:
+    rows_by_slot = {
+        (t.kind, t.level): t
+        for t in MailTemplate.objects.select_related("updated_by", "approved_by")
+    }
+    rows = []
+    for kind, level, label in mail.template_slots():
+        row = rows_by_slot.get((kind, level))
+        subject, body = (row.subject, row.body) if row else mail.default_for(kind, level)
+        rows.append(
+            {
+                "kind": kind,
+                "level": level,
+                "label": label,
+                "row": row,
+                "edited": row if row and row.updated_by_id else None,
+                "approved": row if row and row.is_approved else None,
+                "subject": subject,
+                "body": body,
+                "digest": mail.text_digest(subject, body),
+            }
+        )
+    return rows
 
 
 @require_GET
 @require("mail.templates")
 def template_list(request: HttpRequest) -> HttpResponse:
-    edited = {(t.kind, t.level): t for t in MailTemplate.objects.select_related("updated_by")}
-    rows = [
-        {
-            "kind": k,
-            "level": lvl,
-            "label": label,
-            "edited": edited.get((k, lvl)),
-            "subject": mail.template_for(k, lvl)[0],
-        }
-        for k, lvl, label in _slots()
-    ]
-    return render(request, "core/mail_templates.html", {"rows": rows})
+    rows = _template_rows()
+    waiting = sum(1 for r in rows if not r["approved"])
+    return render(request, "core/mail_templates.html", {"rows": rows, "waiting": waiting})
 
 
 class TemplateForm(forms.Form):
@@ -110,10 +115,30 @@ class TemplateForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea({"rows": 14, "cols": 80}))
 
 
+@require_POST
+@require("mail.templates")
+def template_approve(request: HttpRequest, kind: str, level: int) -> HttpResponse:
+    """Approve the text shown (the templates page or the editor carries its digest)."""
+    try:
+        row = mail.mail_template_approve(
+            kind=kind, level=level, user=request.user, digest=request.POST.get("digest", "")
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"{mail.slot_label(kind, level)} template approved; messages of this kind that were "
+            "held go out with the next run.",
+        )
+        return redirect(f"{reverse('mail_templates')}#t-{row.kind}-{row.level}")
+    return redirect("mail_templates")
+
+
 @require_http_methods(["GET", "POST"])
 @require("mail.templates")
 def template_edit(request: HttpRequest, kind: str, level: int) -> HttpResponse:
-    if (kind, level) not in {(k, lvl) for k, lvl, _ in _slots()}:
+    if (kind, level) not in {(k, lvl) for k, lvl, _ in mail.template_slots()}:
         raise Http404("No such mail template.")
     subject, body = mail.template_for(kind, level)
     form = TemplateForm(request.POST or None, initial={"subject": subject, "body": body})
@@ -129,10 +154,25 @@ def template_edit(request: HttpRequest, kind: str, level: int) -> HttpResponse:
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Template saved; the next message of this kind uses it.")
+            messages.success(
+                request, "Template saved and approved; the next message of this kind uses it."
+            )
             return redirect("mail_templates")
+    row = MailTemplate.objects.filter(kind=kind, level=level).first()
+    history = (
+        row.history.select_related("history_user").order_by("-history_date")[:20] if row else []
+    )
     return render(
         request,
         "core/mail_template_edit.html",
-        {"form": form, "kind": kind, "level": level, "placeholders": mail.PLACEHOLDERS[kind]},
+        {
+            "form": form,
+            "kind": kind,
+            "level": level,
+            "label": mail.slot_label(kind, level),
+            "row": row,
+            "digest": mail.text_digest(subject, body),
+            "history": history,
+            "placeholders": mail.PLACEHOLDERS[kind],
+        },
     )

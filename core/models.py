@@ -148,13 +148,18 @@ class ImportJob(models.Model):
 
 class MailTemplate(models.Model):
     """The subject and body of one kind of outgoing mail (and, for reminders, one level), as a
-    billing admin edited them. Without a row the default text in core/mail.py is used."""
+    billing admin edited or approved them. Without a row the built-in text in core/mail.py is
+    shown and used on a preview page, but nothing goes out on its own (a batch, the API, the
+    portal's sign-in mail) until a billing admin approves it: approving a built-in text stores a
+    copy of it here, so the text that was approved is the text that is sent."""
 
     class Kind(models.TextChoices):
         INVOICE = "invoice", "Invoice"
         CREDIT_NOTE = "credit_note", "Credit note"
         STATEMENT = "statement", "Statement"
         REMINDER = "reminder", "Reminder"
+        PORTAL_INVITE = "portal_invite", "Portal invitation"
+        PORTAL_SIGNIN = "portal_signin", "Portal sign-in link"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     level = models.PositiveSmallIntegerField(
@@ -166,6 +171,12 @@ class MailTemplate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a billing admin approved this text; null: not yet."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -177,6 +188,10 @@ class MailTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.level}" if self.level else self.get_kind_display()
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
 
 
 class SentMail(models.Model):

@@ -228,7 +228,9 @@ class InvoiceViewSet(BillableReadOnlyViewSet):
     @extend_schema(request=None, responses={200: InvoiceDetailSerializer})
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def send(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """E-mail an approved invoice's PDF to the billing email."""
+        """E-mail an approved invoice's PDF to the billing email. Nobody previews an API send,
+        so it is refused (409, `detail` says why, nothing changes) while the invoice mail
+        template is not approved by a billing admin (the Mail templates page)."""
         from invoicing.services import invoice_send
 
         invoice = invoice_send(invoice=self._locked(), user=request.user)

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core import mail
 from core.dates import firm_today
 from core.errors import BillingError
 from core.listing import PAGE_SIZE, csv_response, query_without
@@ -89,7 +90,12 @@ def invoice_bulk_send(request: HttpRequest) -> HttpResponse:
     but only if the selection still has the count the user confirmed."""
     qs, query = _send_selection(request)
     invoices = list(qs)
+    # Nobody sees these messages one by one: the invoice template must be approved.
+    not_approved = mail.not_approved_reason("invoice")
     if request.method == "POST":
+        if not_approved:
+            messages.error(request, not_approved + " Nothing was sent.")
+            return redirect(f"{reverse('invoicing:bulk_send')}?{query}")
         if not invoices:
             messages.error(request, "No approved invoices were selected; nothing was sent.")
             return redirect("invoicing:list")
@@ -124,5 +130,6 @@ def invoice_bulk_send(request: HttpRequest) -> HttpResponse:
             "totals": sorted(totals.items()),
             "query": query,
             "no_email": [i for i in invoices if not (i.billing_email or i.account.billing_email)],
+            "not_approved": not_approved,
         },
     )

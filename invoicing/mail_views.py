@@ -21,7 +21,9 @@ def invoice_mail(request: HttpRequest, pk: int) -> HttpResponse:
     return preview_or_send(
         request,
         build=lambda: mail.invoice_draft(invoice) if invoice.is_final else _not_final(invoice),
-        send=lambda to, cc: services.invoice_send(invoice=invoice, user=request.user, to=to, cc=cc),
+        send=lambda to, cc: services.invoice_send(
+            invoice=invoice, user=request.user, to=to, cc=cc, previewed=True
+        ),
         contacts=mail.contacts(invoice),
         heading=f"Send invoice {invoice.number or f'Draft #{invoice.pk}'}",
         send_label="Send invoice",
@@ -43,7 +45,9 @@ def credit_note_mail(request: HttpRequest, pk: int) -> HttpResponse:
     return preview_or_send(
         request,
         build=lambda: mail.credit_note_draft(note),
-        send=lambda to, cc: services.credit_note_send(note=note, user=request.user, to=to, cc=cc),
+        send=lambda to, cc: services.credit_note_send(
+            note=note, user=request.user, to=to, cc=cc, previewed=True
+        ),
         contacts=mail.contacts(note.invoice),
         heading=f"Send credit note {note.number}",
         send_label="Send credit note",

@@ -5,6 +5,7 @@ is the actor); mail goes out after commit."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -18,11 +19,12 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from agreements.models import Account
+from core import mail
 from core.dates import firm_today
 from core.errors import BillingError, require_reason
 from core.money import format_money, round_money
 from invoicing.models import Invoice
-from portal import auth
+from portal import auth, mailing
 from portal.models import (
     Contact,
     PaymentNotice,
@@ -35,6 +37,8 @@ from receivables.allocation import mask_card_numbers
 from receivables.models import Payment
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+logger = logging.getLogger(__name__)
 
 
 def guard_text(text: str, *, what: str, limit: int) -> str:
@@ -72,8 +76,10 @@ def _clean_email(email: str) -> str:
 
 
 def contact_invite(*, account: Account, email: str, user, name: str = "") -> Contact:
-    """Invite (or re-invite a revoked) contact of an account and e-mail a sign-in link."""
+    """Invite (or re-invite a revoked) contact of an account and e-mail a sign-in link; refused
+    while the invitation template is not approved (nobody previews it)."""
     email = _clean_email(email)
+    mail.require_approved(mailing.link_mail_kind(invited=True))
     name = guard_text(name, what="Name", limit=200)
     with transaction.atomic():
         contact = Contact.objects.select_for_update().filter(account=account, email=email).first()
@@ -129,7 +135,8 @@ def portal_account_set(
 
 def _send_link(contact: Contact, *, invited: bool = False, next_path: str = "") -> None:
     """Create a link and mail it after commit (inside the caller's transaction); `next_path`
-    (a portal path, auth.safe_next) is where signing in with it lands."""
+    (a portal path, auth.safe_next) is where signing in with it lands. The caller has checked
+    that the mail's template is approved (mailing.link_mail_kind)."""
     token, token_digest = auth.new_token()
     now = timezone.now()
     SignInLink.objects.create(
@@ -142,21 +149,7 @@ def _send_link(contact: Contact, *, invited: bool = False, next_path: str = "") 
     next_path = auth.safe_next(next_path)
     if next_path:
         url += "?" + urlencode({"next": next_path})
-    firm = settings.BILLING_FIRM_NAME
-    minutes = settings.PORTAL_LINK_MINUTES
-    intro = (
-        f"{firm} invites you to its customer portal for {contact.account.name}: see and download "
-        "your invoices, credit notes and statement, tell us about a payment, or question an invoice."
-        if invited
-        else f"Here is your sign-in link to the {firm} customer portal for {contact.account.name}."
-    )
-    body = (
-        f"Hello{(' ' + contact.name) if contact.name else ''},\n\n{intro}\n\n{url}\n\n"
-        f"The link works once, within {minutes} minute{'' if minutes == 1 else 's'}. Later, ask "
-        "for a "
-        f"new one at {settings.BILLING_SITE_URL}{reverse('portal:signin')}.\n\n{firm}\n"
-    )
-    subject = f"Your {firm} customer portal" + (" invitation" if invited else " sign-in link")
+    subject, body = mailing.link_mail(contact, url=url, invited=invited)
     transaction.on_commit(
         lambda: send_mail(subject, body, None, [contact.email], fail_silently=False)
     )
@@ -170,6 +163,11 @@ def signin_link_request(*, email: str, next_path: str = "") -> int:
     try:
         email = _clean_email(email)
     except BillingError:
+        return 0
+    reason = mail.not_approved_reason(mailing.link_mail_kind(invited=False))
+    if reason:
+        # Held: no link is created or mailed; the contact can ask again after the approval.
+        logger.warning("portal: sign-in link for a contact not sent: %s", reason)
         return 0
     since = timezone.now() - dt.timedelta(hours=1)
     sent = 0

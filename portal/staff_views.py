@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from agreements.models import Account
+from core import mail
 from core.errors import BillingError
 from core.roles import require
 from portal import selectors, services
@@ -47,7 +48,17 @@ def contacts(request: HttpRequest) -> HttpResponse:
         )
     )
     context = {"page": page, "q": q, "form": InviteForm(), "entries_on": entries_on}
-    return render(request, "portal/staff/contacts.html", {**context, "link_off": link_off})
+    # Invitations and sign-in links leave unpreviewed: say so while their templates wait.
+    waiting = [
+        reason
+        for kind in ("portal_invite", "portal_signin")
+        if (reason := mail.not_approved_reason(kind))
+    ]
+    return render(
+        request,
+        "portal/staff/contacts.html",
+        {**context, "link_off": link_off, "mail_waiting": waiting},
+    )
 
 
 @require_POST

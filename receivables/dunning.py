@@ -5,6 +5,12 @@ the invoice row is locked, as an invoice's own mail does (invoicing/services/sen
 mail server refuses the message, what this send recorded is taken back (its Reminder rows and
 the SentMail), so the level is due again and the next run sends it once; the refusal is reported
 as a `BillingError`. When the transaction rolls back, nothing is sent.
+
+A run (the beat task, the command, "Run now") holds a reminder, recording nothing so the level
+stays due, while its invoice PDF is not stored or while the mail template of its level is not
+approved by a billing admin (core/mail.py: no message leaves without a person having seen it or
+having approved its template). The next run after the approval sends it. One invoice's reminder
+sent from its preview page is seen by the person who sends it and needs no approval.
 """
 
 from __future__ import annotations
@@ -35,11 +41,37 @@ def held(invoice: Invoice) -> bool:
     return not invoice.pdf
 
 
+def hold_reason(due: selectors.DueReminder, approved: set[tuple[str, int]] | None = None) -> str:
+    """Why a run does not send this reminder now ("" when it sends it): no stored invoice PDF,
+    or its level's template not approved. `approved` (mail.approved_slots()) saves a query per
+    reminder on the pages that list many."""
+    if held(due.invoice):
+        return f"held: the PDF of {due.invoice.number} is not stored yet; sent with it once it is"
+    if approved is None:
+        approved = mail.approved_slots()
+    if ("reminder", due.level) not in approved:
+        return "held: " + mail.not_approved_reason("reminder", due.level)
+    return ""
+
+
+def held_reminders(
+    as_of: dt.date, invoice_ids: list[int] | None = None
+) -> list[tuple[selectors.DueReminder, str]]:
+    """The reminders due on `as_of` that a run holds, each with its reason (the dunning page and
+    the customer page list them)."""
+    approved = mail.approved_slots()
+    due = selectors.dunning_due(as_of, invoice_ids=invoice_ids)
+    return [(d, reason) for d in due if (reason := hold_reason(d, approved))]
+
+
 def dunning_digest(due: list[selectors.DueReminder]) -> str:
     """A fingerprint of a list of due reminders: which invoice, which level, which lower levels
-    it supersedes. The preview page carries it, so "Run now" sends only the list a person saw."""
+    it supersedes, whether it is held. The preview page carries it, so "Run now" sends only the
+    list a person saw."""
+    approved = mail.approved_slots()
     keys = sorted(
-        f"{d.invoice.pk}:{d.level}:{','.join(str(n) for n in d.skipped_levels)}:{held(d.invoice)}"
+        f"{d.invoice.pk}:{d.level}:{','.join(str(n) for n in d.skipped_levels)}:"
+        f"{bool(hold_reason(d, approved))}"
         for d in due
     )
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
@@ -63,7 +95,7 @@ def dunning_run(*, as_of: dt.date, user=None, expected: str | None = None) -> li
         )
     recorded: list[Reminder] = []
     for item in due:
-        recorded.extend(_remind(item.invoice.pk, as_of, user))
+        recorded.extend(_remind(item.invoice.pk, as_of, user, previewed=False))
     return recorded
 
 
@@ -95,7 +127,7 @@ def reminder_send(
         )
     recipients = mail.parse_addresses(to)
     copies = mail.parse_addresses(cc or [], label="CC", required=False)
-    rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies)
+    rows = _remind(invoice.pk, firm_today(), user, to=recipients, cc=copies, previewed=True)
     if not rows:
         raise BillingError(
             f"No reminder is due for {invoice.number}: it is disputed, paid, not yet "
@@ -119,7 +151,9 @@ def _deliver(
         ) from exc
 
 
-def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Reminder]:
+def _remind(
+    invoice_id: int, as_of: dt.date, user, *, previewed: bool, to=None, cc=None
+) -> list[Reminder]:
     with transaction.atomic():
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
@@ -134,6 +168,13 @@ def _remind(invoice_id: int, as_of: dt.date, user, to=None, cc=None) -> list[Rem
             logger.info("dunning: invoice %s held, its PDF is not stored yet", invoice.number)
             return []
         due = pending[0]
+        if not previewed and ("reminder", due.level) not in mail.approved_slots():
+            logger.info(
+                "dunning: invoice %s level %s held, its template is not approved",
+                invoice.number,
+                due.level,
+            )
+            return []
         draft = reminder_draft(due, to=to, cc=cc)
         rows = [
             Reminder(

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core import mail
 from core.dates import firm_today
 from core.errors import BillingError
 from core.mail_views import preview_or_send, sent_for
@@ -31,6 +32,7 @@ def dunning(request: HttpRequest) -> HttpResponse:
         {
             "today": today,
             "due_today": selectors.dunning_due(today),
+            "held": reminders.held_reminders(today),
             "due_tomorrow": selectors.dunning_due(today + dt.timedelta(days=1)),
             "page": Paginator(
                 selectors.reminder_list(q=request.GET.get("q", "").strip()), 50
@@ -44,16 +46,16 @@ def dunning(request: HttpRequest) -> HttpResponse:
 def dunning_preview(request: HttpRequest) -> HttpResponse:
     """What "Run now" would send today, message by message, before anything leaves."""
     today = firm_today()
+    approved = mail.approved_slots()
     rows = []
     for due in selectors.dunning_due(today):
+        held = reminders.hold_reason(due, approved)
         try:
             draft = reminders.reminder_draft(due)
         except BillingError as exc:
-            rows.append({"due": due, "draft": None, "problem": str(exc)})
+            rows.append({"due": due, "draft": None, "problem": str(exc), "held": held})
         else:
-            rows.append(
-                {"due": due, "draft": draft, "problem": "", "held": reminders.held(due.invoice)}
-            )
+            rows.append({"due": due, "draft": draft, "problem": "", "held": held})
     return render(
         request,
         "receivables/dunning_preview.html",

@@ -24,7 +24,8 @@ from core.listing import PAGE_SIZE, DateRangeForm, csv_response, query_without
 from core.mail_views import preview_or_send, sent_for
 from core.money import format_amount
 from core.roles import has_capability, require
-from invoicing.models import CreditNote
+from invoicing.models import CreditNote, Invoice
+from receivables.dunning import held_reminders
 from receivables.models import Reminder
 from receivables.selectors import annotate_open_amount, annotate_unapplied
 from records import agreements, customers, entries, history
@@ -111,6 +112,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("invoice")
             .order_by("-sent_on", "-id")[:RECENT]
         )
+        open_ids = list(
+            account.invoices.filter(status__in=Invoice.FINAL_STATUSES).values_list("pk", flat=True)
+        )
+        context["held_reminders"] = held_reminders(today, invoice_ids=open_ids) if open_ids else []
     return render(request, "records/customer_detail.html", context)
 
 

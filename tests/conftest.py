@@ -41,6 +41,19 @@ def outsider(db):
     return UserFactory(username="oscar.outsider")
 
 
+@pytest.fixture
+def approved_mail(db):
+    """Every mail template (each kind and configured reminder level) approved by a billing
+    admin, as on the Mail templates page: for tests of sends no person previews (dunning runs,
+    API and bulk sends, portal sign-in links). Request it after any fixture that changes
+    BILLING_DUNNING_DAYS."""
+    from core.mail import mail_templates_approve_builtin
+
+    approver = UserFactory(username="tess.templates", roles=[roles.BILLING_ADMIN])
+    mail_templates_approve_builtin(user=approver)
+    return approver
+
+
 def login_client(user) -> Client:
     client = Client()
     client.force_login(user)

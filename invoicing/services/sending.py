@@ -46,12 +46,23 @@ def _deliver(
 
 
 def invoice_send(
-    *, invoice: Invoice, user, to: list[str] | None = None, cc: list[str] | None = None
+    *,
+    invoice: Invoice,
+    user,
+    to: list[str] | None = None,
+    cc: list[str] | None = None,
+    previewed: bool = False,
 ) -> Invoice:
     """E-mail the approved invoice's stored PDF to its billing e-mail (or the `to` / `cc` the
     person chose on the preview page); status `sent`, the message stored as SentMail. Subject and
     body come from the invoice mail template. The mail leaves when this transaction commits (see
-    the module docstring)."""
+    the module docstring).
+
+    Only a send from the preview page (`previewed`: the person saw this message) goes out with a
+    template no billing admin approved; the API, the list's "send all" and the Send button refuse
+    (mail.TemplateNotApproved, nothing changed) until the invoice template is approved."""
+    if not previewed:
+        mail.require_approved("invoice", 0)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if invoice.status not in Invoice.FINAL_STATUSES:
@@ -90,9 +101,17 @@ def invoice_send(
 
 
 def credit_note_send(
-    *, note: CreditNote, user, to: list[str] | None = None, cc: list[str] | None = None
+    *,
+    note: CreditNote,
+    user,
+    to: list[str] | None = None,
+    cc: list[str] | None = None,
+    previewed: bool = False,
 ) -> SentMail:
-    """E-mail a credit note's PDF from the credit-note template; stored as SentMail."""
+    """E-mail a credit note's PDF from the credit-note template; stored as SentMail. Without
+    `previewed` (the person saw it on its preview page) the template must be approved."""
+    if not previewed:
+        mail.require_approved("credit_note", 0)
     note = CreditNote.objects.select_related("invoice__account").get(pk=note.pk)
     recipients = mail.parse_addresses(to) if to is not None else None
     draft = credit_note_draft(

@@ -349,6 +349,9 @@ MATRIX: dict[str, list[Probe]] = {
     "invoicing:credit_note_mail": [page("GET", "credit_notes.create", pk("credit_note"))],
     "mail_templates": [page("GET", "mail.templates")],
     "mail_template": [page("GET", "mail.templates", lambda w: {"kind": "reminder", "level": 30})],
+    "mail_template_approve": [
+        page("POST", "mail.templates", lambda w: {"kind": "reminder", "level": 30})
+    ],
     "records:statement_mail": [page("GET", "statements.send", pk("account"))],
     "receivables:dunning_preview": [page("GET", "dunning.run")],
     "receivables:invoice_remind": [page("GET", "dunning.run", pk("approved"))],

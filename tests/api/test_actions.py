@@ -15,7 +15,8 @@ from invoicing.models import CreditNote, EntryBilling, Invoice, InvoiceRun
 from receivables.models import Allocation, Payment
 from timesheets.models import Flag, ReconciliationRun, TimeEntry
 
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 AGREEMENTS_CSV = (
     "Agreement ID,Account ID,Account Name,Project Code,Agreement Type,Stage,Start Date,Hourly Rate\r\n"

@@ -19,7 +19,8 @@ from tests.factories import AllocationFactory, InvoiceFactory, InvoiceLineFactor
 from tests.invoicing.helpers import JAN, approve, build_firm
 
 D = Decimal
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 
 @pytest.fixture(autouse=True)

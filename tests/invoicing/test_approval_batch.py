@@ -17,7 +17,8 @@ from invoicing.services import approval_batch
 from tests.invoicing.helpers import JAN
 from tests.invoicing.test_run_queries import build_groups
 
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 
 @pytest.fixture(autouse=True)

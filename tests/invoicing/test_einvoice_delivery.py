@@ -28,6 +28,9 @@ from invoicing.models import Invoice, InvoiceLine
 from invoicing.services import invoice_send
 from tests.world.einvoice import build, draft, eu_buyer, time_line
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 D = Decimal
 
 

@@ -14,7 +14,8 @@ from invoicing.models import Invoice
 from tests.factories import AccountFactory, AllocationFactory, InvoiceFactory, PaymentFactory
 from tests.screens.helpers import csv_download, final_invoice, queries_of
 
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 URL = "/invoices/all/"
 
 

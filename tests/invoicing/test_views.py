@@ -21,7 +21,8 @@ from tests.invoicing.helpers import FEB, JAN, approve, build_firm
 from tests.world import invoice_with_lines
 
 D = Decimal
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 
 @pytest.fixture(autouse=True)

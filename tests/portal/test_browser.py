@@ -29,7 +29,7 @@ def no_sideways_scroll(page) -> bool:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_dispute_end_to_end(page, browser, live_server, finance, settings, tmp_path):
+def test_dispute_end_to_end(page, browser, live_server, finance, settings, tmp_path, approved_mail):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.BILLING_DUNNING_DAYS = [7, 30, 60]

@@ -12,6 +12,9 @@ from invoicing.services import invoice_send
 from portal import services
 from portal.models import PortalAccount
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 LINK = "customer portal: http://portal.test/portal/signin/"
 
 

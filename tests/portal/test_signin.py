@@ -21,6 +21,9 @@ from portal.models import Contact, PortalEvent, PortalSession, SignInLink
 from tests.factories import AccountFactory
 from tests.world import portal_client
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 LINK_RE = re.compile(r"http://portal\.test(/portal/signin/[A-Za-z0-9_-]+/)")
 
 

@@ -9,6 +9,9 @@ from core.tokens import token_create
 from portal.models import Contact, PortalAccount, SignInLink
 from tests.factories import AccountFactory
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 
 def api(user) -> APIClient:
     client = APIClient()

@@ -11,6 +11,9 @@ from django.test import Client
 from portal import services
 from tests.factories import AccountFactory
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 URL = "/portal/signin/"
 
 

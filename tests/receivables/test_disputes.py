@@ -19,6 +19,9 @@ from receivables.services import payment_record
 from tests.factories import AccountFactory, UserFactory
 from tests.world import final_invoice, invoice_with_lines
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 D = Decimal
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 

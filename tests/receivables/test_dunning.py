@@ -13,6 +13,7 @@ from django.db import transaction
 from django.test import TestCase
 
 from core.errors import BillingError
+from core.mail import mail_templates_approve_builtin
 from core.models import SentMail
 from receivables import dunning, selectors
 from receivables.models import Reminder
@@ -21,6 +22,9 @@ from receivables.tasks import dunning_task
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.worker import wait_for
 from tests.world import final_invoice as world_invoice
+
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
 
 D = Decimal
 DUE = dt.date(2026, 3, 2)
@@ -132,8 +136,9 @@ def test_no_billing_email_is_recorded_not_sent():
 
 
 @pytest.mark.django_db
-def test_configured_levels(settings):
+def test_configured_levels(settings, approved_mail):
     settings.BILLING_DUNNING_DAYS = [3, 14]
+    mail_templates_approve_builtin(user=approved_mail)  # the new levels' templates
     acc = AccountFactory(billing_email="ap@x.example")
     final_invoice(acc, "100.00", due=DUE, seq=1)
     assert [r.level for r in dunning_run(as_of=day(3))] == [3]

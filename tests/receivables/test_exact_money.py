@@ -21,6 +21,9 @@ from receivables.models import Reminder
 from receivables.services import payment_record
 from tests.factories import AccountFactory, InvoiceFactory
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 D = Decimal
 DUE = dt.date(2026, 3, 2)
 SPLITS = [

@@ -18,7 +18,8 @@ from receivables.services import payment_record
 from tests.factories import AccountFactory
 from tests.world import final_invoice
 
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 D = Decimal
 TODAY = dt.datetime(2026, 4, 15, 12, tzinfo=dt.UTC)

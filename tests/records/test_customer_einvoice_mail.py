@@ -14,7 +14,8 @@ from invoicing.services import invoice_send
 from tests.invoicing.helpers import approve
 from tests.world.einvoice import two_rate_draft
 
-pytestmark = pytest.mark.django_db
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("approved_mail")]
 
 
 @pytest.fixture(autouse=True)

@@ -143,7 +143,7 @@ def test_date_filter_is_a_local_day(client_for, auditor, settings):
 
 
 def test_portal_actions_are_in_the_history_with_the_contact_as_actor(
-    client_for, auditor, billing_admin, services_manager, settings, tmp_path
+    client_for, auditor, billing_admin, services_manager, settings, tmp_path, approved_mail
 ):
     """What a customer contact does in the portal (notice, dispute, file, sign-in, download) is
     read in the History like any change, field by field, with the contact as actor."""

@@ -27,6 +27,9 @@ from tests.factories import TimeEntryFactory, UserFactory
 from tests.invoicing.helpers import JAN, build_firm
 from tests.worker import wait_for
 
+# Sends here go out without a preview: every mail template approved (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("approved_mail")
+
 D = Decimal
 
 

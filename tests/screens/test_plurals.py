@@ -52,7 +52,7 @@ def test_the_lockout_message_counts_its_minutes(settings, seconds, text):
 
 @pytest.mark.parametrize(("minutes", "text"), [(1, "within 1 minute."), (45, "within 45 minutes.")])
 def test_the_portal_sign_in_page_and_mail_say_how_long_the_link_lasts(
-    settings, client, finance, django_capture_on_commit_callbacks, minutes, text
+    settings, client, finance, django_capture_on_commit_callbacks, minutes, text, approved_mail
 ):
     from django.core import mail
 

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from agreements.models import Agreement
+from core import roles
+from core.mail import mail_templates_approve_builtin
 from core.models import ImportJob
 from invoicing.models import ApprovalJob, InvoiceRun
 from receivables.models import Reminder
@@ -162,6 +164,11 @@ def make_world() -> World:
     )
     notice = payment_notice(contact, approved, dt.date(2026, 1, 25), "600.00")
     import_job = ImportJob.objects.create(kind="time_entries", file_name="entries.csv", runner="x")
+    # Every mail template approved, as a billing admin does on the Mail templates page: the
+    # API's send and the portal's invitation and sign-in mail need it.
+    mail_templates_approve_builtin(
+        user=UserFactory(username="tess.templates", roles=[roles.BILLING_ADMIN])
+    )
     approval_job = ApprovalJob.objects.create(
         period=dt.date(2025, 12, 1), status="done", started_by=UserFactory(username="approver")
     )

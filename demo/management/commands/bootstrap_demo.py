@@ -2,7 +2,8 @@
 
 Migrates; on an empty database seeds the demo firm (scale small); brings the flags up to date and
 generates the last closed month's invoices as drafts for review (once per month: skipped when a
-finished run for that month exists); creates one demo login per role. Running it again changes
+finished run for that month exists); creates one demo login per role; approves, as the demo
+billing admin, the built-in mail texts that have no template yet. Running it again changes
 nothing and prints the logins again. Works with in-process tasks (no broker).
 """
 
@@ -12,7 +13,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from core.dates import firm_today, previous_month
-from demo.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, demo_users_ensure
+from demo.management.commands.seed_demo import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    demo_mail_approve,
+    demo_users_ensure,
+)
 
 
 class Command(BaseCommand):
@@ -27,6 +33,7 @@ class Command(BaseCommand):
             self.stdout.write("Empty database: seeding the demo firm (scale small)...")
             call_command("seed_demo", scale="small", stdout=self.stdout, stderr=self.stderr)
         users = demo_users_ensure()
+        demo_mail_approve(users)  # a demo seeded before templates needed approval
         self._close_last_month(users)
 
         # "ready at URL" is the run script's to print, once the web server answers.

@@ -60,6 +60,15 @@ def demo_users_ensure() -> dict[str, Any]:
     return users
 
 
+def demo_mail_approve(users: dict[str, Any]) -> int:
+    """Approve the built-in mail texts that have no template yet, as the demo's billing admin
+    (recorded with who and when), so the demo's reminders, API sends and portal sign-in links
+    go out; a real install approves them on the Mail templates page."""
+    from core.mail import mail_templates_approve_builtin
+
+    return mail_templates_approve_builtin(user=users["billing"])
+
+
 def _months(first: dt.date, last: dt.date) -> list[dt.date]:
     out, month = [], first.replace(day=1)
     while month <= last:
@@ -90,6 +99,7 @@ class Command(BaseCommand):
         today = firm_today()
         end = today - dt.timedelta(days=1)
         users = demo_users_ensure()
+        demo_mail_approve(users)
         with tempfile.TemporaryDirectory(prefix="billable-demo-") as tmp:
             files = demo.write_demo_files(Path(tmp), scale=scale, seed=options["seed"], end=end)
             self.stdout.write(
