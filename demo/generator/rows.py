@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 from demo.generator.buyers import agreement_name, buyer_columns
 from demo.generator.names import INTERNAL_CODES, METHODS, NOTES, TASKS
-from demo.generator.plan import Firm
+from demo.generator.plan import AgreementPlan, Employee, Firm
 
 
 def _working_days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -49,77 +50,111 @@ def time_entry_rows(firm: Firm) -> Iterator[list[str]]:
     per_day = firm.scale.entries / max(len(days) * len(firm.employees), 1)
     base, frac = int(per_day), per_day - int(per_day)
     recent = firm.end - dt.timedelta(days=7)
-    plans = firm.agreements
-    # Each person's pool, sorted by start date, with cumulative weights for quick weighted choice.
-    next_id = 100000
+    ids = itertools.count(100000)
     for day in days:
         for emp in firm.employees:
             n = base + (1 if rng.random() < frac else 0) + rng.choice((-1, 0, 0, 1))
             if n <= 0:
                 continue
-            total = rng.randrange(420, 545, 5)
-            if rng.random() < 0.004:
-                total = rng.randrange(13 * 60, 16 * 60, 15)  # EXCESSIVE_DAILY_HOURS
-            cuts = sorted(rng.sample(range(1, total // 5), n - 1)) if n > 1 else []
-            parts = [5 * (b - a) for a, b in zip([0, *cuts], [*cuts, total // 5], strict=True)]
-            active = [
-                (i, w)
-                for i, w in zip(emp.pool, emp.weights, strict=True)
-                if plans[i].start <= day and (plans[i].end is None or day <= plans[i].end)
-            ]
-            cum: list[int] = []
-            acc = 0
-            for _, w in active:
-                acc += w
-                cum.append(acc)
+            parts = _day_parts(rng, n)
+            pool = _active_pool(firm.agreements, emp, day)
             for minutes in parts:
                 if minutes <= 0:
                     continue
-                r = rng.random()
-                billable = True
-                plan = None
-                if r < 0.003:
-                    code = f"PRJ-9{rng.randrange(1000, 9999)}"  # a code the CRM never had
-                elif r < 0.006 and emp.pool:
-                    plan = plans[rng.choice(emp.pool)]  # possibly outside its dates
-                    code = plan.project_code
-                elif r < 0.09 or not active:
-                    code, billable = rng.choice(INTERNAL_CODES), False
-                else:
-                    k = bisect.bisect_right(cum, rng.randrange(cum[-1]))
-                    plan = plans[active[k][0]]
-                    code = plan.project_code
-                    billable = rng.random() > 0.03
-                if plan is not None and plan.start <= day and (plan.end is None or day <= plan.end):
-                    plan.delivered_minutes += minutes
-                approved = rng.random() > (0.25 if day > recent else 0.004)
-                role = emp.role
-                q = rng.random()
-                if q < 0.03:
-                    role = role.lower()
-                elif q < 0.05:
-                    role = ""
-                row = [
-                    str(next_id),
-                    _fmt_date(day, rng.random() < 0.02),
-                    emp.external_id,
-                    emp.name,
-                    role,
-                    code,
-                    rng.choice(TASKS),
-                    _fmt_hours(minutes, rng),
-                    _fmt_bool(billable, rng),
-                    _fmt_bool(approved, rng),
-                    rng.choice(NOTES),
-                ]
-                next_id += 1
-                yield row
-                if rng.random() < 0.003:  # the same work exported twice: DUPLICATE_ENTRY
-                    dup = list(row)
-                    dup[0] = str(next_id)
-                    next_id += 1
-                    yield dup
-    firm.entries_written = next_id - 100000
+                yield from _entry_rows(rng, ids, pool, day, minutes, recent=recent)
+    firm.entries_written = next(ids) - 100000
+
+
+def _day_parts(rng: random.Random, n: int) -> list[int]:
+    """A person's day (7-9 hours, now and then 13-16: EXCESSIVE_DAILY_HOURS) cut into `n`
+    entries of whole 5 minutes."""
+    total = rng.randrange(420, 545, 5)
+    if rng.random() < 0.004:
+        total = rng.randrange(13 * 60, 16 * 60, 15)  # EXCESSIVE_DAILY_HOURS
+    cuts = sorted(rng.sample(range(1, total // 5), n - 1)) if n > 1 else []
+    return [5 * (b - a) for a, b in zip([0, *cuts], [*cuts, total // 5], strict=True)]
+
+
+@dataclass
+class _Pool:
+    """A person's agreements on a day: all of them, those running that day with cumulative
+    weights (for a quick weighted choice)."""
+
+    plans: list[AgreementPlan]
+    emp: Employee
+    active: list[tuple[int, int]]
+    cum: list[int]
+
+
+def _active_pool(plans: list[AgreementPlan], emp: Employee, day: dt.date) -> _Pool:
+    active = [
+        (i, w)
+        for i, w in zip(emp.pool, emp.weights, strict=True)
+        if plans[i].start <= day and (plans[i].end is None or day <= plans[i].end)
+    ]
+    cum: list[int] = []
+    acc = 0
+    for _, w in active:
+        acc += w
+        cum.append(acc)
+    return _Pool(plans, emp, active, cum)
+
+
+def _entry_code(rng: random.Random, pool: _Pool) -> tuple[str, AgreementPlan | None, bool]:
+    """(project code, its agreement or None, billable): mostly a running agreement of the
+    person's pool; now and then an unknown code, an agreement outside its dates or internal time."""
+    r = rng.random()
+    if r < 0.003:
+        return f"PRJ-9{rng.randrange(1000, 9999)}", None, True  # a code the CRM never had
+    if r < 0.006 and pool.emp.pool:
+        plan = pool.plans[rng.choice(pool.emp.pool)]  # possibly outside its dates
+        return plan.project_code, plan, True
+    if r < 0.09 or not pool.active:
+        return rng.choice(INTERNAL_CODES), None, False
+    k = bisect.bisect_right(pool.cum, rng.randrange(pool.cum[-1]))
+    plan = pool.plans[pool.active[k][0]]
+    return plan.project_code, plan, rng.random() > 0.03
+
+
+def _entry_rows(
+    rng: random.Random,
+    ids: Iterator[int],
+    pool: _Pool,
+    day: dt.date,
+    minutes: int,
+    *,
+    recent: dt.date,
+) -> Iterator[list[str]]:
+    """One entry's row, and now and then the same work exported twice: DUPLICATE_ENTRY."""
+    emp = pool.emp
+    code, plan, billable = _entry_code(rng, pool)
+    if plan is not None and plan.start <= day and (plan.end is None or day <= plan.end):
+        plan.delivered_minutes += minutes
+    approved = rng.random() > (0.25 if day > recent else 0.004)
+    role = emp.role
+    q = rng.random()
+    if q < 0.03:
+        role = role.lower()
+    elif q < 0.05:
+        role = ""
+    row = [
+        str(next(ids)),
+        _fmt_date(day, rng.random() < 0.02),
+        emp.external_id,
+        emp.name,
+        role,
+        code,
+        rng.choice(TASKS),
+        _fmt_hours(minutes, rng),
+        _fmt_bool(billable, rng),
+        _fmt_bool(approved, rng),
+        rng.choice(NOTES),
+    ]
+    yield row
+    if rng.random() < 0.003:  # the same work exported twice: DUPLICATE_ENTRY
+        dup = list(row)
+        dup[0] = str(next(ids))
+        yield dup
 
 
 def agreement_rows(firm: Firm) -> Iterator[list[str]]:
