@@ -255,12 +255,8 @@ def datev_accounts() -> dict[str, str]:
     )
 
 
-def datev_export(
-    docs: list[tuple[Document, int]], start: dt.date, end: dt.date
-) -> tuple[bytes, int, int]:
-    """EXTF Buchungsstapel (format 700, category 21, version 13): one booking per document and VAT
-    group, the gross amount on the debtor account against the revenue account of the group;
-    invoices on Soll, credit notes on Haben. Returns (content, documents, skipped)."""
+def _datev_fiscal_start(start: dt.date, end: dt.date) -> dt.date:
+    """The first day of the fiscal year holding `start`; the range may not leave that year."""
     fiscal = dt.date(
         start.year,
         int(settings.BILLING_DATEV_FISCAL_YEAR_START[:2]),
@@ -270,10 +266,12 @@ def datev_export(
         fiscal = fiscal.replace(year=start.year - 1)
     if end >= fiscal.replace(year=fiscal.year + 1):
         raise BillingError("A DATEV Buchungsstapel covers one fiscal year: split the range.")
-    currency = settings.BILLING_DATEV_CURRENCY
-    accounts = datev_accounts()
+    return fiscal
+
+
+def _datev_header(fiscal: dt.date, start: dt.date, end: dt.date, currency: str) -> list[str]:
     now = timezone.now().strftime("%Y%m%d%H%M%S%f")[:17]
-    header = [
+    return [
         '"EXTF"',
         "700",
         "21",
@@ -306,43 +304,62 @@ def datev_export(
         '""',
         '""',
     ]
-    lines = [";".join(header), ";".join(DATEV_COLUMNS)]
+
+
+def _datev_bookings(doc: Document, sign: int, currency: str, accounts: dict[str, str]) -> list[str]:
+    """One booking line per VAT group of `doc`: the gross amount, Soll for an invoice's positive
+    amount, Haben for a credit note's."""
+    lines = []
+    for group in doc.taxes:
+        rate = f"{group.rate.normalize():f}"
+        account = accounts.get(f"{group.category}{rate}") or accounts.get(group.category)
+        if not account:
+            raise BillingError(
+                f"BILLING_DATEV_REVENUE_ACCOUNTS has no account for VAT category "
+                f"{group.category} at {rate}% ({doc.number})."
+            )
+        gross = group.base + group.tax
+        side = "S" if (gross >= 0) == (sign > 0) else "H"
+        lines.append(
+            ";".join(
+                [
+                    _datev_amount(abs(gross)),
+                    f'"{side}"',
+                    f'"{currency}"',
+                    "",
+                    "",
+                    "",
+                    settings.BILLING_DATEV_DEBTOR_ACCOUNT,
+                    account,
+                    '""',
+                    doc.issue_date.strftime("%d%m"),
+                    _datev_text(doc.number),
+                    _datev_text(doc.preceding_number),
+                    "",
+                    _datev_text(doc.buyer.name[:60]),
+                ]
+            )
+        )
+    return lines
+
+
+def datev_export(
+    docs: list[tuple[Document, int]], start: dt.date, end: dt.date
+) -> tuple[bytes, int, int]:
+    """EXTF Buchungsstapel (format 700, category 21, version 13): one booking per document and VAT
+    group, the gross amount on the debtor account against the revenue account of the group;
+    invoices on Soll, credit notes on Haben. Returns (content, documents, skipped)."""
+    fiscal = _datev_fiscal_start(start, end)
+    currency = settings.BILLING_DATEV_CURRENCY
+    accounts = datev_accounts()
+    lines = [";".join(_datev_header(fiscal, start, end, currency)), ";".join(DATEV_COLUMNS)]
     used = skipped = 0
     for doc, sign in docs:
         if doc.currency != currency:
             skipped += 1
             continue
         used += 1
-        for group in doc.taxes:
-            rate = f"{group.rate.normalize():f}"
-            account = accounts.get(f"{group.category}{rate}") or accounts.get(group.category)
-            if not account:
-                raise BillingError(
-                    f"BILLING_DATEV_REVENUE_ACCOUNTS has no account for VAT category "
-                    f"{group.category} at {rate}% ({doc.number})."
-                )
-            gross = group.base + group.tax
-            side = "S" if (gross >= 0) == (sign > 0) else "H"
-            lines.append(
-                ";".join(
-                    [
-                        _datev_amount(abs(gross)),
-                        f'"{side}"',
-                        f'"{currency}"',
-                        "",
-                        "",
-                        "",
-                        settings.BILLING_DATEV_DEBTOR_ACCOUNT,
-                        account,
-                        '""',
-                        doc.issue_date.strftime("%d%m"),
-                        _datev_text(doc.number),
-                        _datev_text(doc.preceding_number),
-                        "",
-                        _datev_text(doc.buyer.name[:60]),
-                    ]
-                )
-            )
+        lines.extend(_datev_bookings(doc, sign, currency, accounts))
     # DATEV reads Windows-1252 (ANSI) files with CR/LF line ends.
     return ("\r\n".join(lines) + "\r\n").encode("cp1252", errors="replace"), used, skipped
 
