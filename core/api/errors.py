@@ -77,65 +77,70 @@ def error_response(
     return Response(body, status=code, headers=headers)
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every failure becomes JSON `{"detail", "errors"}`."""
-    if isinstance(exc, _Replay):
-        return exc.response()
+def _translate(exc: Exception) -> Response | Exception:
+    """Django's, the database's and the billing rules' own errors: their answer, or the DRF
+    exception they stand for; any other exception comes back as it is."""
     if isinstance(exc, RequestDataTooBig):  # a body past DATA_UPLOAD_MAX_MEMORY_SIZE (issue 17)
         return error_response(
             f"The request body is too large: {exc} Send large imports as a CSV file.",
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound("Not found: no such record, or it is not visible to you.")
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, BillingError):
+        return exceptions.NotFound("Not found: no such record, or it is not visible to you.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, BillingError):
         return error_response(str(exc), status.HTTP_409_CONFLICT)
-    elif isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             errors = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
         else:
             errors = {"non_field_errors": [str(m) for m in exc.messages]}
         return error_response(_validation_sentence(errors), 400, errors)
-    elif isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError):
         logger.warning("API integrity error: %s", exc)
         return error_response(
             "The change conflicts with existing data (it may have been made already). "
             "Reload the record and try again.",
             status.HTTP_409_CONFLICT,
         )
-    elif isinstance(exc, DataError):
+    if isinstance(exc, DataError):
         logger.warning("API data error: %s", exc)
         return error_response("A value is out of range or badly formed.", 400)
+    return exc
 
-    if isinstance(exc, exceptions.APIException):
-        headers: dict[str, str] = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
-        if isinstance(exc, exceptions.ValidationError):
-            errors = _flatten_errors(exc.detail)
-            return error_response(_validation_sentence(errors), exc.status_code, errors, headers)
-        if isinstance(exc, exceptions.PermissionDenied):
-            view = context.get("view")
-            request = context.get("request")
-            capability = (
-                view is not None
-                and request is not None
-                and required_capability(view, request.method)
-            )
-            message = str(exc.detail)
-            if capability and request is not None and request.user.is_authenticated:
-                message = f"Your role may not do this (it needs the '{capability}' capability)."
-            return error_response(message, exc.status_code, headers=headers)
-        detail = exc.detail
-        if isinstance(detail, dict | list):
-            errors = _flatten_errors(detail)
-            return error_response(_validation_sentence(errors), exc.status_code, errors, headers)
-        return error_response(str(detail), exc.status_code, headers=headers)
 
+def _permission_message(exc: exceptions.PermissionDenied, context: dict[str, Any]) -> str:
+    """A signed-in user refused by their role is told which capability the action needs."""
+    view = context.get("view")
+    request = context.get("request")
+    capability = (
+        view is not None and request is not None and required_capability(view, request.method)
+    )
+    if capability and request is not None and request.user.is_authenticated:
+        return f"Your role may not do this (it needs the '{capability}' capability)."
+    return str(exc.detail)
+
+
+def _api_exception_response(exc: exceptions.APIException, context: dict[str, Any]) -> Response:
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten_errors(exc.detail)
+        return error_response(_validation_sentence(errors), exc.status_code, errors, headers)
+    if isinstance(exc, exceptions.PermissionDenied):
+        return error_response(_permission_message(exc, context), exc.status_code, headers=headers)
+    detail = exc.detail
+    if isinstance(detail, dict | list):
+        errors = _flatten_errors(detail)
+        return error_response(_validation_sentence(errors), exc.status_code, errors, headers)
+    return error_response(str(detail), exc.status_code, headers=headers)
+
+
+def _unexpected_response(exc: Exception) -> Response:
     if isinstance(exc, DatabaseError):
         logger.exception("API database error")
         return error_response(
@@ -147,3 +152,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         "Something went wrong on our side; it has been logged. Try again or contact support.",
         status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every failure becomes JSON `{"detail", "errors"}`."""
+    if isinstance(exc, _Replay):
+        return exc.response()
+    translated = _translate(exc)
+    if isinstance(translated, Response):
+        return translated
+    if isinstance(translated, exceptions.APIException):
+        return _api_exception_response(translated, context)
+    return _unexpected_response(translated)
