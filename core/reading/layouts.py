@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -129,6 +130,9 @@ def _text(value: Any, where: str) -> str:
     return value.strip()
 
 
+_OurColumn = Callable[[Any, str], str]
+
+
 def parse_mapping(data: Any, *, columns: tuple[str, ...], sources: tuple[str, ...]) -> Mapping:
     """A mapping file's JSON (text, bytes or already-decoded) -> ``Mapping``, or MappingError."""
     if isinstance(data, bytes | str):
@@ -151,11 +155,26 @@ def parse_mapping(data: Any, *, columns: tuple[str, ...], sources: tuple[str, ..
     unknown = set(data) - {"source", "columns", "values", "defaults", *OPTION_KEYS}
     if unknown:
         raise MappingError(f"unknown key {sorted(unknown)[0]!r}")
-    source = ""
-    if "source" in data:
-        source = _text(data["source"], "source")
-        if source not in sources:
-            raise MappingError(f"source {source!r} is not one of {', '.join(sources)}")
+    return Mapping(
+        source=_mapped_source(data, sources),
+        columns=_mapped_columns(data, our),
+        values=_mapped_values(data, our),
+        defaults=_mapped_defaults(data, our),
+        options=_mapped_options(data),
+    )
+
+
+def _mapped_source(data: dict[str, Any], sources: tuple[str, ...]) -> str:
+    if "source" not in data:
+        return ""
+    source = _text(data["source"], "source")
+    if source not in sources:
+        raise MappingError(f"source {source!r} is not one of {', '.join(sources)}")
+    return source
+
+
+def _mapped_columns(data: dict[str, Any], our: _OurColumn) -> dict[str, tuple[str, ...]]:
+    """Our column -> the file column(s) it is read from."""
     mapped: dict[str, tuple[str, ...]] = {}
     for name, theirs in _object(data, "columns").items():
         column = our(name, "columns")
@@ -165,6 +184,11 @@ def parse_mapping(data: Any, *, columns: tuple[str, ...], sources: tuple[str, ..
             mapped[column] = tuple(_text(t, f"columns: {column!r}") for t in theirs)
         else:
             mapped[column] = (_text(theirs, f"columns: {column!r}"),)
+    return mapped
+
+
+def _mapped_values(data: dict[str, Any], our: _OurColumn) -> dict[str, dict[str, str]]:
+    """Our column -> {the file's value (as a header key): ours}."""
     values: dict[str, dict[str, str]] = {}
     for name, table in _object(data, "values").items():
         column = our(name, "values")
@@ -175,12 +199,20 @@ def parse_mapping(data: Any, *, columns: tuple[str, ...], sources: tuple[str, ..
             if not isinstance(mine, str):
                 raise MappingError(f"values: {column!r}: {theirs!r} must map to a text")
             values[column][header_key(str(theirs))] = mine.strip()
+    return values
+
+
+def _mapped_defaults(data: dict[str, Any], our: _OurColumn) -> dict[str, str]:
     defaults = {}
     for name, value in _object(data, "defaults").items():
         column = our(name, "defaults")
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise MappingError(f"defaults: {column!r} must be a text or a number")
         defaults[column] = str(value).strip()
+    return defaults
+
+
+def _mapped_options(data: dict[str, Any]) -> dict[str, str]:
     options = {}
     for key in OPTION_KEYS:
         if key in data:
@@ -189,7 +221,7 @@ def parse_mapping(data: Any, *, columns: tuple[str, ...], sources: tuple[str, ..
         raise MappingError(f"date_order must be one of {', '.join(DATE_ORDERS)}")
     if options.get("decimal", "point") not in DECIMALS:
         raise MappingError(f"decimal must be one of {', '.join(DECIMALS)}")
-    return Mapping(source=source, columns=mapped, values=values, defaults=defaults, options=options)
+    return options
 
 
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
