@@ -28,7 +28,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -259,6 +259,67 @@ def _is_utf8(stream: IO[bytes], limit: int) -> bool:
         stream.seek(0)
 
 
+def _refuse_binary_head(head: bytes) -> None:
+    """The first 8 KiB hold a NUL byte: UTF-16 without a byte-order mark, or not text at all."""
+    if b"\x00" not in head:
+        return
+    if head[1:2] == b"\x00" or head[:1] == b"\x00":
+        raise CsvFileError(
+            RowError(
+                0,
+                FILE,
+                "looks like UTF-16 without a byte-order mark; import with "
+                "--encoding utf-16-le (or utf-16-be)",
+            )
+        )
+    raise _binary(0)
+
+
+def _line_pieces(
+    readline: Callable[[int], bytes],
+    codec: str,
+    limit: int,
+    total: int,
+    number: int,
+    guard: _LongLineGuard | None,
+) -> tuple[list[bytes], int]:
+    """Line `number` in pieces of at most CHUNK bytes (none at the end of the file), and the
+    bytes read so far with it; past its first piece, `guard` checks the line's text so far."""
+    pieces: list[bytes] = []
+    prefix: _Prefix | None = None
+    while True:
+        piece = readline(min(CHUNK, limit + 1 - total))
+        if not piece:
+            break
+        total += len(piece)
+        if total > limit:
+            raise CsvFileError(too_large_error(limit))
+        if b"\x00" in piece:
+            raise _binary(number)
+        pieces.append(piece)
+        if piece.endswith(b"\n"):
+            break
+        if guard is not None:
+            prefix = prefix or _Prefix(codec)
+            guard.check(prefix.add(pieces[len(prefix.pieces) :]), number)
+    return pieces, total
+
+
+def _decode_line(raw: bytes, codec: str, number: int) -> str:
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        shown = LABELS.get(codec, codec)
+        raise CsvFileError(
+            RowError(
+                number,
+                FILE,
+                f"is not valid {shown} (byte 0x{raw[exc.start]:02X} at position "
+                f"{exc.start + 1}); save the file as CSV UTF-8 or name its encoding",
+            )
+        ) from None
+
+
 def _byte_lines(
     stream: IO[bytes], codec: str, limit: int, guard: _LongLineGuard | None = None
 ) -> Iterator[str]:
@@ -267,17 +328,7 @@ def _byte_lines(
     the column and cell caps, so a line of millions of columns is refused from its first
     megabyte instead of being assembled, copied and decoded whole."""
     head = stream.read(8192)
-    if b"\x00" in head:
-        if head[1:2] == b"\x00" or head[:1] == b"\x00":
-            raise CsvFileError(
-                RowError(
-                    0,
-                    FILE,
-                    "looks like UTF-16 without a byte-order mark; import with "
-                    "--encoding utf-16-le (or utf-16-be)",
-                )
-            )
-        raise _binary(0)
+    _refuse_binary_head(head)
     first = io.BytesIO(head)
 
     def readline(size: int) -> bytes:
@@ -288,40 +339,13 @@ def _byte_lines(
 
     total = number = 0
     while True:
-        pieces: list[bytes] = []
-        prefix: _Prefix | None = None
-        while True:
-            piece = readline(min(CHUNK, limit + 1 - total))
-            if not piece:
-                break
-            total += len(piece)
-            if total > limit:
-                raise CsvFileError(too_large_error(limit))
-            if b"\x00" in piece:
-                raise _binary(number + 1)
-            pieces.append(piece)
-            if piece.endswith(b"\n"):
-                break
-            if guard is not None:
-                prefix = prefix or _Prefix(codec)
-                guard.check(prefix.add(pieces[len(prefix.pieces) :]), number + 1)
+        pieces, total = _line_pieces(readline, codec, limit, total, number + 1, guard)
         if not pieces:
             return
         number += 1
         raw = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        del pieces, prefix
-        try:
-            yield raw.decode(codec)
-        except UnicodeDecodeError as exc:
-            shown = LABELS.get(codec, codec)
-            raise CsvFileError(
-                RowError(
-                    number,
-                    FILE,
-                    f"is not valid {shown} (byte 0x{raw[exc.start]:02X} at position "
-                    f"{exc.start + 1}); save the file as CSV UTF-8 or name its encoding",
-                )
-            ) from None
+        del pieces
+        yield _decode_line(raw, codec, number)
 
 
 class _Prefix:
