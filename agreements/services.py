@@ -114,7 +114,7 @@ def _run(
                 encoding=reader.encoding,
                 options=reader.options.as_json(),
             )
-        _write(good, stored, user=user, dry_run=False, result=result, record=record)
+        _write(good, stored, user=user, result=result, record=record)
         if record is not None:
             import_record_finish(record=record, result=result)
             result.import_id = record.pk
@@ -127,14 +127,12 @@ def _stamp(obj: Any, user: Any) -> Any:
     return obj
 
 
-def _save(obj: Any, user: Any, dry_run: bool) -> None:
-    if not dry_run:
-        _stamp(obj, user).save()
+def _save(obj: Any, user: Any) -> None:
+    _stamp(obj, user).save()
 
 
-def _delete(obj: Any, user: Any, dry_run: bool) -> None:
-    if not dry_run:
-        _stamp(obj, user).delete()
+def _delete(obj: Any, user: Any) -> None:
+    _stamp(obj, user).delete()
 
 
 def _depth(row: AgreementRow, by_id: dict[str, AgreementRow]) -> int:
@@ -147,7 +145,7 @@ def _depth(row: AgreementRow, by_id: dict[str, AgreementRow]) -> int:
 
 
 def _write_accounts(
-    rows: list[AgreementRow], *, user: Any, dry_run: bool, record: Any
+    rows: list[AgreementRow], *, user: Any, record: Any
 ) -> tuple[dict[str, Account], set[str]]:
     """Accounts: one name, e-mail, address, VAT ID and reference per Account ID (check_rows made
     sure the rows agree); a column no row of the account fills is blank. Returns the accounts by
@@ -172,7 +170,7 @@ def _write_accounts(
             continue
         changed_accounts.add(account_id)
         account.import_record = record
-        _save(account, user, dry_run)
+        _save(account, user)
     return accounts, changed_accounts
 
 
@@ -181,13 +179,12 @@ def _write(
     stored: selectors.StoredAgreements,
     *,
     user: Any,
-    dry_run: bool,
     result: ImportResult,
     record: Any = None,
 ) -> None:
     """Every agreement created or changed (its fields, rate card or milestones) points at
     ``record``, the import that last wrote it; undo finds what the import wrote by it."""
-    accounts, changed_accounts = _write_accounts(rows, user=user, dry_run=dry_run, record=record)
+    accounts, changed_accounts = _write_accounts(rows, user=user, record=record)
     existing_pks = [a.pk for a in stored.by_id.values()]
     rates = selectors.role_rates_by_agreement(existing_pks)
     milestones = selectors.milestones_by_agreement(existing_pks)
@@ -199,20 +196,20 @@ def _write(
         stored_agreement = stored.by_id.get(row.external_id)
         parent = _parent(row, agreements)
         agreement, changed = _write_agreement(
-            row, stored_agreement, parent, accounts[row.account_id], user, dry_run, record
+            row, stored_agreement, parent, accounts[row.account_id], user, record
         )
         agreements[row.external_id] = agreement
         created = stored_agreement is None
         rates_changed = _sync_role_rates(
-            agreement, row, rates.get(agreement.pk, []) if not created else [], user, dry_run
+            agreement, row, rates.get(agreement.pk, []) if not created else [], user
         )
         milestones_changed = _sync_milestones(
-            agreement, row, milestones.get(agreement.pk, []) if not created else [], user, dry_run
+            agreement, row, milestones.get(agreement.pk, []) if not created else [], user
         )
         if (rates_changed or milestones_changed) and not changed:
             # Only the rate card or the milestones changed: the agreement is still this import's.
             agreement.import_record = record
-            _save(agreement, user, dry_run)
+            _save(agreement, user)
         changed |= rates_changed or milestones_changed or row.account_id in changed_accounts
         if created:
             result.created += 1
@@ -241,7 +238,6 @@ def _write_agreement(
     parent: Agreement | None,
     account: Account,
     user: Any,
-    dry_run: bool,
     record: Any,
 ) -> tuple[Agreement, bool]:
     """The agreement's own fields (account, parent, scalars) set from the row and saved when
@@ -251,7 +247,7 @@ def _write_agreement(
         agreement = Agreement(external_id=row.external_id)
         changed = True
     else:
-        # Compare keys, not pks: in a dry run new accounts and parents have no pk.
+        # Compare keys, as the row names them (Account ID, Parent Agreement ID).
         old_parent = agreement.parent.external_id if agreement.parent is not None else ""
         changed = agreement.account.external_id != row.account_id or old_parent != row.parent_id
     agreement.account = account
@@ -263,12 +259,12 @@ def _write_agreement(
             changed = True
     if changed:
         agreement.import_record = record
-        _save(agreement, user, dry_run)
+        _save(agreement, user)
     return agreement, changed
 
 
 def _sync_role_rates(
-    agreement: Agreement, row: AgreementRow, current: list[RoleRate], user: Any, dry_run: bool
+    agreement: Agreement, row: AgreementRow, current: list[RoleRate], user: Any
 ) -> bool:
     changed = False
     by_key = {rr.role_key: rr for rr in current}
@@ -283,15 +279,15 @@ def _sync_role_rates(
         else:
             continue
         changed = True
-        _save(rr, user, dry_run)
+        _save(rr, user)
     for rr in by_key.values():
         changed = True
-        _delete(rr, user, dry_run)
+        _delete(rr, user)
     return changed
 
 
 def _sync_milestones(
-    agreement: Agreement, row: AgreementRow, current: list[Milestone], user: Any, dry_run: bool
+    agreement: Agreement, row: AgreementRow, current: list[Milestone], user: Any
 ) -> bool:
     changed = False
     by_position = {ms.position: ms for ms in current}
@@ -311,10 +307,10 @@ def _sync_milestones(
         else:
             continue
         changed = True
-        _save(ms, user, dry_run)
+        _save(ms, user)
     for ms in by_position.values():  # never billed ones: check_rows refused removing those
         changed = True
-        _delete(ms, user, dry_run)
+        _delete(ms, user)
     return changed
 
 
