@@ -1,3 +1,12 @@
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.contrib import messages
+from django.http import HttpRequest
+
+T = TypeVar("T")
+
+
 class BillingError(Exception):
     """A refused action, with a message a user can read (shown on pages, API errors and stderr)."""
 
@@ -9,3 +18,17 @@ def require_reason(reason: str | None, *, to: str = "") -> str:
     if not text:
         raise BillingError(f"A reason is required{f' to {to}' if to else ''}.")
     return text
+
+
+def flash_outcome(
+    request: HttpRequest, action: Callable[[], T], success: Callable[[T], str]
+) -> T | None:
+    """A page's service call: a refusal (BillingError) is flashed as the page's error and gives
+    None; a done call flashes ``success(result)`` and gives the result."""
+    try:
+        result = action()
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return None
+    messages.success(request, success(result))
+    return result

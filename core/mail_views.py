@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import mail
-from core.errors import BillingError
+from core.errors import BillingError, flash_outcome
 from core.models import MailTemplate, SentMail
 from core.roles import require
 
@@ -119,20 +119,19 @@ class TemplateForm(forms.Form):
 @require("mail.templates")
 def template_approve(request: HttpRequest, kind: str, level: int) -> HttpResponse:
     """Approve the text shown (the templates page or the editor carries its digest)."""
-    try:
-        row = mail.mail_template_approve(
+    row = flash_outcome(
+        request,
+        lambda: mail.mail_template_approve(
             kind=kind, level=level, user=request.user, digest=request.POST.get("digest", "")
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request,
-            f"{mail.slot_label(kind, level)} template approved; messages of this kind that were "
-            "held go out with the next run.",
-        )
-        return redirect(f"{reverse('mail_templates')}#t-{row.kind}-{row.level}")
-    return redirect("mail_templates")
+        ),
+        lambda row: (
+            f"{mail.slot_label(kind, level)} template approved; messages of this kind "
+            "that were held go out with the next run."
+        ),
+    )
+    if row is None:
+        return redirect("mail_templates")
+    return redirect(f"{reverse('mail_templates')}#t-{row.kind}-{row.level}")
 
 
 @require_http_methods(["GET", "POST"])

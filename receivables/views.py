@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from agreements.models import Account
 from core import csvio, import_jobs
 from core.dates import firm_today
-from core.errors import BillingError
+from core.errors import BillingError, flash_outcome
 from core.money import format_money
 from core.roles import has_capability, require
 from invoicing.models import CreditNote, Invoice
@@ -294,18 +294,16 @@ def payment_assign(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["account"]))
         return redirect("receivables:payment", pk=pk)
-    try:
-        payment = services.payment_assign(
+    flash_outcome(
+        request,
+        lambda: services.payment_assign(
             payment=payment, account=form.cleaned_data["account"], user=request.user
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request,
-            f"Payment {payment.external_id} assigned to {payment.account} and applied; "
-            "the payer is remembered for the next statement.",
-        )
+        ),
+        lambda done: (
+            f"Payment {done.external_id} assigned to {done.account} and applied; "
+            "the payer is remembered for the next statement."
+        ),
+    )
     return redirect("receivables:payment", pk=pk)
 
 
@@ -316,21 +314,19 @@ def payment_apply(request: HttpRequest, pk: int) -> HttpResponse:
     form = ApplyForm(request.POST)
     if form.is_valid():
         invoice = get_object_or_404(Invoice, pk=form.cleaned_data["invoice"])
-        try:
-            services.allocation_apply(
+        flash_outcome(
+            request,
+            lambda: services.allocation_apply(
                 payment=payment,
                 invoice=invoice,
                 amount=form.cleaned_data["amount"],
                 user=request.user,
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
+            ),
+            lambda _: (
                 f"Applied {format_money(form.cleaned_data['amount'], payment.currency)} "
-                f"to {invoice.number}.",
-            )
+                f"to {invoice.number}."
+            ),
+        )
     else:
         messages.error(request, "Enter an amount greater than zero with at most 2 decimals.")
     target = request.POST.get("next", "")
@@ -377,68 +373,77 @@ def payment_upload(request: HttpRequest) -> HttpResponse:
     stored, notices), then "Import" reads it with the same options (SPEC 1.4). A CSV header that
     lacks required columns opens the mapping form of every upload page (core.import_pages). A
     file over IMPORT_BACKGROUND_ROWS is checked and imported on the worker (payment_uploads)."""
-    from core.import_pages import mapping_choice, options_from_choices
-    from receivables.sources import SOURCES
-
     if request.method == "GET" and "checked" in request.GET:  # a large file's background check
         if (found := payment_uploads.checked(request, request.GET["checked"])) is None:
             messages.error(request, "That check has expired; upload the file again.")
             return redirect("receivables:payment_upload")
         return _payment_preview(request, UploadForm(), *found)
     if request.method == "POST" and "token" in request.POST:
-        token = request.POST["token"]
-        key = f"payment_upload_{token}"
-        path = payment_uploads.upload_path(request, token)
-        if path is None:
-            messages.error(request, "That upload has expired; upload the file again.")
-            return redirect("receivables:payment_upload")
-        choices = request.session.get(f"{key}_choices", {})
-        name = request.session.get(f"{key}_name", "")
-        if "cancel" in request.POST:
-            payment_uploads.forget(request, token)
-            messages.info(request, "Upload cancelled; nothing was written.")
-            return redirect("receivables:payment_upload")
-        if "save_mapping" in request.POST or "use_mapping" in request.POST:
-            mapping = mapping_choice(
-                request, kind="payments", sources=SOURCES, layout="", choices=choices
-            )
-            if mapping:
-                choices = {**choices, "mapping": mapping}
-                request.session[f"{key}_choices"] = choices
-            return _payment_preview(request, UploadForm(), token, path, choices, name)
-        if import_jobs.is_large(str(path)):
-            return payment_uploads.start(request, token=token, path=path, choices=choices,
-                                         name=name, dry_run=False)  # fmt: skip
-        result = services.payment_import(
-            file=path, user=request.user, options=options_from_choices("payments", SOURCES, choices),
-            file_name=name,
-        )  # fmt: skip
-        if result.ok:
-            payment_uploads.forget(request, token)
-            messages.success(
-                request,
-                f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
-            )
-            return redirect("receivables:payments")
-        return render(
-            request, "receivables/payment_upload.html", {"form": UploadForm(), "result": result}
-        )
+        return _payment_upload_answer(request, request.POST["token"])
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        choices = form.choices()
-        choices["source"] = choices["source"] or "auto"
-        token = uuid.uuid4().hex
-        target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.upload"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            for chunk in upload.chunks():
-                handle.write(chunk)
-        request.session[f"payment_upload_{token}"] = str(target)
-        request.session[f"payment_upload_{token}_choices"] = choices
-        request.session[f"payment_upload_{token}_name"] = upload.name[:200]
-        return _payment_preview(request, form, token, target, choices, upload.name)
+        return _payment_upload_store(request, form)
     return render(request, "receivables/payment_upload.html", {"form": form})
+
+
+def _payment_upload_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """The answer to a stored upload's preview: cancel, choose a mapping, or import it."""
+    from core.import_pages import mapping_choice, options_from_choices
+    from receivables.sources import SOURCES
+
+    key = f"payment_upload_{token}"
+    path = payment_uploads.upload_path(request, token)
+    if path is None:
+        messages.error(request, "That upload has expired; upload the file again.")
+        return redirect("receivables:payment_upload")
+    choices = request.session.get(f"{key}_choices", {})
+    name = request.session.get(f"{key}_name", "")
+    if "cancel" in request.POST:
+        payment_uploads.forget(request, token)
+        messages.info(request, "Upload cancelled; nothing was written.")
+        return redirect("receivables:payment_upload")
+    if "save_mapping" in request.POST or "use_mapping" in request.POST:
+        mapping = mapping_choice(
+            request, kind="payments", sources=SOURCES, layout="", choices=choices
+        )
+        if mapping:
+            choices = {**choices, "mapping": mapping}
+            request.session[f"{key}_choices"] = choices
+        return _payment_preview(request, UploadForm(), token, path, choices, name)
+    if import_jobs.is_large(str(path)):
+        return payment_uploads.start(request, token=token, path=path, choices=choices,
+                                     name=name, dry_run=False)  # fmt: skip
+    result = services.payment_import(
+        file=path, user=request.user, options=options_from_choices("payments", SOURCES, choices),
+        file_name=name,
+    )  # fmt: skip
+    if result.ok:
+        payment_uploads.forget(request, token)
+        messages.success(
+            request,
+            f"Payments imported: {result.created} created, {result.unchanged} unchanged.",
+        )
+        return redirect("receivables:payments")
+    return render(
+        request, "receivables/payment_upload.html", {"form": UploadForm(), "result": result}
+    )
+
+
+def _payment_upload_store(request: HttpRequest, form: UploadForm) -> HttpResponse:
+    """A new upload: the file stored under a token with its choices, then its dry run."""
+    upload = form.cleaned_data["file"]
+    choices = form.choices()
+    choices["source"] = choices["source"] or "auto"
+    token = uuid.uuid4().hex
+    target = Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}.upload"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        for chunk in upload.chunks():
+            handle.write(chunk)
+    request.session[f"payment_upload_{token}"] = str(target)
+    request.session[f"payment_upload_{token}_choices"] = choices
+    request.session[f"payment_upload_{token}_name"] = upload.name[:200]
+    return _payment_preview(request, form, token, target, choices, upload.name)
 
 
 def _payment_preview(
