@@ -9,7 +9,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.urls import reverse
 
 from core.dates import DATE_BOUNDS
 from core.exports import neutralize
@@ -106,3 +108,21 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def iso(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
+
+
+class PkUrl:
+    """`reverse(name, args=[pk])` for every row of a page at the cost of one reversal: a
+    `{% url %}` costs about 40 us, and a page of 100 invoices linked up to three ways made 250 of
+    them (10 ms a view). The URL is reversed once with a marker pk; a row's URL is the marker
+    replaced by its pk (an int, so nothing to quote)."""
+
+    _MARKER = "9182736450"
+
+    def __init__(self, name: str) -> None:
+        parts = reverse(name, args=[int(self._MARKER)]).split(self._MARKER)
+        if len(parts) != 2:
+            raise ImproperlyConfigured(f"{name} does not take one pk argument")
+        self._head, self._tail = parts
+
+    def __call__(self, pk: int) -> str:
+        return f"{self._head}{int(pk)}{self._tail}"

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import mail
 from core.dates import firm_today
 from core.errors import BillingError
-from core.listing import PAGE_SIZE, csv_response, query_without
+from core.listing import PAGE_SIZE, PkUrl, csv_response, query_without
 from core.roles import require
 from invoicing import listing, services
 from invoicing.models import Invoice
@@ -46,6 +46,9 @@ def invoice_list(request: HttpRequest) -> HttpResponseBase:
     # The totals counted the filtered set already: no second COUNT(*) for the pages.
     paginator.count = sum(t.count for t in totals)  # type: ignore[misc]
     page = paginator.get_page(request.GET.get("page"))
+    detail = PkUrl("invoicing:detail")  # reversed once, not a {% url %} per row
+    for invoice in page:
+        invoice.detail_url = detail(invoice.pk)
     return render(
         request,
         "invoicing/list.html",

@@ -7,6 +7,7 @@ only. Auditors see everything read-only; finance views invoices and creates cred
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from agreements.models import Agreement
 from core import settlement
 from core.dates import firm_today, parse_period, period_bounds, previous_month
 from core.errors import BillingError
+from core.listing import PkUrl
 from core.mail_views import sent_for
 from core.money import format_money
 from core.roles import has_capability, require
@@ -89,6 +91,7 @@ def review(request: HttpRequest) -> HttpResponse:
     warnings = selectors.flagged_entries([d.pk for d in drafts])
     for d in drafts:
         d.warnings = warnings.get(d.pk, [])
+    _link_rows(drafts, final, rejected)
     run = selectors.latest_run(period)
     return render(
         request,
@@ -106,6 +109,20 @@ def review(request: HttpRequest) -> HttpResponse:
             "run_json": _run_json(run) if run else None,
         },
     )
+
+
+def _link_rows(
+    drafts: Iterable[Invoice], final: Iterable[Invoice], rejected: list[Invoice]
+) -> None:
+    """Each shown invoice's links (`detail_url`, and `mail_url` and `pdf_url` on finals), each
+    kind reversed once for the page (core.listing.PkUrl) instead of a `{% url %}` per row."""
+    detail, mail, pdf = (PkUrl(f"invoicing:{name}") for name in ("detail", "mail", "pdf"))
+    for invoice in [*drafts, *rejected]:
+        invoice.detail_url = detail(invoice.pk)
+    for invoice in final:
+        invoice.detail_url = detail(invoice.pk)
+        invoice.mail_url = mail(invoice.pk)
+        invoice.pdf_url = pdf(invoice.pk)
 
 
 def _detail_context(request: HttpRequest, invoice: Invoice, **forms_in) -> dict:
