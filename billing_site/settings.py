@@ -389,6 +389,10 @@ if BILLING_DECIMAL not in ("point", "comma"):
 BILLING_PREVIEW_INLINE_ENTRIES = env_int("BILLING_PREVIEW_INLINE_ENTRIES", 200)
 BILLING_DUNNING_DAYS = [int(d) for d in env_list("BILLING_DUNNING_DAYS", ["7", "30", "60"])]
 BILLING_CAPACITY_HOURS_PER_DAY = env_int("BILLING_CAPACITY_HOURS_PER_DAY", 8)
+# Refresh the KPI tile's stored unbilled value after each write that changes it (a background
+# task). The bench turns it off: its tasks run in-process and would add the refresh to the
+# import, reconciliation and invoice run it times.
+BILLING_KPI_REFRESH_AFTER_WRITES = env_bool("BILLING_KPI_REFRESH_AFTER_WRITES", True)
 
 
 def env_dispute_categories(name: str, default: str) -> dict[str, tuple[str, int]]:

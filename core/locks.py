@@ -10,6 +10,7 @@ spelled once here so no two jobs pick the same number by accident.
 | RECONCILIATION_APPLY | reconciliation apply step (exclusive); flag release/write-off (shared) | each other |
 | INVOICE_RUN_START | "run now" of an invoice run (dedupe, core/runs.py) | another "run now" |
 | RECONCILIATION_START | "run now" of a reconciliation | another "run now" |
+| UNBILLED_SNAPSHOT | a refresh of the KPI tile's stored unbilled value | another refresh (the later one computes after the earlier wrote) |
 | `import_lock(kind)` | an import of that kind (agreements, time_entries, ...) | the same kind |
 
 Import locks hash `billable.import.<kind>` with PostgreSQL's `hashtext` (32-bit); a clash with a
@@ -24,6 +25,7 @@ INVOICE_RUN = 0x42494C4C  # "BILL" in ASCII
 RECONCILIATION_APPLY = 804_211_917
 INVOICE_RUN_START = 0x42494C53  # "BILS"
 RECONCILIATION_START = 804_211_918
+UNBILLED_SNAPSHOT = 804_211_919
 IMPORT_PREFIX = "billable.import."
 
 

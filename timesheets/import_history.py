@@ -22,6 +22,7 @@ from agreements.importing import lock_imports
 from core.imports import ImportResult, UndoRefused, import_record_claim_undo, protected_ids
 from timesheets.importing import CHANGE_REASON, ENTRY_COLUMNS
 from timesheets.models import Flag, TimeEntry
+from timesheets.services import unbilled_snapshots_refresh_later
 
 GONE_DETAIL = (
     "The time tracker's export for this entry's period no longer has it (--replace-period); "
@@ -168,4 +169,5 @@ def time_entry_import_undo(*, record_id: int, user: Any) -> dict[str, int]:
             deleted = cursor.rowcount
             cursor.execute(_RESTORE, {**params, "kind": "~"})
             restored = cursor.rowcount
+        unbilled_snapshots_refresh_later()
     return {"deleted": deleted, "restored": restored}

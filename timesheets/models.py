@@ -243,3 +243,26 @@ class ReconciliationRun(RunBase):
 
     def __str__(self) -> str:
         return f"Reconciliation as of {self.as_of} ({self.status})"
+
+
+class UnbilledValueSnapshot(models.Model):
+    """The KPI tile's unbilled value for the period ending `last_day`, stored so the dashboard
+    reads it instead of pricing every unbilled group on every view (issue 16): computed in the
+    background by `services.unbilled_snapshot_refresh` with invoicing's one pricing
+    (`unbilled_time_value` through core.entry_billing, issue 13), refreshed after what changes it.
+
+    Derived data, recomputed from the entries at will: no history. `amounts` is currency ->
+    amount as a string ("1850.00"); `as_of` is when the computation began (the data it shows;
+    None: not computed yet); `requested_at` the last refresh asked for from the page."""
+
+    last_day = models.DateField(unique=True)
+    amounts = models.JSONField(default=dict)
+    as_of = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Unbilled value to {self.last_day} as of {self.as_of}"
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        return {currency: Decimal(amount) for currency, amount in sorted(self.amounts.items())}

@@ -32,7 +32,13 @@ from django.db.models.functions import Coalesce
 from agreements.matching import covered_entries_q
 from agreements.models import Agreement
 from core import entry_billing
-from timesheets.models import MS_PER_HOUR, Flag, ReconciliationRun, TimeEntry
+from timesheets.models import (
+    MS_PER_HOUR,
+    Flag,
+    ReconciliationRun,
+    TimeEntry,
+    UnbilledValueSnapshot,
+)
 from timesheets.ordering import entry_id_order_by, entry_order_by
 from timesheets.tally import Tally
 
@@ -306,7 +312,9 @@ class Kpis:
     invoiced_hours: Decimal = Decimal("0")
     written_off_hours: Decimal = Decimal("0")
     pending_hours: Decimal = Decimal("0")
-    unbilled: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+    unbilled: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount, as stored
+    unbilled_as_of: dt.datetime | None = None  # None: not computed yet (being computed)
+    unbilled_refreshing: bool = False  # a refresh asked for from the page is pending
 
 
 def _written_off_entries() -> QuerySet[Flag, Any]:
@@ -338,10 +346,12 @@ def kpis(month: dt.date) -> Kpis:
     - hours: billable entered vs invoiced (on an approved/sent/paid invoice, or drawn from a
       prepaid block) vs written off (a written-off flag other than CHANGED_AFTER_INVOICING);
       pending = the rest;
-    - unbilled value: what a run for the month would bill for time now (invoicing's eligibility
+    - unbilled value: what a run for the month would bill for time (invoicing's eligibility
       and pricing through core.entry_billing): eligible entries dated on or before its last day
       (earlier months' leftovers too; not entries already on a draft), Time & Materials and
-      prepaid overage lines.
+      prepaid overage lines. Read as stored (`UnbilledValueSnapshot`, computed in the
+      background by `services.unbilled_snapshot_refresh`), never priced here: pricing every
+      unbilled group takes a minute at a firm's scale (issue 16).
     """
     first = month.replace(day=1)
     last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
@@ -361,7 +371,7 @@ def kpis(month: dt.date) -> Kpis:
         settings.BILLING_CAPACITY_HOURS_PER_DAY * k.working_days * k.employees
     )
     k.utilization_percent = _percent(k.billable_hours, k.capacity_hours)
-    k.unbilled = unbilled_value(last)  # earlier months' leftovers too, as a run would bill them
+    _stored_unbilled(k, last)
     if not totals["billable"]:  # no billable time that month: nothing of it invoiced
         return k
 
@@ -380,8 +390,19 @@ def kpis(month: dt.date) -> Kpis:
     return k
 
 
+def _stored_unbilled(k: Kpis, last_day: dt.date) -> None:
+    row = UnbilledValueSnapshot.objects.filter(last_day=last_day).first()
+    if row is None:
+        return
+    k.unbilled, k.unbilled_as_of = row.totals, row.as_of
+    k.unbilled_refreshing = bool(
+        row.requested_at and (row.as_of is None or row.requested_at > row.as_of)
+    )
+
+
 def unbilled_value(last_day: dt.date) -> dict[str, Decimal]:
     """Currency -> value of the time a run for the period ending `last_day` would bill now: the
     entries eligible for billing (invoicing's rule, dated on or before `last_day`, earlier
-    months' leftovers included) priced as the run prices them (see `kpis`)."""
+    months' leftovers included) priced as the run prices them, computed now (the refresh of
+    the stored value calls it; the page reads the stored value, see `kpis`)."""
     return entry_billing.unbilled_value(last_day)

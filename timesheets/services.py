@@ -6,15 +6,17 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from core import locks, runs
+from core import entry_billing, locks, runs
+from core.dates import firm_today, period_bounds, previous_month
 from core.errors import BillingError, require_reason
 from timesheets import reconciliation
-from timesheets.models import Flag, ReconciliationRun
-from timesheets.tasks import reconcile_task
+from timesheets.models import Flag, ReconciliationRun, UnbilledValueSnapshot
+from timesheets.tasks import reconcile_task, unbilled_snapshot_task
 
 ACTIONS = {"release": Flag.Status.RELEASED, "write_off": Flag.Status.WRITTEN_OFF}
 ACTION_WORDS = {"release": "released", "write_off": "written off"}
@@ -63,6 +65,7 @@ def reconciliation_run(
         resolved=result.resolved,
         open_total=result.open_total,
     )
+    unbilled_snapshots_refresh_later()
     run.refresh_from_db()
     run.result = result  # type: ignore[attr-defined]  # open counts by code, for the command
     return run
@@ -87,6 +90,77 @@ def reconciliation_start(*, as_of: dt.date, user: Any) -> ReconciliationRun:
         run_id = run.pk
         transaction.on_commit(lambda: reconcile_task.delay(run_id=run_id))
     return run
+
+
+# -- the KPI tile's stored unbilled value (issue 16) ------------------------------------------
+
+# A refresh the page asked for and no computation has answered within this long is asked again
+# (its task was lost, e.g. no worker was running).
+UNBILLED_REQUEST_STALE = dt.timedelta(minutes=15)
+
+
+def unbilled_snapshot_refresh(
+    *, last_day: dt.date, requested_at: dt.datetime | None = None
+) -> UnbilledValueSnapshot:
+    """Compute the unbilled value for the period ending `last_day` with invoicing's pricing
+    (core.entry_billing.unbilled_value) and replace the stored one, in one transaction.
+
+    Refreshes take one advisory lock, so two at once run one after the other: the later one
+    computes after the earlier one stored its value, and never writes an older one over it. A
+    refresh asked for at `requested_at` that a computation begun since has answered does
+    nothing (a redelivered task, or several changes in a row, cost one computation)."""
+    with transaction.atomic():
+        locks.xact_lock(locks.UNBILLED_SNAPSHOT)
+        row = UnbilledValueSnapshot.objects.filter(last_day=last_day).first()
+        if row and row.as_of and requested_at and row.as_of >= requested_at:
+            return row
+        as_of = timezone.now()  # before the computation reads anything
+        amounts = {c: str(a) for c, a in entry_billing.unbilled_value(last_day).items()}
+        row, _ = UnbilledValueSnapshot.objects.update_or_create(
+            last_day=last_day, defaults={"amounts": amounts, "as_of": as_of}
+        )
+    return row
+
+
+def unbilled_snapshot_request(*, last_day: dt.date) -> bool:
+    """The page asks for the period's value (none stored yet, or Refresh): enqueue a refresh
+    unless one the page asked for is still pending. True when one was enqueued."""
+    now = timezone.now()
+    with transaction.atomic():
+        row, created = UnbilledValueSnapshot.objects.select_for_update().get_or_create(
+            last_day=last_day, defaults={"requested_at": now}
+        )
+        if not created:
+            asked = row.requested_at
+            if (
+                asked
+                and (row.as_of is None or asked > row.as_of)
+                and now - asked < UNBILLED_REQUEST_STALE
+            ):
+                return False
+            UnbilledValueSnapshot.objects.filter(pk=row.pk).update(requested_at=now)
+        transaction.on_commit(
+            lambda: unbilled_snapshot_task.delay(last_day.isoformat(), now.isoformat())
+        )
+    return True
+
+
+def unbilled_snapshots_refresh_later() -> None:
+    """After the current transaction commits, enqueue a refresh of every stored unbilled value
+    and of the dashboard's default month and the current month (a one-line call from each write
+    that changes what a run would bill: reconciliation, time-entry import, invoice run,
+    rejection, flag actions). Off with settings.BILLING_KPI_REFRESH_AFTER_WRITES (the bench)."""
+    if settings.BILLING_KPI_REFRESH_AFTER_WRITES:
+        transaction.on_commit(_enqueue_unbilled_refreshes)
+
+
+def _enqueue_unbilled_refreshes() -> None:
+    today = firm_today()
+    days = set(UnbilledValueSnapshot.objects.values_list("last_day", flat=True))
+    days |= {period_bounds(previous_month(today))[1], period_bounds(today)[1]}
+    now = timezone.now().isoformat()
+    for day in sorted(days):
+        unbilled_snapshot_task.delay(day.isoformat(), now)
 
 
 # -- flag actions -----------------------------------------------------------------------------
@@ -140,6 +214,7 @@ def flags_bulk_action(
             default_change_reason=_change_reason(action, reason),
             default_date=now,
         )
+        unbilled_snapshots_refresh_later()
     return flags
 
 
@@ -156,6 +231,7 @@ def _flag_act(*, flag: Flag, user: Any, reason: str, action: str) -> Flag:
         locked._history_user = user if _is_user(user) else None  # type: ignore[attr-defined]
         locked._change_reason = _change_reason(action, reason)  # type: ignore[attr-defined]
         locked.save(update_fields=["status", "actioned_by", "actioned_at", "reason"])
+        unbilled_snapshots_refresh_later()
     return locked
 
 

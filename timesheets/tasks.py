@@ -30,3 +30,20 @@ def reconcile_task(run_id: int | None = None, as_of: str | None = None) -> int |
         return reconciliation_run(as_of=run.as_of, user=run.started_by, run=run).pk
     day = dt.date.fromisoformat(as_of) if as_of else firm_today()
     return reconciliation_run(as_of=day, user=None).pk
+
+
+@shared_task(
+    acks_late=True,  # idempotent: a redelivery recomputes the same value, or skips (see service)
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def unbilled_snapshot_task(last_day: str, requested_at: str) -> None:
+    """Recompute the KPI tile's stored unbilled value for the period ending `last_day` (ISO
+    date) unless a computation begun after `requested_at` (ISO time) already stored it."""
+    from timesheets.services import unbilled_snapshot_refresh
+
+    unbilled_snapshot_refresh(
+        last_day=dt.date.fromisoformat(last_day),
+        requested_at=dt.datetime.fromisoformat(requested_at),
+    )

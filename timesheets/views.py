@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.dates import firm_today, previous_month
+from core.dates import firm_today, period_bounds, previous_month
 from core.errors import BillingError
 from core.roles import has_capability, require
 from timesheets import exports, selectors, services
@@ -57,6 +57,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
         previous_month(firm_today())  # the last closed month: its figures no longer move
     )
+    kpis = selectors.kpis(month)
+    if kpis.unbilled_as_of is None:
+        # Not computed for this month yet: ask the background for it (deduped), show "computing".
+        services.unbilled_snapshot_request(last_day=period_bounds(month)[1])
     run = selectors.latest_run()
     query = request.GET.copy()
     query.pop("page", None)
@@ -67,7 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "page": page,
         "summary": summary,
-        "kpis": selectors.kpis(month),
+        "kpis": kpis,
         "month_value": month.strftime("%Y-%m"),
         "month_form": month_form,
         "run": run,
@@ -220,6 +224,21 @@ def reconcile_start(request: HttpRequest) -> HttpResponse:
         )
     else:
         messages.info(request, f"Reconciliation as of {run.as_of:%Y-%m-%d} started.")
+    return redirect(back)
+
+
+@require("reconcile.run")
+@require_POST
+def unbilled_refresh(request: HttpRequest) -> HttpResponse:
+    """Refresh on the unbilled value tile: recompute the month's stored value in the
+    background (the page shows "being refreshed" until it is stored)."""
+    form = MonthForm(request.POST)
+    back = _next_url(request, reverse("timesheets:dashboard"))
+    month = (form.cleaned_data.get("month") if form.is_valid() else None) or previous_month(
+        firm_today()
+    )
+    services.unbilled_snapshot_request(last_day=period_bounds(month)[1])
+    messages.info(request, f"The unbilled value for {month:%B %Y} is being recomputed.")
     return redirect(back)
 
 

@@ -27,6 +27,7 @@ from invoicing.services.common import (
     recompute_totals,
     with_user,
 )
+from timesheets import services as timesheets_services
 
 
 def invoice_reject(*, invoice: Invoice, user, reason: str) -> Invoice:
@@ -43,6 +44,7 @@ def invoice_reject(*, invoice: Invoice, user, reason: str) -> Invoice:
         invoice.rejected_at = timezone.now()
         invoice.rejection_reason = reason
         with_user(invoice, user).save()
+        timesheets_services.unbilled_snapshots_refresh_later()  # its entries are unbilled again
     return invoice
 
 

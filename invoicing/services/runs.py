@@ -107,6 +107,7 @@ def invoice_run_generate(
         runs.run_fail(InvoiceRun, run.pk, exc)
         raise
     runs.run_finish(InvoiceRun, run.pk)
+    timesheets_services.unbilled_snapshots_refresh_later()
     run.refresh_from_db()
     return run
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from core.money import ZERO
 from invoicing import generation as gen
 from invoicing import selectors as invoicing_selectors
 from tests.factories import AgreementFactory, FlagFactory, RoleRateFactory, TimeEntryFactory
+from timesheets import services
+from timesheets.models import UnbilledValueSnapshot
 from timesheets.selectors import unbilled_value
 
 JAN = dt.date(2026, 1, 1)
@@ -76,11 +79,12 @@ def test_kpi_unbilled_value_equals_the_invoice_runs_time_lines(specs):
 
 @pytest.mark.django_db
 @time_machine.travel(dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC))
-def test_kpi_unbilled_tile_is_what_the_run_for_the_month_bills():
+def test_kpi_unbilled_tile_is_what_the_run_for_the_month_bills(django_capture_on_commit_callbacks):
     """A world with what the run bills beyond this month's Time & Materials entries (an earlier
     month's leftover, prepaid overage) and what it does not (a written-off flag, unapproved time,
-    a draft's entries, Fixed Fee time): the tile before the run equals the time lines the run
-    writes, and after the run nothing is left unbilled. (The tile used to count only this
+    a draft's entries, Fixed Fee time): the tile before the run (as computed and as stored for
+    the dashboard) equals the time lines the run writes, and after the run (its refresh of the
+    stored value run in-process) nothing is left unbilled. (The tile used to count only this
     month's T&M entries and draft entries as unbilled.)"""
     from invoicing.models import InvoiceLine
     from invoicing.services import invoice_run_generate
@@ -116,7 +120,10 @@ def test_kpi_unbilled_tile_is_what_the_run_for_the_month_bills():
 
     tile = unbilled_value(dt.date(2026, 1, 31))
     assert set(tile) == {"USD", "EUR"}  # prepaid overage is billed time too
-    invoice_run_generate(period=JAN)
+    stored = services.unbilled_snapshot_refresh(last_day=dt.date(2026, 1, 31))
+    assert stored.totals == tile  # what the dashboard shows (UnbilledValueSnapshot)
+    with django_capture_on_commit_callbacks(execute=True):  # the run's refreshes, in-process
+        invoice_run_generate(period=JAN)
     billed: dict[str, Decimal] = {}
     for line in InvoiceLine.objects.filter(kind=InvoiceLine.Kind.TIME).select_related("invoice"):
         currency = line.invoice.currency
@@ -126,3 +133,5 @@ def test_kpi_unbilled_tile_is_what_the_run_for_the_month_bills():
     # = 2h at the default 90 = 180 (the block itself is a block line, not time).
     assert tile == {"EUR": Decimal("180.00"), "USD": Decimal("1000.00")}
     assert unbilled_value(dt.date(2026, 1, 31)) == {}  # now all on the run's drafts
+    stored = UnbilledValueSnapshot.objects.get(last_day=dt.date(2026, 1, 31))
+    assert stored.totals == {} and stored.as_of > timezone.now() - dt.timedelta(minutes=1)

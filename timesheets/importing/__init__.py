@@ -49,6 +49,7 @@ from timesheets.importing.rows import (
 )
 from timesheets.importing.stage import ENTRY_COLUMNS, SqlStage
 from timesheets.models import Employee
+from timesheets.services import unbilled_snapshots_refresh_later
 
 __all__ = [
     "CHANGE_REASON",
@@ -198,6 +199,7 @@ def _write(
     writer.write(result, employees=employees, user=user, source=result.source, record=record)
     flag_changes_after_invoicing(writer.locked_changes(), user, result)
     resolve_agreed_flags(writer.locked_agreeing(), user)
+    unbilled_snapshots_refresh_later()  # after commit: the KPI tile's stored value
     if replace_period:
         from timesheets.import_history import replace_period as remove_missing
 

@@ -1,0 +1,167 @@
+"""The KPI tile's unbilled value is stored (timesheets.UnbilledValueSnapshot) and refreshed in the
+background after what changes it (issue 16); the page reads the stored value and never prices.
+The value stored is invoicing's own (`unbilled_time_value`, issue 13). Tasks run in-process
+(eager Celery) once the on-commit callbacks are executed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.factories import AgreementFactory, RoleRateFactory, TimeEntryFactory
+from tests.imports.data import entry
+from timesheets import services
+from timesheets.importing import time_entry_import_rows
+from timesheets.models import UnbilledValueSnapshot
+from timesheets.selectors import unbilled_value
+
+pytestmark = pytest.mark.django_db
+JAN_31 = dt.date(2026, 1, 31)
+DASHBOARD = "/time/dashboard/?month=2026-01"
+
+
+@pytest.fixture(autouse=True)
+def february(time_machine):
+    time_machine.move_to(dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC))
+
+
+def _world(projects: int = 1) -> None:
+    for i in range(projects):
+        a = AgreementFactory(project_code=f"PRJ-{i + 1}", hourly_rate=Decimal("100"))
+        RoleRateFactory(agreement=a, role="Engineer", rate=Decimal("150"))
+        TimeEntryFactory(project_code=a.project_code, duration_ms=2 * 3_600_000)
+
+
+def _stored(last_day: dt.date = JAN_31) -> dict[str, Decimal]:
+    return UnbilledValueSnapshot.objects.get(last_day=last_day).totals
+
+
+def _tile(html: str) -> str:
+    return html.split('id="kpi-unbilled"')[1].split("</form>")[0]
+
+
+def test_a_reconciliation_run_stores_what_unbilled_time_value_says(
+    django_capture_on_commit_callbacks,
+):
+    _world(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reconciliation_run(as_of=dt.date(2026, 2, 10))
+    # January is the dashboard's default month (the last closed one) and February the current.
+    assert set(UnbilledValueSnapshot.objects.values_list("last_day", flat=True)) == {
+        JAN_31,
+        dt.date(2026, 2, 28),
+    }
+    assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("600.00")}
+    assert UnbilledValueSnapshot.objects.get(last_day=JAN_31).as_of is not None
+
+
+def test_an_import_refreshes_the_stored_value_and_a_dry_run_does_not(
+    django_capture_on_commit_callbacks, billing_admin
+):
+    _world(1)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    assert _stored() == {"USD": Decimal("300.00")}
+    more = [entry(**{"Entry ID": "7001", "Project Code": "PRJ-1", "Hours": "1"})]
+    with django_capture_on_commit_callbacks(execute=True) as dry:
+        time_entry_import_rows(rows=more, user=billing_admin, dry_run=True)
+    assert dry == [] and _stored() == {"USD": Decimal("300.00")}
+    with django_capture_on_commit_callbacks(execute=True):
+        result = time_entry_import_rows(rows=more, user=billing_admin)
+    assert result.created == 1
+    assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("450.00")}
+
+
+def test_an_invoice_run_leaves_the_stored_value_empty(django_capture_on_commit_callbacks):
+    from invoicing.services import invoice_run_generate
+
+    _world(2)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    assert _stored() == {"USD": Decimal("600.00")}
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_run_generate(period=dt.date(2026, 1, 1))
+    assert _stored() == unbilled_value(JAN_31) == {}  # all on the run's drafts
+
+
+def test_a_refresh_answered_since_it_was_asked_computes_nothing():
+    """A redelivered task, or several changes in a row: a computation begun after the request
+    already answered it; one asked later recomputes."""
+    _world(1)
+    asked = timezone.now() - dt.timedelta(seconds=1)
+    services.unbilled_snapshot_refresh(last_day=JAN_31, requested_at=asked)
+    TimeEntryFactory(project_code="PRJ-1", duration_ms=3_600_000)
+    services.unbilled_snapshot_refresh(last_day=JAN_31, requested_at=asked)
+    assert _stored() == {"USD": Decimal("300.00")}
+    services.unbilled_snapshot_refresh(last_day=JAN_31, requested_at=timezone.now())
+    assert _stored() == {"USD": Decimal("450.00")}
+
+
+def test_the_page_shows_the_stored_value_and_never_prices(client_for, services_manager):
+    _world(1)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    client = client_for(services_manager)
+    html = client.get(DASHBOARD).content.decode()
+    assert "USD 300.00" in _tile(html) and 'id="unbilled-as-of"' in html
+    TimeEntryFactory(project_code="PRJ-1", duration_ms=3_600_000)  # the run would bill $450 now
+    assert "USD 300.00" in _tile(client.get(DASHBOARD).content.decode())  # until the refresh
+
+
+def _page_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(DASHBOARD).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_pages_query_count_does_not_grow_with_the_groups(client_for, services_manager):
+    client = client_for(services_manager)
+    _world(1)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    one = _page_queries(client)
+    for i in range(2, 8):
+        a = AgreementFactory(project_code=f"MORE-{i}", hourly_rate=Decimal("90"))
+        TimeEntryFactory(project_code=a.project_code)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    assert _stored() == {"USD": Decimal("840.00")}  # 300 + 6 x 90
+    assert _page_queries(client) == one
+
+
+def test_no_stored_value_yet_says_so_and_asks_once(
+    client_for, services_manager, django_capture_on_commit_callbacks
+):
+    _world(1)
+    client = client_for(services_manager)
+    with django_capture_on_commit_callbacks() as asked:
+        html = client.get(DASHBOARD).content.decode()
+    assert 'id="unbilled-computing"' in html and "Being computed" in html
+    assert len(asked) == 1 and UnbilledValueSnapshot.objects.get(last_day=JAN_31).as_of is None
+    with django_capture_on_commit_callbacks() as again:
+        client.get(DASHBOARD)
+    assert again == []  # the refresh asked for is still pending: not asked twice
+    for callback in asked:
+        callback()  # the task runs
+    html = client.get(DASHBOARD).content.decode()
+    assert "USD 300.00" in _tile(html) and "Being computed" not in html
+
+
+def test_refresh_recomputes_for_a_services_manager_only(
+    client_for, services_manager, auditor, billing_admin, django_capture_on_commit_callbacks
+):
+    _world(1)
+    services.unbilled_snapshot_refresh(last_day=JAN_31)
+    TimeEntryFactory(project_code="PRJ-1", duration_ms=3_600_000)
+    url = "/time/kpis/unbilled/refresh/"
+    for user in (auditor, billing_admin):
+        assert client_for(user).post(url, {"month": "2026-01"}).status_code == 403
+    assert _stored() == {"USD": Decimal("300.00")}
+    assert 'id="unbilled-refresh"' not in client_for(auditor).get(DASHBOARD).content.decode()
+    client = client_for(services_manager)
+    assert 'id="unbilled-refresh"' in client.get(DASHBOARD).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"month": "2026-01", "next": DASHBOARD})
+    assert response.status_code == 302 and response["Location"] == DASHBOARD
+    assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("450.00")}
+    assert client.get(url).status_code == 405
