@@ -82,13 +82,18 @@ def group_lines(lines: list[InvoiceLine], account_id: int) -> list[LineGroup]:
     present = {a for a in by_agreement if a is not None}
     if not present:
         return [LineGroup(agreement=None, depth=0, lines=lines)] if lines else []
-    agreements = {
-        a.pk: a
-        for a in Agreement.objects.filter(account_id=account_id).only(
-            "id", "parent_id", "external_id", "project_code", "agreement_type"
-        )
-    }
-    agreements.update({line.agreement_id: line.agreement for line in lines if line.agreement_id})
+    on_lines = {line.agreement_id: line.agreement for line in lines if line.agreement_id}
+    agreements: dict[int, Agreement] = {}
+    if any(a.parent_id is not None for a in on_lines.values()):
+        # Only a line's agreement with a parent needs the account's tree (the nearest ancestor
+        # with lines here may be several levels up); without one every group is a top group.
+        agreements = {
+            a.pk: a
+            for a in Agreement.objects.filter(account_id=account_id).only(
+                "id", "parent_id", "external_id", "project_code", "agreement_type"
+            )
+        }
+    agreements.update(on_lines)
 
     def shown_parent(a_id: int) -> int | None:
         """Nearest ancestor that has lines on this invoice."""
@@ -125,7 +130,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         .select_related("agreement")
         .order_by("position", "id")
     )
-    doc = invoice_document(invoice)
+    doc = invoice_document(invoice, lines)
     # The document's lines are the invoice lines in the same order: each printed row shows the
     # customer-facing quantity, unit, price and discount of its line.
     for line, doc_line in zip(lines, doc.lines, strict=True):

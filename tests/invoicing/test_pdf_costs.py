@@ -1,21 +1,29 @@
 """What a render need not redo (issue 16): the invoice PDFs' one stylesheet and the Factur-X
-schema are parsed once per process, and the HTML WeasyPrint parses carries no `<style>` block and
-no whitespace between tags. Renders are real (WeasyPrint, factur-x, lxml); nothing is timed."""
+schema are parsed once per process, the HTML WeasyPrint parses carries no `<style>` block and
+no whitespace between tags, the user-agent stylesheet gives no element six pseudo-element styles,
+and an invoice without sub-agreements reads no agreement tree. Renders are real (WeasyPrint,
+factur-x, lxml); nothing is timed."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
 from lxml import etree
+from weasyprint import HTML
+from weasyprint.html import UA
 
 from core import pdf as core_pdf
 from core.errors import BillingError
 from invoicing import pdf, services
 from invoicing.einvoice import facturx
 from invoicing.einvoice.cii import cii_xml
+from invoicing.einvoice.document import credit_note_document
 from invoicing.models import Invoice
+from tests.factories import AgreementFactory, InvoiceFactory, InvoiceLineFactory
 from tests.invoicing.helpers import JAN, approve, build_firm
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +78,75 @@ def test_the_facturx_schema_is_parsed_once_and_refuses_an_xml_off_it(billing_adm
         facturx.check_xsd(bad, doc)
     with pytest.raises(BillingError, match="not well-formed"):
         facturx.check_xsd(good[:-20], doc)
+
+
+def test_the_lean_user_agent_sheet_drops_only_universal_pseudo_elements_and_changes_no_pdf(
+    billing_admin, finance
+):
+    lean = core_pdf.lean_user_agent_css()
+    dropped = [x for x in UA.splitlines() if x not in lean.splitlines()]
+    assert dropped and all(x.startswith("::") for x in dropped)
+    assert {x.split()[0] for x in dropped} == {
+        "::marker",
+        "::footnote-call",
+        "::footnote-marker",
+        "::note-call",
+        "::note-marker",
+        "::note-callback",
+    }
+    assert "li::marker {" in lean
+    assert not [x for x in lean.splitlines() if x.startswith("::")]
+
+    build_firm()
+    services.invoice_run_generate(period=JAN)
+    draft = Invoice.objects.get(po_number="PO-1")  # 2+ pages: lines, then the appendix
+    final = approve(invoice=Invoice.objects.get(po_number="PO-2"), user=billing_admin)
+    note = services.credit_note_create(invoice=final, amount="25.50", reason="Travel", user=finance)
+    note_context = {
+        **pdf.document_context(credit_note_document(note)),
+        "firm": core_pdf.firm_letterhead(),
+        "note": note,
+        "invoice": final,
+        "account": final.account,
+    }
+    for template, context, variant in [
+        ("invoicing/pdf/invoice.html", pdf.invoice_context(draft), None),
+        ("invoicing/pdf/invoice.html", pdf.invoice_context(final), facturx.PDF_VARIANT),
+        ("invoicing/pdf/credit_note.html", note_context, facturx.PDF_VARIANT),
+    ]:
+        html = render_to_string(template, context)
+        ours = core_pdf.html_to_pdf(html, pdf_variant=variant, stylesheets=pdf.STYLESHEETS)
+        weasyprints = HTML(
+            string=html,
+            base_url=core_pdf.TEMPLATES_DIR.as_uri() + "/",
+            url_fetcher=core_pdf.LocalOnlyFetcher(),
+        ).write_pdf(
+            pdf_variant=variant,
+            font_config=core_pdf.font_config(),
+            stylesheets=[core_pdf.stylesheet(*pdf.STYLESHEETS)],
+        )
+        # The same bytes as with WeasyPrint's own user-agent stylesheet.
+        assert ours == weasyprints, (template, variant)
+
+
+def test_an_invoice_without_sub_agreements_reads_no_agreement_tree():
+    agreement = AgreementFactory()
+    invoice = InvoiceFactory(account=agreement.account)
+    for position in (1, 2):
+        InvoiceLineFactory(invoice=invoice, agreement=agreement, position=position)
+    with CaptureQueriesContext(connection) as queries:
+        context = pdf.invoice_context(invoice)
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in queries.captured_queries]
+    # The lines (with their agreement) once, shared with the document; the billed entries.
+    assert tables == ['"invoicing_invoiceline"', '"invoicing_entrybilling"'], tables
+    assert [(g.agreement, g.depth, len(g.lines)) for g in context["groups"]] == [(agreement, 0, 2)]
+
+    child = AgreementFactory(account=agreement.account, parent=agreement)
+    InvoiceLineFactory(invoice=invoice, agreement=child, position=3)
+    with CaptureQueriesContext(connection) as queries:
+        context = pdf.invoice_context(invoice)
+    assert any('FROM "agreements_agreement"' in q["sql"] for q in queries.captured_queries)
+    assert [(g.agreement, g.depth, g.parent_external_id) for g in context["groups"]] == [
+        (agreement, 0, ""),
+        (child, 1, agreement.external_id),
+    ]
