@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from demo import generator as demo
 
@@ -74,13 +75,49 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
     rng = random.Random(f"receivables:{SEED}:{firm.scale.name}")
     ids = dict(Account.objects.values_list("external_id", "id"))
     accounts = [a for a in firm.accounts if a.external_id in ids]
+    invoices = _numbered_invoices(_invoice_plan(rng, accounts, _months(firm), count), ids)
+    Invoice.objects.bulk_create(invoices, batch_size=5000)
+    payments, paid, credits = _settlements(rng, invoices)
+    Payment.objects.bulk_create(payments, batch_size=5000)
+    CreditNote.objects.bulk_create(credits, batch_size=5000)
+    allocations = [
+        Allocation(
+            payment=payments[i],
+            invoice=inv,
+            amount=amount,
+            date=day,
+            reversed_on=rev,
+            reversal_reason="Bounced" if rev else "",
+        )
+        for i, inv, amount, day, rev in paid
+    ]
+    Allocation.objects.bulk_create(allocations, batch_size=5000)
+    return {
+        "invoices": len(invoices),
+        "payments": len(payments),
+        "allocations": len(allocations),
+        "credit_notes": len(credits),
+    }
+
+
+def _months(firm: demo.Firm) -> list[dt.date]:
+    """The first day of every month of the firm's data, up to END."""
     months = []
     month = firm.start
     while month <= END:
         months.append(month)
         month = demo.add_months(month, 1)
-    seq: dict[int, int] = {}
-    invoices = []
+    return months
+
+
+_InvoicePlan = tuple[demo.Account, dt.date, dt.date, int, Decimal, Decimal]
+
+
+def _invoice_plan(
+    rng: random.Random, accounts: list[demo.Account], months: list[dt.date], count: int
+) -> list[_InvoicePlan]:
+    """(account, period, invoice date, terms, net, tax) of `count` invoices, big customers more
+    often, in invoice date and account order (the numbering's)."""
     plan = []
     for _ in range(count):
         acc = accounts[int(len(accounts) * rng.random() ** 2)]
@@ -91,6 +128,15 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
         tax = (net * Decimal(acc.tax) / 100).quantize(CENT)
         plan.append((acc, period, inv_date, terms, net, tax))
     plan.sort(key=lambda p: (p[2], p[0].external_id))
+    return plan
+
+
+def _numbered_invoices(plan: list[_InvoicePlan], ids: dict[str, int]) -> list[Any]:
+    """Approved invoices of `plan`, numbered INV-<year>-<n> in plan order (not saved)."""
+    from invoicing.models import Invoice
+
+    seq: dict[int, int] = {}
+    invoices = []
     for acc, period, inv_date, terms, net, tax in plan:
         year = inv_date.year
         seq[year] = seq.get(year, 0) + 1
@@ -112,38 +158,32 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
                 billing_email=acc.email,
             )
         )
-    Invoice.objects.bulk_create(invoices, batch_size=5000)
+    return invoices
 
-    payments, pending_alloc, credits = [], [], []
+
+def _settlements(
+    rng: random.Random, invoices: list[Any]
+) -> tuple[list[Any], list[tuple], list[Any]]:
+    """(payments, what each pays: (payment index, invoice, amount, date, reversed on), credit
+    notes): 2% get a credit note of half, 15% and those paid after END stay open, the rest are
+    paid in full or in part, some overpaid, 1% of the payments reversed (not saved)."""
+    from receivables.models import Payment
+
+    payments, paid, credits = [], [], []
     cn_seq: dict[int, int] = {}
-    n = 0
     for inv in invoices:
         r = rng.random()
         paid_on = inv.due_date + dt.timedelta(days=rng.choice([-12, -5, 0, 3, 9, 20, 45, 80]))
         if r < 0.02:
-            year = inv.invoice_date.year
-            cn_seq[year] = cn_seq.get(year, 0) + 1
-            credits.append(
-                CreditNote(
-                    invoice=inv,
-                    number=f"CN-{year}-{cn_seq[year]:05d}",
-                    number_year=year,
-                    number_seq=cn_seq[year],
-                    date=inv.invoice_date + dt.timedelta(days=10),
-                    amount=(inv.total / 2).quantize(CENT),
-                    currency=inv.currency,
-                    reason="Goodwill",
-                )
-            )
+            credits.append(_credit_note(inv, cn_seq))
         if r > 0.85 or paid_on > END:
             continue  # still open
         share = Decimal(1) if r < 0.75 else Decimal(rng.randrange(20, 90)) / 100
         amount = (inv.total * share).quantize(CENT)
         extra = Decimal(rng.randrange(10, 300)) if rng.random() < 0.03 else Decimal(0)
-        n += 1
         payments.append(
             Payment(
-                external_id=f"BP-{n:07d}",
+                external_id=f"BP-{len(payments) + 1:07d}",
                 date=paid_on,
                 account_id=inv.account_id,
                 amount=amount + extra,
@@ -153,27 +193,26 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
             )
         )
         reversed_on = paid_on + dt.timedelta(days=5) if rng.random() < 0.01 else None
-        pending_alloc.append((len(payments) - 1, inv, amount, paid_on, reversed_on))
-    Payment.objects.bulk_create(payments, batch_size=5000)
-    CreditNote.objects.bulk_create(credits, batch_size=5000)
-    allocations = [
-        Allocation(
-            payment=payments[i],
-            invoice=inv,
-            amount=amount,
-            date=day,
-            reversed_on=rev,
-            reversal_reason="Bounced" if rev else "",
-        )
-        for i, inv, amount, day, rev in pending_alloc
-    ]
-    Allocation.objects.bulk_create(allocations, batch_size=5000)
-    return {
-        "invoices": len(invoices),
-        "payments": len(payments),
-        "allocations": len(allocations),
-        "credit_notes": len(credits),
-    }
+        paid.append((len(payments) - 1, inv, amount, paid_on, reversed_on))
+    return payments, paid, credits
+
+
+def _credit_note(inv: Any, seq: dict[int, int]) -> Any:
+    """A goodwill credit note of half `inv`, numbered CN-<year>-<n> (not saved)."""
+    from invoicing.models import CreditNote
+
+    year = inv.invoice_date.year
+    seq[year] = seq.get(year, 0) + 1
+    return CreditNote(
+        invoice=inv,
+        number=f"CN-{year}-{seq[year]:05d}",
+        number_year=year,
+        number_seq=seq[year],
+        date=inv.invoice_date + dt.timedelta(days=10),
+        amount=(inv.total / 2).quantize(CENT),
+        currency=inv.currency,
+        reason="Goodwill",
+    )
 
 
 def pdf_invoices(lines_big: int = 1000) -> tuple[object, object]:

@@ -21,6 +21,29 @@ from bench.common import DEFAULT_URL, REPS, ROOT, TITLES, Context, failed, log
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    url = _environment()
+    _database(args, url)
+    started = _django()
+
+    from bench import fixtures
+    from bench.steps.setup import setup_agreements
+
+    data_dir = args.data_dir or ROOT / "bench" / "data" / args.scale
+    log(f"writing data files to {data_dir}")
+    files = fixtures.write_files(data_dir, args.scale)
+    log(f"  {files.agreement_count} agreements, {files.entry_count} time entries")
+    ctx = Context(args=args, url=url, files=files, reps=args.reps or REPS[args.scale], tmp=data_dir)
+    results = _results(ctx)
+    if not args.reuse_db:
+        setup_agreements(ctx, results)
+    _run_cases(ctx, results, started)
+    _write(ctx, results, started, complete=True)
+    log(f"done in {results['total_seconds']} s; results in {args.output_dir}/{args.scale}.json")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scale", choices=["small", "firm", "xl"], default="small")
     parser.add_argument("--reps", type=int, default=None, help="alternating rounds per benchmark")
@@ -45,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         help="Redis URL for step 7's real Celery workers (a queue of the run's own on it; "
         "default $BENCH_BROKER_URL or redis://127.0.0.1:6379/0)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _environment() -> str:
+    """The process's environment for Django (defaults only); the database URL."""
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings")
     os.environ.setdefault("DEBUG", "1")
@@ -57,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     # The upload limit (50 MB by default) guards the web form; a firm's 800,000-row export is
     # ~77 MB, so the bench lifts it for the command-line import it measures.
     os.environ.setdefault("BILLING_IMPORT_MAX_BYTES", str(1 << 34))
+    return url
 
+
+def _database(args: argparse.Namespace, url: str) -> None:
     from bench import db
 
     if args.reuse_db:
@@ -66,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"scale {args.scale}: resetting database {db.parse(url)['dbname']}")
         db.reset_database(url)
 
+
+def _django() -> float:
+    """Set Django up and migrate; the run's start (perf_counter), taken before the migration."""
     import django
 
     django.setup()
@@ -76,19 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     # Measure what production runs: no per-query logging of DEBUG.
     settings.DEBUG = False
+    return started
 
+
+def _results(ctx: Context) -> dict[str, Any]:
     from bench import fixtures, harness
-    from bench.report import write_results
-    from bench.steps import CASES
-    from bench.steps.setup import setup_agreements
 
-    data_dir = args.data_dir or ROOT / "bench" / "data" / args.scale
-    log(f"writing data files to {data_dir}")
-    files = fixtures.write_files(data_dir, args.scale)
-    log(f"  {files.agreement_count} agreements, {files.entry_count} time entries")
-    ctx = Context(args=args, url=url, files=files, reps=args.reps or REPS[args.scale], tmp=data_dir)
-    results: dict[str, Any] = {
-        "scale": args.scale,
+    files = ctx.files
+    return {
+        "scale": ctx.args.scale,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "machine": harness.machine(),
         "reps": ctx.reps,
@@ -104,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {},
         "benchmarks": [],
     }
-    if not args.reuse_db:
-        setup_agreements(ctx, results)
-    only = {n.strip() for n in args.only.split(",") if n.strip()}
+
+
+def _run_cases(ctx: Context, results: dict[str, Any], started: float) -> None:
+    from bench.steps import CASES
+
+    only = {n.strip() for n in ctx.args.only.split(",") if n.strip()}
     for name, fn in CASES:
         if only and name not in only and not (name.startswith("page") and "pages" in only):
             continue
@@ -120,16 +151,16 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             results["benchmarks"].append(failed(name, exc))
         # After every step: a long run (xl) stopped part way still leaves what it measured.
-        results["data"].update(ctx.data)
-        results["total_seconds"] = round(time.perf_counter() - started, 1)
-        results["complete"] = False
-        write_results(results, args.output_dir)
+        _write(ctx, results, started, complete=False)
+
+
+def _write(ctx: Context, results: dict[str, Any], started: float, *, complete: bool) -> None:
+    from bench.report import write_results
+
     results["data"].update(ctx.data)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
-    results["complete"] = True
-    write_results(results, args.output_dir)
-    log(f"done in {results['total_seconds']} s; results in {args.output_dir}/{args.scale}.json")
-    return 0
+    results["complete"] = complete
+    write_results(results, ctx.args.output_dir)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ FROM timesheets_timeentry e JOIN timesheets_employee emp ON emp.id = e.employee_
 
 
 def case_import(ctx: Context):
-    from bench import baselines, db, harness
+    from bench import harness
 
     cand = harness.Side("timesheets.importing.time_entry_import (the real importer)")
     base = harness.Side("psql \\copy into a staging table + one INSERT ... SELECT")
@@ -42,19 +42,12 @@ def case_import(ctx: Context):
     prints: dict[str, Any] = {}
     copy_only: list[float] = []
 
-    def reset() -> None:
-        sql(f"TRUNCATE {ENTRY_TABLES} RESTART IDENTITY CASCADE")
-
     def run_base(path: Path, record: bool = True) -> harness.Sample:
-        copy_sql, insert_sql = baselines.import_scripts(ctx.tmp, path)
-        argv, env = db.psql_argv(ctx.url, "-f", str(copy_sql))
-        one = harness.measure_process(argv, env=env, statements=3)
-        argv, env = db.psql_argv(ctx.url, "-f", str(insert_sql))
-        two = harness.measure_process(argv, env=env, statements=5)
+        sample, copy_s = _psql_import(ctx, path)
         if record:
-            copy_only.append(one.seconds)
+            copy_only.append(copy_s)
             prints["baseline"] = sql(ENTRY_FINGERPRINT)[0]
-        return harness.Sample(one.seconds + two.seconds, 8, max(one.peak_rss_mb, two.peak_rss_mb))
+        return sample
 
     def run_cand(path: Path, record: bool = True) -> harness.Sample:
         sample, result = harness.measure(lambda: time_entry_import(file=path))
@@ -70,7 +63,7 @@ def case_import(ctx: Context):
         baseline=base,
         run_candidate=(lambda: run_cand(ctx.files.entries)) if time_entry_import else None,
         run_baseline=lambda: run_base(ctx.files.entries),
-        reset=reset,
+        reset=_reset,
         warm_candidate=lambda: run_cand(ctx.files.warmup_entries, record=False),
         warm_baseline=lambda: run_base(ctx.files.warmup_entries, record=False),
         log=log,
@@ -78,7 +71,7 @@ def case_import(ctx: Context):
     )
     if cand.status != "ok":
         # Later benchmarks need the entries: leave the baseline's rows in place.
-        reset()
+        _reset()
         run_base(ctx.files.entries, record=False)
     vacuum()
     base.extra["copy_only_median_s"] = round(statistics.median(copy_only), 4) if copy_only else None
@@ -96,6 +89,24 @@ def case_import(ctx: Context):
         "side left in timesheets_timeentry.",
         file_mb=round(ctx.files.entries.stat().st_size / 1e6, 1),
     )
+
+
+def _reset() -> None:
+    sql(f"TRUNCATE {ENTRY_TABLES} RESTART IDENTITY CASCADE")
+
+
+def _psql_import(ctx: Context, path: Path) -> tuple[Any, float]:
+    """The baseline: psql's \\copy of `path` into a staging table, then one INSERT ... SELECT;
+    (its sample, the copy's seconds)."""
+    from bench import baselines, db, harness
+
+    copy_sql, insert_sql = baselines.import_scripts(ctx.tmp, path)
+    argv, env = db.psql_argv(ctx.url, "-f", str(copy_sql))
+    one = harness.measure_process(argv, env=env, statements=3)
+    argv, env = db.psql_argv(ctx.url, "-f", str(insert_sql))
+    two = harness.measure_process(argv, env=env, statements=5)
+    sample = harness.Sample(one.seconds + two.seconds, 8, max(one.peak_rss_mb, two.peak_rss_mb))
+    return sample, one.seconds
 
 
 def vacuum() -> None:

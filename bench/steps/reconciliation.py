@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.common import (
     CANDIDATE_BUDGET_S,
     Context,
@@ -31,12 +33,6 @@ def case_reconciliation(ctx: Context):
         reconciliation_run = None
     seen: dict[str, set] = {}
 
-    def reset() -> None:
-        sql(
-            "TRUNCATE timesheets_flag, timesheets_historicalflag, timesheets_reconciliationrun "
-            "RESTART IDENTITY CASCADE"
-        )
-
     def run_base() -> harness.Sample:
         sample, _ = harness.measure(lambda: baselines.reconcile(ctx.as_of))
         seen["baseline"] = open_flags()
@@ -53,7 +49,7 @@ def case_reconciliation(ctx: Context):
         baseline=base,
         run_candidate=run_cand if reconciliation_run else None,
         run_baseline=run_base,
-        reset=reset,
+        reset=_reset,
         log=log,
         candidate_budget_s=CANDIDATE_BUDGET_S[ctx.args.scale],
     )
@@ -63,15 +59,9 @@ def case_reconciliation(ctx: Context):
         ctx.recon_steady_s = sample.seconds
         cand.extra["rerun_no_change_s"] = round(sample.seconds, 4)
     else:
-        reset()
+        _reset()
         run_base()
-    same, extra = None, {}
-    if "candidate" in seen and "baseline" in seen:
-        c, b = seen["candidate"], seen["baseline"]
-        same = c == b
-        extra["only_candidate"] = sorted(map(list, c - b))[:10]
-        extra["only_baseline"] = sorted(map(list, b - c))[:10]
-        extra["differences"] = len(c ^ b)
+    same, extra = _compared(seen)
     flags = seen.get("candidate") or seen.get("baseline") or set()
     by_code: dict[str, int] = {}
     for code, _ in flags:
@@ -88,3 +78,24 @@ def case_reconciliation(ctx: Context):
         open_flags_by_code=dict(sorted(by_code.items())),
         **extra,
     )
+
+
+def _reset() -> None:
+    """No flags, no flag history, no runs: the first run's starting point."""
+    sql(
+        "TRUNCATE timesheets_flag, timesheets_historicalflag, timesheets_reconciliationrun "
+        "RESTART IDENTITY CASCADE"
+    )
+
+
+def _compared(seen: dict[str, set]) -> tuple[bool | None, dict[str, Any]]:
+    """(same open flags on both sides?, the differences) once both sides ran."""
+    if "candidate" not in seen or "baseline" not in seen:
+        return None, {}
+    c, b = seen["candidate"], seen["baseline"]
+    extra = {
+        "only_candidate": sorted(map(list, c - b))[:10],
+        "only_baseline": sorted(map(list, b - c))[:10],
+        "differences": len(c ^ b),
+    }
+    return c == b, extra
