@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from tests.worker import reset_producer_pools
+from bench.processes import reset_producer_pools
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD_ENV = {

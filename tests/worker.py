@@ -8,9 +8,6 @@ Each test session uses its own queue so parallel runs on one Redis never steal e
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,9 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench.processes import QUIET, Worker, reset_producer_pools
 from billing_site.celery import app
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -40,58 +37,17 @@ def worker_env(queue: str) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
+class WorkerProcess(Worker):
+    """One `celery worker --pool=solo` on `queue` against the test database; `kill()` is a
+    SIGKILL, as a crashed machine would: no clean shutdown, unacked tasks go back."""
+
     def __init__(self, queue: str) -> None:
-        self.queue = queue
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = Path(f"/tmp/billable-worker-{queue}.log")
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "billing_site",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "-Q",
-                self.queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=worker_env(self.queue),
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        super().__init__(
+            worker_env(queue),
+            Path(f"/tmp/billable-worker-{queue}.log"),
+            *("--pool=solo", "--concurrency=1", "-Q", queue, *QUIET, "--loglevel=INFO"),
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log.read_text()}")
-            if "ready." in self.log.read_text(errors="replace"):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"worker not ready in 60 s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crashed machine would: no clean shutdown, unacked tasks go back."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.queue = queue
 
 
 @pytest.fixture
@@ -109,20 +65,6 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
         worker.stop()
         app.conf.update(**saved)
         reset_producer_pools()
-
-
-def reset_producer_pools() -> None:
-    """Drop this process's broker connections and producer pools, so the next publish connects
-    afresh to the broker configured now (a new URL, or after a restart). Closing is not enough:
-    kombu keeps closed pools in a global registry keyed by URL, and eager tasks still acquire a
-    producer from the pool (Celery 5.3+), which fails on a closed one."""
-    from kombu import pools
-
-    if app.__dict__.get("_pool") is not None:
-        app.pool.force_close_all()
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):

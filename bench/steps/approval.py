@@ -21,15 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import APPROVAL_DRAFTS, ROOT, Context, bench_result, log, sql
+from bench import processes
+from bench.common import APPROVAL_DRAFTS, Context, bench_result, log, sql
 
 _HTML: dict[int, str] = {}  # invoice id -> its HTML (read by forked baseline workers)
 READY_S = 120  # a worker that is not ready by then is reported as an error
@@ -76,30 +74,14 @@ def _continue_numbering() -> None:
 # -- real Celery workers ---------------------------------------------------------------------------
 
 
-def _reset_producer_pools() -> None:
-    """Drop this process's broker connections and producer pools so the next publish connects
-    to the broker configured now (kombu keeps pools in a global registry keyed by URL)."""
-    from kombu import pools
-
-    from billing_site.celery import app
-
-    if app.__dict__.get("_pool") is not None:
-        app.pool.force_close_all()
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 class Workers:
     """`count` worker processes (`celery -A billing_site worker --concurrency 1`) on `queue`."""
 
     def __init__(self, count: int, *, broker: str, queue: str, url: str, log_dir: Path) -> None:
         from django.conf import settings
 
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs = [log_dir / f"worker-{queue}-{k}.log" for k in range(count)]
-        self.env = dict(os.environ)
-        self.env.update(
+        env = dict(os.environ)
+        env.update(
             DATABASE_URL=url,
             CELERY_BROKER_URL=broker,
             CELERY_QUEUE=queue,
@@ -108,56 +90,25 @@ class Workers:
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             LOG_LEVEL="WARNING",
         )
-        self.queue = queue
+        self.procs = [
+            processes.Worker(
+                env,
+                log_dir / f"worker-{queue}-{k}.log",
+                *("--concurrency", "1", "--pool", "prefork", "-Q", queue),
+                *("-n", f"bench{k}-{queue}@%h", "--loglevel", "INFO", *processes.QUIET),
+            )
+            for k in range(count)
+        ]
 
     def start(self) -> None:
-        for k, path in enumerate(self.logs):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        *(sys.executable, "-m", "celery", "-A", "billing_site", "worker"),
-                        *("--concurrency", "1", "--pool", "prefork", "-Q", self.queue),
-                        *("-n", f"bench{k}-{self.queue}@%h", "--loglevel", "INFO"),
-                        *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-                    ],
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=path.open("wb"),
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        deadline = time.monotonic() + READY_S
-        for proc, path in zip(self.procs, self.logs, strict=True):
-            while "ready." not in path.read_text(errors="replace"):
-                self.check(proc, path)
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"worker not ready in {READY_S} s: {self.tail(path)}")
-                time.sleep(0.2)
+        processes.start_all(self.procs, READY_S)
 
     def alive(self) -> None:
-        for proc, path in zip(self.procs, self.logs, strict=True):
-            self.check(proc, path)
-
-    def check(self, proc: subprocess.Popen[bytes], path: Path) -> None:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited ({proc.returncode}): {self.tail(path)}")
-
-    @staticmethod
-    def tail(path: Path) -> str:
-        return path.read_text(errors="replace")[-1500:]
+        for proc in self.procs:
+            proc.check()
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        processes.stop_all(self.procs, 60)
 
 
 class Broker:
@@ -174,7 +125,7 @@ class Broker:
 
         self.saved = {k: app.conf.get(k) for k in self.KEYS}
         app.conf.update(task_always_eager=False, broker_url=self.url, task_default_queue=self.queue)
-        _reset_producer_pools()
+        processes.reset_producer_pools()
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=2)  # fail here, not as a lost on-commit publish
         return self
@@ -183,7 +134,7 @@ class Broker:
         from billing_site.celery import app
 
         app.conf.update(**self.saved)
-        _reset_producer_pools()
+        processes.reset_producer_pools()
 
 
 def _round(ids, versions, user, period, workers: Workers) -> dict[str, Any]:
@@ -224,21 +175,13 @@ def _round(ids, versions, user, period, workers: Workers) -> dict[str, Any]:
 
 
 def case_approval(ctx: Context):
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.template.loader import render_to_string
-
     from bench import harness
-    from core import roles
     from core.dates import period_bounds
     from invoicing.models import Invoice
-    from invoicing.pdf import invoice_context
     from invoicing.services import approval_batch
 
     period = period_bounds(ctx.files.firm.start)[0]
-    user, created = get_user_model().objects.get_or_create(username="bench-approver")
-    if created:
-        user.groups.add(Group.objects.get(name=roles.BILLING_ADMIN))
+    user = _approver()
     versions = dict(
         Invoice.objects.filter(period=period, status="draft").values_list("pk", "version")
     )
@@ -254,7 +197,6 @@ def case_approval(ctx: Context):
     approved = 0
     with Broker(ctx.args.broker, queue):
         for workers, chunk in ((1, ids[:half]), (2, ids[half:])):
-            load_before = os.getloadavg()[0]
             pool = Workers(
                 workers,
                 broker=ctx.args.broker,
@@ -262,43 +204,12 @@ def case_approval(ctx: Context):
                 url=ctx.url,
                 log_dir=ctx.args.output_dir,
             )
-            try:
-                pool.start()
-                r = _round(chunk, versions, user, period, pool)
-            finally:
-                pool.stop()
+            figures, r, base_s = _measured_round(pool, chunk, versions, user, period)
+            per.update(figures)
             approved += r["job"].approved
-            for invoice in Invoice.objects.select_related("account").filter(pk__in=chunk):
-                _HTML[invoice.pk] = render_to_string(
-                    "invoicing/pdf/invoice.html", invoice_context(invoice)
-                )
-            base_s = _pool_time(_render_html, chunk, workers)
             n = len(chunk)
-            first_t, first_n = r["first"]
-            per.update(
-                {
-                    f"invoices_{workers}_worker": n,
-                    f"approved_per_s_{workers}_worker": round(
-                        r["job"].approved / r["approve_s"], 1
-                    ),
-                    f"rendered_per_s_{workers}_worker": round(n / r["seconds"], 2),
-                    f"rendered_per_s_per_worker_{workers}_worker": round(
-                        n / r["seconds"] / workers, 2
-                    ),
-                    f"steady_rendered_per_s_{workers}_worker": (
-                        round((n - first_n) / (r["end"] - first_t), 2) if n > first_n else None
-                    ),
-                    f"weasyprint_per_s_{workers}_worker": round(n / base_s, 2),
-                    f"load_{workers}_worker": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-                }
-            )
             cand.samples.append(harness.Sample(r["seconds"] / n, 0, harness._peak_mb()))
             base.samples.append(harness.Sample(base_s / n, 0, harness._peak_mb()))
-            log(
-                f"  {workers} worker(s): {n} approved in {r['approve_s']:.1f} s, all {n} PDFs "
-                f"stored {r['seconds']:.1f} s after the job was started: {n / r['seconds']:.2f} "
-                f"PDFs/s vs WeasyPrint {n / base_s:.2f}/s (load {load_before:.1f})"
-            )
     _HTML.clear()
     stored = Invoice.objects.filter(pk__in=ids).exclude(pdf="").count()
     per.update(approved=approved, approval_batch=approval_batch.BATCH, pdfs_stored=stored)
@@ -317,3 +228,57 @@ def case_approval(ctx: Context):
         "every draft approved and every approved invoice has its PDF stored.",
         **per,
     )
+
+
+def _approver():
+    """The bench's billing admin who approves (made the first time)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from core import roles
+
+    user, created = get_user_model().objects.get_or_create(username="bench-approver")
+    if created:
+        user.groups.add(Group.objects.get(name=roles.BILLING_ADMIN))
+    return user
+
+
+def _measured_round(
+    pool: Workers, chunk: list[int], versions, user, period
+) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """One round with `pool`'s workers, then WeasyPrint alone on the same final HTML in as many
+    processes: (the round's figures, the round, the baseline's seconds)."""
+    from django.template.loader import render_to_string
+
+    from invoicing.models import Invoice
+    from invoicing.pdf import invoice_context
+
+    workers = len(pool.procs)
+    load_before = os.getloadavg()[0]
+    try:
+        pool.start()
+        r = _round(chunk, versions, user, period, pool)
+    finally:
+        pool.stop()
+    for invoice in Invoice.objects.select_related("account").filter(pk__in=chunk):
+        _HTML[invoice.pk] = render_to_string("invoicing/pdf/invoice.html", invoice_context(invoice))
+    base_s = _pool_time(_render_html, chunk, workers)
+    n = len(chunk)
+    first_t, first_n = r["first"]
+    figures = {
+        f"invoices_{workers}_worker": n,
+        f"approved_per_s_{workers}_worker": round(r["job"].approved / r["approve_s"], 1),
+        f"rendered_per_s_{workers}_worker": round(n / r["seconds"], 2),
+        f"rendered_per_s_per_worker_{workers}_worker": round(n / r["seconds"] / workers, 2),
+        f"steady_rendered_per_s_{workers}_worker": (
+            round((n - first_n) / (r["end"] - first_t), 2) if n > first_n else None
+        ),
+        f"weasyprint_per_s_{workers}_worker": round(n / base_s, 2),
+        f"load_{workers}_worker": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+    }
+    log(
+        f"  {workers} worker(s): {n} approved in {r['approve_s']:.1f} s, all {n} PDFs "
+        f"stored {r['seconds']:.1f} s after the job was started: {n / r['seconds']:.2f} "
+        f"PDFs/s vs WeasyPrint {n / base_s:.2f}/s (load {load_before:.1f})"
+    )
+    return figures, r, base_s

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,8 @@ from pathlib import Path
 import psycopg2
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from bench.processes import ROOT, Gunicorn, Process, Worker, free_port, start_all, stop_all
+
 PG_URL = os.environ.get("ATTACK_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get(
     "ATTACK_REDIS_URL", os.environ.get("BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -37,19 +36,6 @@ REDIS_URL = os.environ.get(
 # Lowered from the production 1200/min so the 429 attack needs 121 requests, not 1,201.
 TOKEN_RATE = "120/min"
 KB = 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -80,11 +66,11 @@ class Usage:
 
 
 class Workers:
-    def __init__(self, master: int) -> None:
-        self.master = master
+    def __init__(self, server: Gunicorn) -> None:
+        self.server = server
 
     def pids(self) -> list[int]:
-        return sorted(children(self.master))
+        return self.server.workers()
 
     def reset_peaks(self) -> Usage:
         pids = self.pids()
@@ -109,7 +95,8 @@ class Install:
         self.tmp = Path(tempfile.mkdtemp(prefix="billable-attack-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.procs: list[subprocess.Popen] = []
+        self.queue = f"attack-{self.tag}"
+        self.procs: list[Process] = []
         self.world: dict = {}
         self.timings: dict[str, float] = {}
         pg = urllib.parse.urlsplit(PG_URL)
@@ -136,7 +123,7 @@ class Install:
             "CACHE_URL": REDIS_URL,
             # Its own login counts and rate limits: an earlier run's lock-outs live 15 minutes.
             "CACHE_KEY_PREFIX": f"attack-{self.tag}",
-            "CELERY_QUEUE": f"attack-{self.tag}",
+            "CELERY_QUEUE": self.queue,
             "MEDIA_ROOT": str(self.tmp / "media"),
             "BILLABLE_API_RATE_TOKEN": TOKEN_RATE,
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
@@ -194,18 +181,6 @@ class Install:
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed:\n{log.read_text()[-4000:]}")
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=(self.tmp / f"{name}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
-        return proc
-
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
@@ -215,70 +190,36 @@ class Install:
         self._run("seed", "-m", "tests.attack.seed", str(self.tmp / "world.json"))
         self.world = json.loads((self.tmp / "world.json").read_text())
         started = time.monotonic()
-        self.worker = self._spawn(
-            "celery",
-            "-m",
-            "celery",
-            "-A",
-            "billing_site",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            self.env["CELERY_QUEUE"],
-            "--without-gossip",
-            "--without-mingle",
+        self.worker = Worker(
+            self.env,
+            self.tmp / "celery.log",
+            *("--pool=solo", "-Q", self.queue, "--without-gossip", "--without-mingle"),
             "--loglevel=INFO",
         )
-        self.gunicorn = self._spawn(
-            "gunicorn",
-            "-m",
-            "gunicorn",
-            "billing_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "sync",
-            "--timeout",
-            "120",  # as the Dockerfile
-            "--access-logfile",
-            str(self.tmp / "access.log"),
-            "--access-logformat",
-            "%(s)s %(m)s %(U)s",
+        self.gunicorn = Gunicorn(
+            self.env,
+            self.tmp / "gunicorn.log",
+            self.port,
+            "--worker-class=sync",
+            "--timeout=120",  # as the Dockerfile
+            f"--access-logfile={self.tmp / 'access.log'}",
+            "--access-logformat=%(s)s %(m)s %(U)s",
+            workers=2,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for proc, name in ((self.worker, "celery"), (self.gunicorn, "gunicorn")):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited:\n{self.log(name)[-4000:]}")
-            try:
-                ready = requests.get(self.url + "/healthz", timeout=5).status_code == 200
-            except requests.RequestException:
-                ready = False
-            if ready and len(self.workers.pids()) == 2 and "ready." in self.log("celery"):
-                # Each worker imports the app lazily: warm both before anything is measured.
-                for _ in range(6):
-                    requests.get(self.url + "/accounts/login/", timeout=30)
-                self.timings["serve"] = time.monotonic() - started
-                return self
-            time.sleep(0.3)
-        raise RuntimeError(f"not serving in 120 s:\n{self.log('gunicorn')[-4000:]}")
+        self.procs = [self.worker, self.gunicorn]
+        start_all(self.procs, 120)
+        # Each worker imports the app lazily: warm both before anything is measured.
+        for _ in range(6):
+            requests.get(self.url + "/accounts/login/", timeout=30)
+        self.timings["serve"] = time.monotonic() - started
+        return self
 
     @property
     def workers(self) -> Workers:
-        return Workers(self.gunicorn.pid)
+        return Workers(self.gunicorn)
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_all(self.procs[::-1])
         try:
             self._admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         except psycopg2.Error:
@@ -286,7 +227,7 @@ class Install:
 
     def check_alive(self) -> None:
         """No attack may take a worker down: both gunicorn workers and the Celery worker live."""
-        assert self.gunicorn.poll() is None and self.worker.poll() is None
+        assert self.gunicorn.alive() and self.worker.alive()
         assert "WORKER TIMEOUT" not in self.log("gunicorn"), self.log("gunicorn")[-2000:]
         assert not self.server_errors(), self.server_errors()
 

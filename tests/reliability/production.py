@@ -22,11 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +30,9 @@ import psycopg2
 from django.conf import settings
 from django.db import connection
 
-from tests.worker import REDIS_URL, ROOT, worker_env
+from bench import processes
+from bench.processes import ROOT, Process, Worker, celery
+from tests.worker import REDIS_URL, worker_env
 
 # The variables the other reliability tests set to shorten the timeouts; production sets none.
 TEST_OVERRIDES = ("CELERY_VISIBILITY_TIMEOUT", "RUN_HEARTBEAT_SECONDS", "RUN_STALE_SECONDS")
@@ -66,129 +63,36 @@ def assert_production_timeouts() -> None:
     assert sweep == PRODUCTION["sweep"]
 
 
-class _Process:
-    name = "process"
+class ProductionWorker(Worker):
+    ready_s = 120.0
+    interval = 0.1
 
     def __init__(self, queue: str, log: Path) -> None:
+        super().__init__(production_env(queue), log, "--loglevel=INFO", "--concurrency=2")
         self.queue = queue
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def spawn(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_for_log(self, text: str, count: int = 1, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.tail()}")
-            if self.log.read_text(errors="replace").count(text) >= count:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name}: no {text!r} in {timeout} s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group (main process and children), as a lost machine."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
-class ProductionWorker(_Process):
-    name = "worker"
-
-    def __init__(self, queue: str, log: Path) -> None:
-        super().__init__(queue, log)
-        self.starts = 0
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "billing_site", "worker"] + [
-            "--loglevel=INFO",
-            "--concurrency=2",
-        ]
-
-    def start(self) -> None:
-        """Start a new worker process (cold, as a supervisor restarts one) and wait until ready."""
-        self.spawn(production_env(self.queue))
-        self.starts += 1
-        self.wait_for_log("ready.", count=self.starts)
-
-
-class Beat(_Process):
+class Beat(Process):
     name = "beat"
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "billing_site", "beat", "--loglevel=INFO"] + [
-            f"--schedule={self.log.with_suffix('.schedule')}",
-            f"--pidfile={self.log.with_suffix('.pid')}",
-        ]
+    def __init__(self, queue: str, log: Path) -> None:
+        options = [f"--schedule={log.with_suffix('.schedule')}"]
+        options += [f"--pidfile={log.with_suffix('.pid')}"]
+        super().__init__(celery("beat", "--loglevel=INFO", *options), production_env(queue), log)
+        self.queue = queue
 
-    def start(self) -> None:
-        self.spawn(production_env(self.queue))
-        self.wait_for_log("beat: Starting")
+    def wait_ready(self, timeout: float | None = None) -> None:
+        self.wait_for_log("beat: Starting", timeout=timeout)
 
     def sent(self, entry: str) -> int:
         """How many times beat has sent its schedule's `entry` so far (a log line per send)."""
-        return self.log.read_text(errors="replace").count(f"Sending due task {entry} ")
+        return self.text().count(f"Sending due task {entry} ")
 
 
-class Gunicorn(_Process):
-    name = "gunicorn"
-
+class Gunicorn(processes.Gunicorn):
     def __init__(self, queue: str, log: Path, port: int) -> None:
-        super().__init__(queue, log)
-        self.port = port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "gunicorn", "billing_site.wsgi:application"] + [
-            f"--bind=127.0.0.1:{self.port}",
-            "--workers=2",
-            "--timeout=120",
-        ]
-
-    def start(self) -> None:
-        self.spawn(production_env(self.queue))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"gunicorn not serving in 120 s:\n{self.tail()}")
-
-    def workers(self) -> list[int]:
-        assert self.proc is not None
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-        return [int(pid) for pid in children.split()]
+        super().__init__(production_env(queue), log, port, "--timeout=120", workers=2)
+        self.queue = queue
 
     def worker_serving(self, client_port: int) -> int:
         """The worker pid owning the TCP socket whose local port is `client_port`."""

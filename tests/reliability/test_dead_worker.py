@@ -31,6 +31,7 @@ import pytest
 import redis
 from django.utils import timezone
 
+from bench.processes import reset_producer_pools
 from billing_site.celery import app
 from core import roles
 from invoicing.models import ApprovalJob, EntryBilling, Invoice, InvoiceRun
@@ -52,7 +53,7 @@ from tests.reliability.production import (
     lock_waiters,
 )
 from tests.reliability.test_approval_job import numbered_once
-from tests.worker import REDIS_URL, reset_producer_pools, wait_for
+from tests.worker import REDIS_URL, wait_for
 from timesheets.models import Flag, ReconciliationRun, TimeEntry
 from timesheets.services import reconciliation_run, reconciliation_start
 

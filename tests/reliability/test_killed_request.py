@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from bench.processes import free_port
 from core import roles
 from core.models import IDEMPOTENCY_LEASE, IdempotencyKey
 from core.tokens import token_create
@@ -44,7 +45,6 @@ from invoicing.services import invoice_run_generate
 from tests.factories import UserFactory
 from tests.reliability.billing_data import PERIOD, build_firm
 from tests.reliability.production import Gunicorn, held, lock_waiters
-from tests.reliability.workers import free_port
 from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

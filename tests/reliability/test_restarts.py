@@ -19,6 +19,7 @@ import time
 import pytest
 from django.db import connection
 
+from bench.processes import reset_producer_pools
 from invoicing.models import InvoiceRun
 from invoicing.services import invoice_run_generate, invoice_run_start
 from tests.reliability.billing_data import (
@@ -30,7 +31,7 @@ from tests.reliability.billing_data import (
 )
 from tests.reliability.conftest import trial_count
 from tests.reliability.workers import RedisServer, private_worker
-from tests.worker import reset_producer_pools, wait_for
+from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker]
 

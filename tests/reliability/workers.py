@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,79 +23,51 @@ from pathlib import Path
 
 import redis
 
+from bench.processes import QUIET, free_port, reset_producer_pools
 from billing_site.celery import app
-from tests.worker import REDIS_URL, ROOT, WorkerProcess, reset_producer_pools, worker_env
+from tests.worker import REDIS_URL, WorkerProcess, worker_env
 
 VISIBILITY_TIMEOUT = 1  # seconds
 
 
 class Worker(WorkerProcess):
+    """A worker started from a warmed process (warm_worker.py): `prepare()` spawns the next one
+    and lets it import everything, `start()` tells it to consume and waits for its "ready."."""
+
+    ready_s = 90.0
+    interval = 0.05
+
     def __init__(self, queue: str, broker_url: str, extra_env: dict[str, str]) -> None:
         super().__init__(queue)
         self.broker_url = broker_url
         self.extra_env = extra_env
-        self.starts = 0
         self.warm: subprocess.Popen[bytes] | None = None
-        self.log.write_bytes(b"")
+        self.argv = [sys.executable, str(Path(__file__).with_name("warm_worker.py"))]
+        self.argv += [*self.ARGS, "-Q", queue]
 
-    ARGS = [
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--loglevel=INFO",
-    ]
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        env = worker_env(self.queue)
-        env.update(self.extra_env, CELERY_BROKER_URL=self.broker_url)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("warm_worker.py")),
-                *self.ARGS,
-                "-Q",
-                self.queue,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    ARGS = ["--pool=solo", "--concurrency=1", *QUIET, "--loglevel=INFO"]
 
     def prepare(self) -> None:
         """Spawn the next worker process and let it import everything (it waits for start())."""
         if self.warm is None or self.warm.poll() is not None:
-            self.warm = self._spawn()
+            self.env = worker_env(self.queue)
+            self.env.update(self.extra_env, CELERY_BROKER_URL=self.broker_url)
+            self.warm = self.popen(stdin=subprocess.PIPE)
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.prepare()
         self.proc, self.warm = self.warm, None
-        assert self.proc.stdin is not None
+        assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(b"go\n")
         self.proc.stdin.flush()
         self.starts += 1
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
-            if self.log.read_text(errors="replace").count("ready.") >= self.starts:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"worker not ready in 90 s:\n{self.log.read_text()[-3000:]}")
 
-    def stop(self) -> None:
-        super().stop()
+    def stop(self, timeout: float = 30) -> None:
+        super().stop(timeout)
         if self.warm is not None and self.warm.poll() is None:
             os.killpg(self.warm.pid, signal.SIGKILL)
             self.warm.wait(timeout=30)
         self.warm = None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 @contextmanager
@@ -135,12 +106,6 @@ def private_worker(
             client.delete(queue)
         except redis.RedisError:
             pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
