@@ -13,6 +13,7 @@
 - `Gunicorn`: `gunicorn billing_site.wsgi:application --workers 2` with DEBUG off on a free
   port; `worker_serving(client_port)` names the worker process whose PostgreSQL connection
   leaves from that port, so a test SIGKILLs exactly the worker handling a request.
+- All three are `bench/processes.py`'s processes (start, readiness, SIGTERM/SIGKILL of the group).
 - `held(sql)` runs `sql` (a LOCK or SELECT ... FOR UPDATE) on a connection of its own and holds it
   until the block ends, so a run or request is stopped at a known point whatever the machine's
   speed; `lock_waiters(table)` lists the connections waiting on `table`.
