@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _environment() -> str:
-    """The process's environment for Django (defaults only); the database URL."""
+    """Set the process's environment for Django and for the bench (tasks in-process, no KPI
+    refresh after writes, no upload limit); the database URL."""
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings")
     os.environ.setdefault("DEBUG", "1")
