@@ -145,18 +145,24 @@ def unbilled_snapshot_request(*, last_day: dt.date) -> bool:
     return True
 
 
+# Writes refresh the stored values of period ends this recent (older ones on Refresh only).
+UNBILLED_REFRESH_HORIZON = dt.timedelta(days=400)
+
+
 def unbilled_snapshots_refresh_later() -> None:
-    """After the current transaction commits, enqueue a refresh of every stored unbilled value
-    and of the dashboard's default month and the current month (a one-line call from each write
-    that changes what a run would bill: reconciliation, time-entry import, invoice run,
-    rejection, flag actions). Off with settings.BILLING_KPI_REFRESH_AFTER_WRITES (the bench)."""
+    """After the current transaction commits, enqueue a refresh of the stored unbilled values
+    of the last 400 days and of the dashboard's default month and the current month (a call
+    from each write that changes what a run would bill: reconciliation, time-entry import and
+    undo, invoice run, rejection, flag actions). Off with
+    settings.BILLING_KPI_REFRESH_AFTER_WRITES (the bench)."""
     if settings.BILLING_KPI_REFRESH_AFTER_WRITES:
         transaction.on_commit(_enqueue_unbilled_refreshes)
 
 
 def _enqueue_unbilled_refreshes() -> None:
     today = firm_today()
-    days = set(UnbilledValueSnapshot.objects.values_list("last_day", flat=True))
+    recent = UnbilledValueSnapshot.objects.filter(last_day__gte=today - UNBILLED_REFRESH_HORIZON)
+    days = set(recent.values_list("last_day", flat=True))
     days |= {period_bounds(previous_month(today))[1], period_bounds(today)[1]}
     now = timezone.now().isoformat()
     for day in sorted(days):

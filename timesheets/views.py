@@ -58,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         previous_month(firm_today())  # the last closed month: its figures no longer move
     )
     kpis = selectors.kpis(month)
-    if kpis.unbilled_as_of is None:
+    if kpis.total_hours and kpis.unbilled_as_of is None:
         # Not computed for this month yet: ask the background for it (deduped), show "computing".
         services.unbilled_snapshot_request(last_day=period_bounds(month)[1])
     run = selectors.latest_run()

@@ -49,13 +49,17 @@ def test_a_reconciliation_run_stores_what_unbilled_time_value_says(
     django_capture_on_commit_callbacks,
 ):
     _world(2)
+    old = services.unbilled_snapshot_refresh(last_day=dt.date(2024, 6, 30))  # over 400 days ago
     with django_capture_on_commit_callbacks(execute=True):
         services.reconciliation_run(as_of=dt.date(2026, 2, 10))
-    # January is the dashboard's default month (the last closed one) and February the current.
+    # January is the dashboard's default month (the last closed one) and February the current;
+    # a stored month over 400 days back is refreshed on Refresh only.
     assert set(UnbilledValueSnapshot.objects.values_list("last_day", flat=True)) == {
+        dt.date(2024, 6, 30),
         JAN_31,
         dt.date(2026, 2, 28),
     }
+    assert UnbilledValueSnapshot.objects.get(pk=old.pk).as_of == old.as_of
     assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("600.00")}
     assert UnbilledValueSnapshot.objects.get(last_day=JAN_31).as_of is not None
 
@@ -145,6 +149,12 @@ def test_no_stored_value_yet_says_so_and_asks_once(
         callback()  # the task runs
     html = client.get(DASHBOARD).content.decode()
     assert "USD 300.00" in _tile(html) and "Being computed" not in html
+    with django_capture_on_commit_callbacks() as empty:  # no time that month: no tile to value
+        assert (
+            "No time entries are dated in June 2025"
+            in client.get("/time/dashboard/?month=2025-06").content.decode()
+        )
+    assert empty == [] and not UnbilledValueSnapshot.objects.filter(last_day=dt.date(2025, 6, 30))
 
 
 def test_refresh_recomputes_for_a_services_manager_only(
