@@ -8,6 +8,10 @@ writes invoices, credit notes, payments, allocations or accounts appends a row t
 transaction. The version and, on a miss, the report are read in one REPEATABLE READ snapshot, so
 a cached report is exactly the one its version's data give; a write makes a new version and the
 next view computes the report again.
+
+The page keeps the report a page of rows per cache entry, beside one entry with the row count and
+the per-currency totals: a view unpickles what it shows, not the whole report (unpickling a
+Decimal costs a few microseconds; 700 rows of seven took 20 ms, 7,000 rows 250 ms).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
+from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from invoicing.models import Invoice
-from receivables.aging import AgingReport, aging_report
+from receivables.aging import AgingReport, AgingRow, AgingTotal, aging_report
 from receivables.settlement import open_totals
 
 T = TypeVar("T")
@@ -48,6 +53,21 @@ def _snapshot(compute: Callable[[], T]) -> T:
         return compute()
 
 
+def _cached(key: str, compute: Callable[[], T]) -> T:
+    """`compute()` from the cache under `key` and the version, computed on a miss, in one
+    snapshot."""
+
+    def read() -> T:
+        versioned = f"{key}:{_version()}"
+        value: T | None = cache.get(versioned)
+        if value is None:
+            value = compute()
+            cache.set(versioned, value, TIMEOUT_S)
+        return value
+
+    return _snapshot(read)
+
+
 def cached_open_totals(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> dict[str, Any]:
     """`open_totals(qs, as_of)` (the invoice list's totals), cached under the filtered set's SQL
     and the same version: the sums read only invoices, allocations and credit notes."""
@@ -56,27 +76,43 @@ def cached_open_totals(qs: QuerySet[Invoice], as_of: dt.date | None = None) -> d
     except EmptyResultSet:
         return {}
     digest = hashlib.sha256(f"{sql}|{params!r}|{as_of}".encode()).hexdigest()
-
-    def compute() -> dict[str, Any]:
-        key = f"receivables:open_totals:{digest}:{_version()}"
-        totals: dict[str, Any] | None = cache.get(key)
-        if totals is None:
-            totals = open_totals(qs, as_of)
-            cache.set(key, totals, TIMEOUT_S)
-        return totals
-
-    return _snapshot(compute)
+    return _cached(f"receivables:open_totals:{digest}", lambda: open_totals(qs, as_of))
 
 
 def cached_aging_report(*, as_of: dt.date) -> AgingReport:
     """`aging_report(as_of=as_of)`, from the cache while nothing it reads has changed."""
-    return _snapshot(lambda: _cached(as_of))
+    return _cached(f"receivables:aging:{as_of.isoformat()}", lambda: aging_report(as_of=as_of))
 
 
-def _cached(as_of: dt.date) -> AgingReport:
-    key = f"receivables:aging:{as_of.isoformat()}:{_version()}"
-    report: AgingReport | None = cache.get(key)
-    if report is None:
-        report = aging_report(as_of=as_of)
-        cache.set(key, report, TIMEOUT_S)
-    return report
+def cached_aging_page(
+    *, as_of: dt.date, number: Any, size: int
+) -> tuple[Page[AgingRow], list[AgingTotal]]:
+    """Page `number` (as `Paginator.get_page` reads it) of `aging_report(as_of=as_of)`'s rows,
+    `size` a page, and the whole report's totals, from the cache while nothing the report reads
+    has changed: the row count and totals in one entry, each page's rows in its own."""
+
+    def read() -> tuple[Page[AgingRow], list[AgingTotal]]:
+        key = f"receivables:aging-page:{as_of.isoformat()}:{size}:{_version()}"
+        head: tuple[int, list[AgingTotal]] | None = cache.get(key)
+        if head is None:
+            head = _store(key, aging_report(as_of=as_of), size)
+        count, totals = head
+        paginator: Paginator[Any] = Paginator(range(count), size)
+        numbered = paginator.get_page(number)
+        rows: list[AgingRow] | None = cache.get(f"{key}:{numbered.number}")
+        if rows is None:  # evicted apart from its head
+            _store(key, report := aging_report(as_of=as_of), size)
+            rows = report.rows[numbered.start_index() - 1 : numbered.end_index()] if count else []
+        return Page(rows, numbered.number, paginator), totals
+
+    return _snapshot(read)
+
+
+def _store(key: str, report: AgingReport, size: int) -> tuple[int, list[AgingTotal]]:
+    head = (len(report.rows), report.totals)
+    pages = {
+        f"{key}:{i // size + 1}": report.rows[i : i + size]
+        for i in range(0, max(len(report.rows), 1), size)
+    }
+    cache.set_many({key: head, **pages}, TIMEOUT_S)
+    return head

@@ -20,12 +20,13 @@ from agreements.models import Account
 from core import csvio, import_jobs
 from core.dates import firm_today
 from core.errors import BillingError, flash_outcome
+from core.listing import PkUrl
 from core.money import format_money
 from core.roles import has_capability, require
 from invoicing.models import CreditNote, Invoice
 from receivables import payment_entry, payment_uploads, selectors, services
 from receivables.aging import BUCKETS, aging_report
-from receivables.aging_page import cached_aging_report
+from receivables.aging_page import cached_aging_page
 from receivables.exports import aging_pdf, statement_pdf
 from receivables.forms import (
     ApplyForm,
@@ -57,16 +58,20 @@ def aging(request: HttpRequest) -> HttpResponse:
     """The report's rows a page at a time (the totals and the exports are the whole report's),
     from the cache while nothing the report reads has changed (receivables/aging_page.py)."""
     form, as_of = _as_of(request)
-    report = cached_aging_report(as_of=as_of)
-    page = Paginator(report.rows, AGING_PAGE_SIZE).get_page(request.GET.get("page"))
+    page, totals = cached_aging_page(
+        as_of=as_of, number=request.GET.get("page"), size=AGING_PAGE_SIZE
+    )
+    statement_url = PkUrl("receivables:statement")  # reversed once, not a {% url %} per row
+    links = [(row, statement_url(row.account_id)) for row in page]
     return render(
         request,
         "receivables/aging.html",
         {
             "form": form,
             "as_of": as_of,
-            "report": report,
+            "totals": totals,
             "page": page,
+            "links": links,
             "buckets": BUCKETS,
         },
     )

@@ -1,5 +1,6 @@
 """The AR aging page's cached report (receivables/aging_page.py) stays the computed report after
-every kind of change, and the page's query count does not grow with the rows."""
+every kind of change, a page at a time as well as whole, and the page's query count does not
+grow with the rows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agreements.models import Account
 from receivables.aging import aging_report
-from receivables.aging_page import cached_aging_report
+from receivables.aging_page import cached_aging_page, cached_aging_report
 from receivables.services import allocation_reverse, payment_record
 from tests.factories import AccountFactory, CreditNoteFactory
 from tests.world import final_invoice
@@ -36,8 +37,16 @@ def pay(account, amount, reference=""):
 
 def same_as_computed() -> None:
     cached = cached_aging_report(as_of=AS_OF)
-    assert cached.to_csv() == aging_report(as_of=AS_OF).to_csv()
+    computed = aging_report(as_of=AS_OF)
+    assert cached.to_csv() == computed.to_csv()
     assert cached_aging_report(as_of=AS_OF) == cached  # and the next view is the cached one
+    for size in (1, 2, 100):  # and so is every page the page view shows, and the totals
+        pages = [cached_aging_page(as_of=AS_OF, number=n, size=size) for n in (1, 2, 3)]
+        for n, (page, totals) in enumerate(pages, start=1):
+            assert totals == computed.totals and page.paginator.count == len(computed.rows)
+            assert list(page) == computed.rows[(n - 1) * size : n * size] or (
+                n > 1 and n > page.paginator.num_pages  # a page past the end shows the last
+            )
 
 
 def test_cached_report_follows_payments_allocations_credit_notes_and_reversals(finance):
@@ -106,3 +115,32 @@ def test_cached_invoice_list_totals_follow_allocations_and_credit_notes(finance)
     allocation_reverse(allocation=inv.allocations.first(), user=finance, reason="bounced")
     assert cached_open_totals(qs) == open_totals(qs) and cached_open_totals(qs)["USD"][2] == 950
     assert cached_open_totals(qs.none()) == {}
+
+
+def test_aging_page_reads_only_the_page_it_shows_and_survives_an_evicted_page(finance):
+    """Each page's rows are a cache entry of their own beside the count and totals: a view reads
+    those two entries, not the report; a page evicted alone is computed again."""
+    from django.core.cache import cache
+
+    for i in range(5):
+        acc = AccountFactory(external_id=f"A-{i}", name=f"Customer {i}")
+        final_invoice(acc, "100.00", due=dt.date(2026, 6, 1), invoice_date=dt.date(2026, 5, 1))
+    computed = aging_report(as_of=AS_OF)
+    page, totals = cached_aging_page(as_of=AS_OF, number="2", size=2)
+    assert list(page) == computed.rows[2:4] and page.number == 2
+    assert page.paginator.num_pages == 3 and totals == computed.totals
+    from receivables.aging_page import _version
+
+    key = f"receivables:aging-page:{AS_OF.isoformat()}:2:{_version()}"
+    assert cache.get(key) == (5, computed.totals)  # the head: the count and the totals
+    assert [cache.get(f"{key}:{n}") for n in (1, 2, 3, 4)] == [
+        computed.rows[0:2],
+        computed.rows[2:4],
+        computed.rows[4:],
+        None,
+    ]
+    cache.delete(f"{key}:3")
+    page, _ = cached_aging_page(as_of=AS_OF, number="3", size=2)
+    assert list(page) == computed.rows[4:] and page.number == 3
+    page, _ = cached_aging_page(as_of=AS_OF, number="x", size=2)  # as Paginator.get_page reads it
+    assert page.number == 1 and list(page) == computed.rows[:2]
