@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.dates import firm_today, period_bounds, previous_month
 from core.errors import BillingError
+from core.listing import PkUrl
 from core.roles import has_capability, require
 from timesheets import exports, selectors, services
 from timesheets.forms import (
@@ -53,6 +54,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if total is not None:
         paginator.count = total  # type: ignore[misc]  # the tally's figure, not a COUNT(*)
     page = paginator.get_page(request.GET.get("page"))
+    detail = PkUrl("timesheets:flag_detail")  # reversed once, not a {% url %} per row
+    for flag in page.object_list:
+        flag.detail_url = detail(flag.pk)
     month_form = MonthForm(request.GET or None)
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
         previous_month(firm_today())  # the last closed month: its figures no longer move
