@@ -244,9 +244,24 @@ class _TimeGroup:
     role: str
     rate: Decimal
     overage: bool
+    key: tuple = ()
     minutes: int = 0
     entry_ids: list[int] = field(default_factory=list)
     dates: list[dt.date] = field(default_factory=list)
+
+
+def _time_group(
+    groups: dict[tuple, _TimeGroup], agreement: AgreementTerms, entry_role: str
+) -> _TimeGroup | None:
+    """The time line an entry of this role goes on under `agreement` (created in `groups` on
+    first use), or None when no rate applies."""
+    priced = agreement.rate_for(entry_role)
+    if priced is None:
+        return None
+    role, rate = priced
+    key = (TIME, agreement.agreement_id, role_key(role), rate, None)
+    overage = agreement.agreement_type == PREPAID_HOURS
+    return groups.setdefault(key, _TimeGroup(agreement, role, rate, overage, key=key))
 
 
 def _claim_entries(
@@ -263,6 +278,9 @@ def _claim_entries(
         for a in terms.values()
         if a.agreement_type == PREPAID_HOURS
     }
+    # The rate lookup depends on the agreement and the entry's role only: done once per pair
+    # (an invoice has thousands of entries and a handful of roles), not once per entry.
+    lines_of: dict[tuple[int, str], _TimeGroup | None] = {}
     for entry in sort_entries(entries):
         agreement = terms[entry.agreement_id]
         rounded = round_up_minutes(entry.duration_ms, agreement.billing_increment)
@@ -272,14 +290,15 @@ def _claim_entries(
         billed = rounded - from_block
         key: tuple | None = None
         if billed:
-            priced = agreement.rate_for(entry.role)
-            if priced is None:
+            pair = (agreement.agreement_id, entry.role)
+            if pair in lines_of:
+                group = lines_of[pair]
+            else:
+                group = lines_of[pair] = _time_group(groups, agreement, entry.role)
+            if group is None:
                 skipped.append(entry.entry_id)  # MISSING_RATE: reconciliation flags it
                 continue
-            role, rate = priced
-            key = (TIME, agreement.agreement_id, role_key(role), rate, None)
-            overage = agreement.agreement_type == PREPAID_HOURS
-            group = groups.setdefault(key, _TimeGroup(agreement, role, rate, overage))
+            key = group.key
             group.minutes += billed
             group.entry_ids.append(entry.entry_id)
             group.dates.append(entry.date)

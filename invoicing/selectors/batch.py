@@ -23,7 +23,7 @@ from invoicing.models import BlockBilling, EntryBilling, Invoice, InvoiceLine, M
 from invoicing.selectors.common import GroupKey
 from invoicing.selectors.eligibility import due_blocks, due_milestones, eligible_entry_rows
 from invoicing.selectors.grouping import RunSnapshot, load_terms
-from invoicing.selectors.inputs import ENTRY_FIELDS, GroupInputs, _entry_in
+from invoicing.selectors.inputs import ENTRY_FIELDS, GroupInputs, _entry_in, entry_of
 
 
 def open_drafts(
@@ -119,7 +119,7 @@ def _new_entries(
     for r in eligible_entry_rows(snapshot.last_day, entry_ids=sorted(owner)):
         key = owner[r.id]
         if r.match_id in members[key]:  # an agreement moved to another group since: next run
-            entries[key].append(_entry_in(r._asdict(), "match_id"))
+            entries[key].append(entry_of(*r))
             new_entries[key].add(r.id)
     return entries, new_entries
 

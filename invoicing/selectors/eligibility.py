@@ -37,7 +37,7 @@ from timesheets.models import Flag, TimeEntry
 # (not a correlated subquery per entry: PostgreSQL would evaluate that for every unbilled entry,
 # once per billing group) with anti-joins on billings and blocking flags.
 _ELIGIBLE_SQL = """
-SELECT e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id
+SELECT {columns}
 FROM {entry} e
 JOIN {agreement} a
   ON {match}
@@ -63,12 +63,26 @@ class EntryRow(NamedTuple):
     match_id: int
 
 
+_ROW_COLUMNS = "e.id, e.external_id, e.external_number, e.date, e.role, e.duration_ms, a.id"
+_MATCH_COLUMNS = "e.id, a.id"
+
+
 def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None) -> list[EntryRow]:
     """Every entry a run for the period ending `last_day` may bill: billable, approved, not yet
     billed, dated on or before `last_day`, matched to a Signed T&M or Prepaid Hours agreement
     covering its date, without an open or written-off blocking flag (a released one does not
     block). `match_id` is that agreement. `entry_ids` restricts the check to those entries (a
     group re-checking its slice under the run lock). One query."""
+    return [EntryRow(*row) for row in _eligible(last_day, entry_ids, _ROW_COLUMNS)]
+
+
+def eligible_entry_matches(last_day: dt.date) -> list[tuple[int, int]]:
+    """(entry id, match id) of `eligible_entry_rows(last_day)`, the same query reading two
+    columns (the run's snapshot partitions entries by group; each batch reads its rows)."""
+    return _eligible(last_day, None, _MATCH_COLUMNS)
+
+
+def _eligible(last_day: dt.date, entry_ids: list[int] | None, columns: str) -> list[tuple]:
     if entry_ids is not None and not entry_ids:
         return []
     codes = sorted(Flag.BLOCKING_CODES)
@@ -79,6 +93,7 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
         only_ids = "AND e.id = ANY(%s)"
         params.append(list(entry_ids))
     query = _ELIGIBLE_SQL.format(
+        columns=columns,
         entry=TimeEntry._meta.db_table,
         agreement=Agreement._meta.db_table,
         billing=EntryBilling._meta.db_table,
@@ -91,13 +106,13 @@ def eligible_entry_rows(last_day: dt.date, *, entry_ids: list[int] | None = None
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
-    result: list[EntryRow] = []
+    result: list[tuple] = []
     last_id = None
     for row in rows:
         if row[0] == last_id:  # two matches cannot happen (the import refuses overlaps): first wins
             continue
         last_id = row[0]
-        result.append(EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
+        result.append(row)
     return result
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from agreements.models import Account, Agreement
 from invoicing import generation as gen
 from invoicing.selectors.common import GroupKey, period_end
-from invoicing.selectors.eligibility import due_blocks, due_milestones, eligible_entry_rows
+from invoicing.selectors.eligibility import due_blocks, due_milestones, eligible_entry_matches
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,9 @@ def run_snapshot(period: dt.date, tree: AgreementTree | None = None) -> RunSnaps
     milestone_ids: dict[GroupKey, list[int]] = defaultdict(list)
     block_ids: dict[GroupKey, list[int]] = defaultdict(list)
     agreement_ids: set[int] = set()
-    for row in eligible_entry_rows(last_day):
-        entry_ids[tree.group_of[row.match_id]].append(row.id)
-        agreement_ids.add(row.match_id)
+    for entry_id, match_id in eligible_entry_matches(last_day):
+        entry_ids[tree.group_of[match_id]].append(entry_id)
+        agreement_ids.add(match_id)
     for m, a in due_milestones(last_day).values_list("id", "agreement_id").order_by("id"):
         milestone_ids[tree.group_of[a]].append(m)
         agreement_ids.add(a)

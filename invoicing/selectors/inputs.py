@@ -57,16 +57,36 @@ def open_draft(key: GroupKey, period: dt.date, *, lock: bool = False) -> Invoice
     return qs.first()
 
 
-def _entry_in(row: dict, agreement_field: str) -> gen.EntryIn:
-    number = row["external_number"]
+def entry_of(
+    entry_id: int,
+    external_id: str,
+    external_number: int | Decimal | None,
+    date: dt.date,
+    role: str,
+    duration_ms: int,
+    agreement_id: int,
+) -> gen.EntryIn:
+    """A pricing input from an entry's columns (in `eligibility.EntryRow`'s order)."""
     return gen.EntryIn(
-        entry_id=row["id"],
-        external_id=row["external_id"],
-        external_number=int(number) if number is not None else None,
-        date=row["date"],
-        agreement_id=row[agreement_field],
-        role=row["role"],
-        duration_ms=row["duration_ms"],
+        entry_id=entry_id,
+        external_id=external_id,
+        external_number=int(external_number) if external_number is not None else None,
+        date=date,
+        agreement_id=agreement_id,
+        role=role,
+        duration_ms=duration_ms,
+    )
+
+
+def _entry_in(row: dict, agreement_field: str) -> gen.EntryIn:
+    return entry_of(
+        row["id"],
+        row["external_id"],
+        row["external_number"],
+        row["date"],
+        row["role"],
+        row["duration_ms"],
+        row[agreement_field],
     )
 
 
