@@ -81,12 +81,17 @@ def review(request: HttpRequest) -> HttpResponse:
     totals only: lines are on the detail page. A fixed number of queries whatever the number of
     invoices (annotations, and flag warnings for the shown drafts in one query)."""
     period = _period_from(request)
-    drafts = Paginator(selectors.drafts_for_period(period), REVIEW_PAGE_SIZE).get_page(
-        request.GET.get("page")
+    counts = selectors.period_counts(period)  # both pagers' counts in one query
+    pagers = (
+        Paginator(selectors.drafts_for_period(period), REVIEW_PAGE_SIZE),
+        Paginator(
+            selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)),
+            REVIEW_PAGE_SIZE,
+        ),
     )
-    final = Paginator(
-        selectors.invoices_for_period(period, sorted(Invoice.FINAL_STATUSES)), REVIEW_PAGE_SIZE
-    ).get_page(request.GET.get("approved_page"))
+    pagers[0].count, pagers[1].count = counts["drafts"], counts["final"]  # type: ignore[misc]
+    drafts = pagers[0].get_page(request.GET.get("page"))
+    final = pagers[1].get_page(request.GET.get("approved_page"))
     rejected = list(selectors.rejected_for_period(period))
     warnings = selectors.flagged_entries([d.pk for d in drafts])
     for d in drafts:

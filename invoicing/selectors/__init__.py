@@ -115,5 +115,8 @@ from invoicing.selectors.review import (
     latest_run as latest_run,
 )
 from invoicing.selectors.review import (
+    period_counts as period_counts,
+)
+from invoicing.selectors.review import (
     rejected_for_period as rejected_for_period,
 )

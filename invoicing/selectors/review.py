@@ -10,6 +10,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -24,10 +25,32 @@ from invoicing.models import (
 )
 from timesheets.models import Flag
 
+# What the review's tables show of an invoice and its customer: not the parties JSON, notes,
+# terms and the rest, which each row would otherwise fetch and decode (the detail page has them).
+_SHOWN = (
+    *("id", "account", "currency", "po_number", "period", "status", "number", "version"),
+    *("net", "tax", "total", "sent_at", "sent_to", "disputed", "rejection_reason"),
+    *("account__name", "account__external_id"),
+)
+
 
 def _of_period(period: dt.date, statuses: list[str]) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(period=period.replace(day=1), status__in=statuses).order_by(
-        "account__name", "account__external_id", "currency", "po_number", "id"
+    return (
+        Invoice.objects.filter(period=period.replace(day=1), status__in=statuses)
+        .order_by("account__name", "account__external_id", "currency", "po_number", "id")
+        .only(*_SHOWN)
+    )
+
+
+def period_counts(period: dt.date) -> dict[str, int]:
+    """How many drafts and final invoices a period has, in one query (the review's two pagers):
+    counted on `status` (never null), so an index-only scan of invoice_status_period answers."""
+    final = sorted(Invoice.FINAL_STATUSES)
+    return Invoice.objects.filter(
+        period=period.replace(day=1), status__in=[Invoice.Status.DRAFT, *final]
+    ).aggregate(
+        drafts=Count("status", filter=Q(status=Invoice.Status.DRAFT)),
+        final=Count("status", filter=Q(status__in=final)),
     )
 
 
@@ -49,6 +72,7 @@ def drafts_for_period(period: dt.date) -> QuerySet[Invoice]:
     return (
         _of_period(period, [Invoice.Status.DRAFT])
         .select_related("account", "adjusted_by")
+        .only(*_SHOWN, "adjusted_by__username")
         .annotate(line_count=Coalesce(Subquery(lines, output_field=IntegerField()), 0))
     )
 

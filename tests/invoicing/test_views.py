@@ -384,3 +384,28 @@ def test_review_paginates_drafts_and_approved_invoices_with_flat_queries(
     assert "Approved page 2 of 2 (60 invoices)" in second and "Page 2 of 3" in second
     # Lines are on the detail page only.
     assert "Consulting" not in first
+
+
+def test_review_counts_a_periods_drafts_and_final_invoices_in_one_query(client_for, billing_admin):
+    """The two pagers' counts come from one grouped count: drafts and final invoices of the
+    period only (not rejected ones, not another period's)."""
+    from invoicing.selectors import period_counts
+
+    for _ in range(3):
+        InvoiceFactory()
+    InvoiceFactory(status="rejected", rejection_reason="wrong rate")
+    InvoiceFactory(period=FEB)
+    for seq, status in enumerate(["approved", "sent", "partially_paid", "paid"], start=1):
+        InvoiceFactory(
+            status=status, number=f"INV-2026-{seq:05d}", number_year=2026, number_seq=seq
+        )
+    InvoiceFactory(
+        period=FEB, status="approved", number="INV-2026-00009", number_year=2026, number_seq=9
+    )
+    assert period_counts(JAN) == {"drafts": 3, "final": 4}
+    html = client_for(billing_admin).get(reverse("invoicing:review") + "?period=2026-01")
+    text = html.content.decode()
+    assert 'Drafts for January 2026 <span class="muted">(3)</span>' in text
+    assert 'Approved invoices for January 2026 <span class="muted">(4)</span>' in text
+    assert text.count("Draft #") == 4  # three drafts and the rejected one
+    assert "wrong rate" in text
