@@ -295,7 +295,10 @@ def test_generate_button_runs_and_reports_progress(
     client = client_for(billing_admin)
     with django_capture_on_commit_callbacks(execute=True) as enqueued:
         response = client.post(reverse("invoicing:run_start"), {"period": "2026-01"})
-    assert len(enqueued) == 1  # the task is enqueued after the run row commits (eager here)
+    # The run's task is enqueued after the run row commits (eager here), then, after the run's
+    # own writes commit, the stored KPI unbilled value's refresh (timesheets).
+    names = [getattr(c, "__name__", repr(c)) for c in enqueued]
+    assert len(enqueued) == 2 and names[1] == "_enqueue_unbilled_refreshes", names
     assert response.status_code == 302
     run = InvoiceRun.objects.get()
     assert (run.status, run.started_by, run.invoices_created) == ("done", billing_admin, 3)
