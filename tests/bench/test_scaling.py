@@ -95,6 +95,7 @@ def test_partitioning_time_entries_needs_the_date_in_every_unique_key():
 def _eligible(entry_table: str, last_day: dt.date) -> list[tuple]:
     codes, statuses = sorted(Flag.BLOCKING_CODES), sorted(Flag.BLOCKING_STATUSES)
     query = eligibility._ELIGIBLE_SQL.format(
+        columns=eligibility._ROW_COLUMNS,
         entry=entry_table,
         agreement=Agreement._meta.db_table,
         billing=EntryBilling._meta.db_table,
