@@ -337,6 +337,7 @@ MATRIX: dict[str, list[Probe]] = {
     "timesheets:flags_bulk": [page("POST", "flags.act")],
     "timesheets:flags_export": [page("GET", "flags.view")],
     "timesheets:reconcile": [page("POST", "reconcile.run")],
+    "timesheets:unbilled_refresh": [page("POST", "reconcile.run")],
     "timesheets:run_status": [page("GET", "flags.view", pk("reconciliation_run"))],
     "timesheets:backlog": [page("GET", "flags.view")],
     "timesheets:import": [page("GET", "entries.import")],
