@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
 from simple_history.utils import bulk_update_with_history
 
 from core import entry_billing, locks, runs
@@ -17,6 +19,8 @@ from core.errors import BillingError, require_reason
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun, UnbilledValueSnapshot
 from timesheets.tasks import reconcile_task, unbilled_snapshot_task
+
+logger = logging.getLogger(__name__)
 
 ACTIONS = {"release": Flag.Status.RELEASED, "write_off": Flag.Status.WRITTEN_OFF}
 ACTION_WORDS = {"release": "released", "write_off": "written off"}
@@ -139,10 +143,19 @@ def unbilled_snapshot_request(*, last_day: dt.date) -> bool:
             ):
                 return False
             UnbilledValueSnapshot.objects.filter(pk=row.pk).update(requested_at=now)
-        transaction.on_commit(
-            lambda: unbilled_snapshot_task.delay(last_day.isoformat(), now.isoformat())
-        )
+        transaction.on_commit(lambda: _enqueue_refresh(last_day, now))
     return True
+
+
+def _enqueue_refresh(last_day: dt.date, requested_at: dt.datetime) -> None:
+    """Best effort: the stored value is derived data, so a broker that cannot take the task
+    (down, restarting) must not fail the run, import or page that asked for it. Logged; the
+    next write, the nightly reconciliation or the page's request after UNBILLED_REQUEST_STALE
+    asks again."""
+    try:
+        unbilled_snapshot_task.delay(last_day.isoformat(), requested_at.isoformat())
+    except (KombuError, OSError) as exc:
+        logger.warning("unbilled value refresh for %s not enqueued: %s", last_day, exc)
 
 
 # Writes refresh the stored values of period ends this recent (older ones on Refresh only).
@@ -164,9 +177,9 @@ def _enqueue_unbilled_refreshes() -> None:
     recent = UnbilledValueSnapshot.objects.filter(last_day__gte=today - UNBILLED_REFRESH_HORIZON)
     days = set(recent.values_list("last_day", flat=True))
     days |= {period_bounds(previous_month(today))[1], period_bounds(today)[1]}
-    now = timezone.now().isoformat()
+    now = timezone.now()
     for day in sorted(days):
-        unbilled_snapshot_task.delay(day.isoformat(), now)
+        _enqueue_refresh(day, now)
 
 
 # -- flag actions -----------------------------------------------------------------------------

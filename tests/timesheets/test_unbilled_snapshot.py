@@ -175,3 +175,22 @@ def test_refresh_recomputes_for_a_services_manager_only(
     assert response.status_code == 302 and response["Location"] == DASHBOARD
     assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("450.00")}
     assert client.get(url).status_code == 405
+
+
+def test_a_broker_that_cannot_take_the_refresh_fails_nothing(caplog):
+    """The refresh is best effort (derived data): with the broker unreachable (a closed port, no
+    eager tasks) the write that asked for it still succeeds, and the miss is logged. Before, an
+    invoice run whose flag refresh enqueued it during a Redis restart ended `failed`."""
+    from bench.processes import reset_producer_pools
+    from billing_site.celery import app
+
+    saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url")}
+    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:9/0")
+    reset_producer_pools()
+    try:
+        with caplog.at_level("WARNING", logger="timesheets.services"):
+            services._enqueue_refresh(JAN_31, timezone.now())
+    finally:
+        app.conf.update(saved)
+        reset_producer_pools()
+    assert "unbilled value refresh for 2026-01-31 not enqueued" in caplog.text
