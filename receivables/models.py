@@ -129,6 +129,17 @@ class Allocation(models.Model):
                 condition=Q(reversed_on__isnull=True) | ~Q(reversal_reason=""),
             ),
         ]
+        indexes = [
+            # The live allocations of a page of customers' invoices, read from the index alone
+            # (records/customers.py `balances`): at xl, 222,000 allocations, the planner
+            # otherwise scanned them all for a page of 50 customers (57 ms -> 6 ms).
+            models.Index(
+                fields=["invoice"],
+                include=["amount"],
+                condition=Q(reversed_on__isnull=True),
+                name="allocation_live_by_invoice",
+            ),
+        ]
 
     def __str__(self) -> str:
         state = f" (reversed {self.reversed_on})" if self.reversed_on else ""
