@@ -56,13 +56,21 @@ def kill_trials(trial_log, trials: int, *, delivery_window: bool, seed: int) -> 
         worker.prepare()
         # The reference: one clean run through the same worker; its RUNNING -> DONE time sets
         # the kill window.
-        run = invoice_run_start(period=PERIOD, user=None)
-        wait_for(lambda: run_status(run.pk) != InvoiceRun.Status.QUEUED, timeout=120, interval=0.01)
-        began = time.monotonic()
-        assert (
-            wait_for(lambda: finished(run.pk), timeout=120, interval=0.01) == InvoiceRun.Status.DONE
-        )
-        typical = time.monotonic() - began
+        # Timed on the second of two runs: the first pays the worker's cold caches and would set
+        # a window longer than the warm runs the trials kill (their kills then land after DONE).
+        for attempt in range(2):
+            if attempt:
+                reset_invoicing()
+            run = invoice_run_start(period=PERIOD, user=None)
+            wait_for(
+                lambda run_id=run.pk: run_status(run_id) != InvoiceRun.Status.QUEUED,
+                timeout=120,
+                interval=0.01,
+            )
+            began = time.monotonic()
+            done = wait_for(lambda run_id=run.pk: finished(run_id), timeout=120, interval=0.01)
+            assert done == InvoiceRun.Status.DONE
+            typical = time.monotonic() - began
         reference = invoice_state()
         assert reference["invoices"], "the reference run billed nothing"
         assert not half_built()
