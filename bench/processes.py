@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,13 +32,6 @@ QUIET = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 def celery(command: str, *options: str) -> list[str]:
     """`celery -A billing_site <command> <options>` with this interpreter."""
     return [sys.executable, "-m", "celery", "-A", "billing_site", command, *options]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:
@@ -227,3 +220,25 @@ def reset_producer_pools() -> None:
     pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_publishing_to(
+    broker_url: str, queue: str | None = None, **conf: object
+) -> Iterator[None]:
+    """This process's Celery app publishing to `broker_url` (on `queue`, when given; with any
+    further `conf` settings) instead of running tasks eagerly, restored on exit; the producer
+    pools are reset both ways so no publish goes to the broker of before."""
+    from billing_site.celery import app
+
+    settings: dict[str, object] = {"task_always_eager": False, "broker_url": broker_url, **conf}
+    if queue is not None:
+        settings["task_default_queue"] = queue
+    saved = {key: app.conf.get(key) for key in settings}
+    app.conf.update(**settings)
+    reset_producer_pools()
+    try:
+        yield
+    finally:
+        app.conf.update(**saved)
+        reset_producer_pools()

@@ -45,6 +45,14 @@ def bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (the one helper for it: `make run`'s
+    smoke check, the bench's and the tests' real processes)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def port_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     """Whether something accepts TCP connections on host:port."""
     try:

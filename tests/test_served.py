@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.cookiejar
 import importlib.util
 import os
-import socket
 import subprocess
 import urllib.error
 import urllib.parse
@@ -19,6 +18,7 @@ import pytest
 from django.db import connection
 
 from core import roles
+from core.embedded_pg import free_port
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -27,12 +27,6 @@ _spec = importlib.util.spec_from_file_location("run_embedded", ROOT / "scripts" 
 assert _spec is not None and _spec.loader is not None
 run_embedded = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_embedded)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_url() -> str:

@@ -17,8 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from bench.processes import QUIET, Worker, reset_producer_pools
-from billing_site.celery import app
+from bench.processes import QUIET, Worker, celery_publishing_to
 
 REDIS_URL = os.environ.get("BILLABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -54,17 +53,13 @@ class WorkerProcess(Worker):
 def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
     """Point this process's Celery app at Redis and start one real worker process."""
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=REDIS_URL, task_default_queue=queue)
-    reset_producer_pools()
-    worker = WorkerProcess(queue)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        app.conf.update(**saved)
-        reset_producer_pools()
+    with celery_publishing_to(REDIS_URL, queue):
+        worker = WorkerProcess(queue)
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):

@@ -23,6 +23,8 @@ import multiprocessing
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,30 +113,17 @@ class Workers:
         processes.stop_all(self.procs, 60)
 
 
-class Broker:
+@contextmanager
+def broker(url: str, queue: str) -> Iterator[None]:
     """This process's Celery app publishing to `url` on `queue` (the bench otherwise runs its
-    tasks eagerly, in-process), restored afterwards."""
+    tasks eagerly, in-process), restored afterwards; a broker that does not answer fails here,
+    not as a lost on-commit publish."""
+    from billing_site.celery import app
 
-    KEYS = ("task_always_eager", "broker_url", "task_default_queue")
-
-    def __init__(self, url: str, queue: str) -> None:
-        self.url, self.queue = url, queue
-
-    def __enter__(self) -> Broker:
-        from billing_site.celery import app
-
-        self.saved = {k: app.conf.get(k) for k in self.KEYS}
-        app.conf.update(task_always_eager=False, broker_url=self.url, task_default_queue=self.queue)
-        processes.reset_producer_pools()
+    with processes.celery_publishing_to(url, queue):
         with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=2)  # fail here, not as a lost on-commit publish
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from billing_site.celery import app
-
-        app.conf.update(**self.saved)
-        processes.reset_producer_pools()
+            conn.ensure_connection(max_retries=2)
+        yield
 
 
 def _round(ids, versions, user, period, workers: Workers) -> dict[str, Any]:
@@ -195,7 +184,7 @@ def case_approval(ctx: Context):
     base = harness.Side("WeasyPrint HTML(string).write_pdf() of the same HTML, same processes")
     per: dict[str, Any] = {"broker": ctx.args.broker.rsplit("@", 1)[-1], "queue": queue}
     approved = 0
-    with Broker(ctx.args.broker, queue):
+    with broker(ctx.args.broker, queue):
         for workers, chunk in ((1, ids[:half]), (2, ids[half:])):
             pool = Workers(
                 workers,

@@ -27,7 +27,8 @@ from pathlib import Path
 import psycopg2
 import requests
 
-from bench.processes import ROOT, Gunicorn, Process, Worker, free_port, start_all, stop_all
+from bench.processes import ROOT, Gunicorn, Process, Worker, start_all, stop_all
+from core.embedded_pg import free_port
 
 PG_URL = os.environ.get("ATTACK_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get(

@@ -16,15 +16,14 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from core.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError, port_answers
+from core.embedded_pg import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    free_port,
+    port_answers,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -31,8 +31,7 @@ import pytest
 import redis
 from django.utils import timezone
 
-from bench.processes import reset_producer_pools
-from billing_site.celery import app
+from bench.processes import celery_publishing_to
 from core import roles
 from invoicing.models import ApprovalJob, EntryBilling, Invoice, InvoiceRun
 from invoicing.services import approval_batch, invoice_run_generate, invoice_run_start
@@ -79,21 +78,19 @@ def production_install(transactional_db, settings, tmp_path) -> Iterator[Install
     assert_production_timeouts()
     settings.MEDIA_ROOT = tmp_path
     queue = f"prod-{uuid.uuid4().hex[:10]}"
-    saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=REDIS_URL, task_default_queue=queue)
-    reset_producer_pools()
     logs = Path(f"/tmp/billable-{queue}")
     worker = ProductionWorker(queue, logs.with_suffix(".worker.log"))
     beat = Beat(queue, logs.with_suffix(".beat.log"))
     try:
-        beat.start()
-        worker.start()
-        yield Install(worker, beat)
+        with celery_publishing_to(REDIS_URL, queue):
+            try:
+                beat.start()
+                worker.start()
+                yield Install(worker, beat)
+            finally:
+                worker.stop()
+                beat.stop()
     finally:
-        worker.stop()
-        beat.stop()
-        app.conf.update(**saved)
-        reset_producer_pools()
         try:
             redis.Redis.from_url(REDIS_URL, socket_timeout=2).delete(queue)
         except redis.RedisError:

@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bench.processes import free_port
 from core import roles
+from core.embedded_pg import free_port
 from core.models import IDEMPOTENCY_LEASE, IdempotencyKey
 from core.tokens import token_create
 from invoicing.models import Invoice, NumberSequence

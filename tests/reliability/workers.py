@@ -23,8 +23,8 @@ from pathlib import Path
 
 import redis
 
-from bench.processes import QUIET, free_port, reset_producer_pools
-from billing_site.celery import app
+from bench.processes import QUIET, celery_publishing_to
+from core.embedded_pg import free_port
 from tests.worker import REDIS_URL, WorkerProcess, worker_env
 
 VISIBILITY_TIMEOUT = 1  # seconds
@@ -77,16 +77,7 @@ def private_worker(
     extra_env: dict[str, str] | None = None,
 ):
     queue = f"rel-{uuid.uuid4().hex[:10]}"
-    keys = ("task_always_eager", "broker_url", "task_default_queue", "broker_transport_options")
-    saved = {k: app.conf.get(k) for k in keys}
     options = {"visibility_timeout": visibility_timeout}
-    app.conf.update(
-        task_always_eager=False,
-        broker_url=broker_url,
-        task_default_queue=queue,
-        broker_transport_options=options,
-    )
-    reset_producer_pools()
     env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout)}
     if visibility_timeout < 60:
         # Seconds-scale tests: a redelivered run whose dead worker beat a moment ago is claimed
@@ -94,13 +85,14 @@ def private_worker(
         env.update(RUN_STALE_SECONDS="3", RUN_HEARTBEAT_SECONDS="1")
     env.update(extra_env or {})
     worker = Worker(queue, broker_url, env)
-    worker.start()
     try:
-        yield worker
+        with celery_publishing_to(broker_url, queue, broker_transport_options=options):
+            worker.start()
+            try:
+                yield worker
+            finally:
+                worker.stop()
     finally:
-        worker.stop()
-        app.conf.update(**saved)
-        reset_producer_pools()
         try:
             client = redis.Redis.from_url(broker_url, socket_timeout=2)
             client.delete(queue)
