@@ -113,6 +113,11 @@ def test_bootstrap_seeds_prints_logins_and_is_idempotent(demo_db, tmp_path):
     assert query(db, "SELECT COUNT(*) FROM invoicing_invoice WHERE status = 'draft'")[0][0] > 0
     assert query(db, "SELECT COUNT(*) FROM invoicing_invoice WHERE number IS NOT NULL")[0][0] > 0
     assert query(db, "SELECT COUNT(*) FROM receivables_allocation")[0][0] > 0
+    # The dashboard's default month shows its unbilled value (its GET never computes one).
+    from timesheets.services import unbilled_default_day
+
+    stored = "SELECT last_day FROM timesheets_unbilledvaluesnapshot WHERE as_of IS NOT NULL"
+    assert unbilled_default_day() in {day for (day,) in query(db, stored)}
     # One login per role, each in its role's group; admin is a superuser.
     groups = dict(
         query(

@@ -313,8 +313,8 @@ class Kpis:
     written_off_hours: Decimal = Decimal("0")
     pending_hours: Decimal = Decimal("0")
     unbilled: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount, as stored
-    unbilled_as_of: dt.datetime | None = None  # None: not computed yet (being computed)
-    unbilled_refreshing: bool = False  # a refresh asked for from the page is pending
+    unbilled_as_of: dt.datetime | None = None  # None: not computed yet
+    unbilled_refreshing: bool = False  # a refresh asked for on the page (Refresh) is pending
 
 
 def _written_off_entries() -> QuerySet[Flag, Any]:

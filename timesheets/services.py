@@ -18,7 +18,7 @@ from core.dates import firm_today, period_bounds, previous_month
 from core.errors import BillingError, require_reason
 from timesheets import reconciliation
 from timesheets.models import Flag, ReconciliationRun, UnbilledValueSnapshot
-from timesheets.tasks import reconcile_task, unbilled_snapshot_task
+from timesheets.tasks import reconcile_task, unbilled_snapshots_task
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,19 @@ ACTION_WORDS = {"release": "released", "write_off": "written off"}
 
 
 def reconciliation_run(
-    *, as_of: dt.date, user: Any = None, run: ReconciliationRun | None = None
+    *,
+    as_of: dt.date,
+    user: Any = None,
+    run: ReconciliationRun | None = None,
+    refresh_kpis: bool = True,
 ) -> ReconciliationRun:
     """Run reconciliation as of `as_of` now, in this process. Idempotent.
 
     `run` is the row to report progress on (created when None). A run already `done` is returned
     as it is, so a task delivered twice does the work once; so is a run another live worker
-    holds (core.runs.run_claim). History rows carry `user` (None for the nightly job)."""
+    holds (core.runs.run_claim). History rows carry `user` (None for the nightly job).
+    `refresh_kpis=False`: the caller refreshes the KPI tile's stored value itself once its own
+    writes are done (the invoice run's flag refresh: one refresh per run, not two)."""
     if run is None:
         run = ReconciliationRun.objects.create(
             as_of=as_of, started_by=user if _is_user(user) else None
@@ -69,7 +75,8 @@ def reconciliation_run(
         resolved=result.resolved,
         open_total=result.open_total,
     )
-    unbilled_snapshots_refresh_later()
+    if refresh_kpis:
+        unbilled_snapshots_refresh_later()
     run.refresh_from_db()
     run.result = result  # type: ignore[attr-defined]  # open counts by code, for the command
     return run
@@ -98,8 +105,8 @@ def reconciliation_start(*, as_of: dt.date, user: Any) -> ReconciliationRun:
 
 # -- the KPI tile's stored unbilled value (issue 16) ------------------------------------------
 
-# A refresh the page asked for and no computation has answered within this long is asked again
-# (its task was lost, e.g. no worker was running).
+# A refresh asked for on the page and no computation has answered within this long is asked
+# again (its task was lost, e.g. no worker was running).
 UNBILLED_REQUEST_STALE = dt.timedelta(minutes=15)
 
 
@@ -127,8 +134,9 @@ def unbilled_snapshot_refresh(
 
 
 def unbilled_snapshot_request(*, last_day: dt.date) -> bool:
-    """The page asks for the period's value (none stored yet, or Refresh): enqueue a refresh
-    unless one the page asked for is still pending. True when one was enqueued."""
+    """Refresh on the dashboard asks for the period's value: enqueue a refresh unless one asked
+    for is still pending. True when one was enqueued. Its `requested_at` also keeps the month
+    among those the writes refresh for a while (`unbilled_refresh_days`)."""
     now = timezone.now()
     with transaction.atomic():
         row, created = UnbilledValueSnapshot.objects.select_for_update().get_or_create(
@@ -143,43 +151,60 @@ def unbilled_snapshot_request(*, last_day: dt.date) -> bool:
             ):
                 return False
             UnbilledValueSnapshot.objects.filter(pk=row.pk).update(requested_at=now)
-        transaction.on_commit(lambda: _enqueue_refresh(last_day, now))
+        transaction.on_commit(lambda: _enqueue_refresh([last_day], now))
     return True
 
 
-def _enqueue_refresh(last_day: dt.date, requested_at: dt.datetime) -> None:
-    """Best effort: the stored value is derived data, so a broker that cannot take the task
-    (down, restarting) must not fail the run, import or page that asked for it. Logged; the
-    next write, the nightly reconciliation or the page's request after UNBILLED_REQUEST_STALE
-    asks again."""
+def _enqueue_refresh(last_days: list[dt.date], requested_at: dt.datetime) -> None:
+    """Enqueue one task that refreshes `last_days` one after the other. Best effort: the stored
+    value is derived data, so a broker that cannot take the task (down, restarting) must not
+    fail the run, import or page that asked for it. Logged; the next write, the nightly
+    reconciliation or a Refresh after UNBILLED_REQUEST_STALE asks again."""
+    days = [day.isoformat() for day in last_days]
     try:
-        unbilled_snapshot_task.delay(last_day.isoformat(), requested_at.isoformat())
+        unbilled_snapshots_task.delay(days, requested_at.isoformat())
     except (KombuError, OSError) as exc:
-        logger.warning("unbilled value refresh for %s not enqueued: %s", last_day, exc)
+        logger.warning("unbilled value refresh for %s not enqueued: %s", ", ".join(days), exc)
 
 
-# Writes refresh the stored values of period ends this recent (older ones on Refresh only).
-UNBILLED_REFRESH_HORIZON = dt.timedelta(days=400)
+def unbilled_default_day() -> dt.date:
+    """The last day of the dashboard's default month (the last closed one)."""
+    return period_bounds(previous_month(firm_today()))[1]
+
+
+# A month a person asked for with Refresh this recently is refreshed by the writes too.
+UNBILLED_ASKED_RECENTLY = dt.timedelta(days=7)
+
+
+def unbilled_refresh_days() -> list[dt.date]:
+    """The period ends whose stored value the writes (the nightly reconciliation among them)
+    refresh: the dashboard's default month (the last closed one), and each month a person asked
+    for with Refresh within UNBILLED_ASKED_RECENTLY.
+
+    Why: each one is a full pricing of the unbilled time, so only months someone looks at are
+    kept current. The default month is what every visit shows; any other month is shown only
+    because a person picked it, and one who asked for its value is likely to come back to it
+    while working on it (a close or a review takes days, not weeks). Every other stored month
+    keeps its value with its "as of" time and its Refresh button: its age is shown, and it is
+    one click from current. (Before: every stored month of the last 400 days and the current
+    month, each in its own task, after every write and every night.)"""
+    default = unbilled_default_day()
+    since = timezone.now() - UNBILLED_ASKED_RECENTLY
+    asked = UnbilledValueSnapshot.objects.filter(requested_at__gte=since)
+    return sorted({default, *asked.values_list("last_day", flat=True)})
 
 
 def unbilled_snapshots_refresh_later() -> None:
-    """After the current transaction commits, enqueue a refresh of the stored unbilled values
-    of the last 400 days and of the dashboard's default month and the current month (a call
-    from each write that changes what a run would bill: reconciliation, time-entry import and
-    undo, invoice run, rejection, flag actions). Off with
-    settings.BILLING_KPI_REFRESH_AFTER_WRITES (the bench)."""
+    """After the current transaction commits, enqueue one task that refreshes the stored
+    unbilled values of `unbilled_refresh_days` (a call from each write that changes what a run
+    would bill: reconciliation, time-entry import and undo, invoice run, rejection, flag
+    actions). Off with settings.BILLING_KPI_REFRESH_AFTER_WRITES (the bench)."""
     if settings.BILLING_KPI_REFRESH_AFTER_WRITES:
         transaction.on_commit(_enqueue_unbilled_refreshes)
 
 
 def _enqueue_unbilled_refreshes() -> None:
-    today = firm_today()
-    recent = UnbilledValueSnapshot.objects.filter(last_day__gte=today - UNBILLED_REFRESH_HORIZON)
-    days = set(recent.values_list("last_day", flat=True))
-    days |= {period_bounds(previous_month(today))[1], period_bounds(today)[1]}
-    now = timezone.now()
-    for day in sorted(days):
-        _enqueue_refresh(day, now)
+    _enqueue_refresh(unbilled_refresh_days(), timezone.now())
 
 
 # -- flag actions -----------------------------------------------------------------------------

@@ -61,10 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or (
         previous_month(firm_today())  # the last closed month: its figures no longer move
     )
-    kpis = selectors.kpis(month)
-    if kpis.total_hours and kpis.unbilled_as_of is None:
-        # Not computed for this month yet: ask the background for it (deduped), show "computing".
-        services.unbilled_snapshot_request(last_day=period_bounds(month)[1])
+    kpis = selectors.kpis(month)  # reads only: a month with no stored value says so (Refresh)
     run = selectors.latest_run()
     query = request.GET.copy()
     query.pop("page", None)

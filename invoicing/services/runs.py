@@ -38,8 +38,9 @@ def _lock_runs() -> None:
 
 
 def _refresh_flags(user) -> None:
-    """SPEC 3: a run first brings the flags up to date."""
-    timesheets_services.reconciliation_run(as_of=firm_today(), user=user)
+    """SPEC 3: a run first brings the flags up to date. The KPI tile's stored value is refreshed
+    once, at the end of the run (it then counts the run's drafts too), not here as well."""
+    timesheets_services.reconciliation_run(as_of=firm_today(), user=user, refresh_kpis=False)
 
 
 def _generate_batch(

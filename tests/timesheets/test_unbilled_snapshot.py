@@ -1,24 +1,35 @@
 """The KPI tile's unbilled value is stored (timesheets.UnbilledValueSnapshot) and refreshed in the
-background after what changes it (issue 16); the page reads the stored value and never prices.
-The value stored is invoicing's own (`unbilled_time_value`, issue 13). Tasks run in-process
-(eager Celery) once the on-commit callbacks are executed."""
+background after what changes it (issue 16); the page reads the stored value, never prices and
+never writes. The value stored is invoicing's own (`unbilled_time_value`, issue 13). Tasks run
+in-process (eager Celery) once the on-commit callbacks are executed, or, with the `broker`
+fixture, are sent to a queue of the test's own on the test Redis and read back from it."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.processes import celery_publishing_to
+from billing_site.celery import app
 from tests.factories import AgreementFactory, RoleRateFactory, TimeEntryFactory
 from tests.imports.data import entry
+from tests.worker import REDIS_URL
 from timesheets import services
 from timesheets.importing import time_entry_import_rows
-from timesheets.models import UnbilledValueSnapshot
+from timesheets.models import ReconciliationRun, UnbilledValueSnapshot
 from timesheets.selectors import unbilled_value
+from timesheets.tasks import reconcile_task
 
 pytestmark = pytest.mark.django_db
 JAN_31 = dt.date(2026, 1, 31)
@@ -37,6 +48,38 @@ def _world(projects: int = 1) -> None:
         TimeEntryFactory(project_code=a.project_code, duration_ms=2 * 3_600_000)
 
 
+Sent = list[tuple[str, list[Any]]]
+REFRESH = "timesheets.tasks.unbilled_snapshots_task"
+
+
+@pytest.fixture
+def broker() -> Iterator[Callable[[], Sent]]:
+    """Tasks go to a queue of this test's own on the test Redis (no eager tasks, no worker):
+    `broker()` -> the tasks sent so far, oldest first, as (task name, positional args)."""
+    queue = f"test-kpi-{uuid.uuid4().hex[:10]}"
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+
+    def sent() -> Sent:
+        out = []
+        for raw in reversed(client.lrange(queue, 0, -1)):  # kombu LPUSHes, workers BRPOP
+            message = json.loads(raw)
+            args = json.loads(base64.b64decode(message["body"]))[0]
+            out.append((message["headers"]["task"], args))
+        return out
+
+    try:
+        with celery_publishing_to(REDIS_URL, queue):
+            yield sent
+    finally:
+        client.delete(queue)
+
+
+def _work(sent: Sent) -> None:
+    """What a worker would do with the tasks sent: run each, in this process."""
+    for name, args in sent:
+        app.tasks[name](*args)
+
+
 def _stored(last_day: dt.date = JAN_31) -> dict[str, Decimal]:
     return UnbilledValueSnapshot.objects.get(last_day=last_day).totals
 
@@ -52,12 +95,11 @@ def test_a_reconciliation_run_stores_what_unbilled_time_value_says(
     old = services.unbilled_snapshot_refresh(last_day=dt.date(2024, 6, 30))  # over 400 days ago
     with django_capture_on_commit_callbacks(execute=True):
         services.reconciliation_run(as_of=dt.date(2026, 2, 10))
-    # January is the dashboard's default month (the last closed one) and February the current;
-    # a stored month over 400 days back is refreshed on Refresh only.
+    # January is the dashboard's default month (the last closed one); a stored month nobody
+    # asked for lately, and the current month, are refreshed on Refresh only.
     assert set(UnbilledValueSnapshot.objects.values_list("last_day", flat=True)) == {
         dt.date(2024, 6, 30),
         JAN_31,
-        dt.date(2026, 2, 28),
     }
     assert UnbilledValueSnapshot.objects.get(pk=old.pk).as_of == old.as_of
     assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("600.00")}
@@ -80,7 +122,11 @@ def test_an_import_refreshes_the_stored_value_and_a_dry_run_does_not(
     assert _stored() == unbilled_value(JAN_31) == {"USD": Decimal("450.00")}
 
 
-def test_an_invoice_run_leaves_the_stored_value_empty(django_capture_on_commit_callbacks):
+def test_an_invoice_run_sends_one_refresh_and_leaves_the_stored_value_empty(
+    django_capture_on_commit_callbacks, broker
+):
+    """The run's own flag refresh (a reconciliation) sends no refresh: the one at the run's end
+    does, once, and it then counts the run's drafts."""
     from invoicing.services import invoice_run_generate
 
     _world(2)
@@ -88,7 +134,37 @@ def test_an_invoice_run_leaves_the_stored_value_empty(django_capture_on_commit_c
     assert _stored() == {"USD": Decimal("600.00")}
     with django_capture_on_commit_callbacks(execute=True):
         invoice_run_generate(period=dt.date(2026, 1, 1))
+    assert ReconciliationRun.objects.get().status == ReconciliationRun.Status.DONE
+    sent = broker()
+    assert [(name, args[0]) for name, args in sent] == [(REFRESH, ["2026-01-31"])]
+    _work(sent)
     assert _stored() == unbilled_value(JAN_31) == {}  # all on the run's drafts
+
+
+def test_the_nightly_run_refreshes_the_default_month_and_months_asked_for_lately_in_one_task(
+    django_capture_on_commit_callbacks, broker
+):
+    """Not every stored month: January (the dashboard's default) and December (asked for with
+    Refresh two days ago), in one task; November (asked for eight days ago) and October (never
+    asked for) keep their values until someone presses Refresh."""
+    _world(1)
+    now = timezone.now()
+    ago = dt.timedelta(days=30)
+    for last_day, asked in [
+        (dt.date(2025, 12, 31), now - dt.timedelta(days=2)),
+        (dt.date(2025, 11, 30), now - dt.timedelta(days=8)),
+        (dt.date(2025, 10, 31), None),
+    ]:
+        UnbilledValueSnapshot.objects.create(last_day=last_day, as_of=now - ago, requested_at=asked)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile_task()  # the beat's reconcile-nightly: no arguments
+    sent = broker()
+    assert [(name, args[0]) for name, args in sent] == [(REFRESH, ["2025-12-31", "2026-01-31"])]
+    _work(sent)
+    fresh = UnbilledValueSnapshot.objects.filter(as_of__gt=now - dt.timedelta(minutes=1))
+    assert sorted(fresh.values_list("last_day", flat=True)) == [dt.date(2025, 12, 31), JAN_31]
+    assert _stored() == {"USD": Decimal("300.00")}
+    assert _stored(dt.date(2025, 11, 30)) == {} and _stored(dt.date(2025, 10, 31)) == {}
 
 
 def test_a_refresh_answered_since_it_was_asked_computes_nothing():
@@ -133,28 +209,41 @@ def test_the_pages_query_count_does_not_grow_with_the_groups(client_for, service
     assert _page_queries(client) == one
 
 
-def test_no_stored_value_yet_says_so_and_asks_once(
-    client_for, services_manager, django_capture_on_commit_callbacks
+def _writes(ctx: CaptureQueriesContext) -> list[str]:
+    """The statements that wrote, but the login session's own (its expiry moves on use)."""
+    verbs = ("INSERT", "UPDATE", "DELETE")
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    return [q for q in sqls if q.lstrip().upper().startswith(verbs) and "django_session" not in q]
+
+
+def test_a_month_without_a_value_says_so_and_the_page_writes_nothing(
+    client_for, services_manager, auditor, broker, django_capture_on_commit_callbacks
 ):
+    """GET only reads: a month with no stored value shows "Not computed yet" and its Refresh
+    button, and neither stores a row nor sends a task; Refresh (POST) asks, once."""
     _world(1)
     client = client_for(services_manager)
-    with django_capture_on_commit_callbacks() as asked:
+    with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks() as asked:
         html = client.get(DASHBOARD).content.decode()
-    assert 'id="unbilled-computing"' in html and "Being computed" in html
-    assert len(asked) == 1 and UnbilledValueSnapshot.objects.get(last_day=JAN_31).as_of is None
-    with django_capture_on_commit_callbacks() as again:
-        client.get(DASHBOARD)
-    assert again == []  # the refresh asked for is still pending: not asked twice
-    for callback in asked:
-        callback()  # the task runs
+    assert 'id="unbilled-not-computed"' in html and 'id="unbilled-refresh"' in _tile(html)
+    assert "Not computed yet: Refresh computes it." in _tile(html)
+    assert _writes(ctx) == [] and asked == [] and broker() == []
+    assert not UnbilledValueSnapshot.objects.exists()
+    readonly = client_for(auditor).get(DASHBOARD).content.decode()
+    assert "Not computed yet." in readonly and 'id="unbilled-refresh"' not in readonly
+    refresh = {"month": "2026-01", "next": DASHBOARD}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/time/kpis/unbilled/refresh/", refresh)
+        client.post("/time/kpis/unbilled/refresh/", refresh)  # still pending: not sent again
+    sent = broker()
+    assert [(name, args[0]) for name, args in sent] == [(REFRESH, ["2026-01-31"])]
+    assert "Being computed" in _tile(client.get(DASHBOARD).content.decode())
+    _work(sent)
     html = client.get(DASHBOARD).content.decode()
     assert "USD 300.00" in _tile(html) and "Being computed" not in html
-    with django_capture_on_commit_callbacks() as empty:  # no time that month: no tile to value
-        assert (
-            "No time entries are dated in June 2025"
-            in client.get("/time/dashboard/?month=2025-06").content.decode()
-        )
-    assert empty == [] and not UnbilledValueSnapshot.objects.filter(last_day=dt.date(2025, 6, 30))
+    empty = client.get("/time/dashboard/?month=2025-06").content.decode()
+    assert "No time entries are dated in June 2025" in empty  # no time that month: no tile
+    assert not UnbilledValueSnapshot.objects.filter(last_day=dt.date(2025, 6, 30))
 
 
 def test_refresh_recomputes_for_a_services_manager_only(
@@ -181,16 +270,7 @@ def test_a_broker_that_cannot_take_the_refresh_fails_nothing(caplog):
     """The refresh is best effort (derived data): with the broker unreachable (a closed port, no
     eager tasks) the write that asked for it still succeeds, and the miss is logged. Before, an
     invoice run whose flag refresh enqueued it during a Redis restart ended `failed`."""
-    from bench.processes import reset_producer_pools
-    from billing_site.celery import app
-
-    saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url")}
-    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:9/0")
-    reset_producer_pools()
-    try:
+    with celery_publishing_to("redis://127.0.0.1:9/0"):
         with caplog.at_level("WARNING", logger="timesheets.services"):
-            services._enqueue_refresh(JAN_31, timezone.now())
-    finally:
-        app.conf.update(saved)
-        reset_producer_pools()
+            services._enqueue_refresh([JAN_31], timezone.now())
     assert "unbilled value refresh for 2026-01-31 not enqueued" in caplog.text

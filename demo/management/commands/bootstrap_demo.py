@@ -3,7 +3,8 @@
 Migrates; on an empty database seeds the demo firm (scale small); brings the flags up to date and
 generates the last closed month's invoices as drafts for review (once per month: skipped when a
 finished run for that month exists); creates one demo login per role; approves, as the demo
-billing admin, the built-in mail texts that have no template yet. Running it again changes
+billing admin, the built-in mail texts that have no template yet; leaves the dashboard's default
+month its stored unbilled value (computed when none is stored). Running it again changes
 nothing and prints the logins again. Works with in-process tasks (no broker).
 """
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         users = demo_users_ensure()
         demo_mail_approve(users)  # a demo seeded before templates needed approval
         self._close_last_month(users)
+        self._kpi_value()
 
         # "ready at URL" is the run script's to print, once the web server answers.
         lines = ["", f"Demo logins (password for all: {DEMO_PASSWORD}):"]
@@ -58,3 +60,16 @@ class Command(BaseCommand):
             f"Reconciled as of {today} and generated {period:%Y-%m}: "
             f"{run.invoices_created} draft invoices to review."
         )
+
+    def _kpi_value(self) -> None:
+        """The dashboard's default month shows its unbilled value: the writes above refresh it
+        (in-process tasks), and it is computed here when none is stored (a demo database of an
+        earlier release, or BILLING_KPI_REFRESH_AFTER_WRITES off); the dashboard's GET never
+        computes it."""
+        from timesheets.models import UnbilledValueSnapshot
+        from timesheets.services import unbilled_default_day, unbilled_snapshot_refresh
+
+        last_day = unbilled_default_day()
+        stored = UnbilledValueSnapshot.objects.filter(last_day=last_day, as_of__isnull=False)
+        if not stored.exists():
+            unbilled_snapshot_refresh(last_day=last_day)
