@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
+    BooleanField,
     Count,
+    F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -81,13 +85,25 @@ def rejected_for_period(period: dt.date) -> QuerySet[Invoice]:
     return _of_period(period, [Invoice.Status.REJECTED]).select_related("account")
 
 
+class _EqualsAny(Func):
+    """`column = ANY(ARRAY(subquery))`: the subquery runs once and each of its values is looked up
+    in the column's index, whatever the size of the table (an IN semi-join may be planned as a
+    scan of the whole table hashed against the subquery's rows)."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
     """invoice id -> flags (not resolved) on the entries it bills: warnings for the reviewer,
     e.g. entries released over a cap. The flags are found by entry id among the invoices'
     billings (index on timesheets_flag.entry_id), without joining the time entries."""
-    billings = EntryBilling.objects.filter(invoice_id__in=invoice_ids)
+    if not invoice_ids:
+        return {}
+    billings = EntryBilling.objects.filter(invoice_id__in=invoice_ids).order_by()
     flags = (
-        Flag.objects.filter(entry_id__in=billings.values("entry_id"))
+        Flag.objects.filter(_EqualsAny(F("entry_id"), ArraySubquery(billings.values("entry_id"))))
         .exclude(status=Flag.Status.RESOLVED)
         .annotate(
             invoice_id=Subquery(
