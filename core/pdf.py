@@ -15,6 +15,7 @@ renderer read a file or open a connection. Fonts come from the system's fontconf
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,24 @@ class LeanHTML(HTML):
         return [*sheets, UA_FORM_STYLESHEET] if forms else sheets
 
 
+_HEAP_FROZEN: list[bool] = []
+
+
+def freeze_heap_once() -> None:
+    """After the first render of a process, move everything it holds into the garbage
+    collector's permanent generation (`gc.freeze`, issue 16). By then a worker or web process
+    holds Django, the app, WeasyPrint's fonts and stylesheets (about 145,000 tracked objects),
+    which every full (generation-2) collection scanned again: renders back to back set one off
+    every 20 renders, 130-146 ms of CPU each on this machine, 6.5-7.3 ms a render on average.
+    Frozen objects are never collected: what the process held at that moment and later drops
+    as a reference cycle stays allocated, a bounded, one-time cost."""
+    if _HEAP_FROZEN:
+        return
+    _HEAP_FROZEN.append(True)
+    gc.collect()
+    gc.freeze()
+
+
 def render_pdf(
     template_name: str,
     context: dict[str, Any],
@@ -161,7 +180,7 @@ def html_to_pdf(
         document = LeanHTML(
             string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher()
         )
-        return document.write_pdf(
+        pdf = document.write_pdf(
             pdf_variant=pdf_variant,
             font_config=font_config(),
             stylesheets=[stylesheet(*stylesheets)] if stylesheets else None,
@@ -173,3 +192,5 @@ def html_to_pdf(
             f"The PDF could not be rendered: the document has an out-of-range value or is nested "
             f"too deeply ({type(exc).__name__})."
         ) from None
+    freeze_heap_once()
+    return pdf

@@ -1,11 +1,13 @@
 """What a render need not redo (issue 16): the invoice PDFs' one stylesheet and the Factur-X
 schema are parsed once per process, the HTML WeasyPrint parses carries no `<style>` block and
 no whitespace between tags, the user-agent stylesheet gives no element six pseudo-element styles,
-and an invoice without sub-agreements reads no agreement tree. Renders are real (WeasyPrint,
+an invoice without sub-agreements reads no agreement tree, and the garbage collector stops
+scanning what the process held at its first render. Renders are real (WeasyPrint,
 factur-x, lxml); nothing is timed."""
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
@@ -150,3 +152,16 @@ def test_an_invoice_without_sub_agreements_reads_no_agreement_tree():
         (agreement, 0, ""),
         (child, 1, agreement.external_id),
     ]
+
+
+def test_the_first_render_of_a_process_freezes_what_it_holds_once(monkeypatch):
+    monkeypatch.setattr(core_pdf, "_HEAP_FROZEN", [])  # as in a process that never rendered
+    before = ["held before the first render"]
+    assert any(o is before for o in gc.get_objects())
+    core_pdf.html_to_pdf("<p>One</p>")
+    # Frozen: still alive and tracked, but in no generation a collection scans.
+    assert gc.is_tracked(before) and not any(o is before for o in gc.get_objects())
+    assert gc.get_freeze_count() > 0
+    after = ["made after it"]
+    core_pdf.html_to_pdf("<p>Two</p>")
+    assert any(o is after for o in gc.get_objects()), "a second render froze the heap again"
