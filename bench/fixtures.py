@@ -4,6 +4,9 @@ Same seed and end date, same bytes: the files' SHA-256 go into the results. The 
 history the AR aging reads (scale.invoices approved invoices over the months of data, their
 payments, allocations and credit notes) is synthesized here and bulk-inserted: making 29,000
 approved invoices through approval would render 29,000 PDFs, which is not what is measured.
+A second load on the same database (`--reuse-db`) first truncates the payments, allocations and
+credit notes an earlier one left, and keeps its invoices (approved invoices cannot be deleted:
+the invoicing_invoice_frozen trigger), whose numbers and amounts it checks against its plan.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from django.db import connection
 
 from demo import generator as demo
 
@@ -66,17 +71,25 @@ def write_files(out_dir: Path, scale: str) -> BenchFiles:
     )
 
 
+# What a load writes but its invoices, in one TRUNCATE; CASCADE takes what points at them (the
+# portal's payment notices, disputes of a credit note).
+RECEIVABLES_TABLES = "receivables_allocation, receivables_payment, invoicing_creditnote"
+
+
 def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
-    """Approved invoices with payments, allocations, a few reversals and credit notes."""
+    """Approved invoices with payments, allocations, a few reversals and credit notes, in place
+    of those an earlier load left."""
     from agreements.models import Account
-    from invoicing.models import CreditNote, Invoice
+    from invoicing.models import CreditNote
     from receivables.models import Allocation, Payment
 
     rng = random.Random(f"receivables:{SEED}:{firm.scale.name}")
     ids = dict(Account.objects.values_list("external_id", "id"))
     accounts = [a for a in firm.accounts if a.external_id in ids]
     invoices = _numbered_invoices(_invoice_plan(rng, accounts, _months(firm), count), ids)
-    Invoice.objects.bulk_create(invoices, batch_size=5000)
+    with connection.cursor() as cur:
+        cur.execute(f"TRUNCATE {RECEIVABLES_TABLES} RESTART IDENTITY CASCADE")
+    _save_or_reuse(invoices)
     payments, paid, credits = _settlements(rng, invoices)
     Payment.objects.bulk_create(payments, batch_size=5000)
     CreditNote.objects.bulk_create(credits, batch_size=5000)
@@ -98,6 +111,33 @@ def load_receivables(firm: demo.Firm, count: int) -> dict[str, int]:
         "allocations": len(allocations),
         "credit_notes": len(credits),
     }
+
+
+def _save_or_reuse(invoices: list[Any]) -> None:
+    """Insert the planned invoices, or take the ids of the same invoices an earlier load left:
+    the approved invoices in no run and with no approval time (approval sets it)."""
+    from invoicing.models import Invoice
+
+    left = {
+        number: (pk, account_id, total)
+        for number, pk, account_id, total in Invoice.objects.filter(
+            status=Invoice.Status.APPROVED, run=None, approved_at=None
+        ).values_list("number", "id", "account_id", "total")
+    }
+    if not left:
+        Invoice.objects.bulk_create(invoices, batch_size=5000)
+        return
+    for inv in invoices:
+        pk, account_id, total = left.pop(inv.number, (None, None, None))
+        if (account_id, total) != (inv.account_id, inv.total):
+            raise RuntimeError(
+                f"the database holds another receivables history (invoice {inv.number}): "
+                "build it again, or run the invoice_run step first (its reset removes invoices)"
+            )
+        inv.pk = pk
+        inv._state.adding = False
+    if left:
+        raise RuntimeError(f"the database holds {len(left)} loaded invoices this load has not")
 
 
 def _months(firm: demo.Firm) -> list[dt.date]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from bench.common import (
     Context,
     bench_result,
@@ -59,6 +61,7 @@ def case_aging(ctx: Context):
     same = None
     if "candidate" in seen and "baseline" in seen:
         same = seen["candidate"] == seen["baseline"]
+    report = seen.get("candidate") or seen.get("baseline") or []
     yield bench_result(
         "aging",
         stats["invoices"],
@@ -67,6 +70,8 @@ def case_aging(ctx: Context):
         same=same,
         notes=f"As of {as_of}; rows = invoices. same_result compares every report row "
         "(account, currency, five buckets, unapplied).",
-        report_rows=len(seen.get("candidate") or seen.get("baseline") or []),
+        report_rows=len(report),
+        # Every row's account, currency, buckets and unapplied: two runs on one database compare.
+        report_sha256=hashlib.sha256(repr(report).encode()).hexdigest(),
         **stats,
     )
