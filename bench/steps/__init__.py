@@ -6,6 +6,7 @@ from bench.steps.import_sources import case_import_sources
 from bench.steps.imports import case_import
 from bench.steps.invoice_run import case_invoice_run
 from bench.steps.pages import case_pages
+from bench.steps.partitioning import case_partitioning
 from bench.steps.pdf import case_pdf
 from bench.steps.reconciliation import case_reconciliation
 
@@ -13,6 +14,8 @@ CASES = [
     ("import", case_import),
     ("import_sources", case_import_sources),
     ("reconciliation", case_reconciliation),
+    # Before the invoice run: needs only the entries and flags, and leaves the database as it was.
+    ("partitioning", case_partitioning),
     ("invoice_run", case_invoice_run),
     ("pdf", case_pdf),
     ("aging", case_aging),
