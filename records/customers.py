@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     DecimalField,
     Exists,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -46,7 +51,9 @@ class Balance:
 
 
 class Balances(TypedDict):
-    balances: list[Balance]  # set by the customer list view on its page of accounts
+    # set by the customer list view on its page of accounts
+    balances: list[Balance]
+    detail_url: str
 
 
 if TYPE_CHECKING:
@@ -130,59 +137,66 @@ def customer_list(
     return key, qs.order_by(*order)
 
 
+class _AnyOf(Func):
+    """`lhs = ANY(ARRAY(subquery))`: the subquery is computed once (an InitPlan) and the rows
+    are read from `lhs`'s index for exactly its values. `lhs IN (subquery)` lets PostgreSQL
+    hash-join the whole table instead when the subquery is estimated large enough."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+    conditional = True
+
+
+def _per_invoice_sums(qs: QuerySet[Any], invoice_ids: QuerySet[Any]) -> QuerySet[Any]:
+    """(invoice id, SUM(amount)) of the `qs` rows of the invoices `invoice_ids` selects."""
+    return (
+        qs.filter(_AnyOf(F("invoice_id"), ArraySubquery(invoice_ids)))
+        .order_by()
+        .values("invoice_id")
+        .annotate(s=Sum("amount"))
+        .values_list("invoice_id", "s")
+    )
+
+
 def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[int, list[Balance]]:
     """account id -> open and overdue amounts per currency (final invoices), in one query.
 
-    Open amount (receivables' rule) summed per account and currency is the sum of the totals less
-    the sum of the live allocations less the sum of the counted credit notes of the same
-    invoices, so the query sums each table once, grouped (a UNION ALL of three grouped reads on
-    indexed foreign keys), instead of two correlated subqueries per invoice: at firm scale that
-    was 3,000 invoices x 4 subplans per page and a plan costly enough for PostgreSQL to JIT-compile
-    it (270 ms of the 420)."""
+    Open amount (receivables' rule) is the total less the live allocations less the counted
+    credit notes. The query reads the accounts' final invoices from their covering index and
+    joins the allocations and credit notes summed per invoice, each read from its invoice index
+    for those invoices only (`_AnyOf`), grouped by account, currency and overdue. It reads what
+    the page's accounts own, whatever the size of the tables: the grouped UNION it replaces let
+    PostgreSQL hash-join every live allocation once a page's invoices were estimated at about
+    2,700 (xl bench data: 222,263 allocations read for 3,017 invoices, 8 -> 106 ms)."""
     today = today or firm_today()
-    invoices = final_invoices().filter(account_id__in=account_ids)
-    # The allocations and credit notes of those invoices, through one join on the invoice.
-    via = {"invoice__account_id__in": account_ids, "invoice__status__in": FINAL_STATUSES}
-    overdue = Q(due_date__lt=today, status__in=UNPAID)
-    via_invoice = Q(invoice__due_date__lt=today, invoice__status__in=UNPAID)
-
-    def grouped(qs: QuerySet[Any], kind: str, prefix: str, column: str, late: Q) -> QuerySet[Any]:
-        return (
-            qs.order_by()
-            .values(
-                kind=Value(kind),
-                acc=F(f"{prefix}account_id"),
-                cur=F(f"{prefix}currency"),
-            )
-            .annotate(
-                s=Coalesce(Sum(column), Value(ZERO), output_field=MONEY_FIELD),
-                late=Coalesce(Sum(column, filter=late), Value(ZERO), output_field=MONEY_FIELD),
-            )
-        )
-
-    rows = grouped(invoices, "total", "", "total", overdue).union(
-        grouped(
-            live_allocations().filter(**via),
-            "less",
-            "invoice__",
-            "amount",
-            via_invoice,
-        ),
-        grouped(
-            counted_credit_notes().filter(**via),
-            "less",
-            "invoice__",
-            "amount",
-            via_invoice,
-        ),
-        all=True,
-    )
+    invoices = final_invoices().filter(account_id__in=account_ids).order_by()
+    ids = invoices.values("pk")
+    parts = [
+        invoices.values_list("pk", "account_id", "currency", "due_date", "status", "total"),
+        _per_invoice_sums(live_allocations(), ids),
+        _per_invoice_sums(counted_credit_notes(), ids),
+    ]
+    try:
+        (inv_sql, inv_p), (al_sql, al_p), (cn_sql, cn_p) = [
+            q.query.sql_with_params() for q in parts
+        ]
+    except EmptyResultSet:  # no account ids
+        return {}
+    sql = f"""
+        SELECT i.account_id, i.currency, i.due_date < %s AND i.status IN %s,
+               SUM(i.total), SUM(COALESCE(a.s, 0) + COALESCE(c.s, 0))
+        FROM ({inv_sql}) i (id, account_id, currency, due_date, status, total)
+        LEFT JOIN ({al_sql}) a (invoice_id, s) ON a.invoice_id = i.id
+        LEFT JOIN ({cn_sql}) c (invoice_id, s) ON c.invoice_id = i.id
+        GROUP BY 1, 2, 3"""
     sums: dict[tuple[int, str], Balance] = {}
-    for r in rows:
-        b = sums.setdefault((r["acc"], r["cur"]), Balance(r["cur"]))
-        sign = 1 if r["kind"] == "total" else -1
-        b.open += sign * r["s"]
-        b.overdue += sign * r["late"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (today, UNPAID, *inv_p, *al_p, *cn_p))
+        for account_id, currency, late, total, less in cursor.fetchall():
+            b = sums.setdefault((account_id, currency), Balance(currency))
+            b.open += total - less
+            b.overdue += total - less if late else ZERO
     result: dict[int, list[Balance]] = defaultdict(list)
     for (account_id, _currency), b in sorted(sums.items()):
         if b.open or b.overdue:
