@@ -36,7 +36,7 @@ from core.listing import batched, clean_sort
 from core.money import ZERO, Money, format_amount
 from invoicing.models import CreditNote, Invoice
 from receivables.models import Payment
-from receivables.selectors import FINAL_STATUSES, annotate_open_amount, final_invoices
+from receivables.selectors import annotate_open_amount, final_invoices
 from receivables.settlement import counted_credit_notes, live_allocations
 
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -76,14 +76,36 @@ MONEY_SORTS = {
 DEFAULT_SORT = "name"
 
 
-def _account_sum(qs: QuerySet[Any], account: str, column: str) -> Coalesce:
-    """The sum of `column` over `qs` rows of the outer account: a correlated subquery on the
-    rows' indexed account (or invoice) foreign key, 0 when there is none."""
+class _AnyOf(Func):
+    """`lhs = ANY(ARRAY(subquery))`: the subquery is computed once (an InitPlan) and the rows
+    are read from `lhs`'s index for exactly its values. `lhs IN (subquery)` lets PostgreSQL
+    hash-join the whole table instead when the subquery is estimated large enough."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+    conditional = True
+
+
+def _account_sum(qs: QuerySet[Any], column: str) -> Coalesce:
+    """The sum of `column` over `qs` rows of the outer account, 0 when there is none: a
+    correlated subquery on the rows' indexed account foreign key."""
+    sums = qs.filter(account=OuterRef("pk")).order_by().values("account").annotate(s=Sum(column))
+    return Coalesce(
+        Subquery(sums.values("s"), output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
+    )
+
+
+def _invoices_sum(qs: QuerySet[Any], invoices: QuerySet[Invoice]) -> Coalesce:
+    """The sum of `amount` over `qs` rows of the outer account's `invoices`, 0 when there is
+    none: the rows are read from their invoice index for exactly those invoices (`_AnyOf`), not
+    hash-joined over the whole table for each account."""
+    ids = invoices.filter(account=OuterRef(OuterRef("pk"))).order_by().values("pk")
     sums = (
-        qs.filter(**{account: OuterRef("pk")})
+        qs.filter(_AnyOf(F("invoice_id"), ArraySubquery(ids)))
         .order_by()
-        .values(account)
-        .annotate(s=Sum(column))
+        .values(one=Value(1))
+        .annotate(s=Sum("amount"))
         .values("s")
     )
     return Coalesce(Subquery(sums, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD)
@@ -95,18 +117,14 @@ def with_money_totals(qs: QuerySet[Account], *, today: dt.date) -> QuerySet[Acco
     account), all currencies added nominally. Used to sort; the page shows `balances` per
     currency."""
     invoices = final_invoices()
-    late = Q(due_date__lt=today, status__in=UNPAID)
-    via = {"invoice__status__in": FINAL_STATUSES}
-    late_via = Q(invoice__due_date__lt=today, invoice__status__in=UNPAID)
-    allocations = live_allocations().filter(**via)
-    notes = counted_credit_notes().filter(**via)
+    late = invoices.filter(due_date__lt=today, status__in=UNPAID)
     return qs.annotate(
-        open_total=_account_sum(invoices, "account", "total")
-        - _account_sum(allocations, "invoice__account", "amount")
-        - _account_sum(notes, "invoice__account", "amount"),
-        overdue_total=_account_sum(invoices.filter(late), "account", "total")
-        - _account_sum(allocations.filter(late_via), "invoice__account", "amount")
-        - _account_sum(notes.filter(late_via), "invoice__account", "amount"),
+        open_total=_account_sum(invoices, "total")
+        - _invoices_sum(live_allocations(), invoices)
+        - _invoices_sum(counted_credit_notes(), invoices),
+        overdue_total=_account_sum(late, "total")
+        - _invoices_sum(live_allocations(), late)
+        - _invoices_sum(counted_credit_notes(), late),
     )
 
 
@@ -135,17 +153,6 @@ def customer_list(
     if key.lstrip("-") in {"open", "overdue"}:
         qs = with_money_totals(qs, today=today)
     return key, qs.order_by(*order)
-
-
-class _AnyOf(Func):
-    """`lhs = ANY(ARRAY(subquery))`: the subquery is computed once (an InitPlan) and the rows
-    are read from `lhs`'s index for exactly its values. `lhs IN (subquery)` lets PostgreSQL
-    hash-join the whole table instead when the subquery is estimated large enough."""
-
-    template = "%(expressions)s)"
-    arg_joiner = " = ANY("
-    output_field = BooleanField()
-    conditional = True
 
 
 def _per_invoice_sums(qs: QuerySet[Any], invoice_ids: QuerySet[Any]) -> QuerySet[Any]:
