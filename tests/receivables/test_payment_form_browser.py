@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from core.dates import firm_today
 from receivables.models import Payment
@@ -27,7 +28,9 @@ def test_pick_customer_tick_invoice_record_then_duplicate_asks_first(page, live_
 
     log_in(page, finance)
     page.click("text=Record a payment")
-    assert page.locator("#pick-account").is_hidden()  # the script loads the customer in place
+    # The script loads the customer in place; expect() waits for it to have run (the click
+    # returns once the page is committed, which can be before the script has hidden the button).
+    expect(page.locator("#pick-account")).to_be_hidden()
     page.fill("input[name=account]", "ACME")
     page.wait_for_selector("#invoice-checklist")
     currencies = page.locator("select[name=currency] option").all_inner_texts()
