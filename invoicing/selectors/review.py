@@ -5,12 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
-    BooleanField,
     Count,
-    F,
-    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -21,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from core import settlement
+from core.expressions import in_subquery_by_index
 from invoicing.models import (
     EntryBilling,
     Invoice,
@@ -85,16 +82,6 @@ def rejected_for_period(period: dt.date) -> QuerySet[Invoice]:
     return _of_period(period, [Invoice.Status.REJECTED]).select_related("account")
 
 
-class _EqualsAny(Func):
-    """`column = ANY(ARRAY(subquery))`: the subquery runs once and each of its values is looked up
-    in the column's index, whatever the size of the table (an IN semi-join may be planned as a
-    scan of the whole table hashed against the subquery's rows)."""
-
-    template = "%(expressions)s)"
-    arg_joiner = " = ANY("
-    output_field = BooleanField()
-
-
 def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
     """invoice id -> flags (not resolved) on the entries it bills: warnings for the reviewer,
     e.g. entries released over a cap. The flags are found by entry id among the invoices'
@@ -103,7 +90,7 @@ def flagged_entries(invoice_ids: list[int]) -> dict[int, list[Flag]]:
         return {}
     billings = EntryBilling.objects.filter(invoice_id__in=invoice_ids).order_by()
     flags = (
-        Flag.objects.filter(_EqualsAny(F("entry_id"), ArraySubquery(billings.values("entry_id"))))
+        Flag.objects.filter(in_subquery_by_index("entry_id", billings.values("entry_id")))
         .exclude(status=Flag.Status.RESOLVED)
         .annotate(
             invoice_id=Subquery(
