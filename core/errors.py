@@ -1,6 +1,7 @@
 from collections.abc import Callable
 from typing import TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
 
@@ -32,3 +33,12 @@ def flash_outcome(
         return None
     messages.success(request, success(result))
     return result
+
+
+def form_errors_text(form: forms.BaseForm) -> str:
+    """A form's errors on one line for a flashed message: "Label: error; other error"."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = "" if name == "__all__" else f"{form.fields[name].label or name.capitalize()}: "
+        parts.append(label + " ".join(str(e) for e in errors))
+    return "; ".join(parts)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agreements.models import Agreement
 from core import settlement
 from core.dates import firm_today, parse_period, period_bounds, previous_month
-from core.errors import BillingError
+from core.errors import BillingError, flash_outcome, form_errors_text
 from core.listing import PkUrl
 from core.mail_views import sent_for
 from core.money import format_money
@@ -263,14 +263,14 @@ def _done(request: HttpRequest, invoice: Invoice) -> HttpResponse:
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
     version = _version(request.POST.get("version"))
-    try:
-        if version is None:
-            raise BillingError("Approval names the version you reviewed; reload the draft.")
-        invoice = services.invoice_approve(invoice=invoice, user=request.user, version=version)
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Approved as {invoice.number}.")
+    if version is None:
+        messages.error(request, "Approval names the version you reviewed; reload the draft.")
+        return _done(request, invoice)
+    flash_outcome(
+        request,
+        lambda: services.invoice_approve(invoice=invoice, user=request.user, version=version),
+        lambda approved: f"Approved as {approved.number}.",
+    )
     return _done(request, invoice)
 
 
@@ -316,16 +316,13 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "A reason is required to reject a draft.")
         return _done(request, invoice)
-    try:
-        services.invoice_reject(
+    flash_outcome(
+        request,
+        lambda: services.invoice_reject(
             invoice=invoice, user=request.user, reason=form.cleaned_data["reason"]
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request, f"Draft #{invoice.pk} rejected; its entries are back in the pool."
-        )
+        ),
+        lambda _: f"Draft #{invoice.pk} rejected; its entries are back in the pool.",
+    )
     return _done(request, invoice)
 
 
@@ -334,31 +331,21 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
 def adjust_line(request: HttpRequest, pk: int) -> HttpResponse:
     line = get_object_or_404(InvoiceLine.objects.select_related("invoice"), pk=pk)
     form = forms.LineAdjustForm(request.POST)
-    if form.is_valid():
-        try:
-            services.invoice_line_adjust(
-                line=line,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-                amount=form.cleaned_data["amount"],
-                description=form.cleaned_data["description"] or None,
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request, "Line adjusted. Another billing admin must approve this draft."
-            )
-            return _done(request, line.invoice)
-    else:
-        messages.error(
-            request,
-            "Not adjusted: "
-            + "; ".join(
-                f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v)
-                for k, v in form.errors.items()
-            ),
-        )
+    if not form.is_valid():
+        messages.error(request, f"Not adjusted: {form_errors_text(form)}")
+        return _done(request, line.invoice)
+    data = form.cleaned_data
+    flash_outcome(
+        request,
+        lambda: services.invoice_line_adjust(
+            line=line,
+            user=request.user,
+            reason=data["reason"],
+            amount=data["amount"],
+            description=data["description"] or None,
+        ),
+        lambda _: "Line adjusted. Another billing admin must approve this draft.",
+    )
     return _done(request, line.invoice)
 
 
@@ -368,27 +355,23 @@ def add_line(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
     agreements = Agreement.objects.filter(account_id=invoice.account_id, currency=invoice.currency)
     form = forms.LineAddForm(request.POST, agreements=agreements)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.invoice_line_add(
-                invoice=invoice,
-                user=request.user,
-                reason=data["reason"],
-                description=data["description"],
-                amount=data["amount"],
-                tax_rate=data["tax_rate"],
-                agreement=agreements.get(pk=data["agreement"]) if data["agreement"] else None,
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Line added. Another billing admin must approve this draft.")
-    else:
-        messages.error(
-            request,
-            "Not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
-        )
+    if not form.is_valid():
+        messages.error(request, f"Not added: {form_errors_text(form)}")
+        return _done(request, invoice)
+    data = form.cleaned_data
+    flash_outcome(
+        request,
+        lambda: services.invoice_line_add(
+            invoice=invoice,
+            user=request.user,
+            reason=data["reason"],
+            description=data["description"],
+            amount=data["amount"],
+            tax_rate=data["tax_rate"],
+            agreement=agreements.get(pk=data["agreement"]) if data["agreement"] else None,
+        ),
+        lambda _: "Line added. Another billing admin must approve this draft.",
+    )
     return _done(request, invoice)
 
 
@@ -399,22 +382,18 @@ def edit_notes(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
     form = forms.NotesForm(request.POST)
     if not form.is_valid():
-        messages.error(
-            request,
-            "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
-        )
+        messages.error(request, f"Not saved: {form_errors_text(form)}")
         return _done(request, invoice)
-    try:
-        services.invoice_notes_set(
+    flash_outcome(
+        request,
+        lambda: services.invoice_notes_set(
             invoice=invoice,
             user=request.user,
             notes=form.cleaned_data["notes"],
             terms=form.cleaned_data["terms"],
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Notes and payment terms saved.")
+        ),
+        lambda _: "Notes and payment terms saved.",
+    )
     return _done(request, invoice)
 
 
@@ -422,12 +401,11 @@ def edit_notes(request: HttpRequest, pk: int) -> HttpResponse:
 @require("invoices.manage")
 def send(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
-    try:
-        invoice = services.invoice_send(invoice=invoice, user=request.user)
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{invoice.number} sent to {invoice.sent_to}.")
+    flash_outcome(
+        request,
+        lambda: services.invoice_send(invoice=invoice, user=request.user),
+        lambda sent: f"{sent.number} sent to {sent.sent_to}.",
+    )
     if request.POST.get("next") == "review":
         return redirect(_review_url(invoice.period))
     return _done(request, invoice)
@@ -457,28 +435,23 @@ def credit_note(request: HttpRequest, pk: int) -> HttpResponse:
                 "open_after": open_amount - data["amount"],
             },
         )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            note = services.credit_note_create(
-                invoice=invoice,
-                amount=data["amount"],
-                reason=data["reason"],
-                user=request.user,
-                date=data["date"],
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                f"Credit note {note.number} created for {format_money(note.amount, note.currency)}.",
-            )
-    else:
-        messages.error(
-            request,
-            "No credit note: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
-        )
+    if not form.is_valid():
+        messages.error(request, f"No credit note: {form_errors_text(form)}")
+        return _done(request, invoice)
+    data = form.cleaned_data
+    flash_outcome(
+        request,
+        lambda: services.credit_note_create(
+            invoice=invoice,
+            amount=data["amount"],
+            reason=data["reason"],
+            user=request.user,
+            date=data["date"],
+        ),
+        lambda note: (
+            f"Credit note {note.number} created for {format_money(note.amount, note.currency)}."
+        ),
+    )
     return _done(request, invoice)
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from agreements.models import Account
 from core import mail
-from core.errors import BillingError
+from core.errors import BillingError, flash_outcome
 from core.roles import require
 from portal import selectors, services
 from portal.models import Contact, PaymentNotice, PortalAccount
@@ -89,12 +89,11 @@ def contact_invite(request: HttpRequest) -> HttpResponse:
 @require("contacts.manage")
 def contact_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
-    try:
-        services.contact_revoke(contact=contact, user=request.user)
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{contact.email} can no longer sign in.")
+    flash_outcome(
+        request,
+        lambda: services.contact_revoke(contact=contact, user=request.user),
+        lambda _: f"{contact.email} can no longer sign in.",
+    )
     return redirect("contacts:list")
 
 
@@ -129,14 +128,16 @@ def notices(request: HttpRequest) -> HttpResponse:
 def notice_match(request: HttpRequest, pk: int) -> HttpResponse:
     notice = get_object_or_404(PaymentNotice, pk=pk)
     payment = Payment.objects.filter(external_id=request.POST.get("payment", "")).first()
-    try:
-        if payment is None:
-            raise BillingError("Choose the payment this notice announced.")
-        services.payment_notice_match(notice=notice, payment=payment, user=request.user)
-    except BillingError as exc:
-        messages.error(request, str(exc))
+    if payment is None:
+        messages.error(request, "Choose the payment this notice announced.")
     else:
-        messages.success(request, f"Notice matched to payment {payment.external_id}.")
+        flash_outcome(
+            request,
+            lambda: services.payment_notice_match(
+                notice=notice, payment=payment, user=request.user
+            ),
+            lambda _: f"Notice matched to payment {payment.external_id}.",
+        )
     return redirect("contacts:notices")
 
 
@@ -145,11 +146,10 @@ def notice_match(request: HttpRequest, pk: int) -> HttpResponse:
 def notice_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     notice = get_object_or_404(PaymentNotice, pk=pk)
     form = ReasonForm(request.POST)
-    try:
-        reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        services.payment_notice_dismiss(notice=notice, user=request.user, reason=reason)
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Notice dismissed.")
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    flash_outcome(
+        request,
+        lambda: services.payment_notice_dismiss(notice=notice, user=request.user, reason=reason),
+        lambda _: "Notice dismissed.",
+    )
     return redirect("contacts:notices")

@@ -348,14 +348,13 @@ def allocation_reverse(request: HttpRequest, pk: int) -> HttpResponse:
     allocation = get_object_or_404(Allocation, pk=pk)
     form = ReasonForm(request.POST)
     if form.is_valid():
-        try:
-            services.allocation_reverse(
+        flash_outcome(
+            request,
+            lambda: services.allocation_reverse(
                 allocation=allocation, user=request.user, reason=form.cleaned_data["reason"]
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Allocation reversed; the amount is unapplied cash again.")
+            ),
+            lambda _: "Allocation reversed; the amount is unapplied cash again.",
+        )
     else:
         messages.error(request, "A reason is required to reverse an allocation.")
     return redirect("receivables:payment", pk=allocation.payment_id)
@@ -507,10 +506,9 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
 @require("disputes.manage")
 def invoice_dispute_clear(request: HttpRequest, pk: int) -> HttpResponse:
     inv = get_object_or_404(Invoice, pk=pk)
-    try:
-        services.invoice_dispute_clear(invoice=inv, user=request.user)
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Dispute on {inv.number} cleared.")
+    flash_outcome(
+        request,
+        lambda: services.invoice_dispute_clear(invoice=inv, user=request.user),
+        lambda _: f"Dispute on {inv.number} cleared.",
+    )
     return redirect("receivables:invoice", pk=pk)

@@ -19,7 +19,7 @@ from agreements import services as agreement_services
 from agreements.models import Account, Agreement, Milestone
 from core import mail
 from core.dates import DATE_BOUNDS, firm_today
-from core.errors import BillingError
+from core.errors import flash_outcome
 from core.listing import PAGE_SIZE, DateRangeForm, PkUrl, csv_response, query_without
 from core.mail_views import preview_or_send, sent_for
 from core.money import format_amount
@@ -229,20 +229,18 @@ def milestone_complete(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give the completion date as YYYY-MM-DD.")
     else:
-        try:
-            done = agreement_services.milestone_complete(
+        flash_outcome(
+            request,
+            lambda: agreement_services.milestone_complete(
                 milestone=milestone,
                 user=request.user,
                 completed_on=form.cleaned_data["completed_on"],
-            )
-        except BillingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                f"“{done.name}” marked complete on {done.completed_on:%Y-%m-%d}; the next invoice "
-                "run for a month ending on or after that day bills it.",
-            )
+            ),
+            lambda done: (
+                f"“{done.name}” marked complete on {done.completed_on:%Y-%m-%d}; the next "
+                "invoice run for a month ending on or after that day bills it."
+            ),
+        )
     return redirect("records:agreement", pk=milestone.agreement_id)
 
 

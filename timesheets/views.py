@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.dates import firm_today, period_bounds, previous_month
-from core.errors import BillingError
+from core.errors import flash_outcome, form_errors_text
 from core.listing import PkUrl
 from core.roles import has_capability, require
 from timesheets import exports, selectors, services
@@ -129,16 +129,15 @@ def flag_action(request: HttpRequest, pk: int) -> HttpResponse:
     form = FlagActionForm(request.POST)
     back = _next_url(request, reverse("timesheets:flag_detail", args=[pk]))
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return redirect(back)
     action = form.cleaned_data["action"]
     service = services.flag_release if action == "release" else services.flag_write_off
-    try:
-        service(flag=flag, user=request.user, reason=form.cleaned_data["reason"])
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{flag.code} {flag.subject} {services.ACTION_WORDS[action]}.")
+    flash_outcome(
+        request,
+        lambda: service(flag=flag, user=request.user, reason=form.cleaned_data["reason"]),
+        lambda _: f"{flag.code} {flag.subject} {services.ACTION_WORDS[action]}.",
+    )
     return redirect(back)
 
 
@@ -167,7 +166,7 @@ def flags_bulk(request: HttpRequest) -> HttpResponse:
     data.setlist("flag", [str(i) for i in ids])
     form = BulkActionForm(data)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return redirect(back)
     action = form.cleaned_data["action"]
     if request.POST.get("confirm_count") != str(len(ids)):
@@ -194,15 +193,15 @@ def flags_bulk(request: HttpRequest) -> HttpResponse:
                 "sample": list(Flag.objects.filter(pk__in=ids[:20]).order_by("code", "subject")),
             },
         )
-    try:
-        done = services.flags_bulk_action(
+    flash_outcome(
+        request,
+        lambda: services.flags_bulk_action(
             flag_ids=ids, action=action, user=request.user, reason=form.cleaned_data["reason"]
-        )
-    except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        noun = "flag" if len(done) == 1 else "flags"
-        messages.success(request, f"{len(done)} {noun} {services.ACTION_WORDS[action]}.")
+        ),
+        lambda done: (
+            f"{len(done)} {'flag' if len(done) == 1 else 'flags'} {services.ACTION_WORDS[action]}."
+        ),
+    )
     return redirect(back)
 
 
@@ -212,7 +211,7 @@ def reconcile_start(request: HttpRequest) -> HttpResponse:
     form = RunForm(request.POST)
     back = _next_url(request, reverse("timesheets:dashboard"))
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors_text(form))
         return redirect(back)
     as_of = form.cleaned_data.get("as_of") or firm_today()
     run = services.reconciliation_start(as_of=as_of, user=request.user)
@@ -282,11 +281,3 @@ def backlog(request: HttpRequest) -> HttpResponse:
         "timesheets/backlog.html",
         {"form": form, "page": page, "rows": selectors.backlog_rows(list(page.object_list))},
     )
-
-
-def _form_errors(form) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = "" if name == "__all__" else f"{form.fields[name].label or name.capitalize()}: "
-        parts.append(label + " ".join(errors))
-    return "; ".join(parts)
