@@ -84,8 +84,8 @@ def _account_sum(qs: QuerySet[Any], column: str) -> Coalesce:
 
 def _invoices_sum(qs: QuerySet[Any], invoices: QuerySet[Invoice]) -> Coalesce:
     """The sum of `amount` over `qs` rows of the outer account's `invoices`, 0 when there is
-    none: the rows are read from their invoice index for exactly those invoices (`in_subquery_by_index`), not
-    hash-joined over the whole table for each account."""
+    none: the rows are read from their invoice index for exactly those invoices
+    (`in_subquery_by_index`), not hash-joined over the whole table for each account."""
     ids = invoices.filter(account=OuterRef(OuterRef("pk"))).order_by().values("pk")
     sums = (
         qs.filter(in_subquery_by_index("invoice_id", ids))
@@ -158,10 +158,11 @@ def balances(account_ids: list[int], *, today: dt.date | None = None) -> dict[in
     Open amount (receivables' rule) is the total less the live allocations less the counted
     credit notes. The query reads the accounts' final invoices from their covering index and
     joins the allocations and credit notes summed per invoice, each read from its invoice index
-    for those invoices only (`in_subquery_by_index`), grouped by account, currency and overdue. It reads what
-    the page's accounts own, whatever the size of the tables: the grouped UNION it replaces let
-    PostgreSQL hash-join every live allocation once a page's invoices were estimated at about
-    2,700 (xl bench data: 222,263 allocations read for 3,017 invoices, 8 -> 106 ms)."""
+    for those invoices only (`in_subquery_by_index`), grouped by account, currency and overdue.
+    It reads what the page's accounts own, whatever the size of the tables: the grouped UNION it
+    replaces let PostgreSQL hash-join every live allocation once a page's invoices were
+    estimated at about 2,700 (xl bench data: 222,263 allocations read for 3,017 invoices,
+    8 -> 106 ms)."""
     today = today or firm_today()
     invoices = final_invoices().filter(account_id__in=account_ids).order_by()
     ids = invoices.values("pk")
